@@ -78,7 +78,7 @@ void date_format(sdate day, char buf[static 11])
 {
 	int y, m, d;
 	date_to_ymd(day, &y, &m, &d);
-	snprintf(buf, 11, "%04d-%02d-%02d", y % 10000, m % 100, d % 100);
+	snprintf(buf, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
 }
 
 sdate date_add_months(sdate day, int months)

@@ -1,0 +1,64 @@
+/*
+ * api: what the route handlers share — calling one SQL function and answering
+ * with the JSON it returns, turning database errors into problem+json,
+ * reading list parameters, auditing refused attempts — and the handlers
+ * themselves (api_*.c), listed in routes.c.
+ */
+#ifndef SIAOD_API_H
+#define SIAOD_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "http.h"
+
+/* Runs sql (one jsonb column, one row) and answers ok_status with it. With
+ * etag set, the answer carries the resource's version as its ETag. */
+void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
+		   int ok_status, bool etag);
+/* Answers the problem a failed result (or NULL: database unavailable) means. */
+void api_sql_problem(struct req *r, const PGresult *res);
+/* Records a refused attempt (401, 403) in the audit log; fire and forget. */
+void api_audit_refused(struct req *r, const char *outcome, int status);
+/* 403 with an audit row. */
+void api_forbidden(struct req *r, const char *detail);
+
+/* List parameters into the filter object f: limit (default 50, at most 200)
+ * and cursor. False when an answer (400) was already sent. */
+bool api_list_params(struct req *r, json_t *f);
+/* Optional query parameters copied into f after a check; false when answered. */
+bool api_query_date(struct req *r, json_t *f, const char *name, const char *dflt);
+bool api_query_int(struct req *r, json_t *f, const char *name, long long min, long long max);
+bool api_query_enum(struct req *r, json_t *f, const char *name, const char *const *values);
+bool api_query_departement(struct req *r, json_t *f, const char *name);
+void api_query_error(struct req *r, const char *name, const char *code, const char *detail);
+/* If-Match as a version number: -1 absent or "*", -2 malformed (answered). */
+long long api_if_match(struct req *r);
+/* Validates r->body; answers 400 and returns false when invalid. */
+struct vfield;
+bool api_validate(struct req *r, const struct vfield *fields, size_t n, bool patch);
+
+extern const char *const api_kinds[];
+/* Scope fields a token's role needs; NULL when consistent. Shared with the CLI. */
+json_t *api_token_scope_errors(const json_t *body);
+
+/* handlers, by file */
+void api_healthz(struct req *r);
+void api_readyz(struct req *r);
+void api_porteurs_create(struct req *r);
+void api_porteurs_list(struct req *r);
+void api_porteurs_get(struct req *r);
+void api_porteurs_patch(struct req *r);
+void api_offers_create(struct req *r);
+void api_offers_list(struct req *r);
+void api_offers_get(struct req *r);
+void api_offers_patch(struct req *r);
+void api_offers_close(struct req *r);
+void api_tokens_create(struct req *r);
+void api_tokens_list(struct req *r);
+void api_tokens_revoke(struct req *r);
+void api_audit_list(struct req *r);
+
+#endif

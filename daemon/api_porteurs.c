@@ -1,0 +1,61 @@
+/*
+ * Porteurs: the associations and bodies that hold housing capacity.
+ * Admins write; every role reads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api.h"
+#include "validate.h"
+
+static const struct vfield porteur_fields[] = {
+	{"name", V_STRING, true, false, 1, 200, NULL, false},
+	{"departement", V_DEPARTEMENT, true, false, 0, 0, NULL, false},
+	{"target_youth", V_INT, false, false, 0, 100000, NULL, false},
+};
+#define NFIELDS (sizeof porteur_fields / sizeof *porteur_fields)
+
+void api_porteurs_create(struct req *r)
+{
+	if (!api_validate(r, porteur_fields, NFIELDS, false))
+		return;
+	char *body = json_dumps(r->body, JSON_COMPACT);
+	const char *values[2] = {body, r->actor};
+	api_sql_reply(r, "SELECT porteur_create($1::jsonb, $2::jsonb)", 2, values, 201, true);
+	free(body);
+}
+
+void api_porteurs_list(struct req *r)
+{
+	json_t *f = json_object();
+	if (api_list_params(r, f) && api_query_departement(r, f, "departement")) {
+		char *fs = json_dumps(f, JSON_COMPACT);
+		const char *values[1] = {fs};
+		api_sql_reply(r, "SELECT porteur_list($1::jsonb)", 1, values, 200, false);
+		free(fs);
+	}
+	json_decref(f);
+}
+
+void api_porteurs_get(struct req *r)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
+	const char *values[1] = {id};
+	api_sql_reply(r, "SELECT porteur_get($1::bigint)", 1, values, 200, true);
+}
+
+void api_porteurs_patch(struct req *r)
+{
+	long long match = api_if_match(r);
+	if (match == -2 || !api_validate(r, porteur_fields, NFIELDS, true))
+		return;
+	char id[24], ver[24];
+	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
+	snprintf(ver, sizeof ver, "%lld", match);
+	char *patch = json_dumps(r->body, JSON_COMPACT);
+	const char *values[4] = {id, patch, match >= 0 ? ver : NULL, r->actor};
+	api_sql_reply(r, "SELECT porteur_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb)",
+		      4, values, 200, true);
+	free(patch);
+}

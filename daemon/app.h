@@ -1,0 +1,33 @@
+/*
+ * The daemon's one piece of shared state. There is one event loop; every
+ * field is touched only from it.
+ */
+#ifndef SIAOD_APP_H
+#define SIAOD_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+struct store;
+struct auth;
+
+struct app {
+	struct config cfg;
+	const char *config_path;          /* NULL: defaults + SIAOD_* only */
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct store *store;
+	struct auth *auth;
+	int inflight;                     /* requests accepted and not yet answered */
+	bool draining;                    /* SIGTERM received */
+	uint64_t requests;                /* for request ids */
+	char instance[9];                 /* random, prefixes request ids */
+};
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * clock: "today" in the configured time zone, computed once per request and
+ * passed to SQL as a parameter (never CURRENT_DATE), so a test build can move
+ * it with test_clock_offset_days.
+ */
+#ifndef SIAOD_CLOCK_H
+#define SIAOD_CLOCK_H
+
+#include "config.h"
+
+/* Sets the process time zone (TZ) once at start. */
+void clock_set_timezone(const char *tz);
+/* Writes today's date, YYYY-MM-DD, into buf. */
+void clock_today(const struct config *cfg, char buf[11]);
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * Configuration keys, their defaults and how they are read (see config.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum key_type { T_STR, T_INT, T_BOOL };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *def;
+	long min, max;          /* T_INT only */
+	bool reload;            /* may change on SIGHUP */
+};
+
+#define S(f) T_STR, offsetof(struct config, f)
+#define I(f) T_INT, offsetof(struct config, f)
+#define B(f) T_BOOL, offsetof(struct config, f)
+
+/* Alphabetical, one line per key; config/siaod.conf documents each one. */
+static const struct key keys[] = {
+	{"alert_thresholds_days",       S(alert_thresholds_days), "30,14,7", 0, 0, true},
+	{"alerts_interval_seconds",     I(alerts_interval_seconds), "3600", 1, 86400, true},
+	{"database_url",                S(database_url), "dbname=siaod", 0, 0, false},
+	{"db_pool_size",                I(db_pool_size), "4", 1, 64, false},
+	{"default_max_distance_km",     I(default_max_distance_km), "30", 1, 2000, true},
+	{"hold_days",                   I(hold_days), "7", 1, 90, true},
+	{"listen",                      S(listen), "127.0.0.1:8080", 0, 0, false},
+	{"log_level",                   S(log_level), "info", 0, 0, true},
+	{"max_body_bytes",              I(max_body_bytes), "1048576", 1024, 64 << 20, false},
+	{"max_header_bytes",            I(max_header_bytes), "16384", 1024, 1 << 20, false},
+	{"max_stay_days_alt",           I(max_stay_days[KIND_ALT]), "180", 0, 3650, true},
+	{"max_stay_days_fjt",           I(max_stay_days[KIND_FJT]), "0", 0, 3650, true},
+	{"max_stay_days_iml",           I(max_stay_days[KIND_IML]), "540", 0, 3650, true},
+	{"max_stay_days_shared_flat",   I(max_stay_days[KIND_SHARED_FLAT]), "90", 1, 90, true},
+	{"max_stay_days_studio_tiroir", I(max_stay_days[KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
+	{"request_timeout_seconds",     I(request_timeout_seconds), "30", 1, 3600, false},
+	{"retention_months",            I(retention_months), "24", 1, 240, true},
+	{"shutdown_grace_seconds",      I(shutdown_grace_seconds), "30", 0, 3600, false},
+#ifdef SIAOD_TEST_CLOCK
+	{"test_clock_offset_days",      I(test_clock_offset_days), "0", -36500, 36500, true},
+#endif
+	{"timezone",                    S(timezone), "Europe/Paris", 0, 0, false},
+	{"ui_dir",                      S(ui_dir), "", 0, 0, false},
+	{"webhook_allow_private",       B(webhook_allow_private), "false", 0, 0, true},
+	{"webhook_retry_schedule",      S(webhook_retry_schedule), "5s,5m,30m,2h,5h,10h,10h", 0, 0, true},
+	{"weight_affordability",        I(weight_affordability), "20", 0, 100, true},
+	{"weight_availability",         I(weight_availability), "10", 0, 100, true},
+	{"weight_distance",             I(weight_distance), "35", 0, 100, true},
+	{"weight_duration",             I(weight_duration), "15", 0, 100, true},
+	{"weight_support",              I(weight_support), "20", 0, 100, true},
+};
+#define NKEYS (sizeof keys / sizeof *keys)
+
+static const char *const kind_names[KIND_COUNT] = {
+	[KIND_IML] = "iml", [KIND_ALT] = "alt", [KIND_STUDIO_TIROIR] = "studio_tiroir",
+	[KIND_FJT] = "fjt", [KIND_SHARED_FLAT] = "shared_flat",
+};
+
+const char *config_kind_name(enum offer_kind kind)
+{
+	return kind < KIND_COUNT ? kind_names[kind] : "?";
+}
+
+int config_kind_parse(const char *s)
+{
+	for (int i = 0; i < KIND_COUNT; i++)
+		if (strcmp(s, kind_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static const struct key *key_find(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int set_key(struct config *cfg, const struct key *k, const char *value,
+		   char *err, size_t errlen)
+{
+	void *field = (char *)cfg + k->offset;
+	switch (k->type) {
+	case T_STR: {
+		char *copy = strdup(value);
+		if (!copy) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	}
+	case T_INT: {
+		char *end;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || end == value || *end != '\0' || v < k->min || v > k->max) {
+			snprintf(err, errlen, "%s: expected an integer in [%ld, %ld], got \"%.40s\"",
+				 k->name, k->min, k->max, value);
+			return -1;
+		}
+		*(int *)field = (int)v;
+		return 0;
+	}
+	case T_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 || strcmp(value, "no") == 0)
+			*(bool *)field = false;
+		else {
+			snprintf(err, errlen, "%s: expected true or false, got \"%.40s\"", k->name, value);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+	const struct key *k = key_find(key);
+	if (!k) {
+#ifndef SIAOD_TEST_CLOCK
+		if (strcmp(key, "test_clock_offset_days") == 0) {
+			snprintf(err, errlen, "test_clock_offset_days exists only in a test build");
+			return -1;
+		}
+#endif
+		snprintf(err, errlen, "unknown key \"%.60s\"", key);
+		return -1;
+	}
+	return set_key(cfg, k, value, err, errlen);
+}
+
+void config_defaults(struct config *cfg)
+{
+	char err[256];
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < NKEYS; i++)
+		if (set_key(cfg, &keys[i], keys[i].def, err, sizeof err) != 0)
+			abort(); /* a default that does not parse is a programming error */
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_parse_text(struct config *cfg, const char *text, size_t len, const char *origin,
+		      char *err, size_t errlen)
+{
+	int lineno = 0;
+	size_t pos = 0;
+	while (pos < len) {
+		size_t end = pos;
+		while (end < len && text[end] != '\n')
+			end++;
+		lineno++;
+		char line[1024];
+		size_t n = end - pos;
+		if (n >= sizeof line) {
+			snprintf(err, errlen, "%s:%d: line too long", origin, lineno);
+			return -1;
+		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos = end + 1;
+		if (memchr(line, '\0', n) != NULL) {
+			snprintf(err, errlen, "%s:%d: NUL byte", origin, lineno);
+			return -1;
+		}
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected key = value", origin, lineno);
+			return -1;
+		}
+		*eq = '\0';
+		char *key = trim(s), *value = trim(eq + 1);
+		char kerr[200];
+		if (config_set(cfg, key, value, kerr, sizeof kerr) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", origin, lineno, kerr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_thresholds(struct config *cfg, char *err, size_t errlen)
+{
+	cfg->n_thresholds = 0;
+	const char *p = cfg->alert_thresholds_days;
+	while (*p) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end == p || v < 1 || v > 365 || cfg->n_thresholds == CONFIG_MAX_THRESHOLDS) {
+			snprintf(err, errlen, "alert_thresholds_days: expected up to %d day counts "
+				 "in [1, 365] separated by commas", CONFIG_MAX_THRESHOLDS);
+			return -1;
+		}
+		cfg->thresholds[cfg->n_thresholds++] = (int)v;
+		p = end;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	if (cfg->n_thresholds == 0) {
+		snprintf(err, errlen, "alert_thresholds_days: at least one threshold");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_schedule(struct config *cfg, char *err, size_t errlen)
+{
+	cfg->n_retries = 0;
+	const char *p = cfg->webhook_retry_schedule;
+	while (*p) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		long unit = 1;
+		if (*end == 's') end++;
+		else if (*end == 'm') { unit = 60; end++; }
+		else if (*end == 'h') { unit = 3600; end++; }
+		else if (*end == 'd') { unit = 86400; end++; }
+		if (end == p || v < 0 || v > 30 * 86400 / unit || cfg->n_retries == CONFIG_MAX_RETRIES) {
+			snprintf(err, errlen, "webhook_retry_schedule: expected up to %d delays like "
+				 "5s, 5m, 2h or 1d separated by commas", CONFIG_MAX_RETRIES);
+			return -1;
+		}
+		cfg->retry_seconds[cfg->n_retries++] = (int)(v * unit);
+		p = end;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+int config_validate(struct config *cfg, char *err, size_t errlen)
+{
+	int sum = cfg->weight_distance + cfg->weight_duration + cfg->weight_affordability +
+		  cfg->weight_support + cfg->weight_availability;
+	if (sum != 100) {
+		snprintf(err, errlen, "the weight_* keys must sum to 100, they sum to %d", sum);
+		return -1;
+	}
+	enum log_level lvl;
+	if (log_level_parse(cfg->log_level, &lvl) != 0) {
+		snprintf(err, errlen, "log_level: expected debug, info, warn or error");
+		return -1;
+	}
+	if (!strchr(cfg->listen, ':')) {
+		snprintf(err, errlen, "listen: expected host:port");
+		return -1;
+	}
+	if (parse_thresholds(cfg, err, errlen) != 0 || parse_schedule(cfg, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	if (path) {
+		FILE *f = fopen(path, "r");
+		if (!f) {
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+			return -1;
+		}
+		char *buf = NULL;
+		size_t len = 0, cap = 0;
+		int c;
+		while ((c = fgetc(f)) != EOF) {
+			if (len + 1 >= cap) {
+				cap = cap ? cap * 2 : 4096;
+				char *nb = realloc(buf, cap);
+				if (!nb) {
+					free(buf);
+					fclose(f);
+					snprintf(err, errlen, "out of memory");
+					return -1;
+				}
+				buf = nb;
+			}
+			buf[len++] = (char)c;
+		}
+		fclose(f);
+		int rc = config_parse_text(cfg, buf ? buf : "", len, path, err, errlen);
+		free(buf);
+		if (rc != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		char env[80] = "SIAOD_";
+		for (size_t j = 0; keys[i].name[j] && j + 7 < sizeof env; j++)
+			env[6 + j] = (char)toupper((unsigned char)keys[i].name[j]),
+			env[7 + j] = '\0';
+		const char *v = getenv(env);
+		char kerr[200];
+		if (v && set_key(cfg, &keys[i], v, kerr, sizeof kerr) != 0) {
+			snprintf(err, errlen, "%s: %s", env, kerr);
+			return -1;
+		}
+	}
+#ifndef SIAOD_TEST_CLOCK
+	if (getenv("SIAOD_TEST_CLOCK_OFFSET_DAYS")) {
+		snprintf(err, errlen, "SIAOD_TEST_CLOCK_OFFSET_DAYS: the test clock exists only in a test build");
+		return -1;
+	}
+#endif
+	return config_validate(cfg, err, errlen);
+}
+
+void config_apply_reload(struct config *dst, const struct config *src, char *changed, size_t len)
+{
+	changed[0] = '\0';
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		void *d = (char *)dst + k->offset;
+		const void *s = (const char *)src + k->offset;
+		bool differs = k->type == T_STR ? strcmp(*(char **)d, *(char *const *)s) != 0
+			     : k->type == T_INT ? *(int *)d != *(const int *)s
+			     : *(bool *)d != *(const bool *)s;
+		if (!differs)
+			continue;
+		if (!k->reload) {
+			size_t used = strlen(changed);
+			snprintf(changed + used, len - used, "%s%s", used ? "," : "", k->name);
+			continue;
+		}
+		char err[64];
+		if (k->type == T_STR)
+			set_key(dst, k, *(char *const *)s, err, sizeof err);
+		else if (k->type == T_INT)
+			*(int *)d = *(const int *)s;
+		else
+			*(bool *)d = *(const bool *)s;
+	}
+	/* derived arrays follow their source strings */
+	memcpy(dst->thresholds, src->thresholds, sizeof dst->thresholds);
+	dst->n_thresholds = src->n_thresholds;
+	memcpy(dst->retry_seconds, src->retry_seconds, sizeof dst->retry_seconds);
+	dst->n_retries = src->n_retries;
+}
+
+/* libpq connection strings may carry a password: never print it. */
+static void print_masked_url(const char *url, FILE *out)
+{
+	const char *pw = strstr(url, "password=");
+	const char *scheme = strstr(url, "://");
+	const char *at = scheme ? strchr(scheme, '@') : NULL;
+	const char *colon = scheme && at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+	if (pw)
+		fprintf(out, "%.*spassword=***\n", (int)(pw - url), url);
+	else if (colon)
+		fprintf(out, "%.*s:***%s\n", (int)(colon - url), url, at);
+	else
+		fprintf(out, "%s\n", url);
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const void *f = (const char *)cfg + k->offset;
+		fprintf(out, "%s = ", k->name);
+		if (strcmp(k->name, "database_url") == 0)
+			print_masked_url(*(char *const *)f, out);
+		else if (k->type == T_STR)
+			fprintf(out, "%s\n", *(char *const *)f);
+		else if (k->type == T_INT)
+			fprintf(out, "%d\n", *(const int *)f);
+		else
+			fprintf(out, "%s\n", *(const bool *)f ? "true" : "false");
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == T_STR) {
+			char **f = (char **)((char *)cfg + keys[i].offset);
+			free(*f);
+			*f = NULL;
+		}
+}

@@ -1,0 +1,66 @@
+/*
+ * Configuration: one table of keys (config.c) drives defaults, parsing of
+ * config/siaod.conf, the SIAOD_<KEY> environment overrides, --check-config and
+ * SIGHUP reloads. Read it there rather than hunting for getenv() calls.
+ */
+#ifndef SIAOD_CONFIG_H
+#define SIAOD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_THRESHOLDS 8
+#define CONFIG_MAX_RETRIES 16
+
+enum offer_kind { KIND_IML, KIND_ALT, KIND_STUDIO_TIROIR, KIND_FJT, KIND_SHARED_FLAT, KIND_COUNT };
+
+struct config {
+	char *listen;                 /* host:port */
+	char *database_url;           /* libpq connection string */
+	char *timezone;
+	char *log_level;
+	char *ui_dir;
+	int db_pool_size;
+	int hold_days;
+	int max_stay_days[KIND_COUNT]; /* 0 = no cap */
+	int default_max_distance_km;
+	int weight_distance, weight_duration, weight_affordability, weight_support,
+	    weight_availability;
+	char *alert_thresholds_days;   /* "30,14,7" */
+	int thresholds[CONFIG_MAX_THRESHOLDS];
+	int n_thresholds;
+	int alerts_interval_seconds;
+	char *webhook_retry_schedule;  /* "5s,5m,30m,..." */
+	int retry_seconds[CONFIG_MAX_RETRIES];
+	int n_retries;
+	bool webhook_allow_private;
+	int retention_months;
+	int max_body_bytes;
+	int max_header_bytes;
+	int request_timeout_seconds;
+	int shutdown_grace_seconds;
+	int test_clock_offset_days;    /* only settable in a SIAOD_TEST_CLOCK build */
+};
+
+/* Fills cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+/* Reads a key = value file over cfg (path may be NULL: defaults only), then
+ * the SIAOD_* environment, then checks cross-key rules. On error returns -1
+ * with a one-line message in err. */
+int  config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* Applies one key (used by the file and environment readers, and the fuzzer). */
+int  config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
+/* Parses a whole config text (the file's content). */
+int  config_parse_text(struct config *cfg, const char *text, size_t len, const char *origin,
+		       char *err, size_t errlen);
+int  config_validate(struct config *cfg, char *err, size_t errlen);
+/* Copies the keys a running daemon may change on SIGHUP from src into dst and
+ * names, in `changed` (comma list), keys that differ but need a restart. */
+void config_apply_reload(struct config *dst, const struct config *src, char *changed, size_t len);
+void config_print(const struct config *cfg, FILE *out);
+void config_free(struct config *cfg);
+const char *config_kind_name(enum offer_kind kind);
+int  config_kind_parse(const char *s);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * http: the evhttp server, the request context handed to every handler, and
+ * the ways to answer (JSON, problem+json, raw text). Routes live in one table
+ * in routes.c; handlers in api_*.c.
+ *
+ * Ownership: the server allocates a struct req per request; it is freed when
+ * the handler answers (req_reply_* / req_problem*), never by the handler. A
+ * handler that waits for the database keeps the pointer until its callback
+ * answers; if the client went away meanwhile, the answer is dropped quietly.
+ */
+#ifndef SIAOD_HTTP_H
+#define SIAOD_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <event2/keyvalq_struct.h>
+
+#include "auth.h"
+
+struct app;
+struct route;
+struct evhttp_request;
+
+#define REQ_MAX_IDS 3
+
+struct req {
+	struct app *app;
+	struct evhttp_request *ev;
+	const struct route *route;
+	char id[32];                  /* request id, also sent as X-Request-Id */
+	char method[8];
+	char path[256];               /* without the query string */
+	int64_t ids[REQ_MAX_IDS];     /* the {id} segments of the path, in order */
+	int nids;
+	struct evkeyvalq query;
+	json_t *body;                 /* parsed body (an object) or NULL */
+	bool authenticated;
+	struct principal who;
+	char actor[512];              /* the principal as json, for SQL functions */
+	char today[11];               /* YYYY-MM-DD in the configured time zone */
+	char etag[24];                /* sent as ETag when set by the handler */
+	int retry_after;              /* sent as Retry-After when > 0 */
+	double start_ms;
+	bool gone;                    /* the connection closed before we answered */
+};
+
+int  http_start(struct app *app, char *err, size_t errlen);
+/* SIGTERM: stop accepting, answer what is in flight, then leave the loop. */
+void http_drain(struct app *app);
+void http_stop(struct app *app);
+
+/* Answers. Each one ends the request (and frees req). */
+void req_reply_json(struct req *r, int status, json_t *body /* stolen */);
+void req_reply_raw(struct req *r, int status, const char *content_type,
+		   const char *data, size_t len);
+void req_problem(struct req *r, int status, const char *slug, const char *detail);
+/* errors: a JSON array of {pointer, code, detail}, stolen; extra: members merged, stolen. */
+void req_problem_full(struct req *r, int status, const char *slug, const char *detail,
+		      json_t *errors, json_t *extra);
+/* One invalid field: 400 invalid-field with one error. */
+void req_field_error(struct req *r, const char *pointer, const char *code, const char *detail);
+
+/* Query string access: NULL when absent. */
+const char *req_query(struct req *r, const char *name);
+const char *req_header(struct req *r, const char *name);
+
+#endif

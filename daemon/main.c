@@ -1,0 +1,288 @@
+/*
+ * siaod: the entry point. Parses the command line, then serves, migrates or
+ * creates a token. Serving is: load the config, migrate, open the pool, bind,
+ * run the loop; signals are libevent events, so their handlers run in the
+ * loop like everything else.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "api.h"
+#include "app.h"
+#include "auth.h"
+#include "clock.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "store.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: siaod [--config FILE]            serve (migrates first)\n"
+		"       siaod migrate [--config FILE]    apply pending migrations and exit\n"
+		"       siaod token create --role admin|referent|porteur [--label L]\n"
+		"                          [--departement D]... [--porteur ID] [--expires-at TS]\n"
+		"                                         print a new token (once) on the last line\n"
+		"       siaod --check-config [--config FILE]\n"
+		"                                         check the config, print the effective keys\n"
+		"       siaod --version | --help\n"
+		"\n"
+		"Without --config, siaod runs on its built-in defaults. Every key can be\n"
+		"overridden by the environment as SIAOD_<KEY> (SIAOD_LISTEN, SIAOD_DATABASE_URL...).\n"
+		"See config/siaod.conf for every key.\n");
+}
+
+static int load_config(struct app *app)
+{
+	char err[512];
+	config_defaults(&app->cfg);
+	if (config_load(&app->cfg, app->config_path, err, sizeof err) != 0) {
+		fprintf(stderr, "siaod: config: %s\n", err);
+		return -1;
+	}
+	enum log_level lvl;
+	if (log_level_parse(app->cfg.log_level, &lvl) == 0)
+		log_set_level(lvl);
+	clock_set_timezone(app->cfg.timezone);
+	return 0;
+}
+
+/* At start PostgreSQL may still be coming up: wait for it a little. */
+static PGconn *connect_with_patience(const char *url)
+{
+	for (int attempt = 0; attempt < 30; attempt++) {
+		PGconn *pg = store_connect_blocking(url);
+		if (pg)
+			return pg;
+		sleep(1);
+	}
+	return NULL;
+}
+
+static int cmd_migrate(struct app *app)
+{
+	PGconn *pg = connect_with_patience(app->cfg.database_url);
+	if (!pg)
+		return 1;
+	int n = migrate_run(pg);
+	PQfinish(pg);
+	if (n < 0)
+		return 1;
+	log_info("migrate", "done=%d", n);
+	return 0;
+}
+
+static int cmd_token_create(struct app *app, int argc, char **argv)
+{
+	json_t *body = json_object(), *deps = json_array();
+	static const struct option opts[] = {
+		{"role", required_argument, NULL, 'r'}, {"label", required_argument, NULL, 'l'},
+		{"departement", required_argument, NULL, 'd'}, {"porteur", required_argument, NULL, 'p'},
+		{"expires-at", required_argument, NULL, 'e'}, {"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	int c, rc = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': json_object_set_new(body, "role", json_string(optarg)); break;
+		case 'l': json_object_set_new(body, "label", json_string(optarg)); break;
+		case 'd': json_array_append_new(deps, json_string(optarg)); break;
+		case 'p': json_object_set_new(body, "porteur_id", json_integer(strtoll(optarg, NULL, 10))); break;
+		case 'e': json_object_set_new(body, "expires_at", json_string(optarg)); break;
+		case 'c': break; /* read before */
+		case 'h': usage(stdout); rc = 0; goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	if (json_array_size(deps) > 0)
+		json_object_set(body, "departements", deps);
+	if (!json_object_get(body, "role")) {
+		fprintf(stderr, "siaod token create: --role is required (admin, referent or porteur)\n");
+		goto out;
+	}
+	if (auth_role_parse(json_string_value(json_object_get(body, "role"))) < 0) {
+		fprintf(stderr, "siaod token create: --role must be admin, referent or porteur\n");
+		goto out;
+	}
+	json_t *errors = api_token_scope_errors(body);
+	if (errors) {
+		fprintf(stderr, "siaod token create: %s\n",
+			json_string_value(json_object_get(json_array_get(errors, 0), "detail")));
+		json_decref(errors);
+		goto out;
+	}
+	PGconn *pg = connect_with_patience(app->cfg.database_url);
+	if (!pg)
+		goto out;
+	if (migrate_run(pg) < 0) {
+		PQfinish(pg);
+		goto out;
+	}
+	char token[AUTH_TOKEN_LEN + 1], hp[67];
+	unsigned char hash[32];
+	if (auth_token_generate(token, hash) != 0) {
+		PQfinish(pg);
+		goto out;
+	}
+	auth_hash_param(hash, hp);
+	char *bs = json_dumps(body, JSON_COMPACT);
+	const char *values[3] = {hp, bs, "{\"role\":\"cli\",\"request_id\":\"cli\"}"};
+	PGresult *res = PQexecParams(pg, "SELECT token_create($1::bytea, $2::jsonb, $3::jsonb)",
+				     3, NULL, values, NULL, NULL, 0);
+	free(bs);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "siaod token create: %s", PQresultErrorMessage(res));
+	} else {
+		printf("token %s created: %s\n", json_string_value(json_object_get(body, "role")),
+		       PQgetvalue(res, 0, 0));
+		printf("%s\n", token);
+		rc = 0;
+	}
+	PQclear(res);
+	PQfinish(pg);
+out:
+	json_decref(deps);
+	json_decref(body);
+	return rc;
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct app *app = arg;
+	if (app->draining) {
+		log_warn("shutdown", "signal=%d phase=immediate", (int)sig);
+		event_base_loopexit(app->base, NULL);
+		return;
+	}
+	log_info("shutdown", "signal=%d", (int)sig);
+	http_drain(app);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct app *app = arg;
+	struct config fresh;
+	char err[512], changed[512];
+	config_defaults(&fresh);
+	if (config_load(&fresh, app->config_path, err, sizeof err) != 0) {
+		log_error("reload", "result=refused error=\"%s\"", err);
+		config_free(&fresh);
+		return;
+	}
+	config_apply_reload(&app->cfg, &fresh, changed, sizeof changed);
+	config_free(&fresh);
+	enum log_level lvl;
+	if (log_level_parse(app->cfg.log_level, &lvl) == 0)
+		log_set_level(lvl);
+	log_info("reload", "result=ok%s%s", changed[0] ? " needs_restart=" : "", changed);
+}
+
+static int cmd_serve(struct app *app)
+{
+	PGconn *pg = connect_with_patience(app->cfg.database_url);
+	if (!pg)
+		return 1;
+	int migrated = migrate_run(pg);
+	PQfinish(pg);
+	if (migrated < 0)
+		return 1;
+
+	unsigned char rnd[4];
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		memset(rnd, 0, sizeof rnd);
+	snprintf(app->instance, sizeof app->instance, "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+
+	signal(SIGPIPE, SIG_IGN);
+	app->base = event_base_new();
+	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
+	app->auth = auth_new(app->store);
+	struct event *sigterm = evsignal_new(app->base, SIGTERM, on_term, app);
+	struct event *sigint = evsignal_new(app->base, SIGINT, on_term, app);
+	struct event *sighup = evsignal_new(app->base, SIGHUP, on_hup, app);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	event_add(sighup, NULL);
+
+	char err[256];
+	int rc = 0;
+	if (!app->store || !app->auth || http_start(app, err, sizeof err) != 0) {
+		log_error("start", "error=\"%s\"", app->store && app->auth ? err : "out of memory");
+		rc = 1;
+	} else {
+		log_info("listening", "address=%s version=%s instance=%s pid=%d", app->cfg.listen,
+			 SIAOD_VERSION, app->instance, (int)getpid());
+		event_base_dispatch(app->base);
+		log_info("shutdown", "phase=done");
+	}
+	http_stop(app);
+	auth_free(app->auth);
+	store_free(app->store);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	event_base_free(app->base);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app;
+	memset(&app, 0, sizeof app);
+	bool check = false;
+	/* Global options first; a subcommand may follow. */
+	int i = 1;
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			app.config_path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			app.config_path = argv[i] + 9;
+		else if (strcmp(argv[i], "--check-config") == 0)
+			check = true;
+		else if (strcmp(argv[i], "--version") == 0) {
+			printf("siaod %s\n", SIAOD_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else
+			break;
+	}
+	const char *cmd = i < argc ? argv[i] : NULL;
+	/* `siaod token create ... --config F` also takes --config late */
+	for (int j = i; j + 1 < argc; j++)
+		if (strcmp(argv[j], "--config") == 0)
+			app.config_path = argv[j + 1];
+
+	if (cmd && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0) {
+		fprintf(stderr, "siaod: unknown command or option \"%s\"\n\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (load_config(&app) != 0)
+		return check ? 1 : 2;
+	int rc;
+	if (check) {
+		config_print(&app.cfg, stdout);
+		printf("# config ok: the weights sum to 100\n");
+		rc = 0;
+	} else if (!cmd)
+		rc = cmd_serve(&app);
+	else if (strcmp(cmd, "migrate") == 0)
+		rc = cmd_migrate(&app);
+	else if (i + 1 < argc && strcmp(argv[i + 1], "create") == 0)
+		rc = cmd_token_create(&app, argc - i - 1, argv + i + 1);
+	else {
+		fprintf(stderr, "siaod: expected \"siaod token create ...\"\n");
+		rc = 2;
+	}
+	config_free(&app.cfg);
+	return rc;
+}

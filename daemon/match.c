@@ -1,0 +1,777 @@
+/*
+ * The matcher (see include/siaod/match.h): eligibility rules, the explainable
+ * score, priority and top-k. Pure C over the caller's structs.
+ *
+ * Every ratio that becomes points goes through ratio_points(), in integers,
+ * so that the same inputs give the same points on every machine and a better
+ * input never gives fewer points.
+ */
+#include "siaod/match.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EARTH_RADIUS_KM 6371.0
+#define PI 3.14159265358979323846
+
+#define AGE_MIN 16
+#define AGE_MAX 25
+#define AGE_MAX_RQTH 29
+
+/* Effort rates (charge / income) bounding the affordability slope. */
+#define EFFORT_FULL_PCT 30
+#define EFFORT_NONE_PCT 60
+
+#define AVAILABILITY_HORIZON_DAYS 90
+
+#define WAIT_CAP_DAYS 365
+#define WAIT_MAX_POINTS 100
+#define EXIT_WINDOW_DAYS 30
+#define EXIT_POINTS 200
+
+/* A hundred years: beyond any real wish, and far from int overflow in
+ * date_add_months. */
+#define WANTED_MONTHS_MAX 1200
+
+/* ---- codes ---- */
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const kind_codes[] = {
+	"iml", "alt", "studio_tiroir", "fjt", "shared_flat"};
+static const char *const offer_gender_codes[] = {"any", "female", "male"};
+static const char *const gender_codes[] = {"female", "male", "other"};
+static const char *const household_codes[] = {
+	"alone", "couple", "with_children"};
+static const char *const support_codes[] = {"light", "standard", "intensive"};
+static const char *const situation_codes[] = {
+	"street", "emergency_shelter", "precarious", "institution_exit",
+	"family_breakdown"};
+static const char *const need_codes[] = {
+	"wheelchair", "mental_health", "addiction", "justice_followup",
+	"pregnancy"};
+static const char *const rule_codes[] = {
+	"closed", "distance", "age", "gender", "household", "pets",
+	"wheelchair", "no_free_place"};
+static const char *const factor_codes[] = {
+	"distance", "duration", "affordability", "support", "availability"};
+
+_Static_assert(COUNT_OF(kind_codes) == MATCH_KIND_COUNT, "kind codes");
+_Static_assert(COUNT_OF(offer_gender_codes) == MATCH_OFFER_GENDER_COUNT, "offer gender codes");
+_Static_assert(COUNT_OF(gender_codes) == MATCH_GENDER_COUNT, "gender codes");
+_Static_assert(COUNT_OF(household_codes) == MATCH_HOUSEHOLD_COUNT, "household codes");
+_Static_assert(COUNT_OF(support_codes) == MATCH_SUPPORT_COUNT, "support codes");
+_Static_assert(COUNT_OF(situation_codes) == MATCH_SITUATION_COUNT, "situation codes");
+_Static_assert(COUNT_OF(need_codes) == MATCH_NEED_COUNT, "need codes");
+_Static_assert(COUNT_OF(rule_codes) == MATCH_RULE_COUNT, "rule codes");
+_Static_assert(COUNT_OF(factor_codes) == MATCH_FACTOR_COUNT, "factor codes");
+
+static const char *code_of(const char *const codes[], size_t n, int v)
+{
+	return v >= 0 && (size_t)v < n ? codes[v] : NULL;
+}
+
+static int index_of(const char *const codes[], size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(codes[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *match_kind_code(enum match_kind v)
+{
+	return code_of(kind_codes, COUNT_OF(kind_codes), (int)v);
+}
+
+const char *match_offer_gender_code(enum match_offer_gender v)
+{
+	return code_of(offer_gender_codes, COUNT_OF(offer_gender_codes), (int)v);
+}
+
+const char *match_gender_code(enum match_gender v)
+{
+	return code_of(gender_codes, COUNT_OF(gender_codes), (int)v);
+}
+
+const char *match_household_code(enum match_household v)
+{
+	return code_of(household_codes, COUNT_OF(household_codes), (int)v);
+}
+
+const char *match_support_code(enum match_support v)
+{
+	return code_of(support_codes, COUNT_OF(support_codes), (int)v);
+}
+
+const char *match_situation_code(enum match_situation v)
+{
+	return code_of(situation_codes, COUNT_OF(situation_codes), (int)v);
+}
+
+const char *match_need_code(int bit)
+{
+	return code_of(need_codes, COUNT_OF(need_codes), bit);
+}
+
+const char *match_rule_code(enum match_rule r)
+{
+	if (r == MATCH_OK)
+		return "ok";
+	return code_of(rule_codes, COUNT_OF(rule_codes), (int)r);
+}
+
+const char *match_factor_code(enum match_factor_id f)
+{
+	return code_of(factor_codes, COUNT_OF(factor_codes), (int)f);
+}
+
+bool match_kind_parse(const char *s, enum match_kind *out)
+{
+	int i = index_of(kind_codes, COUNT_OF(kind_codes), s);
+	if (i < 0)
+		return false;
+	*out = (enum match_kind)i;
+	return true;
+}
+
+bool match_offer_gender_parse(const char *s, enum match_offer_gender *out)
+{
+	int i = index_of(offer_gender_codes, COUNT_OF(offer_gender_codes), s);
+	if (i < 0)
+		return false;
+	*out = (enum match_offer_gender)i;
+	return true;
+}
+
+bool match_gender_parse(const char *s, enum match_gender *out)
+{
+	int i = index_of(gender_codes, COUNT_OF(gender_codes), s);
+	if (i < 0)
+		return false;
+	*out = (enum match_gender)i;
+	return true;
+}
+
+bool match_household_parse(const char *s, enum match_household *out)
+{
+	int i = index_of(household_codes, COUNT_OF(household_codes), s);
+	if (i < 0)
+		return false;
+	*out = (enum match_household)i;
+	return true;
+}
+
+bool match_support_parse(const char *s, enum match_support *out)
+{
+	int i = index_of(support_codes, COUNT_OF(support_codes), s);
+	if (i < 0)
+		return false;
+	*out = (enum match_support)i;
+	return true;
+}
+
+bool match_situation_parse(const char *s, enum match_situation *out)
+{
+	int i = index_of(situation_codes, COUNT_OF(situation_codes), s);
+	if (i < 0)
+		return false;
+	*out = (enum match_situation)i;
+	return true;
+}
+
+bool match_need_parse(const char *s, unsigned *bit_out)
+{
+	int i = index_of(need_codes, COUNT_OF(need_codes), s);
+	if (i < 0)
+		return false;
+	*bit_out = 1u << i;
+	return true;
+}
+
+/* ---- weights ---- */
+
+bool match_weights_valid(const struct match_weights *w)
+{
+	const int v[] = {w->distance, w->duration, w->affordability, w->support,
+			 w->availability};
+	int sum = 0;
+	for (size_t i = 0; i < COUNT_OF(v); i++) {
+		if (v[i] < 0 || v[i] > 100)
+			return false;
+		sum += v[i];
+	}
+	return sum == 100;
+}
+
+struct match_weights match_weights_default(void)
+{
+	return (struct match_weights){.distance = 30, .duration = 20,
+				      .affordability = 20, .support = 20,
+				      .availability = 10};
+}
+
+/* ---- distance and period ---- */
+
+/* The distance rules and points work on 0.1 km steps, as integers, so the
+ * comparison with max_distance_km cannot be spoilt by a last binary digit. */
+static long long distance_tenths(double lat1, double lon1, double lat2, double lon2)
+{
+	const double rad = PI / 180.0;
+	double s_lat = sin((lat2 - lat1) * rad / 2);
+	double s_lon = sin((lon2 - lon1) * rad / 2);
+	double a = s_lat * s_lat + cos(lat1 * rad) * cos(lat2 * rad) * s_lon * s_lon;
+	if (a > 1)
+		a = 1;
+	double km = 2 * EARTH_RADIUS_KM * asin(sqrt(a));
+	if (!isfinite(km))
+		return LLONG_MAX;   /* missing coordinates: out of anyone's reach */
+	return llround(km * 10);
+}
+
+static long long max_tenths(double km)
+{
+	if (!(km > 0))
+		return 0;
+	if (km > 1e6)
+		return 10000000;    /* farther than any two points on Earth */
+	return llround(km * 10);
+}
+
+double match_distance_km(double lat1, double lon1, double lat2, double lon2)
+{
+	long long t = distance_tenths(lat1, lon1, lat2, lon2);
+	return t == LLONG_MAX ? HUGE_VAL : (double)t / 10;
+}
+
+static int wanted_months(const struct match_youth *y)
+{
+	if (y->wanted_months < 1)
+		return 1;
+	return y->wanted_months > WANTED_MONTHS_MAX ? WANTED_MONTHS_MAX : y->wanted_months;
+}
+
+static sdate wished_start(const struct match_youth *y, sdate today)
+{
+	return y->wanted_from != DATE_NONE && y->wanted_from > today ? y->wanted_from : today;
+}
+
+void match_period(const struct match_youth *y, const struct match_offer *o,
+		  sdate on, sdate today, sdate *start, sdate *end)
+{
+	sdate s = on != DATE_NONE ? on : wished_start(y, today);
+	sdate e = date_add_months(s, wanted_months(y));
+	if (o->max_stay_days > 0 && e - s > o->max_stay_days)
+		e = s + o->max_stay_days;
+	*start = s;
+	*end = e;
+}
+
+/* ---- eligibility ---- */
+
+static bool age_ok(const struct match_youth *y, const struct match_offer *o, int age)
+{
+	int lo = o->min_age > AGE_MIN ? o->min_age : AGE_MIN;
+	int hi = y->rqth ? AGE_MAX_RQTH : AGE_MAX;
+	if (o->max_age > 0 && o->max_age < hi)
+		hi = o->max_age;
+	return age >= lo && age <= hi;
+}
+
+static bool gender_ok(const struct match_youth *y, const struct match_offer *o)
+{
+	switch (o->gender) {
+	case MATCH_OFFER_GENDER_FEMALE:
+		return y->gender == MATCH_GENDER_FEMALE;
+	case MATCH_OFFER_GENDER_MALE:
+		return y->gender == MATCH_GENDER_MALE;
+	default:
+		return true;
+	}
+}
+
+static bool household_ok(const struct match_youth *y, const struct match_offer *o)
+{
+	switch (y->household) {
+	case MATCH_HOUSEHOLD_COUPLE:
+		return o->accepts_couples;
+	case MATCH_HOUSEHOLD_WITH_CHILDREN:
+		return o->accepts_children;
+	default:
+		return true;
+	}
+}
+
+static bool open_on(const struct match_offer *o, sdate start)
+{
+	return o->open &&
+	       (o->available_from == DATE_NONE || start >= o->available_from) &&
+	       (o->available_until == DATE_NONE || start <= o->available_until);
+}
+
+/* The rules in their documented order; free places are asked last because
+ * the callback is the only part that may cost something. */
+static enum match_rule first_failed(const struct match_params *p,
+				    const struct match_youth *y,
+				    const struct match_offer *o,
+				    long long tenths, struct match_check *c)
+{
+	if (!open_on(o, c->start))
+		return MATCH_RULE_CLOSED;
+	if (tenths > max_tenths(y->max_distance_km))
+		return MATCH_RULE_DISTANCE;
+	if (!age_ok(y, o, c->age))
+		return MATCH_RULE_AGE;
+	if (!gender_ok(y, o))
+		return MATCH_RULE_GENDER;
+	if (!household_ok(y, o))
+		return MATCH_RULE_HOUSEHOLD;
+	if (y->has_pets && !o->accepts_pets)
+		return MATCH_RULE_PETS;
+	if ((y->needs & MATCH_NEED_WHEELCHAIR) && !o->wheelchair_accessible)
+		return MATCH_RULE_WHEELCHAIR;
+	if (o->capacity <= 0)
+		c->free_places = 0;
+	else if (p->free_places)
+		c->free_places = p->free_places(p->ctx, o, c->start, c->end);
+	else
+		c->free_places = o->capacity;
+	if (c->free_places <= 0)
+		return MATCH_RULE_NO_FREE_PLACE;
+	return MATCH_OK;
+}
+
+enum match_rule match_eligible(const struct match_params *p,
+			       const struct match_youth *y,
+			       const struct match_offer *o,
+			       struct match_check *out)
+{
+	struct match_check c = {.age = -1, .free_places = -1};
+	match_period(y, o, p->on, p->today, &c.start, &c.end);
+	long long tenths = distance_tenths(y->lat, y->lon, o->lat, o->lon);
+	c.distance_km = tenths == LLONG_MAX ? HUGE_VAL : (double)tenths / 10;
+	if (y->birth_date != DATE_NONE)
+		c.age = date_age_years(y->birth_date, c.start);
+	enum match_rule r = first_failed(p, y, o, tenths, &c);
+	if (out)
+		*out = c;
+	return r;
+}
+
+/* ---- score ---- */
+
+/* weight * num / den rounded to the nearest integer, for 0 <= num <= den. */
+static int ratio_points(int weight, long long num, long long den)
+{
+	if (weight <= 0 || num <= 0 || den <= 0)
+		return 0;
+	if (num >= den)
+		return weight;
+	return (int)((2 * weight * num + den) / (2 * den));
+}
+
+/* "12,4" from 124: French decimal comma. */
+static void format_tenths(char buf[32], long long tenths)
+{
+	snprintf(buf, 32, "%lld,%lld", tenths / 10, tenths % 10);
+}
+
+/* Whole numbers without ",0", for limits the referent typed. */
+static void format_limit(char buf[32], long long tenths)
+{
+	if (tenths % 10 == 0)
+		snprintf(buf, 32, "%lld", tenths / 10);
+	else
+		format_tenths(buf, tenths);
+}
+
+static void format_euros(char buf[32], long long cents)
+{
+	if (cents % 100 == 0)
+		snprintf(buf, 32, "%lld €", cents / 100);
+	else
+		snprintf(buf, 32, "%lld,%02lld €", cents / 100, cents % 100);
+}
+
+static const char *days_word(long long n)
+{
+	return n == 1 ? "jour" : "jours";
+}
+
+static int score_distance(int weight, const struct match_youth *y,
+			  const struct match_offer *o, char *detail)
+{
+	long long d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
+	long long max = max_tenths(y->max_distance_km);
+	int points;
+	if (d > max)
+		points = 0;
+	else if (max == 0)
+		points = weight < 0 ? 0 : weight;   /* same place, no leeway asked */
+	else
+		points = ratio_points(weight, max - d, max);
+	if (detail) {
+		char dist[32], lim[32];
+		format_limit(lim, max);
+		if (d == LLONG_MAX)
+			snprintf(detail, MATCH_DETAIL_MAX, "distance inconnue (max %s km)", lim);
+		else {
+			format_tenths(dist, d);
+			snprintf(detail, MATCH_DETAIL_MAX, "à %s km du lieu souhaité (max %s km)",
+				 dist, lim);
+		}
+	}
+	return points;
+}
+
+static int score_duration(int weight, const struct match_youth *y,
+			  const struct match_offer *o, sdate start, sdate end,
+			  char *detail)
+{
+	int months = wanted_months(y);
+	long long wanted = date_add_months(start, months) - start;
+	long long got = end - start;
+	int points = ratio_points(weight, got, wanted);
+	if (!detail)
+		return points;
+	if (o->max_stay_days <= 0)
+		snprintf(detail, MATCH_DETAIL_MAX, "%d mois souhaités, sans durée maximale",
+			 months);
+	else if (got >= wanted)
+		snprintf(detail, MATCH_DETAIL_MAX,
+			 "%d mois souhaités, dans la limite de %d jours", months,
+			 o->max_stay_days);
+	else
+		snprintf(detail, MATCH_DETAIL_MAX,
+			 "%d mois souhaités (%lld jours), séjour limité à %lld %s",
+			 months, wanted, got, days_word(got));
+	return points;
+}
+
+static long long to_cents(double eur)
+{
+	if (!(eur > 0))
+		return 0;
+	return eur > 1e9 ? 100000000000LL : llround(eur * 100);
+}
+
+static int score_affordability(int weight, const struct match_youth *y,
+			       const struct match_offer *o, char *detail)
+{
+	long long charge = to_cents(o->monthly_charge_eur);
+	long long income = to_cents(y->monthly_income_eur);
+	char eur[32];
+	format_euros(eur, charge);
+	if (charge == 0) {
+		if (detail)
+			snprintf(detail, MATCH_DETAIL_MAX, "sans charge mensuelle");
+		return weight < 0 ? 0 : weight;
+	}
+	if (income == 0) {
+		if (detail)
+			snprintf(detail, MATCH_DETAIL_MAX,
+				 "charge de %s par mois sans ressources déclarées", eur);
+		return 0;
+	}
+	/* Full up to the FULL rate, nothing from the NONE rate: points follow
+	 * NONE% * income - charge over (NONE - FULL)% * income. */
+	long long room = EFFORT_NONE_PCT * income - 100 * charge;
+	long long span = (EFFORT_NONE_PCT - EFFORT_FULL_PCT) * income;
+	int points = ratio_points(weight, room, span);
+	if (detail)
+		snprintf(detail, MATCH_DETAIL_MAX,
+			 "charge de %s par mois, taux d'effort de %lld %%", eur,
+			 (100 * charge + income / 2) / income);
+	return points;
+}
+
+static int support_rank(enum match_support s)
+{
+	if ((int)s < MATCH_SUPPORT_LIGHT)
+		return MATCH_SUPPORT_LIGHT;
+	return s > MATCH_SUPPORT_INTENSIVE ? MATCH_SUPPORT_INTENSIVE : (int)s;
+}
+
+/* Needs that call for closer follow-up than the referent may have noted. */
+static int effective_need(const struct match_youth *y)
+{
+	unsigned heavy = y->needs & (MATCH_NEED_MENTAL_HEALTH | MATCH_NEED_ADDICTION |
+				     MATCH_NEED_JUSTICE_FOLLOWUP);
+	int n = 0;
+	for (; heavy; heavy &= heavy - 1)
+		n++;
+	int need = support_rank(y->support_need);
+	if (n >= 2)
+		return MATCH_SUPPORT_INTENSIVE;
+	if (n == 1 && need < MATCH_SUPPORT_STANDARD)
+		return MATCH_SUPPORT_STANDARD;
+	return need;
+}
+
+static int score_support(int weight, const struct match_youth *y,
+			 const struct match_offer *o, char *detail)
+{
+	static const char *const label[] = {"léger", "standard", "intensif"};
+	/* Quarters of the weight by (offer level - need): more support than
+	 * needed costs a place someone else needs, less risks the stay. */
+	static const int quarters[] = {0, 1, 4, 3, 2};   /* index diff + 2 */
+	int need = effective_need(y);
+	int level = support_rank(o->support_level);
+	int points = ratio_points(weight, quarters[level - need + 2], 4);
+	if (detail)
+		snprintf(detail, MATCH_DETAIL_MAX, "accompagnement %s pour un besoin %s",
+			 label[level], label[need]);
+	return points;
+}
+
+static int score_availability(int weight, const struct match_params *p,
+			      const struct match_youth *y, sdate start, char *detail)
+{
+	long long wished = wished_start(y, p->today);
+	long long gap = start > wished ? start - wished : wished - start;
+	int points = ratio_points(weight, AVAILABILITY_HORIZON_DAYS - gap,
+				  AVAILABILITY_HORIZON_DAYS);
+	if (!detail)
+		return points;
+	if (gap == 0)
+		snprintf(detail, MATCH_DETAIL_MAX, "entrée possible à la date souhaitée");
+	else
+		snprintf(detail, MATCH_DETAIL_MAX, "entrée %lld %s %s la date souhaitée",
+			 gap, days_word(gap), start > wished ? "après" : "avant");
+	return points;
+}
+
+int match_score(const struct match_params *p, const struct match_youth *y,
+		const struct match_offer *o,
+		struct match_factor factors[MATCH_FACTOR_COUNT])
+{
+	const struct match_weights *w = &p->weights;
+	sdate start, end;
+	match_period(y, o, p->on, p->today, &start, &end);
+	char *det[MATCH_FACTOR_COUNT] = {0};
+	if (factors)
+		for (int i = 0; i < MATCH_FACTOR_COUNT; i++)
+			det[i] = factors[i].detail;
+	int points[MATCH_FACTOR_COUNT] = {
+		[MATCH_FACTOR_DISTANCE] = score_distance(w->distance, y, o,
+							 det[MATCH_FACTOR_DISTANCE]),
+		[MATCH_FACTOR_DURATION] = score_duration(w->duration, y, o, start, end,
+							 det[MATCH_FACTOR_DURATION]),
+		[MATCH_FACTOR_AFFORDABILITY] = score_affordability(
+			w->affordability, y, o, det[MATCH_FACTOR_AFFORDABILITY]),
+		[MATCH_FACTOR_SUPPORT] = score_support(w->support, y, o,
+						       det[MATCH_FACTOR_SUPPORT]),
+		[MATCH_FACTOR_AVAILABILITY] = score_availability(
+			w->availability, p, y, start, det[MATCH_FACTOR_AVAILABILITY]),
+	};
+	int total = 0;
+	for (int i = 0; i < MATCH_FACTOR_COUNT; i++) {
+		total += points[i];
+		if (factors) {
+			factors[i].factor = (enum match_factor_id)i;
+			factors[i].points = points[i];
+		}
+	}
+	return total;
+}
+
+/* ---- priority ---- */
+
+int match_priority(const struct match_youth *y, sdate today)
+{
+	static const int urgency[MATCH_SITUATION_COUNT] = {
+		[MATCH_SITUATION_STREET] = 500,
+		[MATCH_SITUATION_EMERGENCY_SHELTER] = 400,
+		[MATCH_SITUATION_INSTITUTION_EXIT] = 300,
+		[MATCH_SITUATION_FAMILY_BREAKDOWN] = 200,
+		[MATCH_SITUATION_PRECARIOUS] = 100,
+	};
+	int prio = (int)y->situation >= 0 && y->situation < MATCH_SITUATION_COUNT
+			   ? urgency[y->situation] : 0;
+	if (y->registered_at != DATE_NONE && today > y->registered_at) {
+		long long days = (long long)today - y->registered_at;
+		if (days > WAIT_CAP_DAYS)
+			days = WAIT_CAP_DAYS;
+		prio += (int)(WAIT_MAX_POINTS * days / WAIT_CAP_DAYS);
+	}
+	if (y->institution_exit_date != DATE_NONE &&
+	    llabs((long long)y->institution_exit_date - today) <= EXIT_WINDOW_DAYS)
+		prio += EXIT_POINTS;
+	return prio;
+}
+
+/* ---- top-k ---- */
+
+static bool better(const struct match_cand *a, const struct match_cand *b)
+{
+	if (a->score != b->score)
+		return a->score > b->score;
+	if (a->t1 != b->t1)
+		return a->t1 < b->t1;
+	if (a->t2 != b->t2)
+		return a->t2 < b->t2;
+	return a->index < b->index;
+}
+
+static void swap_cand(struct match_cand *a, struct match_cand *b)
+{
+	struct match_cand t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* The root holds the worst candidate, so a newcomer only has to beat it. */
+static void sift_up(struct match_cand *it, size_t i)
+{
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!better(&it[parent], &it[i]))
+			break;
+		swap_cand(&it[parent], &it[i]);
+		i = parent;
+	}
+}
+
+static void sift_down(struct match_cand *it, size_t len, size_t i)
+{
+	for (;;) {
+		size_t worst = i, l = 2 * i + 1, r = l + 1;
+		if (l < len && better(&it[worst], &it[l]))
+			worst = l;
+		if (r < len && better(&it[worst], &it[r]))
+			worst = r;
+		if (worst == i)
+			return;
+		swap_cand(&it[i], &it[worst]);
+		i = worst;
+	}
+}
+
+void match_heap_init(struct match_heap *h, struct match_cand *storage, size_t k)
+{
+	h->items = storage;
+	h->len = 0;
+	h->cap = k;
+}
+
+void match_heap_push(struct match_heap *h, struct match_cand c)
+{
+	if (h->len < h->cap) {
+		h->items[h->len] = c;
+		sift_up(h->items, h->len++);
+	} else if (h->cap > 0 && better(&c, &h->items[0])) {
+		h->items[0] = c;
+		sift_down(h->items, h->len, 0);
+	}
+}
+
+size_t match_heap_finish(struct match_heap *h)
+{
+	size_t n = h->len;
+	/* Heapsort: each round moves the worst left to the end, so the array
+	 * ends up best first. */
+	for (size_t len = n; len > 1; len--) {
+		swap_cand(&h->items[0], &h->items[len - 1]);
+		sift_down(h->items, len - 1, 0);
+	}
+	h->len = 0;
+	return n;
+}
+
+/* ---- ranking ---- */
+
+/* Room for the k best, k bounded by n so a generous limit costs nothing. */
+static struct match_cand *cand_storage(size_t *k, size_t n)
+{
+	if (*k > n)
+		*k = n;
+	if (*k > INT_MAX)
+		*k = INT_MAX;
+	return malloc((*k ? *k : 1) * sizeof(struct match_cand));
+}
+
+int match_rank_offers(const struct match_params *p, const struct match_youth *y,
+		      const struct match_offer *const offers[], size_t n,
+		      size_t k, struct match_result out[],
+		      size_t excluded[MATCH_RULE_COUNT])
+{
+	if (excluded)
+		memset(excluded, 0, MATCH_RULE_COUNT * sizeof excluded[0]);
+	struct match_cand *store = cand_storage(&k, n);
+	if (!store)
+		return -1;
+	struct match_heap heap;
+	match_heap_init(&heap, store, k);
+	for (size_t i = 0; i < n; i++) {
+		struct match_check c;
+		enum match_rule r = match_eligible(p, y, offers[i], &c);
+		if (r != MATCH_OK) {
+			if (excluded)
+				excluded[r]++;
+			continue;
+		}
+		struct match_cand cand = {
+			.score = match_score(p, y, offers[i], NULL),
+			.t1 = llround(c.distance_km * 10),
+			.t2 = offers[i]->id,
+			.index = i,
+		};
+		match_heap_push(&heap, cand);
+	}
+	size_t m = match_heap_finish(&heap);
+	/* Reasons only for the winners: formatting them for every offer would
+	 * be most of the work. */
+	for (size_t j = 0; j < m; j++) {
+		const struct match_offer *o = offers[store[j].index];
+		struct match_result *res = &out[j];
+		res->index = store[j].index;
+		res->priority = 0;
+		match_eligible(p, y, o, &res->check);
+		res->score = match_score(p, y, o, res->factors);
+	}
+	free(store);
+	return (int)m;
+}
+
+int match_rank_youth(const struct match_params *p, const struct match_offer *o,
+		     const struct match_youth *const youth[], size_t n,
+		     size_t k, struct match_result out[],
+		     size_t excluded[MATCH_RULE_COUNT])
+{
+	if (excluded)
+		memset(excluded, 0, MATCH_RULE_COUNT * sizeof excluded[0]);
+	struct match_cand *store = cand_storage(&k, n);
+	if (!store)
+		return -1;
+	struct match_heap heap;
+	match_heap_init(&heap, store, k);
+	for (size_t i = 0; i < n; i++) {
+		enum match_rule r = match_eligible(p, youth[i], o, NULL);
+		if (r != MATCH_OK) {
+			if (excluded)
+				excluded[r]++;
+			continue;
+		}
+		struct match_cand cand = {
+			.score = match_score(p, youth[i], o, NULL),
+			.t1 = -(int64_t)match_priority(youth[i], p->today),
+			.t2 = youth[i]->id,
+			.index = i,
+		};
+		match_heap_push(&heap, cand);
+	}
+	size_t m = match_heap_finish(&heap);
+	for (size_t j = 0; j < m; j++) {
+		const struct match_youth *y = youth[store[j].index];
+		struct match_result *res = &out[j];
+		res->index = store[j].index;
+		res->priority = match_priority(y, p->today);
+		match_eligible(p, y, o, &res->check);
+		res->score = match_score(p, y, o, res->factors);
+	}
+	free(store);
+	return (int)m;
+}

@@ -1,0 +1,92 @@
+/*
+ * Every HTTP route siaod serves, in one table: method, path, handler, the
+ * roles that may call it (0 = no token) and a name for logs and the audit.
+ * Finer scope (a porteur's own offers, a referent's départements) is checked
+ * by the handler or its SQL function.
+ */
+#include "routes.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+
+#define A ROLE_ADMIN
+#define R ROLE_REFERENT
+#define P ROLE_PORTEUR
+
+const struct route routes[] = {
+	{"GET",    "/healthz",               api_healthz,         0,         "health.live"},
+	{"GET",    "/readyz",                api_readyz,          0,         "health.ready"},
+
+	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create"},
+	{"GET",    "/v1/porteurs",           api_porteurs_list,   A | R | P, "porteur.list"},
+	{"GET",    "/v1/porteurs/{id}",      api_porteurs_get,    A | R | P, "porteur.get"},
+	{"PATCH",  "/v1/porteurs/{id}",      api_porteurs_patch,  A,         "porteur.patch"},
+
+	{"POST",   "/v1/offers",             api_offers_create,   A | P,     "offer.create"},
+	{"GET",    "/v1/offers",             api_offers_list,     A | R | P, "offer.list"},
+	{"GET",    "/v1/offers/{id}",        api_offers_get,      A | R | P, "offer.get"},
+	{"PATCH",  "/v1/offers/{id}",        api_offers_patch,    A | P,     "offer.patch"},
+	{"DELETE", "/v1/offers/{id}",        api_offers_close,    A | P,     "offer.close"},
+
+	{"POST",   "/v1/tokens",             api_tokens_create,   A,         "token.create"},
+	{"GET",    "/v1/tokens",             api_tokens_list,     A,         "token.list"},
+	{"DELETE", "/v1/tokens/{id}",        api_tokens_revoke,   A,         "token.revoke"},
+
+	{"GET",    "/v1/audit",              api_audit_list,      A,         "audit.list"},
+};
+const size_t nroutes = sizeof routes / sizeof *routes;
+
+/* Matches one pattern; {id} takes a positive integer of at most 18 digits. */
+static int match_pattern(const char *pattern, const char *path, int64_t *ids, int maxids, int *nids)
+{
+	int n = 0;
+	while (*pattern && *path) {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			int64_t v = 0;
+			int digits = 0;
+			while (*path >= '0' && *path <= '9' && digits < 19) {
+				v = v * 10 + (*path++ - '0');
+				digits++;
+			}
+			if (digits == 0 || digits > 18 || v == 0 || n >= maxids)
+				return 0;
+			ids[n++] = v;
+			pattern += 4;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	/* a trailing slash is the same resource */
+	if (*path == '/' && path[1] == '\0')
+		path++;
+	if (*pattern || *path)
+		return 0;
+	*nids = n;
+	return 1;
+}
+
+enum route_match routes_find(const char *method, const char *path, const struct route **out,
+			     int64_t *ids, int maxids, int *nids, char *allow, size_t allowlen)
+{
+	bool path_known = false;
+	allow[0] = '\0';
+	for (size_t i = 0; i < nroutes; i++) {
+		if (!match_pattern(routes[i].pattern, path, ids, maxids, nids))
+			continue;
+		/* HEAD is GET without a body; evhttp drops the body for us. */
+		if (strcmp(routes[i].method, method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+			*out = &routes[i];
+			return ROUTE_FOUND;
+		}
+		size_t used = strlen(allow);
+		snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", routes[i].method);
+		path_known = true;
+	}
+	return path_known ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
+}

@@ -1,0 +1,32 @@
+/*
+ * routes: the one table of every HTTP route siaod serves (routes.c), with the
+ * roles allowed on each. A reader finds the whole API there.
+ */
+#ifndef SIAOD_ROUTES_H
+#define SIAOD_ROUTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct req;
+typedef void (*handler_fn)(struct req *r);
+
+struct route {
+	const char *method;
+	const char *pattern;   /* "/v1/offers/{id}": {id} is a positive integer */
+	handler_fn handler;
+	int roles;             /* 0: no token needed; else a mask of enum role */
+	const char *name;      /* for logs and metrics */
+};
+
+extern const struct route routes[];
+extern const size_t nroutes;
+
+enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
+
+/* Finds the route for method and path; fills ids. On ROUTE_BAD_METHOD, allow
+ * holds the methods the path accepts ("GET, POST"). */
+enum route_match routes_find(const char *method, const char *path, const struct route **out,
+			     int64_t *ids, int maxids, int *nids, char *allow, size_t allowlen);
+
+#endif

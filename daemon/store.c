@@ -1,0 +1,426 @@
+/*
+ * A pool of non-blocking libpq connections on the libevent loop (see store.h).
+ *
+ * Each connection is a small state machine:
+ *   DOWN ──timer──▶ CONNECTING ──poll ok──▶ IDLE ──send──▶ BUSY ──results──▶ IDLE
+ *      ▲                 │ failed                │ socket lost / error │
+ *      └─────────────────┴───────────────────────┴─────────────────────┘
+ * A job in flight on a connection that dies is answered with res = NULL;
+ * queued jobs wait for another connection, or fail at once when none is up.
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "log.h"
+
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
+
+struct job {
+	struct job *next;
+	const char *sql;
+	int nparams;
+	char **values;       /* nparams pointers into the same allocation */
+	store_cb cb;
+	void *arg;
+};
+
+struct conn {
+	struct store *st;
+	int index;
+	PGconn *pg;
+	enum conn_state state;
+	struct event *ev;    /* the socket, re-created after each (re)connect */
+	struct event *retry; /* reconnect timer */
+	int backoff_ms;
+	struct job *job;     /* in flight while BUSY */
+	PGresult *result;    /* last result of the job in flight */
+};
+
+struct store {
+	struct event_base *base;
+	char *conninfo;
+	int nconns;
+	struct conn *conns;
+	struct job *head, *tail;
+	int queued;
+};
+
+static void conn_socket_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_start_connect(struct conn *c);
+static void store_dispatch(struct store *st);
+
+static const char *const conn_keywords[] = {"dbname", "options", "application_name",
+					    "connect_timeout", NULL};
+
+static void conn_values(const struct store *st, const char *values[5])
+{
+	values[0] = st->conninfo;
+	/* A statement that runs away must not pin a pooled connection forever. */
+	values[1] = "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=30000";
+	values[2] = "siaod";
+	values[3] = "5";
+	values[4] = NULL;
+}
+
+/* Server notices ("relation already exists, skipping") are not ours to print. */
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+PGconn *store_connect_blocking(const char *conninfo)
+{
+	const char *values[5];
+	struct store tmp = {.conninfo = (char *)conninfo};
+	conn_values(&tmp, values);
+	PGconn *pg = PQconnectdbParams(conn_keywords, values, 1);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		log_error("db_connect", "error=\"%s\"", strtok(PQerrorMessage(pg), "\n"));
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, quiet_notice, NULL);
+	return pg;
+}
+
+static void job_free(struct job *j)
+{
+	free(j);
+}
+
+static void conn_watch(struct conn *c, short what)
+{
+	if (c->ev) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	int fd = PQsocket(c->pg);
+	if (fd < 0)
+		return;
+	c->ev = event_new(c->st->base, fd, what, conn_socket_cb, c);
+	event_add(c->ev, NULL);
+}
+
+static void conn_down(struct conn *c, const char *why)
+{
+	if (c->state != CONN_DOWN)
+		log_warn("db_conn_down", "conn=%d reason=\"%s\"", c->index, why);
+	if (c->ev) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	if (c->result) {
+		PQclear(c->result);
+		c->result = NULL;
+	}
+	c->state = CONN_DOWN;
+	struct job *j = c->job;
+	c->job = NULL;
+	if (j) {
+		j->cb(j->arg, NULL);
+		job_free(j);
+	}
+	/* Capped so that service is back within about a second of PostgreSQL. */
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
+	if (c->backoff_ms > 1000)
+		c->backoff_ms = 1000;
+	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+	evtimer_add(c->retry, &tv);
+
+	/* Nobody left to run queued work: answer it now rather than let clients hang. */
+	if (!store_ready(c->st)) {
+		struct store *st = c->st;
+		while (st->head) {
+			struct job *q = st->head;
+			st->head = q->next;
+			st->queued--;
+			q->cb(q->arg, NULL);
+			job_free(q);
+		}
+		st->tail = NULL;
+	}
+}
+
+static void conn_start_connect(struct conn *c)
+{
+	const char *values[5];
+	conn_values(c->st, values);
+	c->pg = PQconnectStartParams(conn_keywords, values, 1);
+	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_down(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		return;
+	}
+	PQsetnonblocking(c->pg, 1);
+	c->state = CONN_CONNECTING;
+	conn_watch(c, EV_WRITE);
+}
+
+static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_start_connect(arg);
+}
+
+static void conn_connected(struct conn *c)
+{
+	c->state = CONN_IDLE;
+	c->backoff_ms = 0;
+	log_info("db_conn_up", "conn=%d", c->index);
+	conn_watch(c, EV_READ | EV_PERSIST);
+	store_dispatch(c->st);
+}
+
+static void conn_poll_connect(struct conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		conn_watch(c, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		conn_watch(c, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		conn_connected(c);
+		break;
+	default:
+		conn_down(c, strtok(PQerrorMessage(c->pg), "\n"));
+		break;
+	}
+}
+
+/* Reads whatever arrived; finishes the job when libpq has all its results. */
+static void conn_read(struct conn *c)
+{
+	if (!PQconsumeInput(c->pg)) {
+		conn_down(c, strtok(PQerrorMessage(c->pg), "\n"));
+		return;
+	}
+	while (c->state == CONN_BUSY && !PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (r) {
+			if (c->result)
+				PQclear(c->result);
+			c->result = r;
+			continue;
+		}
+		struct job *j = c->job;
+		PGresult *res = c->result;
+		c->job = NULL;
+		c->result = NULL;
+		c->state = CONN_IDLE;
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			j->cb(j->arg, NULL);
+			if (res)
+				PQclear(res);
+			job_free(j);
+			conn_down(c, "connection lost");
+			return;
+		}
+		j->cb(j->arg, res);
+		if (res)
+			PQclear(res);
+		job_free(j);
+	}
+	PGnotify *n;
+	while ((n = PQnotifies(c->pg)) != NULL)
+		PQfreemem(n);
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_down(c, "connection lost");
+		return;
+	}
+	if (c->state == CONN_IDLE)
+		store_dispatch(c->st);
+}
+
+static void conn_socket_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	switch (c->state) {
+	case CONN_CONNECTING:
+		conn_poll_connect(c);
+		break;
+	case CONN_BUSY:
+		if (what & EV_WRITE) {
+			int f = PQflush(c->pg);
+			if (f < 0) {
+				conn_down(c, "flush failed");
+				return;
+			}
+			if (f == 0)
+				conn_watch(c, EV_READ | EV_PERSIST);
+		}
+		if (what & EV_READ)
+			conn_read(c);
+		break;
+	case CONN_IDLE:
+		conn_read(c); /* a notification, or the server closing on us */
+		break;
+	case CONN_DOWN:
+		break;
+	}
+}
+
+static void conn_send(struct conn *c, struct job *j)
+{
+	c->job = j;
+	c->state = CONN_BUSY;
+	if (!PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
+			       (const char *const *)j->values, NULL, NULL, 0)) {
+		conn_down(c, strtok(PQerrorMessage(c->pg), "\n"));
+		return;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_down(c, "flush failed");
+		return;
+	}
+	conn_watch(c, f == 1 ? EV_READ | EV_WRITE | EV_PERSIST : EV_READ | EV_PERSIST);
+}
+
+static void store_dispatch(struct store *st)
+{
+	for (int i = 0; i < st->nconns && st->head; i++) {
+		struct conn *c = &st->conns[i];
+		if (c->state != CONN_IDLE)
+			continue;
+		struct job *j = st->head;
+		st->head = j->next;
+		if (!st->head)
+			st->tail = NULL;
+		st->queued--;
+		conn_send(c, j);
+	}
+}
+
+void store_query(struct store *st, const char *sql, int nparams,
+		 const char *const *values, store_cb cb, void *arg)
+{
+	if (!store_ready(st)) {
+		cb(arg, NULL);
+		return;
+	}
+	size_t size = sizeof(struct job) + (size_t)nparams * sizeof(char *);
+	for (int i = 0; i < nparams; i++)
+		if (values[i])
+			size += strlen(values[i]) + 1;
+	struct job *j = calloc(1, size);
+	if (!j) {
+		cb(arg, NULL);
+		return;
+	}
+	j->sql = sql;
+	j->nparams = nparams;
+	j->values = (char **)(j + 1);
+	char *p = (char *)(j->values + nparams);
+	for (int i = 0; i < nparams; i++) {
+		if (!values[i])
+			continue;
+		size_t n = strlen(values[i]) + 1;
+		memcpy(p, values[i], n);
+		j->values[i] = p;
+		p += n;
+	}
+	j->cb = cb;
+	j->arg = arg;
+	if (st->tail)
+		st->tail->next = j;
+	else
+		st->head = j;
+	st->tail = j;
+	st->queued++;
+	store_dispatch(st);
+}
+
+bool store_ready(const struct store *st)
+{
+	for (int i = 0; i < st->nconns; i++)
+		if (st->conns[i].state == CONN_IDLE || st->conns[i].state == CONN_BUSY)
+			return true;
+	return false;
+}
+
+int store_pending(const struct store *st)
+{
+	return st->queued;
+}
+
+struct store *store_new(struct event_base *base, const char *conninfo, int pool_size)
+{
+	struct store *st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	st->base = base;
+	st->conninfo = strdup(conninfo);
+	st->nconns = pool_size;
+	st->conns = calloc((size_t)pool_size, sizeof *st->conns);
+	if (!st->conninfo || !st->conns) {
+		free(st->conninfo);
+		free(st->conns);
+		free(st);
+		return NULL;
+	}
+	for (int i = 0; i < pool_size; i++) {
+		struct conn *c = &st->conns[i];
+		c->st = st;
+		c->index = i;
+		c->retry = evtimer_new(base, conn_retry_cb, c);
+		/* The first connections are made before the loop runs, so a
+		 * daemon that starts answers at once. */
+		c->pg = store_connect_blocking(conninfo);
+		if (c->pg) {
+			PQsetnonblocking(c->pg, 1);
+			c->state = CONN_IDLE;
+			conn_watch(c, EV_READ | EV_PERSIST);
+		} else {
+			c->state = CONN_CONNECTING; /* so conn_down logs nothing twice */
+			conn_down(c, "initial connection failed");
+		}
+	}
+	return st;
+}
+
+void store_free(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < st->nconns; i++) {
+		struct conn *c = &st->conns[i];
+		if (c->job) {
+			c->job->cb(c->job->arg, NULL);
+			job_free(c->job);
+		}
+		if (c->result)
+			PQclear(c->result);
+		if (c->ev)
+			event_free(c->ev);
+		if (c->retry)
+			event_free(c->retry);
+		if (c->pg)
+			PQfinish(c->pg);
+	}
+	while (st->head) {
+		struct job *j = st->head;
+		st->head = j->next;
+		j->cb(j->arg, NULL);
+		job_free(j);
+	}
+	free(st->conns);
+	free(st->conninfo);
+	free(st);
+}
+
+bool store_result_failed(const PGresult *res)
+{
+	if (!res)
+		return true;
+	ExecStatusType s = PQresultStatus(res);
+	return s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK;
+}

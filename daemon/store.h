@@ -1,0 +1,40 @@
+/*
+ * store: the PostgreSQL side of siaod. A small pool of non-blocking libpq
+ * connections driven by the libevent loop; queries are queued FIFO and each
+ * runs with PQsendQueryParams on the first idle connection. Lost connections
+ * are re-established in the background with a capped backoff.
+ *
+ * Blocking helpers (store_connect_blocking) exist for start-up and the
+ * command-line tools only, before the event loop runs.
+ */
+#ifndef SIAOD_STORE_H
+#define SIAOD_STORE_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+struct event_base;
+struct store;
+
+/* res is the query's result (owned by the store, cleared after the callback
+ * returns) or NULL when no connection could run it (database unavailable). */
+typedef void (*store_cb)(void *arg, PGresult *res);
+typedef void (*store_notify_cb)(void *arg, const char *channel, const char *payload);
+
+struct store *store_new(struct event_base *base, const char *conninfo, int pool_size);
+void store_free(struct store *st);
+/* Queues one statement; values are copied. sql must outlive the call (a literal). */
+void store_query(struct store *st, const char *sql, int nparams,
+		 const char *const *values, store_cb cb, void *arg);
+/* True while at least one connection is up. */
+bool store_ready(const struct store *st);
+int  store_pending(const struct store *st);
+
+/* Start-up and CLI: a blocking connection, or NULL with a message on stderr. */
+PGconn *store_connect_blocking(const char *conninfo);
+
+/* Problem mapping of a failed result: fills the HTTP status and problem slug.
+ * Returns true when res is an error. */
+bool store_result_failed(const PGresult *res);
+
+#endif
