@@ -90,7 +90,7 @@ bool match_gender_parse(const char *s, enum match_gender *out);
 bool match_household_parse(const char *s, enum match_household *out);
 bool match_support_parse(const char *s, enum match_support *out);
 bool match_situation_parse(const char *s, enum match_situation *out);
-bool match_need_parse(const char *s, unsigned *bit_out);  /* sets the mask bit */
+bool match_need_parse(const char *s, unsigned *bit_out);  /* *bit_out = its mask bit */
 
 struct match_offer {
 	int64_t id, porteur_id;
@@ -144,7 +144,9 @@ bool match_weights_valid(const struct match_weights *w);
 struct match_weights match_weights_default(void);
 
 /* Places of `o` free on every day of [start, end), from the caller's
- * inventory (proposed, accepted and active placements taken off). */
+ * inventory (proposed, accepted and active placements taken off). Asked only
+ * when every other rule passed and capacity > 0, and asked again for the
+ * offers (or youth) that make a ranking's top k. */
 typedef int (*match_free_places_fn)(void *ctx, const struct match_offer *o,
 				    sdate start, sdate end);
 
