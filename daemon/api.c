@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "inventory.h"
 #include "log.h"
 #include "routes.h"
 #include "siaod/date.h"
@@ -19,7 +20,8 @@ const char *const api_kinds[] = {"iml", "alt", "studio_tiroir", "fjt", "shared_f
 struct sql_call {
 	struct req *r;
 	int ok_status;
-	bool etag;
+	int flags;
+	PGresult *res;     /* kept while the inventory refreshes */
 };
 
 /* Constraint names ck_<table>__<field>[__why] carry the JSON pointer. */
@@ -82,43 +84,87 @@ void api_sql_problem(struct req *r, const PGresult *res)
 	req_problem(r, 500, "internal", "unexpected database error");
 }
 
-static void sql_reply_done(void *arg, PGresult *res)
+static void sql_reply_send(struct sql_call *c)
 {
-	struct sql_call *c = arg;
 	struct req *r = c->r;
-	int ok_status = c->ok_status;
-	bool etag = c->etag;
-	free(c);
-	if (store_result_failed(res)) {
-		api_sql_problem(r, res);
-		return;
-	}
-	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
-		req_problem(r, 404, "not-found", "no such resource");
-		return;
-	}
-	const char *text = PQgetvalue(res, 0, 0);
-	if (etag) {
+	const char *text = PQgetvalue(c->res, 0, 0);
+	if (c->flags & API_ETAG) {
 		json_t *j = json_loads(text, 0, NULL);
 		json_t *v = json_object_get(j, "version");
 		if (json_is_integer(v))
 			snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)json_integer_value(v));
 		json_decref(j);
 	}
-	req_reply_raw(r, ok_status, "application/json", text, (size_t)PQgetlength(res, 0, 0));
+	req_reply_raw(r, c->ok_status, "application/json", text, (size_t)PQgetlength(c->res, 0, 0));
+	PQclear(c->res);
+	free(c);
+}
+
+static void sql_refreshed(void *arg, bool ok)
+{
+	sql_reply_send(arg);
+}
+
+static int64_t json_id(const json_t *j, const char *key)
+{
+	const json_t *v = json_object_get(j, key);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static void sql_reply_done(void *arg, PGresult *res)
+{
+	struct sql_call *c = arg;
+	struct req *r = c->r;
+	if (store_result_failed(res)) {
+		free(c);
+		api_sql_problem(r, res);
+		return;
+	}
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+		free(c);
+		req_problem(r, 404, "not-found", "no such resource");
+		return;
+	}
+	/* The store clears res after this callback: keep a copy while the
+	 * inventory refresh runs. */
+	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (!c->res) {
+		free(c);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	int64_t offers[1], youth[1];
+	int noffers = 0, nyouth = 0;
+	if (c->flags & (API_REFRESH_OFFER | API_REFRESH_YOUTH | API_REFRESH_PLACEMENT)) {
+		json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		if (c->flags & API_REFRESH_OFFER)
+			offers[noffers++] = json_id(j, "id");
+		if (c->flags & API_REFRESH_YOUTH)
+			youth[nyouth++] = json_id(j, "id");
+		if (c->flags & API_REFRESH_PLACEMENT) {
+			offers[noffers++] = json_id(j, "offer_id");
+			youth[nyouth++] = json_id(j, "youth_id");
+		}
+		json_decref(j);
+	}
+	if (noffers + nyouth == 0) {
+		sql_reply_send(c);
+		return;
+	}
+	inventory_refresh(r->app->inv, r->app->store, offers, noffers, youth, nyouth, sql_refreshed, c);
 }
 
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
-		   int ok_status, bool etag)
+		   int ok_status, int flags)
 {
-	struct sql_call *c = malloc(sizeof *c);
+	struct sql_call *c = calloc(1, sizeof *c);
 	if (!c) {
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
 	c->r = r;
 	c->ok_status = ok_status;
-	c->etag = etag;
+	c->flags = flags;
 	store_query(r->app->store, sql, nparams, values, sql_reply_done, c);
 }
 

@@ -14,10 +14,18 @@
 
 #include "http.h"
 
-/* Runs sql (one jsonb column, one row) and answers ok_status with it. With
- * etag set, the answer carries the resource's version as its ETag. */
+/* What api_sql_reply does with a successful result besides answering it. */
+enum {
+	API_ETAG = 1,              /* the resource's "version" becomes its ETag */
+	API_REFRESH_OFFER = 2,     /* re-read offer "id" into the inventory first */
+	API_REFRESH_YOUTH = 4,     /* re-read young person "id" */
+	API_REFRESH_PLACEMENT = 8, /* re-read "offer_id" and "youth_id" */
+};
+/* Runs sql (one jsonb column, one row) and answers ok_status with it; with a
+ * refresh flag, the answer waits until the inventory has the change, so the
+ * next match reflects it. */
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
-		   int ok_status, bool etag);
+		   int ok_status, int flags);
 /* Answers the problem a failed result (or NULL: database unavailable) means. */
 void api_sql_problem(struct req *r, const PGresult *res);
 /* Records a refused attempt (401, 403) in the audit log; fire and forget. */
@@ -60,5 +68,12 @@ void api_tokens_create(struct req *r);
 void api_tokens_list(struct req *r);
 void api_tokens_revoke(struct req *r);
 void api_audit_list(struct req *r);
+void api_youth_create(struct req *r);
+void api_youth_list(struct req *r);
+void api_youth_get(struct req *r);
+void api_youth_patch(struct req *r);
+void api_youth_erase(struct req *r);
+void api_youth_matches(struct req *r);
+void api_offer_candidates(struct req *r);
 
 #endif

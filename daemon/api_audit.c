@@ -38,7 +38,7 @@ void api_audit_list(struct req *r)
 	    time_param(r, f, "to")) {
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT audit_list($1::jsonb)", 1, values, 200, false);
+		api_sql_reply(r, "SELECT audit_list($1::jsonb)", 1, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);

@@ -101,7 +101,7 @@ void api_offers_create(struct req *r)
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[4] = {body, r->actor, r->today, cap > 0 ? dflt : NULL};
 	api_sql_reply(r, "SELECT offer_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
-		      4, values, 201, true);
+		      4, values, 201, API_ETAG | API_REFRESH_OFFER);
 	free(body);
 }
 
@@ -115,7 +115,7 @@ void api_offers_list(struct req *r)
 	    api_query_date(r, f, "available_on", r->today)) {
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT offer_list($1::jsonb)", 1, values, 200, false);
+		api_sql_reply(r, "SELECT offer_list($1::jsonb)", 1, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -128,7 +128,7 @@ void api_offers_get(struct req *r)
 		char id[24];
 		snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 		const char *values[2] = {id, json_string_value(json_object_get(f, "available_on"))};
-		api_sql_reply(r, "SELECT offer_get($1::bigint, $2::date)", 2, values, 200, true);
+		api_sql_reply(r, "SELECT offer_get($1::bigint, $2::date)", 2, values, 200, API_ETAG);
 	}
 	json_decref(f);
 }
@@ -144,7 +144,7 @@ void api_offers_patch(struct req *r)
 	char *patch = json_dumps(r->body, JSON_COMPACT);
 	const char *values[5] = {id, patch, match >= 0 ? ver : NULL, r->actor, r->today};
 	api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb, $5::date)",
-		      5, values, 200, true);
+		      5, values, 200, API_ETAG | API_REFRESH_OFFER);
 	free(patch);
 }
 
@@ -153,5 +153,6 @@ void api_offers_close(struct req *r)
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	const char *values[3] = {id, r->actor, r->today};
-	api_sql_reply(r, "SELECT offer_close($1::bigint, $2::jsonb, $3::date)", 3, values, 200, true);
+	api_sql_reply(r, "SELECT offer_close($1::bigint, $2::jsonb, $3::date)", 3, values, 200,
+		      API_ETAG | API_REFRESH_OFFER);
 }

@@ -21,7 +21,7 @@ void api_porteurs_create(struct req *r)
 		return;
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[2] = {body, r->actor};
-	api_sql_reply(r, "SELECT porteur_create($1::jsonb, $2::jsonb)", 2, values, 201, true);
+	api_sql_reply(r, "SELECT porteur_create($1::jsonb, $2::jsonb)", 2, values, 201, API_ETAG);
 	free(body);
 }
 
@@ -31,7 +31,7 @@ void api_porteurs_list(struct req *r)
 	if (api_list_params(r, f) && api_query_departement(r, f, "departement")) {
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT porteur_list($1::jsonb)", 1, values, 200, false);
+		api_sql_reply(r, "SELECT porteur_list($1::jsonb)", 1, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -42,7 +42,7 @@ void api_porteurs_get(struct req *r)
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	const char *values[1] = {id};
-	api_sql_reply(r, "SELECT porteur_get($1::bigint)", 1, values, 200, true);
+	api_sql_reply(r, "SELECT porteur_get($1::bigint)", 1, values, 200, API_ETAG);
 }
 
 void api_porteurs_patch(struct req *r)
@@ -56,6 +56,6 @@ void api_porteurs_patch(struct req *r)
 	char *patch = json_dumps(r->body, JSON_COMPACT);
 	const char *values[4] = {id, patch, match >= 0 ? ver : NULL, r->actor};
 	api_sql_reply(r, "SELECT porteur_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb)",
-		      4, values, 200, true);
+		      4, values, 200, API_ETAG);
 	free(patch);
 }

@@ -97,7 +97,7 @@ void api_tokens_list(struct req *r)
 	if (api_list_params(r, f)) {
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT token_list($1::jsonb)", 1, values, 200, false);
+		api_sql_reply(r, "SELECT token_list($1::jsonb)", 1, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -109,5 +109,5 @@ void api_tokens_revoke(struct req *r)
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	auth_forget(r->app->auth, r->ids[0]);
 	const char *values[2] = {id, r->actor};
-	api_sql_reply(r, "SELECT token_revoke($1::bigint, $2::jsonb)", 2, values, 200, false);
+	api_sql_reply(r, "SELECT token_revoke($1::bigint, $2::jsonb)", 2, values, 200, 0);
 }

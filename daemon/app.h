@@ -15,6 +15,7 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct store;
 struct auth;
+struct inventory;
 
 struct app {
 	struct config cfg;
@@ -24,6 +25,7 @@ struct app {
 	struct evhttp_bound_socket *bound;
 	struct store *store;
 	struct auth *auth;
+	struct inventory *inv;            /* what matching reads, see inventory.h */
 	int inflight;                     /* requests accepted and not yet answered */
 	bool draining;                    /* SIGTERM received */
 	uint64_t requests;                /* for request ids */

@@ -63,6 +63,16 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof keys / sizeof *keys)
 
+size_t config_key_count(void)
+{
+	return NKEYS;
+}
+
+const char *config_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
 static const char *const kind_names[KIND_COUNT] = {
 	[KIND_IML] = "iml", [KIND_ALT] = "alt", [KIND_STUDIO_TIROIR] = "studio_tiroir",
 	[KIND_FJT] = "fjt", [KIND_SHARED_FLAT] = "shared_flat",

@@ -60,6 +60,9 @@ int  config_validate(struct config *cfg, char *err, size_t errlen);
 void config_apply_reload(struct config *dst, const struct config *src, char *changed, size_t len);
 void config_print(const struct config *cfg, FILE *out);
 void config_free(struct config *cfg);
+/* The key table, for documentation checks. */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
 const char *config_kind_name(enum offer_kind kind);
 int  config_kind_parse(const char *s);
 

@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "http.h"
+#include "inventory.h"
 #include "log.h"
 #include "migrate.h"
 #include "store.h"
@@ -182,6 +183,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	enum log_level lvl;
 	if (log_level_parse(app->cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
+	inventory_set_default_distance(app->inv, app->cfg.default_max_distance_km);
 	log_info("reload", "result=ok%s%s", changed[0] ? " needs_restart=" : "", changed);
 }
 
@@ -191,9 +193,13 @@ static int cmd_serve(struct app *app)
 	if (!pg)
 		return 1;
 	int migrated = migrate_run(pg);
-	PQfinish(pg);
-	if (migrated < 0)
+	app->inv = inventory_new(app->cfg.default_max_distance_km);
+	if (migrated < 0 || !app->inv || inventory_load(app->inv, pg) != 0) {
+		PQfinish(pg);
+		inventory_free(app->inv);
 		return 1;
+	}
+	PQfinish(pg);
 
 	unsigned char rnd[4];
 	if (RAND_bytes(rnd, sizeof rnd) != 1)
@@ -225,6 +231,7 @@ static int cmd_serve(struct app *app)
 	http_stop(app);
 	auth_free(app->auth);
 	store_free(app->store);
+	inventory_free(app->inv);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);

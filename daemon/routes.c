@@ -31,6 +31,14 @@ const struct route routes[] = {
 	{"GET",    "/v1/offers/{id}",        api_offers_get,      A | R | P, "offer.get"},
 	{"PATCH",  "/v1/offers/{id}",        api_offers_patch,    A | P,     "offer.patch"},
 	{"DELETE", "/v1/offers/{id}",        api_offers_close,    A | P,     "offer.close"},
+	{"GET",    "/v1/offers/{id}/candidates", api_offer_candidates, A | R | P, "offer.candidates"},
+
+	{"POST",   "/v1/youth",              api_youth_create,    A | R,     "youth.create"},
+	{"GET",    "/v1/youth",              api_youth_list,      A | R,     "youth.list"},
+	{"GET",    "/v1/youth/{id}",         api_youth_get,       A | R,     "youth.get"},
+	{"PATCH",  "/v1/youth/{id}",         api_youth_patch,     A | R,     "youth.patch"},
+	{"DELETE", "/v1/youth/{id}",         api_youth_erase,     A | R,     "youth.erase"},
+	{"GET",    "/v1/youth/{id}/matches", api_youth_matches,   A | R,     "youth.matches"},
 
 	{"POST",   "/v1/tokens",             api_tokens_create,   A,         "token.create"},
 	{"GET",    "/v1/tokens",             api_tokens_list,     A,         "token.list"},

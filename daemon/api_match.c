@@ -1,0 +1,207 @@
+/*
+ * Matching, answered from the in-memory inventory without a database round
+ * trip: the places that fit a young person (GET /v1/youth/{id}/matches) and
+ * the young people waiting that fit an offer (GET /v1/offers/{id}/candidates).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "app.h"
+#include "inventory.h"
+#include "siaod/date.h"
+#include "siaod/match.h"
+
+static struct match_params params_for(struct req *r)
+{
+	const struct config *c = &r->app->cfg;
+	struct match_params p = {
+		.on = DATE_NONE,
+		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
+			    c->weight_support, c->weight_availability},
+		.free_places = inventory_free_places_cb,
+	};
+	date_parse(r->today, &p.today);
+	return p;
+}
+
+static json_t *date_json(sdate d)
+{
+	if (d == DATE_NONE)
+		return json_null();
+	char buf[11];
+	date_format(d, buf);
+	return json_string(buf);
+}
+
+static json_t *reasons_json(const struct match_result *res)
+{
+	json_t *a = json_array();
+	for (int f = 0; f < MATCH_FACTOR_COUNT; f++)
+		json_array_append_new(a, json_pack("{s:s, s:i, s:s}",
+			"factor", match_factor_code(res->factors[f].factor),
+			"points", res->factors[f].points, "detail", res->factors[f].detail));
+	return a;
+}
+
+/* limit: default 10, at most 200. */
+static bool limit_param(struct req *r, size_t *k)
+{
+	json_t *f = json_object();
+	bool ok = api_query_int(r, f, "limit", 1, 200);
+	json_t *v = json_object_get(f, "limit");
+	*k = v ? (size_t)json_integer_value(v) : 10;
+	json_decref(f);
+	return ok;
+}
+
+void api_youth_matches(struct req *r)
+{
+	struct app *app = r->app;
+	struct inv_youth *y = inventory_youth(app->inv, r->ids[0]);
+	if (!y) {
+		req_problem(r, 404, "not-found", "no such young person");
+		return;
+	}
+	if (!auth_has_departement(&r->who, y->departement)) {
+		api_forbidden(r, "this young person is outside this token's départements");
+		return;
+	}
+	size_t k;
+	if (!limit_param(r, &k))
+		return;
+	struct match_params p = params_for(r);
+	const char *on = req_query(r, "on");
+	if (on && !date_parse(on, &p.on)) {
+		api_query_error(r, "on", "wrong_type", "expected a date as YYYY-MM-DD");
+		return;
+	}
+	const char *ex = req_query(r, "explain");
+	bool explain = ex && (strcmp(ex, "1") == 0 || strcmp(ex, "true") == 0);
+
+	/* explain counts every offer of the country under its first failed rule;
+	 * otherwise only the grid cells within reach are looked at. */
+	size_t n = explain ? inventory_all_offers(app->inv, NULL, 0)
+			   : inventory_offers_near(app->inv, y->m.lat, y->m.lon, y->m.max_distance_km, NULL, 0);
+	const struct match_offer **cands = malloc((n + 1) * sizeof *cands);
+	struct match_result *res = malloc(k * sizeof *res);
+	if (!cands || !res) {
+		free(cands);
+		free(res);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	n = explain ? inventory_all_offers(app->inv, cands, n)
+		    : inventory_offers_near(app->inv, y->m.lat, y->m.lon, y->m.max_distance_km, cands, n);
+	size_t excluded[MATCH_RULE_COUNT];
+	int got = match_rank_offers(&p, &y->m, cands, n, k, res, explain ? excluded : NULL);
+
+	json_t *items = json_array();
+	for (int i = 0; i < got; i++) {
+		const struct inv_offer *o = (const struct inv_offer *)cands[res[i].index];
+		json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:i, s:o, s:o, s:o}",
+			"offer_id", (json_int_t)o->m.id, "label", o->label ? o->label : "",
+			"kind", match_kind_code(o->m.kind), "porteur_id", (json_int_t)o->m.porteur_id,
+			"departement", o->departement, "distance_km", res[i].check.distance_km,
+			"score", res[i].score, "free_places", res[i].check.free_places,
+			"start_date", date_json(res[i].check.start), "end_date", date_json(res[i].check.end),
+			"reasons", reasons_json(&res[i])));
+	}
+	json_t *body = json_pack("{s:I, s:o, s:n}", "youth_id", (json_int_t)y->m.id, "items", items,
+				 "next_cursor");
+	if (explain) {
+		json_t *ex_obj = json_object();
+		for (int rule = 0; rule < MATCH_RULE_COUNT; rule++)
+			json_object_set_new(ex_obj, match_rule_code(rule), json_integer((json_int_t)excluded[rule]));
+		json_object_set_new(body, "excluded", ex_obj);
+		json_object_set_new(body, "offers_considered", json_integer((json_int_t)n));
+	}
+	free(cands);
+	free(res);
+	if (got < 0) {
+		json_decref(body);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	req_reply_json(r, 200, body);
+}
+
+static const char *age_band(const struct match_youth *y, sdate today)
+{
+	if (y->birth_date == DATE_NONE)
+		return "other";
+	int a = date_age_years(y->birth_date, today);
+	return a < 18 ? "16-17" : a < 22 ? "18-21" : a < 26 ? "22-25" : a < 30 ? "26-29" : "other";
+}
+
+/* What a porteur may know of a young person: never ref or birth date. */
+static json_t *porteur_view(const struct match_youth *y, sdate today)
+{
+	json_t *needs = json_array();
+	for (int b = 0; b < MATCH_NEED_COUNT; b++)
+		if (y->needs & (1u << b))
+			json_array_append_new(needs, json_string(match_need_code(b)));
+	return json_pack("{s:s, s:s, s:o, s:s, s:s}", "age_band", age_band(y, today),
+			 "household", match_household_code(y->household), "needs", needs,
+			 "situation", match_situation_code(y->situation),
+			 "support_need", match_support_code(y->support_need));
+}
+
+void api_offer_candidates(struct req *r)
+{
+	struct app *app = r->app;
+	struct inv_offer *o = inventory_offer(app->inv, r->ids[0]);
+	if (!o) {
+		req_problem(r, 404, "not-found", "no such offer");
+		return;
+	}
+	if (r->who.role == ROLE_PORTEUR && r->who.porteur_id != o->m.porteur_id) {
+		api_forbidden(r, "this offer belongs to another porteur");
+		return;
+	}
+	size_t k;
+	if (!limit_param(r, &k))
+		return;
+	struct match_params p = params_for(r);
+	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
+	const struct match_youth **cands = malloc((n + 1) * sizeof *cands);
+	struct match_result *res = malloc(k * sizeof *res);
+	if (!cands || !res) {
+		free(cands);
+		free(res);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, cands, n);
+	/* a referent ranks only the young people it follows */
+	if (r->who.role == ROLE_REFERENT) {
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++)
+			if (auth_has_departement(&r->who, ((const struct inv_youth *)cands[i])->departement))
+				cands[kept++] = cands[i];
+		n = kept;
+	}
+	int got = match_rank_youth(&p, &o->m, cands, n, k, res, NULL);
+	json_t *items = json_array();
+	for (int i = 0; i < got; i++) {
+		const struct match_youth *y = cands[res[i].index];
+		json_t *item = porteur_view(y, p.today);
+		json_object_set_new(item, "youth_id", json_integer((json_int_t)y->id));
+		json_object_set_new(item, "score", json_integer(res[i].score));
+		json_object_set_new(item, "priority", json_integer(res[i].priority));
+		json_object_set_new(item, "distance_km", json_real(res[i].check.distance_km));
+		json_object_set_new(item, "start_date", date_json(res[i].check.start));
+		json_object_set_new(item, "reasons", reasons_json(&res[i]));
+		json_array_append_new(items, item);
+	}
+	free(cands);
+	free(res);
+	if (got < 0) {
+		json_decref(items);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	req_reply_json(r, 200, json_pack("{s:I, s:o, s:n}", "offer_id", (json_int_t)o->m.id,
+					 "items", items, "next_cursor"));
+}

@@ -1,0 +1,746 @@
+/*
+ * The in-memory inventory (see inventory.h).
+ *
+ * Ownership: the inventory owns every inv_offer and inv_youth (and an
+ * offer's label, places and spans); lookups hand out borrowed pointers that
+ * stay valid until the next refresh of that record.
+ */
+#include "inventory.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+
+/* Grid cells of 0.2 degree (about 22 km north-south): a 30 km search looks
+ * at a dozen cells. */
+#define CELL_DEG 0.2
+
+/* id → pointer, open addressing; ids are never 0. */
+struct idmap {
+	int64_t *keys;
+	void **vals;
+	size_t cap, len;
+};
+
+/* One grid: cell key → a vector of pointers. */
+struct cell {
+	int64_t key;                /* 0: empty slot */
+	void **items;
+	int n, cap;
+};
+struct grid {
+	struct cell *cells;
+	size_t cap, used;
+};
+
+struct inventory {
+	struct idmap offers, youth;
+	struct grid offer_grid, youth_grid;
+	size_t nplaces;
+	int default_km;
+	int max_youth_km;           /* high-water mark of waiting youth's reach */
+};
+
+/* ---------------------------------------------------------------- idmap */
+
+static size_t hash64(int64_t k)
+{
+	uint64_t x = (uint64_t)k;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static void **idmap_slot(struct idmap *m, int64_t key, bool insert);
+
+static int idmap_grow(struct idmap *m)
+{
+	struct idmap n = {0};
+	n.cap = m->cap ? m->cap * 2 : 1024;
+	n.keys = calloc(n.cap, sizeof *n.keys);
+	n.vals = calloc(n.cap, sizeof *n.vals);
+	if (!n.keys || !n.vals) {
+		free(n.keys);
+		free(n.vals);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i] && m->vals[i])
+			*idmap_slot(&n, m->keys[i], true) = m->vals[i];
+	free(m->keys);
+	free(m->vals);
+	*m = n;
+	return 0;
+}
+
+/* Deleted entries keep their key with a NULL value (a tombstone). */
+static void **idmap_slot(struct idmap *m, int64_t key, bool insert)
+{
+	if (insert && (m->len + 1) * 2 > m->cap && idmap_grow(m) != 0)
+		return NULL;
+	if (!m->cap)
+		return NULL;
+	for (size_t i = hash64(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->keys[i] == key)
+			return &m->vals[i];
+		if (m->keys[i] == 0) {
+			if (!insert)
+				return NULL;
+			m->keys[i] = key;
+			m->len++;
+			return &m->vals[i];
+		}
+	}
+}
+
+static void *idmap_get(struct idmap *m, int64_t key)
+{
+	void **slot = idmap_slot(m, key, false);
+	return slot ? *slot : NULL;
+}
+
+/* ---------------------------------------------------------------- grid */
+
+static int64_t cell_key(double lat, double lon)
+{
+	int64_t row = (int64_t)floor((lat + 90.0) / CELL_DEG);
+	int64_t col = (int64_t)floor((lon + 180.0) / CELL_DEG);
+	return row * 4096 + col + 1; /* never 0 */
+}
+
+static struct cell *grid_cell(struct grid *g, int64_t key, bool insert)
+{
+	if (insert && (g->used + 1) * 2 > g->cap) {
+		struct grid n = {0};
+		n.cap = g->cap ? g->cap * 2 : 1024;
+		n.cells = calloc(n.cap, sizeof *n.cells);
+		if (!n.cells)
+			return NULL;
+		for (size_t i = 0; i < g->cap; i++)
+			if (g->cells[i].key) {
+				struct cell *c = grid_cell(&n, g->cells[i].key, true);
+				*c = g->cells[i];
+			}
+		free(g->cells);
+		*g = n;
+	}
+	if (!g->cap)
+		return NULL;
+	for (size_t i = hash64(key) & (g->cap - 1);; i = (i + 1) & (g->cap - 1)) {
+		if (g->cells[i].key == key)
+			return &g->cells[i];
+		if (g->cells[i].key == 0) {
+			if (!insert)
+				return NULL;
+			g->cells[i].key = key;
+			g->used++;
+			return &g->cells[i];
+		}
+	}
+}
+
+static int64_t grid_add(struct grid *g, double lat, double lon, void *item)
+{
+	int64_t key = cell_key(lat, lon);
+	struct cell *c = grid_cell(g, key, true);
+	if (!c)
+		return 0;
+	if (c->n == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 8;
+		void **items = realloc(c->items, (size_t)cap * sizeof *items);
+		if (!items)
+			return 0;
+		c->items = items;
+		c->cap = cap;
+	}
+	c->items[c->n++] = item;
+	return key;
+}
+
+static void grid_remove(struct grid *g, int64_t key, void *item)
+{
+	struct cell *c = grid_cell(g, key, false);
+	for (int i = 0; c && i < c->n; i++)
+		if (c->items[i] == item) {
+			c->items[i] = c->items[--c->n];
+			return;
+		}
+}
+
+static void grid_free(struct grid *g)
+{
+	for (size_t i = 0; i < g->cap; i++)
+		free(g->cells[i].items);
+	free(g->cells);
+}
+
+/* Every item in the cells that a circle of radius_km around (lat, lon) touches. */
+static size_t grid_near(struct grid *g, double lat, double lon, double radius_km,
+			const void **out, size_t max)
+{
+	double dlat = radius_km / 110.5 + CELL_DEG;
+	double coslat = cos(fmin(89.0, fabs(lat) + dlat) * M_PI / 180.0);
+	double dlon = radius_km / (111.32 * fmax(coslat, 0.01)) + CELL_DEG;
+	if (dlon > 180)
+		dlon = 180;
+	int64_t r0 = (int64_t)floor((lat - dlat + 90.0) / CELL_DEG);
+	int64_t r1 = (int64_t)floor((lat + dlat + 90.0) / CELL_DEG);
+	int64_t c0 = (int64_t)floor((lon - dlon + 180.0) / CELL_DEG);
+	int64_t c1 = (int64_t)floor((lon + dlon + 180.0) / CELL_DEG);
+	size_t n = 0;
+	for (int64_t r = r0; r <= r1; r++)
+		for (int64_t c = c0; c <= c1; c++) {
+			/* wrap around the antimeridian */
+			int64_t cc = ((c % 1800) + 1800) % 1800;
+			struct cell *cell = grid_cell(g, r * 4096 + cc + 1, false);
+			for (int i = 0; cell && i < cell->n; i++, n++)
+				if (n < max)
+					out[n] = cell->items[i];
+		}
+	return n;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+struct inventory *inventory_new(int default_max_distance_km)
+{
+	struct inventory *inv = calloc(1, sizeof *inv);
+	if (inv)
+		inv->default_km = default_max_distance_km;
+	return inv;
+}
+
+static void offer_free(struct inv_offer *o)
+{
+	for (int i = 0; i < o->nplaces; i++)
+		free(o->places[i].spans);
+	free(o->places);
+	free(o->label);
+	free(o);
+}
+
+void inventory_free(struct inventory *inv)
+{
+	if (!inv)
+		return;
+	for (size_t i = 0; i < inv->offers.cap; i++)
+		if (inv->offers.vals[i])
+			offer_free(inv->offers.vals[i]);
+	for (size_t i = 0; i < inv->youth.cap; i++)
+		free(inv->youth.vals[i]);
+	free(inv->offers.keys);
+	free(inv->offers.vals);
+	free(inv->youth.keys);
+	free(inv->youth.vals);
+	grid_free(&inv->offer_grid);
+	grid_free(&inv->youth_grid);
+	free(inv);
+}
+
+void inventory_set_default_distance(struct inventory *inv, int km)
+{
+	inv->default_km = km;
+	for (size_t i = 0; i < inv->youth.cap; i++) {
+		struct inv_youth *y = inv->youth.vals[i];
+		if (y && !y->own_max_distance_km)
+			y->m.max_distance_km = km;
+		if (y && y->waiting && y->m.max_distance_km > inv->max_youth_km)
+			inv->max_youth_km = (int)y->m.max_distance_km;
+	}
+}
+
+struct inv_offer *inventory_offer(struct inventory *inv, int64_t id)
+{
+	return idmap_get(&inv->offers, id);
+}
+
+struct inv_youth *inventory_youth(struct inventory *inv, int64_t id)
+{
+	return idmap_get(&inv->youth, id);
+}
+
+size_t inventory_offer_count(const struct inventory *inv)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->offers.cap; i++)
+		n += inv->offers.vals[i] != NULL;
+	return n;
+}
+
+size_t inventory_youth_count(const struct inventory *inv)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->youth.cap; i++)
+		n += inv->youth.vals[i] != NULL;
+	return n;
+}
+
+size_t inventory_place_count(const struct inventory *inv)
+{
+	return inv->nplaces;
+}
+
+/* ---------------------------------------------------------------- free places */
+
+static bool place_free(const struct inv_place *p, sdate start, sdate end)
+{
+	/* Spans of one place never overlap, so sorted by start they are sorted
+	 * by end too: only the last span starting before `end` can reach into
+	 * [start, end). */
+	int lo = 0, hi = p->nspans;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (p->spans[mid].start < end)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 || p->spans[lo - 1].end <= start;
+}
+
+int inventory_free_places(const struct inv_offer *o, sdate start, sdate end)
+{
+	int n = 0;
+	for (int i = 0; i < o->nplaces; i++)
+		if (o->places[i].active && place_free(&o->places[i], start, end))
+			n++;
+	return n;
+}
+
+int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start, sdate end)
+{
+	(void)ctx;
+	return inventory_free_places((const struct inv_offer *)o, start, end);
+}
+
+/* ---------------------------------------------------------------- searches */
+
+size_t inventory_offers_near(struct inventory *inv, double lat, double lon, double radius_km,
+			     const struct match_offer **out, size_t max)
+{
+	return grid_near(&inv->offer_grid, lat, lon, radius_km, (const void **)out, max);
+}
+
+size_t inventory_all_offers(struct inventory *inv, const struct match_offer **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->offers.cap; i++)
+		if (inv->offers.vals[i]) {
+			if (n < max)
+				out[n] = inv->offers.vals[i];
+			n++;
+		}
+	return n;
+}
+
+size_t inventory_youth_near(struct inventory *inv, double lat, double lon,
+			    const struct match_youth **out, size_t max)
+{
+	return grid_near(&inv->youth_grid, lat, lon, inv->max_youth_km, (const void **)out, max);
+}
+
+/* ---------------------------------------------------------------- row parsing */
+
+static const char *val(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static int64_t ival(const PGresult *res, int row, int col)
+{
+	const char *v = val(res, row, col);
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static sdate dval(const PGresult *res, int row, int col)
+{
+	const char *v = val(res, row, col);
+	return v ? (sdate)strtol(v, NULL, 10) : DATE_NONE;
+}
+
+static double fval(const PGresult *res, int row, int col)
+{
+	const char *v = val(res, row, col);
+	return v ? strtod(v, NULL) : 0;
+}
+
+static bool bval(const PGresult *res, int row, int col)
+{
+	const char *v = val(res, row, col);
+	return v && v[0] == 't';
+}
+
+static void offer_unlink(struct inventory *inv, struct inv_offer *o)
+{
+	if (o->grid_cell)
+		grid_remove(&inv->offer_grid, o->grid_cell, o);
+	o->grid_cell = 0;
+}
+
+/* Columns of inv_offers(): id, porteur_id, kind, departement, lat, lon,
+ * capacity, max_stay_days, min_age, max_age, gender, accepts_couples,
+ * accepts_children, accepts_pets, wheelchair_accessible, support_level,
+ * monthly_charge_eur, available_from, available_until, status, label. */
+static int apply_offer_row(struct inventory *inv, const PGresult *res, int i)
+{
+	int64_t id = ival(res, i, 0);
+	void **slot = idmap_slot(&inv->offers, id, true);
+	if (!slot)
+		return -1;
+	struct inv_offer *o = *slot;
+	if (!o) {
+		o = calloc(1, sizeof *o);
+		if (!o)
+			return -1;
+		*slot = o;
+	} else
+		offer_unlink(inv, o);
+	struct match_offer *m = &o->m;
+	m->id = id;
+	m->porteur_id = ival(res, i, 1);
+	match_kind_parse(PQgetvalue(res, i, 2), &m->kind);
+	snprintf(o->departement, sizeof o->departement, "%s", PQgetvalue(res, i, 3));
+	m->lat = fval(res, i, 4);
+	m->lon = fval(res, i, 5);
+	m->capacity = (int)ival(res, i, 6);
+	m->max_stay_days = (int)ival(res, i, 7);
+	m->min_age = (int)ival(res, i, 8);
+	m->max_age = (int)ival(res, i, 9);
+	match_offer_gender_parse(PQgetvalue(res, i, 10), &m->gender);
+	m->accepts_couples = bval(res, i, 11);
+	m->accepts_children = bval(res, i, 12);
+	m->accepts_pets = bval(res, i, 13);
+	m->wheelchair_accessible = bval(res, i, 14);
+	match_support_parse(PQgetvalue(res, i, 15), &m->support_level);
+	m->monthly_charge_eur = fval(res, i, 16);
+	m->available_from = dval(res, i, 17);
+	m->available_until = dval(res, i, 18);
+	m->open = strcmp(PQgetvalue(res, i, 19), "open") == 0;
+	char *label = strdup(PQgetvalue(res, i, 20));
+	if (label) {
+		free(o->label);
+		o->label = label;
+	}
+	o->grid_cell = grid_add(&inv->offer_grid, m->lat, m->lon, o);
+	return o->grid_cell ? 0 : -1;
+}
+
+static int apply_offers(struct inventory *inv, const PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		if (apply_offer_row(inv, res, i) != 0)
+			return -1;
+	return 0;
+}
+
+/* Columns of inv_places(): offer_id, place_id, number, active; ordered by
+ * offer. The places of each offer in the result replace the ones it had;
+ * spans are kept for places that remain. */
+static int apply_places(struct inventory *inv, const PGresult *res,
+			const int64_t *ids, int nids)
+{
+	/* offers asked for but without places: now have none */
+	for (int k = 0; k < nids; k++) {
+		struct inv_offer *o = inventory_offer(inv, ids[k]);
+		bool listed = false;
+		for (int i = 0; i < PQntuples(res) && !listed; i++)
+			listed = ival(res, i, 0) == ids[k];
+		if (o && !listed) {
+			for (int p = 0; p < o->nplaces; p++)
+				free(o->places[p].spans);
+			inv->nplaces -= (size_t)o->nplaces;
+			o->nplaces = 0;
+		}
+	}
+	int rows = PQntuples(res);
+	for (int i = 0; i < rows;) {
+		int64_t offer_id = ival(res, i, 0);
+		int j = i;
+		while (j < rows && ival(res, j, 0) == offer_id)
+			j++;
+		struct inv_offer *o = inventory_offer(inv, offer_id);
+		if (!o) {
+			i = j;
+			continue;
+		}
+		struct inv_place *places = calloc((size_t)(j - i), sizeof *places);
+		if (!places)
+			return -1;
+		for (int r = i; r < j; r++) {
+			struct inv_place *p = &places[r - i];
+			p->id = ival(res, r, 1);
+			p->number = (int)ival(res, r, 2);
+			p->active = bval(res, r, 3);
+			/* keep the spans a place already had; they are refreshed separately */
+			for (int q = 0; q < o->nplaces; q++)
+				if (o->places[q].id == p->id) {
+					p->spans = o->places[q].spans;
+					p->nspans = o->places[q].nspans;
+					p->capspans = o->places[q].capspans;
+					o->places[q].spans = NULL;
+					break;
+				}
+		}
+		for (int q = 0; q < o->nplaces; q++)
+			free(o->places[q].spans);
+		free(o->places);
+		inv->nplaces += (size_t)(j - i) - (size_t)o->nplaces;
+		o->places = places;
+		o->nplaces = o->capplaces = j - i;
+		i = j;
+	}
+	return 0;
+}
+
+static void youth_unlink(struct inventory *inv, struct inv_youth *y)
+{
+	if (y->grid_cell)
+		grid_remove(&inv->youth_grid, y->grid_cell, y);
+	y->grid_cell = 0;
+}
+
+/* Columns of inv_youth(): id, departement, birth_date, rqth, gender,
+ * household, has_pets, needs, situation, institution_exit_date, lat, lon,
+ * max_distance_km, monthly_income_eur, support_need, wanted_from,
+ * wanted_months, registered_at, status. */
+static int apply_youth_row(struct inventory *inv, const PGresult *res, int i)
+{
+	int64_t id = ival(res, i, 0);
+	void **slot = idmap_slot(&inv->youth, id, true);
+	if (!slot)
+		return -1;
+	struct inv_youth *y = *slot;
+	if (!y) {
+		y = calloc(1, sizeof *y);
+		if (!y)
+			return -1;
+		*slot = y;
+	} else
+		youth_unlink(inv, y);
+	struct match_youth *m = &y->m;
+	m->id = id;
+	snprintf(y->departement, sizeof y->departement, "%s", PQgetvalue(res, i, 1));
+	m->birth_date = dval(res, i, 2);
+	m->rqth = bval(res, i, 3);
+	match_gender_parse(PQgetvalue(res, i, 4), &m->gender);
+	match_household_parse(PQgetvalue(res, i, 5), &m->household);
+	m->has_pets = bval(res, i, 6);
+	m->needs = 0;
+	/* text[] output: {wheelchair,mental_health} */
+	char needs[256];
+	snprintf(needs, sizeof needs, "%s", PQgetvalue(res, i, 7));
+	char *save = NULL;
+	for (char *t = strtok_r(needs, "{},\"", &save); t; t = strtok_r(NULL, "{},\"", &save)) {
+		unsigned bit;
+		if (match_need_parse(t, &bit))
+			m->needs |= bit;
+	}
+	match_situation_parse(PQgetvalue(res, i, 8), &m->situation);
+	m->institution_exit_date = dval(res, i, 9);
+	y->located = val(res, i, 10) != NULL;
+	m->lat = fval(res, i, 10);
+	m->lon = fval(res, i, 11);
+	y->own_max_distance_km = (int)ival(res, i, 12);
+	m->max_distance_km = y->own_max_distance_km ? y->own_max_distance_km : inv->default_km;
+	m->monthly_income_eur = fval(res, i, 13);
+	match_support_parse(PQgetvalue(res, i, 14), &m->support_need);
+	m->wanted_from = dval(res, i, 15);
+	m->wanted_months = (int)ival(res, i, 16);
+	m->registered_at = dval(res, i, 17);
+	y->waiting = strcmp(PQgetvalue(res, i, 18), "waiting") == 0;
+	if (y->waiting && y->located) {
+		y->grid_cell = grid_add(&inv->youth_grid, m->lat, m->lon, y);
+		if (!y->grid_cell)
+			return -1;
+		if (m->max_distance_km > inv->max_youth_km)
+			inv->max_youth_km = (int)m->max_distance_km;
+	}
+	return 0;
+}
+
+static int apply_youth(struct inventory *inv, const PGresult *res, const int64_t *ids, int nids)
+{
+	/* asked for and not returned: erased, gone from everything */
+	for (int k = 0; k < nids; k++) {
+		bool listed = false;
+		for (int i = 0; i < PQntuples(res) && !listed; i++)
+			listed = ival(res, i, 0) == ids[k];
+		void **slot = idmap_slot(&inv->youth, ids[k], false);
+		if (!listed && slot && *slot) {
+			youth_unlink(inv, *slot);
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		if (apply_youth_row(inv, res, i) != 0)
+			return -1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- full load */
+
+static PGresult *load_query(PGconn *pg, const char *sql)
+{
+	PGresult *res = PQexecParams(pg, sql, 1, NULL, (const char *const[]){NULL}, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_error("inventory_load", "query=\"%.40s\" error=\"%s\"", sql,
+			  strtok(PQresultErrorMessage(res), "\n"));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int inventory_load(struct inventory *inv, PGconn *pg)
+{
+	PGresult *res;
+	if (!(res = load_query(pg, "SELECT * FROM inv_offers($1::bigint[])")))
+		return -1;
+	int rc = apply_offers(inv, res);
+	PQclear(res);
+	if (rc != 0 || !(res = load_query(pg, "SELECT * FROM inv_places($1::bigint[])")))
+		return -1;
+	rc = apply_places(inv, res, NULL, 0);
+	PQclear(res);
+	if (rc != 0 || !(res = load_query(pg, "SELECT * FROM inv_youth($1::bigint[])")))
+		return -1;
+	rc = apply_youth(inv, res, NULL, 0);
+	PQclear(res);
+	if (rc == 0)
+		log_info("inventory_load", "offers=%zu places=%zu youth=%zu",
+			 inventory_offer_count(inv), inv->nplaces, inventory_youth_count(inv));
+	return rc;
+}
+
+/* ---------------------------------------------------------------- refresh */
+
+enum refresh_step { STEP_OFFERS, STEP_PLACES, STEP_YOUTH, STEP_DONE };
+
+struct refresh {
+	struct inventory *inv;
+	struct store *st;
+	enum refresh_step step;
+	int64_t *offer_ids, *youth_ids;
+	int noffers, nyouth;
+	char *offer_param, *youth_param;   /* "{1,2,3}" */
+	inventory_done_fn done;
+	void *arg;
+	bool ok;
+};
+
+static char *id_array(const int64_t *ids, int n)
+{
+	char *s = malloc((size_t)n * 21 + 3);
+	if (!s)
+		return NULL;
+	size_t len = 0;
+	s[len++] = '{';
+	for (int i = 0; i < n; i++)
+		len += (size_t)sprintf(s + len, "%s%lld", i ? "," : "", (long long)ids[i]);
+	s[len++] = '}';
+	s[len] = '\0';
+	return s;
+}
+
+static void refresh_next(struct refresh *f);
+
+static void refresh_result(void *arg, PGresult *res)
+{
+	struct refresh *f = arg;
+	if (store_result_failed(res)) {
+		/* The write has committed; only our copy is stale. The next refresh
+		 * of this record (or a reload) mends it. */
+		log_warn("inventory_refresh", "step=%d result=failed", (int)f->step);
+		f->ok = false;
+	} else {
+		int rc = 0;
+		switch (f->step) {
+		case STEP_OFFERS: rc = apply_offers(f->inv, res); break;
+		case STEP_PLACES: rc = apply_places(f->inv, res, f->offer_ids, f->noffers); break;
+		case STEP_YOUTH: rc = apply_youth(f->inv, res, f->youth_ids, f->nyouth); break;
+		case STEP_DONE: break;
+		}
+		if (rc != 0)
+			f->ok = false;
+	}
+	f->step++;
+	refresh_next(f);
+}
+
+static void refresh_next(struct refresh *f)
+{
+	if (f->step == STEP_OFFERS && f->noffers == 0)
+		f->step = STEP_YOUTH;
+	if (f->step == STEP_YOUTH && f->nyouth == 0)
+		f->step = STEP_DONE;
+	const char *values[1];
+	switch (f->step) {
+	case STEP_OFFERS:
+		values[0] = f->offer_param;
+		store_query(f->st, "SELECT * FROM inv_offers($1::bigint[])", 1, values, refresh_result, f);
+		return;
+	case STEP_PLACES:
+		values[0] = f->offer_param;
+		store_query(f->st, "SELECT * FROM inv_places($1::bigint[])", 1, values, refresh_result, f);
+		return;
+	case STEP_YOUTH:
+		values[0] = f->youth_param;
+		store_query(f->st, "SELECT * FROM inv_youth($1::bigint[])", 1, values, refresh_result, f);
+		return;
+	case STEP_DONE:
+		break;
+	}
+	inventory_done_fn done = f->done;
+	void *arg = f->arg;
+	bool ok = f->ok;
+	free(f->offer_ids);
+	free(f->youth_ids);
+	free(f->offer_param);
+	free(f->youth_param);
+	free(f);
+	if (done)
+		done(arg, ok);
+}
+
+void inventory_refresh(struct inventory *inv, struct store *st,
+		       const int64_t *offer_ids, int noffers,
+		       const int64_t *youth_ids, int nyouth,
+		       inventory_done_fn done, void *arg)
+{
+	struct refresh *f = calloc(1, sizeof *f);
+	if (f) {
+		f->offer_ids = malloc(sizeof(int64_t) * (size_t)(noffers + 1));
+		f->youth_ids = malloc(sizeof(int64_t) * (size_t)(nyouth + 1));
+		f->offer_param = id_array(offer_ids, noffers);
+		f->youth_param = id_array(youth_ids, nyouth);
+	}
+	if (!f || !f->offer_ids || !f->youth_ids || !f->offer_param || !f->youth_param) {
+		if (f) {
+			free(f->offer_ids);
+			free(f->youth_ids);
+			free(f->offer_param);
+			free(f->youth_param);
+			free(f);
+		}
+		if (done)
+			done(arg, false);
+		return;
+	}
+	memcpy(f->offer_ids, offer_ids, sizeof(int64_t) * (size_t)noffers);
+	memcpy(f->youth_ids, youth_ids, sizeof(int64_t) * (size_t)nyouth);
+	f->inv = inv;
+	f->st = st;
+	f->noffers = noffers;
+	f->nyouth = nyouth;
+	f->done = done;
+	f->arg = arg;
+	f->ok = true;
+	f->step = STEP_OFFERS;
+	refresh_next(f);
+}
