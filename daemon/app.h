@@ -11,6 +11,7 @@
 #include "config.h"
 
 struct event_base;
+struct event;
 struct evhttp;
 struct evhttp_bound_socket;
 struct store;
@@ -28,6 +29,7 @@ struct app {
 	struct inventory *inv;            /* what matching reads, see inventory.h */
 	int inflight;                     /* requests accepted and not yet answered */
 	bool draining;                    /* SIGTERM received */
+	struct event *drain_tick;         /* polls in-flight requests while draining */
 	uint64_t requests;                /* for request ids */
 	char instance[9];                 /* random, prefixes request ids */
 };

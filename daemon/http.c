@@ -444,15 +444,17 @@ void http_drain(struct app *app)
 		app->bound = NULL;
 	}
 	log_info("shutdown", "phase=draining inflight=%d", app->inflight);
-	struct event *tick = event_new(app->base, -1, EV_PERSIST, drain_tick, app);
+	app->drain_tick = event_new(app->base, -1, EV_PERSIST, drain_tick, app);
 	struct timeval tv = {0, 20000};
-	event_add(tick, &tv);
-	/* freed with the base: event_base_free() does not free events, so the
-	 * caller of http_drain exits the process right after the loop */
+	event_add(app->drain_tick, &tv);
 }
 
 void http_stop(struct app *app)
 {
+	if (app->drain_tick) {
+		event_free(app->drain_tick);
+		app->drain_tick = NULL;
+	}
 	if (app->http) {
 		evhttp_free(app->http); /* closes idle keep-alive connections */
 		app->http = NULL;
