@@ -179,5 +179,130 @@ BEGIN
 END $demo$;
 
 -- youth: added by the matching issue
--- (give it its own guard, e.g. on a demo ref, so it loads into a database that
--- already holds the porteurs and offers above)
+--
+-- 32 young people (14 in 34, the département of the demo referent token),
+-- pseudonymous: `ref` is a referent file reference ('SIAO34-DEMO-001'), never
+-- a name; needs are codes only. Every date is relative to the day of the load
+-- (birth dates, wanted_from, registered_at, exit dates), so ages and waiting
+-- times stay right whatever day the demo is loaded.
+-- Its own guard (a demo ref exists), so a database that already holds the demo
+-- porteurs and offers still gets the youth. Like the offers, a wrong INSEE code
+-- (or a commune outside the young person's département) makes the load fail.
+--
+-- Designed cases in 34 (details in README.md):
+--   Sète shared F4 (4 places, 18-25, alone, no pets, no wheelchair): 5
+--     eligible for 4 places: 001 (Sète), 002 (Montpellier, 50 km: 31.2 km),
+--     003 (leaves ASE on her 18th birthday, 12 days ahead: eligible on her
+--     start date, not today), 004 (Frontignan, 25 today, leaves prison in a
+--     week), 014 (Agde). Excluded: 005 (17: age), 006 (a dog: pets), 007 and
+--     008 (Montpellier at the default 30 km: distance).
+--   Montpellier ALT/IML: 007 (wheelchair: the ALT only), 008 (RQTH, 27: the
+--     IML only), 002, 004 and 011 (both).
+--   Nothing fits: 009 (Lodève, 50 km; with children, a dog and a wheelchair:
+--     no offer takes all three), and 005 (17; the F4 is the one offer in reach).
+--   011 (Lunel) turns 26 in two months: eligible today, nothing after that.
+
+DO $demo_youth$
+DECLARE
+    expected integer;
+    inserted integer;
+BEGIN
+    -- two concurrent loads must not both see "not loaded yet"
+    LOCK TABLE youth IN SHARE ROW EXCLUSIVE MODE;
+    IF EXISTS (SELECT 1 FROM youth WHERE ref LIKE 'SIAO__-DEMO-%') THEN
+        RAISE NOTICE 'demo youth already loaded, nothing to do';
+        RETURN;
+    END IF;
+
+    CREATE TEMP TABLE demo_youth (
+        n serial,
+        ref text, dep text,
+        age interval,          -- birth_date = today - age
+        rqth boolean, gender text, household text, pets boolean, needs text[],
+        situation text,
+        exit_in integer,       -- institution_exit_date = today + exit_in
+        insee text, max_km integer, income numeric, support text,
+        from_in integer,       -- wanted_from = today + from_in
+        months integer,
+        waiting integer,       -- registered_at = today - waiting
+        status text
+    ) ON COMMIT DROP;
+
+    INSERT INTO demo_youth (ref, dep, age, rqth, gender, household, pets, needs, situation,
+                            exit_in, insee, max_km, income, support, from_in, months,
+                            waiting, status) VALUES
+    -- ref, dep, age, rqth, gender, household, pets, needs, situation,
+    --   exit in (days), wished commune, max km, income (EUR/month), support need,
+    --   wanted from (days from today), wanted months, registered (days ago), status
+
+    -- 34 (Hérault)
+    ('SIAO34-DEMO-001', '34', '20 years 4 months',  false, 'female', 'alone',         false, '{}',                 'emergency_shelter', NULL, '34301', NULL, 528, 'standard',  -20,  3,  95, 'waiting'),
+    ('SIAO34-DEMO-002', '34', '22 years 7 months',  false, 'male',   'alone',         false, '{}',                 'street',            NULL, '34172',   50,   0, 'standard',  -45,  6, 160, 'waiting'),
+    ('SIAO34-DEMO-003', '34', '18 years -12 days',  false, 'female', 'alone',         false, '{}',                 'institution_exit',    12, '34301', NULL,   0, 'intensive',  12,  6,  40, 'waiting'),
+    ('SIAO34-DEMO-004', '34', '25 years',           false, 'male',   'alone',         false, '{justice_followup}', 'institution_exit',     7, '34108', NULL,   0, 'standard',    7,  3,  30, 'waiting'),
+    ('SIAO34-DEMO-005', '34', '17 years 2 months',  false, 'other',  'alone',         false, '{mental_health}',    'family_breakdown',  NULL, '34301', NULL,   0, 'intensive',  -3,  6,  15, 'waiting'),
+    ('SIAO34-DEMO-006', '34', '23 years 1 month',   false, 'female', 'alone',         true,  '{addiction}',        'street',            NULL, '34301',   50, 150, 'standard',  -10,  6, 130, 'waiting'),
+    ('SIAO34-DEMO-007', '34', '22 years 5 months',  false, 'male',   'alone',         false, '{wheelchair}',       'precarious',        NULL, '34172', NULL, 450, 'intensive', -30,  6, 120, 'waiting'),
+    ('SIAO34-DEMO-008', '34', '27 years 8 months',  true,  'male',   'alone',         false, '{mental_health}',    'emergency_shelter', NULL, '34172', NULL, 380, 'standard',  -60, 12, 210, 'waiting'),
+    ('SIAO34-DEMO-009', '34', '23 years 6 months',  false, 'female', 'with_children', true,  '{wheelchair}',       'precarious',        NULL, '34142',   50, 300, 'intensive', -15, 12,  75, 'waiting'),
+    ('SIAO34-DEMO-010', '34', '21 years 9 months',  false, 'male',   'couple',        true,  '{}',                 'family_breakdown',  NULL, '34111', NULL, 528, 'light',      30,  9,  50, 'waiting'),
+    ('SIAO34-DEMO-011', '34', '25 years 10 months', false, 'male',   'alone',         false, '{}',                 'precarious',        NULL, '34145', NULL, 528, 'light',      -7,  6, 300, 'waiting'),
+    ('SIAO34-DEMO-012', '34', '21 years',           false, 'female', 'alone',         false, '{}',                 'family_breakdown',  NULL, '34172', NULL, 528, 'standard', -200,  6, 250, 'closed'),
+    ('SIAO34-DEMO-013', '34', '24 years 3 months',  false, 'female', 'with_children', false, '{}',                 'emergency_shelter', NULL, '34032', NULL, 528, 'intensive',  -5, 12,  90, 'waiting'),
+    ('SIAO34-DEMO-014', '34', '19 years',           false, 'male',   'alone',         false, '{}',                 'street',            NULL, '34003', NULL, 200, 'standard',    0,  4,  60, 'waiting'),
+
+    -- 11 (Aude)
+    ('SIAO11-DEMO-001', '11', '29 years 1 month',   true,  'male',   'alone',         false, '{wheelchair}',       'precarious',        NULL, '11069', NULL, 528, 'standard',  -14, 12, 180, 'waiting'),
+    ('SIAO11-DEMO-002', '11', '20 years 6 months',  false, 'female', 'alone',         true,  '{}',                 'street',            NULL, '11262',   80,   0, 'standard',   -5,  6,  45, 'waiting'),
+
+    -- 30 (Gard)
+    ('SIAO30-DEMO-001', '30', '20 years 11 months', false, 'male',   'alone',         false, '{}',                 'institution_exit',    21, '30189', NULL, 300, 'intensive',  21, 12,  60, 'waiting'),
+    ('SIAO30-DEMO-002', '30', '23 years 4 months',  false, 'female', 'with_children', false, '{}',                 'emergency_shelter', NULL, '30189',   50, 560, 'intensive', -20, 12, 110, 'waiting'),
+    ('SIAO30-DEMO-003', '30', '24 years 2 months',  false, 'other',  'alone',         false, '{addiction}',        'street',            NULL, '30007', NULL, 150, 'intensive',  -8,  6,  70, 'waiting'),
+
+    -- 31 (Haute-Garonne)
+    ('SIAO31-DEMO-001', '31', '26 years 5 months',  true,  'female', 'alone',         false, '{mental_health}',    'institution_exit',     5, '31555', NULL, 420, 'intensive',   5, 12,  25, 'waiting'),
+    ('SIAO31-DEMO-002', '31', '22 years',           false, 'male',   'couple',        true,  '{}',                 'precarious',        NULL, '31555',   10, 528, 'light',      14, 12, 140, 'waiting'),
+    ('SIAO31-DEMO-003', '31', '19 years 7 months',  false, 'female', 'alone',         false, '{pregnancy}',        'family_breakdown',  NULL, '31555', NULL, 528, 'intensive',  -2,  6,  20, 'waiting'),
+
+    -- 32 (Gers)
+    ('SIAO32-DEMO-001', '32', '18 years 8 months',  false, 'male',   'alone',         true,  '{}',                 'family_breakdown',  NULL, '32013', NULL, 250, 'standard',  -12,  6,  80, 'waiting'),
+
+    -- 46 (Lot)
+    ('SIAO46-DEMO-001', '46', '21 years 2 months',  false, 'male',   'alone',         false, '{justice_followup}', 'institution_exit',    18, '46042', NULL,   0, 'intensive',  18,  6,  35, 'waiting'),
+    ('SIAO46-DEMO-002', '46', '24 years 9 months',  false, 'female', 'alone',         false, '{}',                 'precarious',        NULL, '46042',   80, 400, 'light',      30,  6, 100, 'waiting'),
+
+    -- 48 (Lozère)
+    ('SIAO48-DEMO-001', '48', '19 years 3 months',  false, 'other',  'alone',         false, '{mental_health}',    'emergency_shelter', NULL, '48095', NULL, 528, 'intensive', -25,  6,  65, 'waiting'),
+
+    -- 65 (Hautes-Pyrénées)
+    ('SIAO65-DEMO-001', '65', '16 years 10 months', false, 'male',   'alone',         false, '{}',                 'family_breakdown',  NULL, '65440', NULL, 210, 'standard',   -4, 12,  30, 'waiting'),
+    ('SIAO65-DEMO-002', '65', '28 years 4 months',  true,  'female', 'alone',         false, '{}',                 'precarious',        NULL, '65440', NULL, 528, 'light',      10,  9, 150, 'waiting'),
+
+    -- 66 (Pyrénées-Orientales)
+    ('SIAO66-DEMO-001', '66', '20 years 1 month',   false, 'female', 'alone',         false, '{pregnancy}',        'emergency_shelter', NULL, '66136', NULL,   0, 'intensive',  -6,  6,  40, 'waiting'),
+    ('SIAO66-DEMO-002', '66', '23 years',           false, 'male',   'alone',         false, '{}',                 'street',            NULL, '66136', NULL,   0, 'standard', -150,  6, 200, 'closed'),
+
+    -- 82 (Tarn-et-Garonne)
+    ('SIAO82-DEMO-001', '82', '18 years -30 days',  false, 'male',   'alone',         false, '{justice_followup}', 'institution_exit',    30, '82121', NULL,   0, 'intensive',  30,  6,  45, 'waiting'),
+    ('SIAO82-DEMO-002', '82', '22 years 8 months',  false, 'female', 'alone',         false, '{}',                 'family_breakdown',  NULL, '82121',   10, 300, 'standard',   -1,  6,  85, 'waiting');
+
+    SELECT count(*) INTO expected FROM demo_youth;
+
+    INSERT INTO youth (ref, departement, birth_date, rqth, gender, household, has_pets, needs,
+        situation, institution_exit_date, commune_insee, max_distance_km, monthly_income_eur,
+        support_need, wanted_from, wanted_months, registered_at, status)
+    SELECT d.ref, d.dep, (current_date - d.age)::date, d.rqth, d.gender, d.household, d.pets,
+        d.needs, d.situation, current_date + d.exit_in, c.insee, d.max_km, d.income,
+        d.support, current_date + d.from_in, d.months, current_date - d.waiting, d.status
+    FROM demo_youth d
+    JOIN communes c ON c.insee = d.insee AND c.departement = d.dep
+    ORDER BY d.n;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+    IF inserted <> expected THEN
+        RAISE EXCEPTION 'demo: % of % young people matched a commune of their département',
+            inserted, expected;
+    END IF;
+
+    RAISE NOTICE 'demo youth loaded: % young people', inserted;
+END $demo_youth$;
