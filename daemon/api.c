@@ -117,6 +117,7 @@ static void sql_reply_done(void *arg, PGresult *res)
 	struct req *r = c->r;
 	if (store_result_failed(res)) {
 		free(c);
+		r->idem_stored = false;
 		api_sql_problem(r, res);
 		return;
 	}
@@ -165,7 +166,27 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
 	c->r = r;
 	c->ok_status = ok_status;
 	c->flags = flags;
-	store_query(r->app->store, sql, nparams, values, sql_reply_done, c);
+	if (!r->idem_key[0] || nparams > 16) {
+		store_query(r->app->store, sql, nparams, values, sql_reply_done, c);
+		return;
+	}
+	/* With an Idempotency-Key, the answer is stored by the same statement,
+	 * so in the same transaction as the write: a crash cannot leave an
+	 * effect without its answer. The SQL text is built from the constant
+	 * statement of the handler and parameter numbers, never from input. */
+	char wrapped[1024], token[24], status[8];
+	snprintf(wrapped, sizeof wrapped, "SELECT idem_store($%d::bigint, $%d, $%d::integer, (%s))",
+		 nparams + 1, nparams + 2, nparams + 3, sql);
+	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
+	snprintf(status, sizeof status, "%d", ok_status);
+	const char *all[19];
+	for (int i = 0; i < nparams; i++)
+		all[i] = values[i];
+	all[nparams] = token;
+	all[nparams + 1] = r->idem_key;
+	all[nparams + 2] = status;
+	r->idem_stored = true; /* unless the statement fails: then req_finish stores the error */
+	store_query(r->app->store, wrapped, nparams + 3, all, sql_reply_done, c);
 }
 
 static void audit_done(void *arg, PGresult *res)

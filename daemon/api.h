@@ -75,5 +75,11 @@ void api_youth_patch(struct req *r);
 void api_youth_erase(struct req *r);
 void api_youth_matches(struct req *r);
 void api_offer_candidates(struct req *r);
+void api_offer_availability(struct req *r);
+void api_placements_create(struct req *r);
+void api_placements_list(struct req *r);
+void api_placements_get(struct req *r);
+void api_placements_transition(struct req *r);
+void api_stays_list(struct req *r);
 
 #endif

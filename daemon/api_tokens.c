@@ -82,6 +82,7 @@ void api_tokens_create(struct req *r)
 		return;
 	}
 	c->r = r;
+	r->idem_redact = "token";
 	char hp[67];
 	auth_hash_param(hash, hp);
 	char *body = json_dumps(r->body, JSON_COMPACT);

@@ -30,6 +30,7 @@ struct app {
 	int inflight;                     /* requests accepted and not yet answered */
 	bool draining;                    /* SIGTERM received */
 	struct event *drain_tick;         /* polls in-flight requests while draining */
+	struct event *scheduler;          /* periodic work, see scheduler.h */
 	uint64_t requests;                /* for request ids */
 	char instance[9];                 /* random, prefixes request ids */
 };

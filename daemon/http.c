@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/evp.h>
 
 #include "api.h"
 #include "app.h"
@@ -27,6 +28,7 @@ static void on_request(struct evhttp_request *ev, void *arg);
 static void on_conn_close(struct evhttp_connection *evcon, void *arg);
 static void on_auth(void *arg, int found, const struct principal *p);
 static void req_dispatch(struct req *r);
+static void idem_begin(struct req *r);
 
 static double now_ms(void)
 {
@@ -62,9 +64,53 @@ static void req_free(struct req *r)
 }
 
 /* Sends (unless the client is gone), logs, frees. */
+static void idem_done(void *arg, PGresult *res)
+{
+	if (store_result_failed(res))
+		log_warn("idempotency", "result=not_stored");
+}
+
+/* Keeps the answer for a retry with the same key, unless the write stored it
+ * itself; a 5xx had no effect, so its key is released for a retry. */
+static void idem_finish(struct req *r, int status, struct evbuffer *buf)
+{
+	char token[24], st[8];
+	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
+	snprintf(st, sizeof st, "%d", status);
+	if (status >= 500) {
+		const char *values[2] = {token, r->idem_key};
+		store_query(r->app->store, "SELECT idem_abandon($1::bigint, $2)", 2, values, idem_done, NULL);
+		return;
+	}
+	if (r->idem_stored)
+		return;
+	size_t len = buf ? evbuffer_get_length(buf) : 0;
+	char *text = malloc(len + 1);
+	if (!text)
+		return;
+	if (len)
+		evbuffer_copyout(buf, text, len);
+	text[len] = '\0';
+	if (r->idem_redact) {
+		json_t *j = json_loads(text, 0, NULL);
+		if (j && json_object_get(j, r->idem_redact)) {
+			json_object_set_new(j, r->idem_redact, json_string("(shown once, in the first answer)"));
+			free(text);
+			text = json_dumps(j, JSON_COMPACT);
+		}
+		json_decref(j);
+	}
+	const char *values[4] = {token, r->idem_key, st, text ? text : "{}"};
+	store_query(r->app->store, "SELECT idem_store_text($1::bigint, $2, $3::integer, $4)", 4, values,
+		    idem_done, NULL);
+	free(text);
+}
+
 static void req_finish(struct req *r, int status, const char *content_type, struct evbuffer *buf)
 {
 	struct app *app = r->app;
+	if (r->idem_key[0])
+		idem_finish(r, status, buf);
 	if (!r->gone) {
 		struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
 		if (evcon)
@@ -248,6 +294,13 @@ static bool req_read_body(struct req *r)
 		return false;
 	}
 	const char *data = (const char *)evbuffer_pullup(in, -1);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+		EVP_DigestUpdate(md, r->path, strlen(r->path) + 1);
+		EVP_DigestUpdate(md, data, len);
+		EVP_DigestFinal_ex(md, r->body_hash, NULL);
+	}
+	EVP_MD_CTX_free(md);
 	json_error_t err;
 	json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
 	if (!body) {
@@ -370,7 +423,62 @@ static void req_dispatch(struct req *r)
 		req_problem(r, 403, "forbidden", "this token's role may not use this route");
 		return;
 	}
+	const char *key = req_header(r, "Idempotency-Key");
+	if (key && strcmp(r->method, "POST") == 0) {
+		size_t n = strlen(key);
+		bool printable = n > 0 && n < sizeof r->idem_key;
+		for (size_t i = 0; printable && i < n; i++)
+			printable = key[i] > 0x20 && key[i] < 0x7f;
+		if (!printable) {
+			req_problem(r, 400, "invalid-idempotency-key",
+				    "Idempotency-Key: 1 to 255 printable ASCII characters");
+			return;
+		}
+		idem_begin(r);
+		return;
+	}
 	r->route->handler(r);
+}
+
+static void idem_claimed(void *arg, PGresult *res)
+{
+	struct req *r = arg;
+	if (store_result_failed(res) || PQntuples(res) != 1) {
+		api_sql_problem(r, res);
+		return;
+	}
+	const char *state = PQgetvalue(res, 0, 0);
+	if (strcmp(state, "new") == 0) {
+		snprintf(r->idem_key, sizeof r->idem_key, "%s", req_header(r, "Idempotency-Key"));
+		r->route->handler(r);
+	} else if (strcmp(state, "replay") == 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Idempotent-Replayed", "true");
+		const char *body = PQgetvalue(res, 0, 2);
+		int status = atoi(PQgetvalue(res, 0, 1));
+		req_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json",
+			      body, strlen(body));
+	} else if (strcmp(state, "running") == 0) {
+		req_problem(r, 409, "idempotency-in-progress",
+			    "a request with this Idempotency-Key is still running; retry later");
+	} else {
+		req_problem(r, 422, "idempotency-key-reused",
+			    "this Idempotency-Key was used for another request");
+	}
+}
+
+static void idem_begin(struct req *r)
+{
+	static const char hex[] = "0123456789abcdef";
+	char token[24], hash[67] = "\\x";
+	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
+	for (int i = 0; i < 32; i++) {
+		hash[2 + 2 * i] = hex[r->body_hash[i] >> 4];
+		hash[3 + 2 * i] = hex[r->body_hash[i] & 15];
+	}
+	hash[66] = '\0';
+	const char *values[3] = {token, req_header(r, "Idempotency-Key"), hash};
+	store_query(r->app->store, "SELECT * FROM idem_begin($1::bigint, $2, $3::bytea)", 3, values,
+		    idem_claimed, r);
 }
 
 static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)

@@ -39,6 +39,10 @@ struct req {
 	struct principal who;
 	char actor[512];              /* the principal as json, for SQL functions */
 	char today[11];               /* YYYY-MM-DD in the configured time zone */
+	unsigned char body_hash[32];  /* SHA-256 of route and body, for Idempotency-Key */
+	char idem_key[256];           /* the Idempotency-Key being honoured, or "" */
+	bool idem_stored;             /* the answer was stored with the write itself */
+	const char *idem_redact;      /* member not to keep in the stored answer ("token") */
 	char etag[24];                /* sent as ETag when set by the handler */
 	int retry_after;              /* sent as Retry-After when > 0 */
 	double start_ms;

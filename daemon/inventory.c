@@ -497,6 +497,66 @@ static int apply_places(struct inventory *inv, const PGresult *res,
 	return 0;
 }
 
+static struct inv_place *offer_place(struct inv_offer *o, int64_t place_id)
+{
+	for (int i = 0; i < o->nplaces; i++)
+		if (o->places[i].id == place_id)
+			return &o->places[i];
+	return NULL;
+}
+
+static int span_push(struct inv_place *p, struct inv_span s)
+{
+	if (p->nspans == p->capspans) {
+		int cap = p->capspans ? p->capspans * 2 : 4;
+		struct inv_span *spans = realloc(p->spans, (size_t)cap * sizeof *spans);
+		if (!spans)
+			return -1;
+		p->spans = spans;
+		p->capspans = cap;
+	}
+	p->spans[p->nspans++] = s;
+	return 0;
+}
+
+/* Columns of inv_spans(): offer_id, place_id, start_day, end_day,
+ * placement_id; ordered by offer, place and start. The spans of the offers
+ * asked for (all when ids is NULL) are replaced by the result's. */
+static int apply_spans(struct inventory *inv, const PGresult *res, const int64_t *ids, int nids)
+{
+	if (!ids) {
+		for (size_t i = 0; i < inv->offers.cap; i++) {
+			struct inv_offer *o = inv->offers.vals[i];
+			for (int p = 0; o && p < o->nplaces; p++)
+				o->places[p].nspans = 0;
+		}
+	}
+	for (int k = 0; k < nids; k++) {
+		struct inv_offer *o = inventory_offer(inv, ids[k]);
+		for (int p = 0; o && p < o->nplaces; p++)
+			o->places[p].nspans = 0;
+	}
+	struct inv_offer *o = NULL;
+	struct inv_place *place = NULL;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t offer_id = ival(res, i, 0), place_id = ival(res, i, 1);
+		if (!o || o->m.id != offer_id) {
+			o = inventory_offer(inv, offer_id);
+			place = NULL;
+		}
+		if (!o)
+			continue;
+		if (!place || place->id != place_id)
+			place = offer_place(o, place_id);
+		if (!place)
+			continue;
+		struct inv_span s = {dval(res, i, 2), dval(res, i, 3), ival(res, i, 4)};
+		if (span_push(place, s) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void youth_unlink(struct inventory *inv, struct inv_youth *y)
 {
 	if (y->grid_cell)
@@ -608,6 +668,10 @@ int inventory_load(struct inventory *inv, PGconn *pg)
 		return -1;
 	rc = apply_places(inv, res, NULL, 0);
 	PQclear(res);
+	if (rc != 0 || !(res = load_query(pg, "SELECT * FROM inv_spans($1::bigint[])")))
+		return -1;
+	rc = apply_spans(inv, res, NULL, 0);
+	PQclear(res);
 	if (rc != 0 || !(res = load_query(pg, "SELECT * FROM inv_youth($1::bigint[])")))
 		return -1;
 	rc = apply_youth(inv, res, NULL, 0);
@@ -620,7 +684,7 @@ int inventory_load(struct inventory *inv, PGconn *pg)
 
 /* ---------------------------------------------------------------- refresh */
 
-enum refresh_step { STEP_OFFERS, STEP_PLACES, STEP_YOUTH, STEP_DONE };
+enum refresh_step { STEP_OFFERS, STEP_PLACES, STEP_SPANS, STEP_YOUTH, STEP_DONE };
 
 struct refresh {
 	struct inventory *inv;
@@ -663,6 +727,7 @@ static void refresh_result(void *arg, PGresult *res)
 		switch (f->step) {
 		case STEP_OFFERS: rc = apply_offers(f->inv, res); break;
 		case STEP_PLACES: rc = apply_places(f->inv, res, f->offer_ids, f->noffers); break;
+		case STEP_SPANS: rc = apply_spans(f->inv, res, f->offer_ids, f->noffers); break;
 		case STEP_YOUTH: rc = apply_youth(f->inv, res, f->youth_ids, f->nyouth); break;
 		case STEP_DONE: break;
 		}
@@ -688,6 +753,10 @@ static void refresh_next(struct refresh *f)
 	case STEP_PLACES:
 		values[0] = f->offer_param;
 		store_query(f->st, "SELECT * FROM inv_places($1::bigint[])", 1, values, refresh_result, f);
+		return;
+	case STEP_SPANS:
+		values[0] = f->offer_param;
+		store_query(f->st, "SELECT * FROM inv_spans($1::bigint[])", 1, values, refresh_result, f);
 		return;
 	case STEP_YOUTH:
 		values[0] = f->youth_param;

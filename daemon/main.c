@@ -22,6 +22,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "migrate.h"
+#include "scheduler.h"
 #include "store.h"
 
 static void usage(FILE *out)
@@ -184,6 +185,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	if (log_level_parse(app->cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
 	inventory_set_default_distance(app->inv, app->cfg.default_max_distance_km);
+	scheduler_run_now(app);
 	log_info("reload", "result=ok%s%s", changed[0] ? " needs_restart=" : "", changed);
 }
 
@@ -219,7 +221,8 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	if (!app->store || !app->auth || http_start(app, err, sizeof err) != 0) {
+	if (!app->store || !app->auth || http_start(app, err, sizeof err) != 0 ||
+	    scheduler_start(app) != 0) {
 		log_error("start", "error=\"%s\"", app->store && app->auth ? err : "out of memory");
 		rc = 1;
 	} else {
@@ -228,6 +231,7 @@ static int cmd_serve(struct app *app)
 		event_base_dispatch(app->base);
 		log_info("shutdown", "phase=done");
 	}
+	scheduler_stop(app);
 	http_stop(app);
 	auth_free(app->auth);
 	store_free(app->store);

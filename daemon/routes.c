@@ -32,6 +32,7 @@ const struct route routes[] = {
 	{"PATCH",  "/v1/offers/{id}",        api_offers_patch,    A | P,     "offer.patch"},
 	{"DELETE", "/v1/offers/{id}",        api_offers_close,    A | P,     "offer.close"},
 	{"GET",    "/v1/offers/{id}/candidates", api_offer_candidates, A | R | P, "offer.candidates"},
+	{"GET",    "/v1/offers/{id}/availability", api_offer_availability, A | R | P, "offer.availability"},
 
 	{"POST",   "/v1/youth",              api_youth_create,    A | R,     "youth.create"},
 	{"GET",    "/v1/youth",              api_youth_list,      A | R,     "youth.list"},
@@ -39,6 +40,17 @@ const struct route routes[] = {
 	{"PATCH",  "/v1/youth/{id}",         api_youth_patch,     A | R,     "youth.patch"},
 	{"DELETE", "/v1/youth/{id}",         api_youth_erase,     A | R,     "youth.erase"},
 	{"GET",    "/v1/youth/{id}/matches", api_youth_matches,   A | R,     "youth.matches"},
+
+	{"POST",   "/v1/placements",         api_placements_create, A | R | P, "placement.create"},
+	{"GET",    "/v1/placements",         api_placements_list, A | R | P, "placement.list"},
+	{"GET",    "/v1/placements/{id}",    api_placements_get,  A | R | P, "placement.get"},
+	{"POST",   "/v1/placements/{id}/accept", api_placements_transition, A | P, "placement.accept"},
+	{"POST",   "/v1/placements/{id}/refuse", api_placements_transition, A | P, "placement.refuse"},
+	{"POST",   "/v1/placements/{id}/enter",  api_placements_transition, A | P, "placement.enter"},
+	{"POST",   "/v1/placements/{id}/exit",   api_placements_transition, A | P, "placement.exit"},
+	{"POST",   "/v1/placements/{id}/extend", api_placements_transition, A | P, "placement.extend"},
+	{"POST",   "/v1/placements/{id}/cancel", api_placements_transition, A | R | P, "placement.cancel"},
+	{"GET",    "/v1/stays",              api_stays_list,      A | R | P, "stay.list"},
 
 	{"POST",   "/v1/tokens",             api_tokens_create,   A,         "token.create"},
 	{"GET",    "/v1/tokens",             api_tokens_list,     A,         "token.list"},

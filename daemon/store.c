@@ -20,7 +20,7 @@ enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
 
 struct job {
 	struct job *next;
-	const char *sql;
+	const char *sql;     /* copied into the same allocation */
 	int nparams;
 	char **values;       /* nparams pointers into the same allocation */
 	store_cb cb;
@@ -307,7 +307,8 @@ void store_query(struct store *st, const char *sql, int nparams,
 		cb(arg, NULL);
 		return;
 	}
-	size_t size = sizeof(struct job) + (size_t)nparams * sizeof(char *);
+	size_t sqllen = strlen(sql) + 1;
+	size_t size = sizeof(struct job) + (size_t)nparams * sizeof(char *) + sqllen;
 	for (int i = 0; i < nparams; i++)
 		if (values[i])
 			size += strlen(values[i]) + 1;
@@ -316,10 +317,12 @@ void store_query(struct store *st, const char *sql, int nparams,
 		cb(arg, NULL);
 		return;
 	}
-	j->sql = sql;
 	j->nparams = nparams;
 	j->values = (char **)(j + 1);
 	char *p = (char *)(j->values + nparams);
+	memcpy(p, sql, sqllen);
+	j->sql = p;
+	p += sqllen;
 	for (int i = 0; i < nparams; i++) {
 		if (!values[i])
 			continue;

@@ -23,7 +23,7 @@ typedef void (*store_notify_cb)(void *arg, const char *channel, const char *payl
 
 struct store *store_new(struct event_base *base, const char *conninfo, int pool_size);
 void store_free(struct store *st);
-/* Queues one statement; values are copied. sql must outlive the call (a literal). */
+/* Queues one statement; sql and values are copied. */
 void store_query(struct store *st, const char *sql, int nparams,
 		 const char *const *values, store_cb cb, void *arg);
 /* True while at least one connection is up. */
