@@ -40,6 +40,9 @@ static double now_ms(void)
 static const char *status_title(int status)
 {
 	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
 	case 400: return "Bad request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -129,7 +132,7 @@ static void req_finish(struct req *r, int status, const char *content_type, stru
 		/* While draining, don't let a client keep this connection. */
 		if (app->draining)
 			evhttp_add_header(h, "Connection", "close");
-		evhttp_send_reply(r->ev, status, NULL, buf);
+		evhttp_send_reply(r->ev, status, status_title(status), buf);
 	}
 	char path[300];
 	log_info("request", "rid=%s method=%s path=%s route=%s status=%d dur_ms=%.2f role=%s token=%lld%s",
@@ -245,21 +248,18 @@ static void body_parse_error(struct req *r, const json_error_t *e)
 {
 	const char *code = "wrong_type";
 	char detail[256];
+	/* The contract's codes only: bad syntax, duplicate members and nesting
+	 * too deep are all "not the JSON we take" (wrong_type); the detail says
+	 * which. */
 	switch (json_error_code(e)) {
 	case json_error_invalid_utf8:
 		code = "invalid_utf8";
 		break;
-	case json_error_duplicate_key:
-		code = "duplicate_key";
-		break;
 	case json_error_numeric_overflow:
 		code = "out_of_range";
 		break;
-	case json_error_stack_overflow:
-		code = "too_deep";
-		break;
 	default:
-		code = "invalid_json";
+		code = "wrong_type";
 		break;
 	}
 	snprintf(detail, sizeof detail, "the body is not valid JSON: %s (at byte %d)", e->text,
@@ -268,11 +268,10 @@ static void body_parse_error(struct req *r, const json_error_t *e)
 	req_problem_full(r, 400, "invalid-json", detail, errors, NULL);
 }
 
-/* Reads and checks the body; false when an answer was already sent. */
-static bool req_read_body(struct req *r)
+/* Refuses a body above the limit before anything else is done with it. */
+static bool req_body_size_ok(struct req *r)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-	size_t len = evbuffer_get_length(in);
+	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(r->ev));
 	const char *cl = req_header(r, "Content-Length");
 	if ((cl && strtoull(cl, NULL, 10) > (unsigned long long)r->app->cfg.max_body_bytes) ||
 	    len > (size_t)r->app->cfg.max_body_bytes) {
@@ -282,6 +281,15 @@ static bool req_read_body(struct req *r)
 		req_problem(r, 413, "body-too-large", detail);
 		return false;
 	}
+	return true;
+}
+
+/* Parses and checks the body (after authentication: a stranger learns
+ * nothing from our opinion of their JSON); false when answered. */
+static bool req_read_body(struct req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+	size_t len = evbuffer_get_length(in);
 	bool wants_body = strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0 ||
 			  strcmp(r->method, "PUT") == 0;
 	if (!wants_body || len == 0)
@@ -383,10 +391,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	case ROUTE_FOUND:
 		break;
 	}
-	if (!req_read_body(r))
+	if (!req_body_size_ok(r))
 		return;
 	if (r->route->roles == 0) {
-		r->route->handler(r);
+		if (req_read_body(r))
+			r->route->handler(r);
 		return;
 	}
 	const char *authz = req_header(r, "Authorization");
@@ -413,7 +422,8 @@ static void on_auth(void *arg, int found, const struct principal *p)
 	r->authenticated = true;
 	r->who = *p;
 	build_actor(r);
-	req_dispatch(r);
+	if (req_read_body(r))
+		req_dispatch(r);
 }
 
 static void req_dispatch(struct req *r)

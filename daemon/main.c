@@ -277,8 +277,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (load_config(&app) != 0)
+	if (load_config(&app) != 0) {
+		config_free(&app.cfg);
 		return check ? 1 : 2;
+	}
 	int rc;
 	if (check) {
 		config_print(&app.cfg, stdout);

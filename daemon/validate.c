@@ -18,14 +18,17 @@ void validate_error(json_t **errors, const char *pointer, const char *code, cons
 						 "code", code, "detail", detail));
 }
 
+/* 01-95 (no 20: Corsica is 2A and 2B) and the DROM 971-974 and 976. */
 bool validate_departement(const char *s)
 {
 	size_t n = strlen(s);
+	if (n == 2 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1])) {
+		int v = (s[0] - '0') * 10 + (s[1] - '0');
+		return v >= 1 && v <= 95 && v != 20;
+	}
 	if (n == 2)
-		return (isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
-			strcmp(s, "00") != 0 && strcmp(s, "20") != 0) ||
-		       strcmp(s, "2A") == 0 || strcmp(s, "2B") == 0;
-	return n == 3 && s[0] == '9' && s[1] == '7' && s[2] >= '1' && s[2] <= '6';
+		return strcmp(s, "2A") == 0 || strcmp(s, "2B") == 0;
+	return n == 3 && s[0] == '9' && s[1] == '7' && s[2] >= '1' && s[2] <= '6' && s[2] != '5';
 }
 
 bool validate_insee(const char *s)

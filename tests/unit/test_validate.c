@@ -77,6 +77,11 @@ static void test_codes(void)
 	CHECK_STR(one("{\"dep\":\"971\"}", V_PATCH), "ok");
 	CHECK_STR(one("{\"dep\":\"20\"}", V_PATCH), "/dep unknown_value");
 	CHECK_STR(one("{\"dep\":\"977\"}", V_PATCH), "/dep unknown_value");
+	CHECK_STR(one("{\"dep\":\"975\"}", V_PATCH), "/dep unknown_value");
+	CHECK_STR(one("{\"dep\":\"96\"}", V_PATCH), "/dep unknown_value");
+	CHECK_STR(one("{\"dep\":\"00\"}", V_PATCH), "/dep unknown_value");
+	CHECK_STR(one("{\"dep\":\"95\"}", V_PATCH), "ok");
+	CHECK_STR(one("{\"dep\":\"976\"}", V_PATCH), "ok");
 	CHECK_STR(one("{\"insee\":\"2A004\"}", V_PATCH), "ok");
 	CHECK_STR(one("{\"insee\":\"3430\"}", V_PATCH), "/insee unknown_value");
 	CHECK_STR(one("{\"deps\":[\"34\",\"30\"]}", V_PATCH), "ok");

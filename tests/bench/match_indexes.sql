@@ -1,0 +1,18 @@
+-- The indexes a developer of a conventional web application would create for
+-- tests/bench/match_query.sql (run once after the data is loaded, then
+-- ANALYZE). youth(id), communes(insee) and offers(id) are primary keys
+-- already; places(offer_id, number) is unique already.
+
+-- "Offers near a point": earthdistance over cube, a GiST index on the offer's
+-- position as a point of the earth, restricted to what can be matched at all.
+CREATE EXTENSION IF NOT EXISTS cube;
+CREATE EXTENSION IF NOT EXISTS earthdistance;
+CREATE INDEX IF NOT EXISTS bench_offers_open_earth_idx
+    ON offers USING gist (ll_to_earth(lat, lon)) WHERE status = 'open';
+
+-- Free places of an offer: its active places (an index-only scan once the
+-- table is vacuumed). When the placements table exists, add the index its
+-- overlap test needs, e.g.
+--   CREATE INDEX ON placements USING gist (place_id, daterange(start_date, planned_end_date))
+--       WHERE status IN ('proposed', 'accepted', 'active');   -- needs btree_gist
+CREATE INDEX IF NOT EXISTS bench_places_active_idx ON places (offer_id) WHERE active;
