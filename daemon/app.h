@@ -17,6 +17,7 @@ struct evhttp_bound_socket;
 struct store;
 struct auth;
 struct inventory;
+struct req;
 
 struct app {
 	struct config cfg;
@@ -28,6 +29,7 @@ struct app {
 	struct auth *auth;
 	struct inventory *inv;            /* what matching reads, see inventory.h */
 	int inflight;                     /* requests accepted and not yet answered */
+	struct req *requests_inflight;    /* their list, to orphan them at exit */
 	bool draining;                    /* SIGTERM received */
 	struct event *drain_tick;         /* polls in-flight requests while draining */
 	struct event *scheduler;          /* periodic work, see scheduler.h */

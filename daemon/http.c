@@ -142,6 +142,12 @@ static void req_finish(struct req *r, int status, const char *content_type, stru
 		 (long long)(r->authenticated ? r->who.token_id : 0),
 		 r->gone ? " client=gone" : "");
 	app->inflight--;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		app->requests_inflight = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
 	req_free(r);
 }
 
@@ -351,6 +357,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
 		return;
 	}
 	app->inflight++;
+	r->next = app->requests_inflight;
+	if (r->next)
+		r->next->prev = r;
+	app->requests_inflight = r;
 	r->app = app;
 	r->ev = ev;
 	r->start_ms = now_ms();
@@ -573,6 +583,11 @@ void http_stop(struct app *app)
 		event_free(app->drain_tick);
 		app->drain_tick = NULL;
 	}
+	/* Requests still waiting for the database when the grace period ran
+	 * out lose their connection with evhttp_free: their late answers must
+	 * not touch it. */
+	for (struct req *r = app->requests_inflight; r; r = r->next)
+		r->gone = true;
 	if (app->http) {
 		evhttp_free(app->http); /* closes idle keep-alive connections */
 		app->http = NULL;

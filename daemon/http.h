@@ -26,6 +26,7 @@ struct evhttp_request;
 
 struct req {
 	struct app *app;
+	struct req *prev, *next;      /* the app's list of requests in flight */
 	struct evhttp_request *ev;
 	const struct route *route;
 	char id[32];                  /* request id, also sent as X-Request-Id */

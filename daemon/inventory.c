@@ -43,7 +43,11 @@ struct inventory {
 	size_t nplaces;
 	int default_km;
 	int max_youth_km;           /* high-water mark of waiting youth's reach */
+	struct refresher *refresher; /* see "refresh" below */
 };
+
+struct refresher;
+static void refresher_free(struct refresher *f);
 
 /* ---------------------------------------------------------------- idmap */
 
@@ -239,6 +243,7 @@ void inventory_free(struct inventory *inv)
 	free(inv->youth.vals);
 	grid_free(&inv->offer_grid);
 	grid_free(&inv->youth_grid);
+	refresher_free(inv->refresher);
 	free(inv);
 }
 
@@ -684,97 +689,143 @@ int inventory_load(struct inventory *inv, PGconn *pg)
 
 /* ---------------------------------------------------------------- refresh */
 
+/*
+ * Refreshes run one at a time, each reading what the previous one left, so
+ * an older read can never land after a newer one. Requests that arrive while
+ * one runs are merged into the next batch: under a stream of writes the
+ * inventory costs a few round trips per batch, not per write.
+ */
+
 enum refresh_step { STEP_OFFERS, STEP_PLACES, STEP_SPANS, STEP_YOUTH, STEP_DONE };
 
-struct refresh {
-	struct inventory *inv;
-	struct store *st;
-	enum refresh_step step;
-	int64_t *offer_ids, *youth_ids;
-	int noffers, nyouth;
-	char *offer_param, *youth_param;   /* "{1,2,3}" */
+struct waiter {
 	inventory_done_fn done;
 	void *arg;
-	bool ok;
 };
 
-static char *id_array(const int64_t *ids, int n)
+struct idset {
+	int64_t *ids;
+	int n, cap;
+};
+
+struct batch {
+	struct idset offers, youth;
+	struct waiter *waiters;
+	int nwaiters, capwaiters;
+};
+
+struct refresher {
+	struct store *st;
+	bool running;
+	enum refresh_step step;
+	bool ok;
+	struct batch run, next;            /* the batch in flight, the one gathering */
+	char *offer_param, *youth_param;   /* "{1,2,3}" for the batch in flight */
+};
+
+static int idset_add(struct idset *s, int64_t id)
 {
-	char *s = malloc((size_t)n * 21 + 3);
-	if (!s)
-		return NULL;
-	size_t len = 0;
-	s[len++] = '{';
-	for (int i = 0; i < n; i++)
-		len += (size_t)sprintf(s + len, "%s%lld", i ? "," : "", (long long)ids[i]);
-	s[len++] = '}';
-	s[len] = '\0';
-	return s;
+	for (int i = 0; i < s->n; i++)
+		if (s->ids[i] == id)
+			return 0;
+	if (s->n == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 16;
+		int64_t *ids = realloc(s->ids, (size_t)cap * sizeof *ids);
+		if (!ids)
+			return -1;
+		s->ids = ids;
+		s->cap = cap;
+	}
+	s->ids[s->n++] = id;
+	return 0;
 }
 
-static void refresh_next(struct refresh *f);
+static char *id_array(const struct idset *s)
+{
+	char *out = malloc((size_t)s->n * 21 + 3);
+	if (!out)
+		return NULL;
+	size_t len = 0;
+	out[len++] = '{';
+	for (int i = 0; i < s->n; i++)
+		len += (size_t)sprintf(out + len, "%s%lld", i ? "," : "", (long long)s->ids[i]);
+	out[len++] = '}';
+	out[len] = '\0';
+	return out;
+}
+
+static void refresh_step(struct inventory *inv);
+
+static void refresh_start(struct inventory *inv)
+{
+	struct refresher *f = inv->refresher;
+	/* the gathering batch becomes the running one; the old one's storage is reused */
+	struct batch old = f->run;
+	f->run = f->next;
+	f->next = old;
+	f->next.offers.n = f->next.youth.n = f->next.nwaiters = 0;
+	f->offer_param = id_array(&f->run.offers);
+	f->youth_param = id_array(&f->run.youth);
+	f->running = true;
+	f->ok = f->offer_param && f->youth_param;
+	f->step = f->ok ? STEP_OFFERS : STEP_DONE;
+	refresh_step(inv);
+}
 
 static void refresh_result(void *arg, PGresult *res)
 {
-	struct refresh *f = arg;
+	struct inventory *inv = arg;
+	struct refresher *f = inv->refresher;
 	if (store_result_failed(res)) {
-		/* The write has committed; only our copy is stale. The next refresh
-		 * of this record (or a reload) mends it. */
+		/* The write has committed; only our copy is stale until the next
+		 * refresh of these records. */
 		log_warn("inventory_refresh", "step=%d result=failed", (int)f->step);
 		f->ok = false;
 	} else {
 		int rc = 0;
 		switch (f->step) {
-		case STEP_OFFERS: rc = apply_offers(f->inv, res); break;
-		case STEP_PLACES: rc = apply_places(f->inv, res, f->offer_ids, f->noffers); break;
-		case STEP_SPANS: rc = apply_spans(f->inv, res, f->offer_ids, f->noffers); break;
-		case STEP_YOUTH: rc = apply_youth(f->inv, res, f->youth_ids, f->nyouth); break;
+		case STEP_OFFERS: rc = apply_offers(inv, res); break;
+		case STEP_PLACES: rc = apply_places(inv, res, f->run.offers.ids, f->run.offers.n); break;
+		case STEP_SPANS: rc = apply_spans(inv, res, f->run.offers.ids, f->run.offers.n); break;
+		case STEP_YOUTH: rc = apply_youth(inv, res, f->run.youth.ids, f->run.youth.n); break;
 		case STEP_DONE: break;
 		}
 		if (rc != 0)
 			f->ok = false;
 	}
 	f->step++;
-	refresh_next(f);
+	refresh_step(inv);
 }
 
-static void refresh_next(struct refresh *f)
+static void refresh_step(struct inventory *inv)
 {
-	if (f->step == STEP_OFFERS && f->noffers == 0)
+	struct refresher *f = inv->refresher;
+	if (f->step == STEP_OFFERS && f->run.offers.n == 0)
 		f->step = STEP_YOUTH;
-	if (f->step == STEP_YOUTH && f->nyouth == 0)
+	if (f->step == STEP_YOUTH && f->run.youth.n == 0)
 		f->step = STEP_DONE;
-	const char *values[1];
-	switch (f->step) {
-	case STEP_OFFERS:
-		values[0] = f->offer_param;
-		store_query(f->st, "SELECT * FROM inv_offers($1::bigint[])", 1, values, refresh_result, f);
+	static const char *const sql[] = {
+		[STEP_OFFERS] = "SELECT * FROM inv_offers($1::bigint[])",
+		[STEP_PLACES] = "SELECT * FROM inv_places($1::bigint[])",
+		[STEP_SPANS] = "SELECT * FROM inv_spans($1::bigint[])",
+		[STEP_YOUTH] = "SELECT * FROM inv_youth($1::bigint[])",
+	};
+	if (f->step != STEP_DONE) {
+		const char *values[1] = {f->step == STEP_YOUTH ? f->youth_param : f->offer_param};
+		store_query(f->st, sql[f->step], 1, values, refresh_result, inv);
 		return;
-	case STEP_PLACES:
-		values[0] = f->offer_param;
-		store_query(f->st, "SELECT * FROM inv_places($1::bigint[])", 1, values, refresh_result, f);
-		return;
-	case STEP_SPANS:
-		values[0] = f->offer_param;
-		store_query(f->st, "SELECT * FROM inv_spans($1::bigint[])", 1, values, refresh_result, f);
-		return;
-	case STEP_YOUTH:
-		values[0] = f->youth_param;
-		store_query(f->st, "SELECT * FROM inv_youth($1::bigint[])", 1, values, refresh_result, f);
-		return;
-	case STEP_DONE:
-		break;
 	}
-	inventory_done_fn done = f->done;
-	void *arg = f->arg;
-	bool ok = f->ok;
-	free(f->offer_ids);
-	free(f->youth_ids);
 	free(f->offer_param);
 	free(f->youth_param);
-	free(f);
-	if (done)
-		done(arg, ok);
+	f->offer_param = f->youth_param = NULL;
+	f->running = false;
+	/* Waiters may start writes that ask for more refreshes: those gather in
+	 * f->next, started below. */
+	for (int i = 0; i < f->run.nwaiters; i++)
+		f->run.waiters[i].done(f->run.waiters[i].arg, f->ok);
+	f->run.nwaiters = 0;
+	if (!f->running && (f->next.offers.n || f->next.youth.n || f->next.nwaiters))
+		refresh_start(inv);
 }
 
 void inventory_refresh(struct inventory *inv, struct store *st,
@@ -782,34 +833,58 @@ void inventory_refresh(struct inventory *inv, struct store *st,
 		       const int64_t *youth_ids, int nyouth,
 		       inventory_done_fn done, void *arg)
 {
-	struct refresh *f = calloc(1, sizeof *f);
-	if (f) {
-		f->offer_ids = malloc(sizeof(int64_t) * (size_t)(noffers + 1));
-		f->youth_ids = malloc(sizeof(int64_t) * (size_t)(nyouth + 1));
-		f->offer_param = id_array(offer_ids, noffers);
-		f->youth_param = id_array(youth_ids, nyouth);
-	}
-	if (!f || !f->offer_ids || !f->youth_ids || !f->offer_param || !f->youth_param) {
-		if (f) {
-			free(f->offer_ids);
-			free(f->youth_ids);
-			free(f->offer_param);
-			free(f->youth_param);
-			free(f);
+	struct refresher *f = inv->refresher;
+	if (!f) {
+		f = inv->refresher = calloc(1, sizeof *f);
+		if (!f) {
+			if (done)
+				done(arg, false);
+			return;
 		}
+	}
+	f->st = st;
+	struct batch *b = &f->next;
+	int rc = 0;
+	for (int i = 0; i < noffers && rc == 0; i++)
+		rc = idset_add(&b->offers, offer_ids[i]);
+	for (int i = 0; i < nyouth && rc == 0; i++)
+		rc = idset_add(&b->youth, youth_ids[i]);
+	if (rc == 0 && done) {
+		if (b->nwaiters == b->capwaiters) {
+			int cap = b->capwaiters ? b->capwaiters * 2 : 16;
+			struct waiter *w = realloc(b->waiters, (size_t)cap * sizeof *w);
+			if (w) {
+				b->waiters = w;
+				b->capwaiters = cap;
+			} else
+				rc = -1;
+		}
+		if (rc == 0)
+			b->waiters[b->nwaiters++] = (struct waiter){done, arg};
+	}
+	if (rc != 0) {
 		if (done)
 			done(arg, false);
 		return;
 	}
-	memcpy(f->offer_ids, offer_ids, sizeof(int64_t) * (size_t)noffers);
-	memcpy(f->youth_ids, youth_ids, sizeof(int64_t) * (size_t)nyouth);
-	f->inv = inv;
-	f->st = st;
-	f->noffers = noffers;
-	f->nyouth = nyouth;
-	f->done = done;
-	f->arg = arg;
-	f->ok = true;
-	f->step = STEP_OFFERS;
-	refresh_next(f);
+	if (!f->running)
+		refresh_start(inv);
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->offers.ids);
+	free(b->youth.ids);
+	free(b->waiters);
+}
+
+static void refresher_free(struct refresher *f)
+{
+	if (!f)
+		return;
+	batch_free(&f->run);
+	batch_free(&f->next);
+	free(f->offer_param);
+	free(f->youth_param);
+	free(f);
 }

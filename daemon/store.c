@@ -46,6 +46,7 @@ struct store {
 	struct conn *conns;
 	struct job *head, *tail;
 	int queued;
+	bool closing;        /* store_free has begun: take no more work */
 };
 
 static void conn_socket_cb(evutil_socket_t fd, short what, void *arg);
@@ -344,6 +345,8 @@ void store_query(struct store *st, const char *sql, int nparams,
 
 bool store_ready(const struct store *st)
 {
+	if (st->closing)
+		return false;
 	for (int i = 0; i < st->nconns; i++)
 		if (st->conns[i].state == CONN_IDLE || st->conns[i].state == CONN_BUSY)
 			return true;
@@ -394,6 +397,8 @@ void store_free(struct store *st)
 {
 	if (!st)
 		return;
+	/* Callbacks below may queue follow-up work: it is answered at once. */
+	st->closing = true;
 	for (int i = 0; i < st->nconns; i++) {
 		struct conn *c = &st->conns[i];
 		if (c->job) {
