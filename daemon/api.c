@@ -9,6 +9,8 @@
 
 #include "app.h"
 #include "inventory.h"
+#include "scheduler.h"
+#include "webhooks.h"
 #include "log.h"
 #include "routes.h"
 #include "siaod/date.h"
@@ -102,7 +104,12 @@ static void sql_reply_send(struct sql_call *c)
 
 static void sql_refreshed(void *arg, bool ok)
 {
-	sql_reply_send(arg);
+	struct sql_call *c = arg;
+	/* the write may have enqueued events (triggers on offers and placements) */
+	webhooks_kick(c->r->app);
+	if (c->flags & API_SCAN_ALERTS)
+		scheduler_scan_alerts(c->r->app);
+	sql_reply_send(c);
 }
 
 static int64_t json_id(const json_t *j, const char *key)

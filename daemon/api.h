@@ -20,6 +20,7 @@ enum {
 	API_REFRESH_OFFER = 2,     /* re-read offer "id" into the inventory first */
 	API_REFRESH_YOUTH = 4,     /* re-read young person "id" */
 	API_REFRESH_PLACEMENT = 8, /* re-read "offer_id" and "youth_id" */
+	API_SCAN_ALERTS = 16,      /* a stay was recorded or moved: alert now if due */
 };
 /* Runs sql (one jsonb column, one row) and answers ok_status with it; with a
  * refresh flag, the answer waits until the inventory has the change, so the
@@ -81,5 +82,10 @@ void api_placements_list(struct req *r);
 void api_placements_get(struct req *r);
 void api_placements_transition(struct req *r);
 void api_stays_list(struct req *r);
+void api_webhooks_create(struct req *r);
+void api_webhooks_list(struct req *r);
+void api_webhooks_delete(struct req *r);
+void api_webhooks_deliveries(struct req *r);
+void api_webhooks_retry(struct req *r);
 
 #endif

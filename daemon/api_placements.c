@@ -152,7 +152,7 @@ void api_placements_transition(struct req *r)
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[6] = {id, action, body, r->actor, r->today, hold};
 	api_sql_reply(r, "SELECT placement_transition($1::bigint, $2, $3::jsonb, $4::jsonb, $5::date, $6::integer)",
-		      6, values, 200, API_ETAG | API_REFRESH_PLACEMENT);
+		      6, values, 200, API_ETAG | API_REFRESH_PLACEMENT | API_SCAN_ALERTS);
 	free(body);
 }
 

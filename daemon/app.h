@@ -18,6 +18,7 @@ struct store;
 struct auth;
 struct inventory;
 struct req;
+struct engine;
 
 struct app {
 	struct config cfg;
@@ -33,6 +34,8 @@ struct app {
 	bool draining;                    /* SIGTERM received */
 	struct event *drain_tick;         /* polls in-flight requests while draining */
 	struct event *scheduler;          /* periodic work, see scheduler.h */
+	struct event *alert_timer;
+	struct engine *webhooks;          /* delivery, see webhooks.h */
 	uint64_t requests;                /* for request ids */
 	char instance[9];                 /* random, prefixes request ids */
 };

@@ -35,6 +35,9 @@ struct config {
 	int retry_seconds[CONFIG_MAX_RETRIES];
 	int n_retries;
 	bool webhook_allow_private;
+	int webhook_timeout_seconds;
+	int webhook_max_per_endpoint;
+	int webhook_max_inflight;
 	int retention_months;
 	int max_body_bytes;
 	int max_header_bytes;

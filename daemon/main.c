@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -24,6 +25,7 @@
 #include "migrate.h"
 #include "scheduler.h"
 #include "store.h"
+#include "webhooks.h"
 
 static void usage(FILE *out)
 {
@@ -165,6 +167,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("shutdown", "signal=%d", (int)sig);
+	webhooks_drain(app);
 	http_drain(app);
 }
 
@@ -209,6 +212,7 @@ static int cmd_serve(struct app *app)
 	snprintf(app->instance, sizeof app->instance, "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
 
 	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	app->base = event_base_new();
 	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
 	app->auth = auth_new(app->store);
@@ -222,7 +226,7 @@ static int cmd_serve(struct app *app)
 	char err[256];
 	int rc = 0;
 	if (!app->store || !app->auth || http_start(app, err, sizeof err) != 0 ||
-	    scheduler_start(app) != 0) {
+	    scheduler_start(app) != 0 || webhooks_start(app) != 0) {
 		log_error("start", "error=\"%s\"", app->store && app->auth ? err : "out of memory");
 		rc = 1;
 	} else {
@@ -231,15 +235,19 @@ static int cmd_serve(struct app *app)
 		event_base_dispatch(app->base);
 		log_info("shutdown", "phase=done");
 	}
+	/* The store goes before the engines whose queries it may still answer
+	 * (with "unavailable"); they free themselves after. */
 	scheduler_stop(app);
 	http_stop(app);
-	auth_free(app->auth);
 	store_free(app->store);
+	webhooks_stop(app);
+	auth_free(app->auth);
 	inventory_free(app->inv);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
 	event_base_free(app->base);
+	curl_global_cleanup();
 	return rc;
 }
 

@@ -52,6 +52,12 @@ const struct route routes[] = {
 	{"POST",   "/v1/placements/{id}/cancel", api_placements_transition, A | R | P, "placement.cancel"},
 	{"GET",    "/v1/stays",              api_stays_list,      A | R | P, "stay.list"},
 
+	{"POST",   "/v1/webhooks",           api_webhooks_create, A | R | P, "webhook.create"},
+	{"GET",    "/v1/webhooks",           api_webhooks_list,   A | R | P, "webhook.list"},
+	{"DELETE", "/v1/webhooks/{id}",      api_webhooks_delete, A | R | P, "webhook.delete"},
+	{"GET",    "/v1/webhooks/{id}/deliveries", api_webhooks_deliveries, A | R | P, "webhook.deliveries"},
+	{"POST",   "/v1/webhooks/{id}/deliveries/{id}/retry", api_webhooks_retry, A | R | P, "webhook.retry"},
+
 	{"POST",   "/v1/tokens",             api_tokens_create,   A,         "token.create"},
 	{"GET",    "/v1/tokens",             api_tokens_list,     A,         "token.list"},
 	{"DELETE", "/v1/tokens/{id}",        api_tokens_revoke,   A,         "token.revoke"},

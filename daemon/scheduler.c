@@ -12,6 +12,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "store.h"
+#include "webhooks.h"
 
 static void expire_done(void *arg, PGresult *res)
 {
@@ -34,9 +35,10 @@ static void expire_done(void *arg, PGresult *res)
 	free(offers);
 	free(youth);
 	log_info("hold_expiry", "expired=%d", n);
+	webhooks_kick(app);
 }
 
-void scheduler_run_now(struct app *app)
+static void expire_holds(struct app *app)
 {
 	char today[11];
 	clock_today(&app->cfg, today);
@@ -44,18 +46,69 @@ void scheduler_run_now(struct app *app)
 	store_query(app->store, "SELECT * FROM placements_expire($1::date)", 1, values, expire_done, app);
 }
 
-static void tick(evutil_socket_t fd, short what, void *arg)
+static void scan_done(void *arg, PGresult *res)
 {
-	scheduler_run_now(arg);
+	struct app *app = arg;
+	if (store_result_failed(res)) {
+		log_warn("alert_scan", "result=failed");
+		return;
+	}
+	int n = atoi(PQgetvalue(res, 0, 0));
+	if (n > 0) {
+		log_info("alert_scan", "events=%d", n);
+		webhooks_kick(app);
+	}
+}
+
+static void scan_alerts(struct app *app)
+{
+	char today[11], thresholds[CONFIG_MAX_THRESHOLDS * 5 + 3];
+	clock_today(&app->cfg, today);
+	size_t len = 0;
+	thresholds[len++] = '{';
+	for (int i = 0; i < app->cfg.n_thresholds; i++)
+		len += (size_t)snprintf(thresholds + len, sizeof thresholds - len, "%s%d", i ? "," : "",
+					app->cfg.thresholds[i]);
+	snprintf(thresholds + len, sizeof thresholds - len, "}");
+	const char *values[2] = {today, thresholds};
+	store_query(app->store, "SELECT alerts_scan($1::date, $2::integer[])", 2, values, scan_done, app);
+}
+
+void scheduler_run_now(struct app *app)
+{
+	expire_holds(app);
+	scan_alerts(app);
+}
+
+void scheduler_scan_alerts(struct app *app)
+{
+	scan_alerts(app);
+}
+
+static void hold_tick(evutil_socket_t fd, short what, void *arg)
+{
+	expire_holds(arg);
+}
+
+static void alert_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct app *app = arg;
+	scan_alerts(app);
+	/* the period may have changed on SIGHUP */
+	struct timeval tv = {app->cfg.alerts_interval_seconds, 0};
+	evtimer_add(app->alert_timer, &tv);
 }
 
 int scheduler_start(struct app *app)
 {
-	app->scheduler = event_new(app->base, -1, EV_PERSIST, tick, app);
-	if (!app->scheduler)
+	app->scheduler = event_new(app->base, -1, EV_PERSIST, hold_tick, app);
+	app->alert_timer = evtimer_new(app->base, alert_tick, app);
+	if (!app->scheduler || !app->alert_timer)
 		return -1;
 	struct timeval tv = {SCHEDULER_PERIOD, 0};
 	event_add(app->scheduler, &tv);
+	struct timeval atv = {app->cfg.alerts_interval_seconds, 0};
+	evtimer_add(app->alert_timer, &atv);
 	scheduler_run_now(app);
 	return 0;
 }
@@ -65,5 +118,9 @@ void scheduler_stop(struct app *app)
 	if (app->scheduler) {
 		event_free(app->scheduler);
 		app->scheduler = NULL;
+	}
+	if (app->alert_timer) {
+		event_free(app->alert_timer);
+		app->alert_timer = NULL;
 	}
 }

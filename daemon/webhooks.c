@@ -1,0 +1,560 @@
+/*
+ * Webhook delivery on libcurl multi + libevent (see webhooks.h).
+ *
+ * Flow of one delivery:
+ *   poll tick ─▶ deliveries_claim() ─▶ attempt_start(): easy handle, signed
+ *   headers ─▶ curl multi on the loop ─▶ attempt_done(): outcome (succeeded,
+ *   retry after the schedule or Retry-After, failed, gone on 410) ─▶ batched
+ *   deliveries_record().
+ *
+ * The curl glue follows curl's hiperfifo.c: curl tells us which sockets to
+ * watch (sock_cb) and when to wake it (timer_cb); we call
+ * curl_multi_socket_action from libevent callbacks only, never from curl's.
+ */
+#include "webhooks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "app.h"
+#include "clock.h"
+#include "inventory.h"
+#include "log.h"
+#include "netaddr.h"
+#include "signature.h"
+#include "siaod/date.h"
+#include "siaod/match.h"
+#include "store.h"
+
+#define POLL_MS 500                /* look for due work at least this often */
+#define RECORD_BATCH 100           /* outcomes recorded per round trip, at most */
+#define CANDIDATES 5               /* in offer.capacity_available */
+
+struct engine {
+	struct app *app;
+	CURLM *multi;
+	struct event *curl_timer;
+	struct event *poll;
+	int running;                  /* attempts in flight */
+	struct attempt *attempts;     /* their list, to abandon them at exit */
+	bool claiming, enriching, recording, stopped;
+	json_t *outcomes;             /* waiting to be recorded */
+};
+
+struct attempt {
+	struct engine *e;
+	struct attempt *prev, *next;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;
+	int64_t delivery_id;
+	int attempts;                 /* including this one */
+	long retry_after;             /* seconds, from a 429/503 answer */
+	struct timespec started;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static struct engine *engine_of(struct app *app)
+{
+	return app->webhooks;
+}
+
+static void poll_now(struct engine *e);
+static void record_flush(struct engine *e);
+
+/* ---------------------------------------------------------------- curl glue */
+
+struct sock {
+	struct event *ev;
+};
+
+static void check_done(struct engine *e);
+
+static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int still;
+	curl_multi_socket_action(e->multi, fd, action, &still);
+	check_done(e);
+}
+
+static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+	struct engine *e = userp;
+	struct sock *s = sockp;
+	if (what == CURL_POLL_REMOVE) {
+		/* may come for a socket we never saw (STYLE.md): s is NULL then */
+		if (s) {
+			event_free(s->ev);
+			free(s);
+			curl_multi_assign(e->multi, fd, NULL);
+		}
+		return 0;
+	}
+	short kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s)
+			return -1;
+		curl_multi_assign(e->multi, fd, s);
+	} else {
+		event_free(s->ev);
+	}
+	s->ev = event_new(e->app->base, fd, kind, sock_event_cb, e);
+	event_add(s->ev, NULL);
+	return 0;
+}
+
+static void curl_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	int still;
+	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+	check_done(e);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct engine *e = userp;
+	if (timeout_ms < 0) {
+		evtimer_del(e->curl_timer);
+		return 0;
+	}
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	evtimer_add(e->curl_timer, &tv);
+	return 0;
+}
+
+/* Refuses to connect to a private address unless the config allows it: the
+ * check happens on the resolved address, so a name cannot hide one. */
+static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct engine *e = clientp;
+	if (!e->app->cfg.webhook_allow_private && netaddr_is_private(&addr->addr))
+		return CURL_SOCKET_BAD;
+	return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+static size_t discard_cb(char *ptr, size_t size, size_t n, void *userp)
+{
+	return size * n;
+}
+
+static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
+{
+	struct attempt *a = userp;
+	size_t len = size * n;
+	if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
+		char value[64];
+		size_t v = len - 12 < sizeof value - 1 ? len - 12 : sizeof value - 1;
+		memcpy(value, buf + 12, v);
+		value[v] = '\0';
+		char *end;
+		long secs = strtol(value, &end, 10);
+		if (end != value && secs >= 0) {
+			a->retry_after = secs;
+		} else {
+			/* an HTTP date */
+			time_t when = curl_getdate(value, NULL);
+			if (when > 0)
+				a->retry_after = when - time(NULL) > 0 ? (long)(when - time(NULL)) : 0;
+		}
+	}
+	return len;
+}
+
+/* ---------------------------------------------------------------- outcomes */
+
+static double elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+/* Seconds before the next attempt: the schedule's delay for this retry,
+ * give or take 10 % so that retries of many deliveries spread out, and at
+ * least what the receiver asked for. -1 when the schedule is exhausted. */
+static long retry_delay(const struct config *cfg, int attempts, long retry_after)
+{
+	if (attempts > cfg->n_retries)
+		return -1;
+	long base = cfg->retry_seconds[attempts - 1];
+	long jitter = base / 10;
+	long delay = base + (jitter > 0 ? (long)(random() % (2 * jitter + 1)) - jitter : 0);
+	if (retry_after > delay)
+		delay = retry_after > 86400 ? 86400 : retry_after;
+	return delay;
+}
+
+static void attempt_free(struct attempt *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else if (a->e->attempts == a)
+		a->e->attempts = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	curl_slist_free_all(a->headers);
+	free(a->body);
+	free(a);
+}
+
+static void attempt_done(struct engine *e, struct attempt *a, CURLcode rc)
+{
+	long code = 0;
+	curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code);
+	const struct config *cfg = &e->app->cfg;
+	const char *outcome;
+	long delay = 0;
+	char error[CURL_ERROR_SIZE + 32] = "";
+	if (rc != CURLE_OK)
+		snprintf(error, sizeof error, "%s", a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+	else if (code >= 300 && code < 400)
+		snprintf(error, sizeof error, "redirect not followed (%ld)", code);
+	if (rc == CURLE_OK && code >= 200 && code < 300) {
+		outcome = "succeeded";
+	} else if (rc == CURLE_OK && code == 410) {
+		outcome = "gone";
+	} else {
+		long ra = rc == CURLE_OK && (code == 429 || code == 503) ? a->retry_after : 0;
+		delay = retry_delay(cfg, a->attempts, ra);
+		outcome = delay < 0 ? "failed" : "retry";
+	}
+	json_t *o = json_pack("{s:I, s:s, s:i, s:I}", "delivery_id", (json_int_t)a->delivery_id,
+			      "outcome", outcome, "duration_ms", (int)elapsed_ms(&a->started),
+			      "retry_in_seconds", (json_int_t)(delay > 0 ? delay : 0));
+	if (code > 0)
+		json_object_set_new(o, "status_code", json_integer(code));
+	if (error[0])
+		json_object_set_new(o, "error", json_string(error));
+	json_array_append_new(e->outcomes, o);
+	log_info("webhook_attempt", "delivery=%lld attempt=%d status=%ld outcome=%s%s",
+		 (long long)a->delivery_id, a->attempts, code, outcome,
+		 rc != CURLE_OK ? " transport_error=1" : "");
+	curl_multi_remove_handle(e->multi, a->easy);
+	curl_easy_cleanup(a->easy);
+	attempt_free(a);
+	e->running--;
+	if (json_array_size(e->outcomes) >= RECORD_BATCH || !e->recording)
+		record_flush(e);
+}
+
+static void check_done(struct engine *e)
+{
+	CURLMsg *msg;
+	int left;
+	bool freed = false;
+	while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct attempt *a = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&a);
+		CURLcode rc = msg->data.result;
+		attempt_done(e, a, rc);
+		freed = true;
+	}
+	if (freed)
+		poll_now(e);
+}
+
+static void record_done(void *arg, PGresult *res)
+{
+	struct engine *e = arg;
+	e->recording = false;
+	if (store_result_failed(res))
+		log_warn("webhook_record", "result=failed reason=%s", res ? "sql_error" : "database_unavailable");
+	if (json_array_size(e->outcomes) > 0)
+		record_flush(e);
+}
+
+/* One round trip for up to RECORD_BATCH outcomes. If it fails the
+ * deliveries stay leased and are attempted again when the lease ends:
+ * at least once, never lost. */
+static void record_flush(struct engine *e)
+{
+	if (e->recording || json_array_size(e->outcomes) == 0)
+		return;
+	json_t *batch = e->outcomes;
+	e->outcomes = json_array();
+	char *text = json_dumps(batch, JSON_COMPACT);
+	json_decref(batch);
+	if (!text)
+		return;
+	e->recording = true;
+	const char *values[1] = {text};
+	store_query(e->app->store, "SELECT deliveries_record($1::jsonb)", 1, values, record_done, e);
+	free(text);
+}
+
+/* ---------------------------------------------------------------- attempts */
+
+static void attempt_start(struct engine *e, const PGresult *res, int row)
+{
+	struct attempt *a = calloc(1, sizeof *a);
+	if (!a)
+		return;
+	a->e = e;
+	a->delivery_id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	const char *url = PQgetvalue(res, row, 2), *secret = PQgetvalue(res, row, 3);
+	const char *event_id = PQgetvalue(res, row, 4);
+	size_t body_len = (size_t)PQgetlength(res, row, 5);
+	a->attempts = atoi(PQgetvalue(res, row, 6));
+	a->body = malloc(body_len + 1);
+	a->easy = curl_easy_init();
+	if (!a->body || !a->easy) {
+		if (a->easy)
+			curl_easy_cleanup(a->easy);
+		attempt_free(a);
+		return;
+	}
+	memcpy(a->body, PQgetvalue(res, row, 5), body_len + 1);
+
+	/* webhook-timestamp is fresh on every attempt; webhook-id is the event's */
+	long long ts = (long long)time(NULL);
+	char sig[SIGNATURE_HEADER_MAX], h_id[128], h_ts[48], h_sig[SIGNATURE_HEADER_MAX + 24];
+	if (signature_sign(secret, event_id, ts, a->body, body_len, sig) != 0)
+		snprintf(sig, sizeof sig, "v1,invalid-secret");
+	snprintf(h_id, sizeof h_id, "webhook-id: %s", event_id);
+	snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", ts);
+	snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
+	a->headers = curl_slist_append(a->headers, "Content-Type: application/json");
+	a->headers = curl_slist_append(a->headers, h_id);
+	a->headers = curl_slist_append(a->headers, h_ts);
+	a->headers = curl_slist_append(a->headers, h_sig);
+	a->headers = curl_slist_append(a->headers, "User-Agent: siaod/" SIAOD_VERSION);
+	a->headers = curl_slist_append(a->headers, "Expect:");
+
+	CURL *c = a->easy;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);     /* a redirect is a failure */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->app->cfg.webhook_timeout_seconds * 1000L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, a);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, e);
+	clock_gettime(CLOCK_MONOTONIC, &a->started);
+	a->next = e->attempts;
+	if (a->next)
+		a->next->prev = a;
+	e->attempts = a;
+	if (curl_multi_add_handle(e->multi, c) != CURLM_OK) {
+		curl_easy_cleanup(c);
+		attempt_free(a);
+		return;
+	}
+	e->running++;
+}
+
+static void claim_done(void *arg, PGresult *res)
+{
+	struct engine *e = arg;
+	e->claiming = false;
+	if (store_result_failed(res) || e->stopped)
+		return;
+	int n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+		attempt_start(e, res, i);
+	/* a full batch means more may be due: ask again at once */
+	if (n > 0 && e->running < e->app->cfg.webhook_max_inflight)
+		poll_now(e);
+}
+
+static void claim(struct engine *e)
+{
+	const struct config *cfg = &e->app->cfg;
+	int room = cfg->webhook_max_inflight - e->running;
+	if (e->claiming || e->stopped || room <= 0 || !store_ready(e->app->store))
+		return;
+	char limit[16], per[16], lease[16];
+	snprintf(limit, sizeof limit, "%d", room > 200 ? 200 : room);
+	snprintf(per, sizeof per, "%d", cfg->webhook_max_per_endpoint);
+	/* the lease outlives the attempt's timeout, so only a crash lets it lapse */
+	snprintf(lease, sizeof lease, "%d", cfg->webhook_timeout_seconds + 30);
+	const char *values[3] = {limit, per, lease};
+	e->claiming = true;
+	store_query(e->app->store, "SELECT * FROM deliveries_claim($1::integer, $2::integer, $3::integer)",
+		    3, values, claim_done, e);
+}
+
+/* ---------------------------------------------------------------- enrichment */
+
+struct enrich {
+	struct engine *e;
+	int pending;
+};
+
+static void made_ready(void *arg, PGresult *res)
+{
+	struct enrich *en = arg;
+	if (store_result_failed(res))
+		log_warn("webhook_enrich", "result=failed");
+	if (--en->pending == 0) {
+		en->e->enriching = false;
+		poll_now(en->e);
+		free(en);
+	}
+}
+
+/* The best waiting young people for the freed place, as ids and scores. */
+static json_t *candidates_for(struct app *app, int64_t offer_id, sdate on)
+{
+	json_t *out = json_array();
+	struct inv_offer *o = inventory_offer(app->inv, offer_id);
+	if (!o)
+		return out;
+	const struct config *c = &app->cfg;
+	struct match_params p = {
+		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
+			    c->weight_support, c->weight_availability},
+		.free_places = inventory_free_places_cb,
+	};
+	char today[11];
+	clock_today(c, today);
+	date_parse(today, &p.today);
+	p.on = on != DATE_NONE && on > p.today ? on : p.today;
+	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
+	const struct match_youth **ys = malloc((n + 1) * sizeof *ys);
+	struct match_result res[CANDIDATES];
+	if (ys) {
+		n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, ys, n);
+		int got = match_rank_youth(&p, &o->m, ys, n, CANDIDATES, res, NULL);
+		for (int i = 0; i < got; i++)
+			json_array_append_new(out, json_pack("{s:I, s:i, s:i}",
+				"youth_id", (json_int_t)ys[res[i].index]->id,
+				"score", res[i].score, "priority", res[i].priority));
+	}
+	free(ys);
+	return out;
+}
+
+static void unready_done(void *arg, PGresult *res)
+{
+	struct engine *e = arg;
+	int n = store_result_failed(res) ? 0 : PQntuples(res);
+	if (n == 0 || e->stopped) {
+		e->enriching = false;
+		return;
+	}
+	struct enrich *en = calloc(1, sizeof *en);
+	if (!en) {
+		e->enriching = false;
+		return;
+	}
+	en->e = e;
+	en->pending = n;
+	for (int i = 0; i < n; i++) {
+		sdate on = PQgetisnull(res, i, 2) ? DATE_NONE : (sdate)atoi(PQgetvalue(res, i, 2));
+		json_t *cands = candidates_for(e->app, strtoll(PQgetvalue(res, i, 1), NULL, 10), on);
+		char *text = json_dumps(cands, JSON_COMPACT);
+		json_decref(cands);
+		const char *values[2] = {PQgetvalue(res, i, 0), text ? text : "[]"};
+		store_query(e->app->store, "SELECT outbox_make_ready($1::bigint, $2::jsonb)", 2, values,
+			    made_ready, en);
+		free(text);
+	}
+}
+
+static void enrich(struct engine *e)
+{
+	if (e->enriching || e->stopped || !store_ready(e->app->store))
+		return;
+	e->enriching = true;
+	const char *values[1] = {"50"};
+	store_query(e->app->store, "SELECT * FROM outbox_unready($1::integer)", 1, values, unready_done, e);
+}
+
+/* ---------------------------------------------------------------- polling */
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	enrich(e);
+	claim(e);
+	record_flush(e);
+}
+
+static void poll_now(struct engine *e)
+{
+	event_active(e->poll, EV_TIMEOUT, 0);
+}
+
+void webhooks_kick(struct app *app)
+{
+	struct engine *e = engine_of(app);
+	if (e && !e->stopped)
+		poll_now(e);
+}
+
+int webhooks_start(struct app *app)
+{
+	struct engine *e = calloc(1, sizeof *e);
+	if (!e)
+		return -1;
+	e->app = app;
+	e->outcomes = json_array();
+	e->multi = curl_multi_init();
+	e->curl_timer = evtimer_new(app->base, curl_timeout_cb, e);
+	e->poll = event_new(app->base, -1, EV_PERSIST, poll_cb, e);
+	if (!e->outcomes || !e->multi || !e->curl_timer || !e->poll) {
+		app->webhooks = e;
+		webhooks_stop(app);
+		return -1;
+	}
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+	struct timeval tv = {0, POLL_MS * 1000};
+	event_add(e->poll, &tv);
+	app->webhooks = e;
+	poll_now(e);
+	return 0;
+}
+
+void webhooks_drain(struct app *app)
+{
+	struct engine *e = engine_of(app);
+	if (e)
+		e->stopped = true;
+}
+
+void webhooks_stop(struct app *app)
+{
+	struct engine *e = engine_of(app);
+	if (!e)
+		return;
+	e->stopped = true;
+	/* abandon attempts in flight: their leases bring them back */
+	while (e->attempts) {
+		struct attempt *a = e->attempts;
+		curl_multi_remove_handle(e->multi, a->easy);
+		curl_easy_cleanup(a->easy);
+		attempt_free(a);
+	}
+	if (e->multi)
+		curl_multi_cleanup(e->multi);
+	if (e->curl_timer)
+		event_free(e->curl_timer);
+	if (e->poll)
+		event_free(e->poll);
+	json_decref(e->outcomes);
+	free(e);
+	app->webhooks = NULL;
+}
