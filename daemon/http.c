@@ -161,6 +161,11 @@ void req_reply_raw(struct req *r, int status, const char *content_type, const ch
 		evbuffer_free(buf);
 }
 
+void req_reply_buffer(struct req *r, int status, const char *content_type, struct evbuffer *buf)
+{
+	req_finish(r, status, content_type, buf);
+}
+
 void req_reply_json(struct req *r, int status, json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

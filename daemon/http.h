@@ -59,6 +59,9 @@ void http_stop(struct app *app);
 void req_reply_json(struct req *r, int status, json_t *body /* stolen */);
 void req_reply_raw(struct req *r, int status, const char *content_type,
 		   const char *data, size_t len);
+/* buf is not taken: the caller frees it after. */
+struct evbuffer;
+void req_reply_buffer(struct req *r, int status, const char *content_type, struct evbuffer *buf);
 void req_problem(struct req *r, int status, const char *slug, const char *detail);
 /* errors: a JSON array of {pointer, code, detail}, stolen; extra: members merged, stolen. */
 void req_problem_full(struct req *r, int status, const char *slug, const char *detail,

@@ -20,6 +20,7 @@
 const struct route routes[] = {
 	{"GET",    "/healthz",               api_healthz,         0,         "health.live"},
 	{"GET",    "/readyz",                api_readyz,          0,         "health.ready"},
+	{"GET",    "/ui*",                   api_ui,              0,         "ui.file"},
 
 	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create"},
 	{"GET",    "/v1/porteurs",           api_porteurs_list,   A | R | P, "porteur.list"},
@@ -71,6 +72,10 @@ static int match_pattern(const char *pattern, const char *path, int64_t *ids, in
 {
 	int n = 0;
 	while (*pattern && *path) {
+		if (strcmp(pattern, "*") == 0) {
+			*nids = n;
+			return 1;
+		}
 		if (strncmp(pattern, "{id}", 4) == 0) {
 			int64_t v = 0;
 			int digits = 0;
@@ -87,8 +92,10 @@ static int match_pattern(const char *pattern, const char *path, int64_t *ids, in
 		if (*pattern++ != *path++)
 			return 0;
 	}
+	if (strcmp(pattern, "*") == 0)
+		pattern++;
 	/* a trailing slash is the same resource */
-	if (*path == '/' && path[1] == '\0')
+	if (*path == '/' && path[1] == '\0' && *pattern == '\0')
 		path++;
 	if (*pattern || *path)
 		return 0;

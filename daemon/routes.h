@@ -13,7 +13,8 @@ typedef void (*handler_fn)(struct req *r);
 
 struct route {
 	const char *method;
-	const char *pattern;   /* "/v1/offers/{id}": {id} is a positive integer */
+	const char *pattern;   /* "/v1/offers/{id}": {id} is a positive integer;
+	                          a final "*" matches any rest of the path */
 	handler_fn handler;
 	int roles;             /* 0: no token needed; else a mask of enum role */
 	const char *name;      /* for logs and metrics */

@@ -1,0 +1,81 @@
+/*
+ * The web UI's files, served at /ui/ from ui_dir (config) or the installed
+ * folder. Only plain names are served: letters, digits, '-', '_', '.', '/'
+ * (http.c refuses any other path), never a "..", never a hidden file.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "api.h"
+#include "app.h"
+
+#ifndef SIAOD_UI_INSTALL_DIR
+#define SIAOD_UI_INSTALL_DIR "/usr/local/share/siaod/ui"
+#endif
+
+static const char *content_type(const char *path)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+		{".css", "text/css; charset=utf-8"}, {".svg", "image/svg+xml"},
+		{".png", "image/png"}, {".ico", "image/x-icon"}, {".json", "application/json"},
+		{".webmanifest", "application/manifest+json"}, {".txt", "text/plain; charset=utf-8"},
+	};
+	const char *dot = strrchr(path, '.');
+	for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+void api_ui(struct req *r)
+{
+	const char *rel = r->path + 3; /* after "/ui" */
+	if (*rel == '\0') {
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", "/ui/");
+		req_reply_raw(r, 301, "text/plain; charset=utf-8", "/ui/\n", 5);
+		return;
+	}
+	if (*rel != '/') { /* "/uix": not ours */
+		req_problem(r, 404, "not-found", "no such resource");
+		return;
+	}
+	if (strcmp(rel, "/") == 0)
+		rel = "/index.html";
+	if (strstr(rel, "..") || strstr(rel, "/.")) {
+		req_problem(r, 404, "not-found", "no such file");
+		return;
+	}
+	const char *dir = r->app->cfg.ui_dir[0] ? r->app->cfg.ui_dir : SIAOD_UI_INSTALL_DIR;
+	char path[1024];
+	snprintf(path, sizeof path, "%s%s", dir, rel);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		req_problem(r, 404, "not-found", "no such file");
+		return;
+	}
+	struct evbuffer *buf = evbuffer_new();
+	if (!buf || evbuffer_add_file(buf, fd, 0, st.st_size) != 0) { /* takes the fd */
+		if (buf)
+			evbuffer_free(buf);
+		req_problem(r, 503, "unavailable", "cannot read the file");
+		return;
+	}
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+	/* the UI must always talk to the API version it ships with */
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Security-Policy",
+			  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+			  "connect-src 'self'; frame-ancestors 'none'");
+	req_reply_buffer(r, 200, content_type(path), buf);
+	evbuffer_free(buf);
+}
