@@ -1,0 +1,56 @@
+/*
+ * The allocation planner: which waiting young person should get which free
+ * place so that the total match score is as high as possible — each young
+ * person at most one place, each offer at most its free places, and among
+ * the plans with that total, the one that places the higher priorities.
+ *
+ * Exact, as a min-cost flow solved by successive shortest paths with node
+ * potentials and a Dijkstra that stops as soon as it reaches the sink
+ * (Jonker-Volgenant style): every young person is a row that must be
+ * assigned, either to an offer or to "no place" (a column of unlimited
+ * capacity and weight 0); rows are added one at a time and each augmenting
+ * path only touches the part of the graph it needs, so most cost a few
+ * dozen arcs.
+ *
+ * Pure C: plain arrays in, plain arrays out, no I/O.
+ */
+#ifndef SIAOD_PLAN_H
+#define SIAOD_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An eligible (young person, offer) pair; weight = what assigning it is
+ * worth, higher is better, >= 0 (siaod uses score * K + priority, see
+ * plan_weight). */
+struct plan_edge {
+	int32_t person;    /* 0 .. npersons-1 */
+	int32_t offer;     /* 0 .. noffers-1 */
+	int64_t weight;
+};
+
+struct plan_input {
+	int32_t npersons, noffers;
+	const int32_t *capacity;        /* noffers entries, >= 0 */
+	const struct plan_edge *edges;  /* any order; a pair at most once */
+	size_t nedges;
+};
+
+struct plan_result {
+	int32_t *offer_of;   /* npersons entries: the offer, or -1 for no place */
+	int64_t total;       /* sum of the weights of the chosen pairs */
+	size_t augmentations, arcs_scanned;  /* work done, for benchmarks */
+};
+
+/* Folds a score (0-100) and a priority (0..max_priority) into one weight so
+ * that one point of score outweighs any sum of priorities of npersons. */
+int64_t plan_weight(int score, int priority, int32_t npersons, int max_priority);
+/* The score part of a weight made by plan_weight. */
+int plan_weight_score(int64_t weight, int32_t npersons, int max_priority);
+
+/* Solves; fills out->offer_of (allocated here: free with plan_result_free).
+ * Returns 0, or -1 on bad input or out of memory. */
+int plan_solve(const struct plan_input *in, struct plan_result *out);
+void plan_result_free(struct plan_result *r);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * The planner against brute force on hundreds of small random instances:
+ * same optimum, capacities respected, only eligible pairs used; and the
+ * folding of score and priority into one weight.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "siaod/plan.h"
+#include "unit.h"
+
+#define MAXN 8
+#define MAXM 5
+
+struct inst {
+	int n, m;
+	int32_t cap[MAXM];
+	int64_t w[MAXN][MAXM];      /* -1: not eligible */
+	struct plan_edge edges[MAXN * MAXM];
+	size_t nedges;
+};
+
+static int64_t best;
+
+/* every person: one of its eligible offers with room, or none */
+static void brute(const struct inst *in, int i, int32_t *left, int64_t total)
+{
+	if (i == in->n) {
+		if (total > best)
+			best = total;
+		return;
+	}
+	brute(in, i + 1, left, total);
+	for (int j = 0; j < in->m; j++)
+		if (in->w[i][j] >= 0 && left[j] > 0) {
+			left[j]--;
+			brute(in, i + 1, left, total + in->w[i][j]);
+			left[j]++;
+		}
+}
+
+static void random_instance(struct inst *in, unsigned *seed, int wmax)
+{
+	memset(in, 0, sizeof *in);
+	in->n = 1 + rand_r(seed) % MAXN;
+	in->m = 1 + rand_r(seed) % MAXM;
+	for (int j = 0; j < in->m; j++)
+		in->cap[j] = rand_r(seed) % 4;          /* 0..3, 0 included */
+	int density = 20 + rand_r(seed) % 80;
+	for (int i = 0; i < in->n; i++)
+		for (int j = 0; j < in->m; j++) {
+			in->w[i][j] = -1;
+			if (rand_r(seed) % 100 < density) {
+				/* few distinct values: many ties */
+				in->w[i][j] = rand_r(seed) % (wmax + 1);
+				in->edges[in->nedges++] = (struct plan_edge){i, j, in->w[i][j]};
+			}
+		}
+	/* shuffle the edges: the input order must not matter */
+	for (size_t e = in->nedges; e > 1; e--) {
+		size_t k = (size_t)rand_r(seed) % e;
+		struct plan_edge t = in->edges[e - 1];
+		in->edges[e - 1] = in->edges[k];
+		in->edges[k] = t;
+	}
+}
+
+static void check_instance(const struct inst *in)
+{
+	struct plan_input pi = {in->n, in->m, in->cap, in->edges, in->nedges};
+	struct plan_result r;
+	CHECK_INT(plan_solve(&pi, &r), 0);
+	int32_t left[MAXM];
+	memcpy(left, in->cap, sizeof left);
+	best = -1;
+	brute(in, 0, left, 0);
+	CHECK_INT(r.total, best);
+	int32_t used[MAXM] = {0};
+	int64_t sum = 0;
+	for (int i = 0; i < in->n; i++) {
+		int j = r.offer_of[i];
+		if (j < 0)
+			continue;
+		CHECK(j < in->m);
+		CHECK(in->w[i][j] >= 0);               /* an eligible pair */
+		used[j]++;
+		sum += in->w[i][j];
+	}
+	for (int j = 0; j < in->m; j++)
+		CHECK(used[j] <= in->cap[j]);
+	CHECK_INT(sum, r.total);
+	plan_result_free(&r);
+}
+
+static void test_against_brute_force(void)
+{
+	unsigned seed = 20261123;
+	struct inst in;
+	for (int k = 0; k < 400; k++) {
+		random_instance(&in, &seed, k % 2 ? 3 : 100);
+		check_instance(&in);
+	}
+}
+
+static void test_priority_breaks_ties(void)
+{
+	/* two young people with the same score, one place: the higher priority wins */
+	int32_t cap[1] = {1};
+	struct plan_edge e[2] = {
+		{0, 0, plan_weight(80, 100, 2, 800)},
+		{1, 0, plan_weight(80, 700, 2, 800)},
+	};
+	struct plan_input in = {2, 1, cap, e, 2};
+	struct plan_result r;
+	CHECK_INT(plan_solve(&in, &r), 0);
+	CHECK_INT(r.offer_of[0], -1);
+	CHECK_INT(r.offer_of[1], 0);
+	CHECK_INT(plan_weight_score(r.total, 2, 800), 80);
+	plan_result_free(&r);
+
+	/* but one point of score outweighs every priority */
+	struct plan_edge f[2] = {
+		{0, 0, plan_weight(81, 0, 2, 800)},
+		{1, 0, plan_weight(80, 800, 2, 800)},
+	};
+	in.edges = f;
+	CHECK_INT(plan_solve(&in, &r), 0);
+	CHECK_INT(r.offer_of[0], 0);
+	CHECK_INT(r.offer_of[1], -1);
+	plan_result_free(&r);
+}
+
+static void test_global_beats_greedy(void)
+{
+	/* greedy would give offer 0 to person 0 (score 90) and leave person 1
+	 * (who only fits offer 0) without a place: 90 + 0 < 85 + 80 */
+	int32_t cap[2] = {1, 1};
+	struct plan_edge e[3] = {{0, 0, 90}, {0, 1, 85}, {1, 0, 80}};
+	struct plan_input in = {2, 2, cap, e, 3};
+	struct plan_result r;
+	CHECK_INT(plan_solve(&in, &r), 0);
+	CHECK_INT(r.total, 165);
+	CHECK_INT(r.offer_of[0], 1);
+	CHECK_INT(r.offer_of[1], 0);
+	plan_result_free(&r);
+}
+
+static void test_edges_cases(void)
+{
+	struct plan_result r;
+	struct plan_input empty = {0, 0, NULL, NULL, 0};
+	CHECK_INT(plan_solve(&empty, &r), 0);
+	CHECK_INT(r.total, 0);
+	plan_result_free(&r);
+	int32_t cap[1] = {0};
+	struct plan_edge e[1] = {{0, 0, 50}};
+	struct plan_input none = {1, 1, cap, e, 1};
+	CHECK_INT(plan_solve(&none, &r), 0);            /* capacity 0: nobody placed */
+	CHECK_INT(r.offer_of[0], -1);
+	plan_result_free(&r);
+	struct plan_edge bad[1] = {{0, 3, 50}};
+	struct plan_input wrong = {1, 1, cap, bad, 1};
+	CHECK_INT(plan_solve(&wrong, &r), -1);          /* an offer that does not exist */
+}
+
+int main(void)
+{
+	test_against_brute_force();
+	test_priority_breaks_ties();
+	test_global_beats_greedy();
+	test_edges_cases();
+	return unit_done("test_plan");
+}
