@@ -88,5 +88,9 @@ void api_webhooks_list(struct req *r);
 void api_webhooks_delete(struct req *r);
 void api_webhooks_deliveries(struct req *r);
 void api_webhooks_retry(struct req *r);
+void api_reports_indicators(struct req *r);
+void api_plans_create(struct req *r);
+void api_plans_get(struct req *r);
+void api_plans_apply(struct req *r);
 
 #endif

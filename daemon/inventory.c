@@ -343,6 +343,18 @@ size_t inventory_all_offers(struct inventory *inv, const struct match_offer **ou
 	return n;
 }
 
+size_t inventory_all_youth(struct inventory *inv, const struct inv_youth **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->youth.cap; i++)
+		if (inv->youth.vals[i]) {
+			if (n < max)
+				out[n] = inv->youth.vals[i];
+			n++;
+		}
+	return n;
+}
+
 size_t inventory_youth_near(struct inventory *inv, double lat, double lon,
 			    const struct match_youth **out, size_t max)
 {

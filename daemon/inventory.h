@@ -92,6 +92,8 @@ size_t inventory_offers_near(struct inventory *inv, double lat, double lon, doub
 			     const struct match_offer **out, size_t max);
 /* Every offer, for explanations that must count the whole country. */
 size_t inventory_all_offers(struct inventory *inv, const struct match_offer **out, size_t max);
+/* Every young person (waiting or not), for the planner. */
+size_t inventory_all_youth(struct inventory *inv, const struct inv_youth **out, size_t max);
 /* Waiting young people who might reach (lat, lon) with their own
  * max_distance_km (the grid is searched with the largest of those). */
 size_t inventory_youth_near(struct inventory *inv, double lat, double lon,

@@ -59,6 +59,11 @@ const struct route routes[] = {
 	{"GET",    "/v1/webhooks/{id}/deliveries", api_webhooks_deliveries, A | R | P, "webhook.deliveries"},
 	{"POST",   "/v1/webhooks/{id}/deliveries/{id}/retry", api_webhooks_retry, A | R | P, "webhook.retry"},
 
+	{"POST",   "/v1/allocation-plans",   api_plans_create,    A | R,     "plan.create"},
+	{"GET",    "/v1/allocation-plans/{id}", api_plans_get,    A | R,     "plan.get"},
+	{"POST",   "/v1/allocation-plans/{id}/apply", api_plans_apply, A | R, "plan.apply"},
+	{"GET",    "/v1/reports/indicators", api_reports_indicators, A | R | P, "report.indicators"},
+
 	{"POST",   "/v1/tokens",             api_tokens_create,   A,         "token.create"},
 	{"GET",    "/v1/tokens",             api_tokens_list,     A,         "token.list"},
 	{"DELETE", "/v1/tokens/{id}",        api_tokens_revoke,   A,         "token.revoke"},

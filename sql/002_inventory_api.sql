@@ -108,6 +108,24 @@ END $$;
 
 ---------------------------------------------------------------- offers
 
+-- Capacity over time, for the occupancy rate of the bilans: one row per day
+-- the capacity or the open status changed (the "today" of the write). An
+-- offer without history (loaded by hand) has had its state since
+-- available_from.
+CREATE TABLE offer_capacity_history (
+    offer_id  bigint NOT NULL REFERENCES offers(id),
+    from_day  date NOT NULL,
+    capacity  integer NOT NULL,
+    open      boolean NOT NULL,
+    PRIMARY KEY (offer_id, from_day)
+);
+
+CREATE FUNCTION offer_capacity_note(o offers, today date) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO offer_capacity_history (offer_id, from_day, capacity, open)
+    VALUES (o.id, today, o.capacity, o.status = 'open')
+    ON CONFLICT (offer_id, from_day) DO UPDATE SET capacity = EXCLUDED.capacity, open = EXCLUDED.open;
+$$;
+
 CREATE FUNCTION offer_json(o offers, d date) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', o.id, 'porteur_id', o.porteur_id, 'kind', o.kind,
         'label', o.label, 'commune_insee', o.commune_insee, 'departement', o.departement,
@@ -219,6 +237,7 @@ BEGIN
     RETURNING * INTO o;
     INSERT INTO places (offer_id, number)
     SELECT o.id, n FROM generate_series(1, o.capacity) AS n;
+    PERFORM offer_capacity_note(o, today);
     PERFORM audit_write(actor, 'offer.create', 'offer', o.id, 'ok', 201);
     RETURN offer_json(o, today);
 END $$;
@@ -308,6 +327,7 @@ BEGIN
         available_until = n.available_until, status = coalesce(n.status, 'open'),
         version = version + 1, updated_at = now()
     WHERE id = p_id RETURNING * INTO o;
+    PERFORM offer_capacity_note(o, today);
     PERFORM audit_write(actor, 'offer.patch', 'offer', p_id);
     RETURN offer_json(o, today);
 END $$;
@@ -323,6 +343,7 @@ BEGIN
     PERFORM offer_check_owner(o, actor);
     UPDATE offers SET status = 'closed', version = version + 1, updated_at = now()
     WHERE id = p_id RETURNING * INTO o;
+    PERFORM offer_capacity_note(o, today);
     PERFORM audit_write(actor, 'offer.close', 'offer', p_id);
     RETURN offer_json(o, today);
 END $$;

@@ -21,6 +21,7 @@ CREATE TABLE placements (
     hold_until       date,          -- a proposed/accepted hold expires on this day
     capped           boolean NOT NULL DEFAULT false,  -- planned_end_date is the offer's cap
     created_on       date NOT NULL, -- "today" when proposed
+    accepted_on      date,          -- when the porteur accepted (kept for the acceptance rate)
     entered_on       date,
     version          integer NOT NULL DEFAULT 1,
     created_at       timestamptz NOT NULL DEFAULT now(),
@@ -346,7 +347,8 @@ BEGIN
     END IF;
 
     IF action = 'accept' THEN
-        UPDATE placements SET status = 'accepted', hold_until = greatest(start_date, today) + hold_days
+        UPDATE placements SET status = 'accepted', accepted_on = today,
+            hold_until = greatest(start_date, today) + hold_days
         WHERE id = p_id;
     ELSIF action = 'refuse' THEN
         UPDATE placements SET status = 'refused', refusal_reason = body->>'reason' WHERE id = p_id;
