@@ -21,6 +21,7 @@
 #include "app.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "store.h"
 
@@ -134,10 +135,12 @@ static void req_finish(struct req *r, int status, const char *content_type, stru
 			evhttp_add_header(h, "Connection", "close");
 		evhttp_send_reply(r->ev, status, status_title(status), buf);
 	}
+	double ms = now_ms() - r->start_ms;
+	metrics_request(r->route ? (int)(r->route - routes) : -1, status, ms);
 	char path[300];
 	log_info("request", "rid=%s method=%s path=%s route=%s status=%d dur_ms=%.2f role=%s token=%lld%s",
 		 r->id, r->method, log_quote(r->path, path, sizeof path),
-		 r->route ? r->route->name : "-", status, now_ms() - r->start_ms,
+		 r->route ? r->route->name : "-", status, ms,
 		 r->authenticated ? auth_role_name(r->who.role) : "-",
 		 (long long)(r->authenticated ? r->who.token_id : 0),
 		 r->gone ? " client=gone" : "");

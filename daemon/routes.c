@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "metrics.h"
 
 #define A ROLE_ADMIN
 #define R ROLE_REFERENT
@@ -20,6 +21,7 @@
 const struct route routes[] = {
 	{"GET",    "/healthz",               api_healthz,         0,         "health.live"},
 	{"GET",    "/readyz",                api_readyz,          0,         "health.ready"},
+	{"GET",    "/metrics",               api_metrics,         0,         "metrics"},
 	{"GET",    "/ui*",                   api_ui,              0,         "ui.file"},
 
 	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create"},

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "metrics.h"
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
 
@@ -225,6 +226,8 @@ static void conn_read(struct conn *c)
 			conn_down(c, "connection lost");
 			return;
 		}
+		if (store_result_failed(res))
+			metrics_db_error();
 		j->cb(j->arg, res);
 		if (res)
 			PQclear(res);
@@ -305,6 +308,7 @@ void store_query(struct store *st, const char *sql, int nparams,
 		 const char *const *values, store_cb cb, void *arg)
 {
 	if (!store_ready(st)) {
+		metrics_db_error();
 		cb(arg, NULL);
 		return;
 	}
@@ -351,6 +355,14 @@ bool store_ready(const struct store *st)
 		if (st->conns[i].state == CONN_IDLE || st->conns[i].state == CONN_BUSY)
 			return true;
 	return false;
+}
+
+int store_connections_up(const struct store *st)
+{
+	int n = 0;
+	for (int i = 0; i < st->nconns; i++)
+		n += st->conns[i].state == CONN_IDLE || st->conns[i].state == CONN_BUSY;
+	return n;
 }
 
 int store_pending(const struct store *st)

@@ -29,6 +29,7 @@ void store_query(struct store *st, const char *sql, int nparams,
 /* True while at least one connection is up. */
 bool store_ready(const struct store *st);
 int  store_pending(const struct store *st);
+int  store_connections_up(const struct store *st);
 
 /* Start-up and CLI: a blocking connection, or NULL with a message on stderr. */
 PGconn *store_connect_blocking(const char *conninfo);

@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "inventory.h"
 #include "log.h"
+#include "metrics.h"
 #include "netaddr.h"
 #include "signature.h"
 #include "siaod/date.h"
@@ -236,6 +237,7 @@ static void attempt_done(struct engine *e, struct attempt *a, CURLcode rc)
 	if (error[0])
 		json_object_set_new(o, "error", json_string(error));
 	json_array_append_new(e->outcomes, o);
+	metrics_delivery(outcome);
 	log_info("webhook_attempt", "delivery=%lld attempt=%d status=%ld outcome=%s%s",
 		 (long long)a->delivery_id, a->attempts, code, outcome,
 		 rc != CURLE_OK ? " transport_error=1" : "");
