@@ -37,6 +37,8 @@ struct app {
 	struct event *alert_timer;
 	struct engine *webhooks;          /* delivery, see webhooks.h */
 	uint64_t requests;                /* for request ids */
+	int listened_once;                /* the LISTEN connection came up before */
+	int since_reconcile;              /* seconds since the last full re-read */
 	char instance[9];                 /* random, prefixes request ids */
 };
 

@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	{"max_stay_days_iml",           I(max_stay_days[KIND_IML]), "540", 0, 3650, true},
 	{"max_stay_days_shared_flat",   I(max_stay_days[KIND_SHARED_FLAT]), "90", 1, 90, true},
 	{"max_stay_days_studio_tiroir", I(max_stay_days[KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
+	{"reconcile_interval_seconds",  I(reconcile_interval_seconds), "300", 60, 86400, true},
 	{"request_timeout_seconds",     I(request_timeout_seconds), "30", 1, 3600, false},
 	{"retention_months",            I(retention_months), "24", 1, 240, true},
 	{"shutdown_grace_seconds",      I(shutdown_grace_seconds), "30", 0, 3600, false},

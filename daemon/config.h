@@ -39,6 +39,7 @@ struct config {
 	int webhook_max_per_endpoint;
 	int webhook_max_inflight;
 	int retention_months;
+	int reconcile_interval_seconds;
 	int max_body_bytes;
 	int max_header_bytes;
 	int request_timeout_seconds;

@@ -44,6 +44,7 @@ struct inventory {
 	int default_km;
 	int max_youth_km;           /* high-water mark of waiting youth's reach */
 	struct refresher *refresher; /* see "refresh" below */
+	unsigned gen;               /* of the last full reload */
 };
 
 struct refresher;
@@ -630,6 +631,7 @@ static int apply_youth_row(struct inventory *inv, const PGresult *res, int i)
 	m->wanted_months = (int)ival(res, i, 16);
 	m->registered_at = dval(res, i, 17);
 	y->waiting = strcmp(PQgetvalue(res, i, 18), "waiting") == 0;
+	y->gen = inv->gen;
 	if (y->waiting && y->located) {
 		y->grid_cell = grid_add(&inv->youth_grid, m->lat, m->lon, y);
 		if (!y->grid_cell)
@@ -638,6 +640,18 @@ static int apply_youth_row(struct inventory *inv, const PGresult *res, int i)
 			inv->max_youth_km = (int)m->max_distance_km;
 	}
 	return 0;
+}
+
+static void youth_sweep(struct inventory *inv)
+{
+	for (size_t i = 0; i < inv->youth.cap; i++) {
+		struct inv_youth *y = inv->youth.vals[i];
+		if (y && y->gen != inv->gen) {
+			youth_unlink(inv, y);
+			free(y);
+			inv->youth.vals[i] = NULL;
+		}
+	}
 }
 
 static int apply_youth(struct inventory *inv, const PGresult *res, const int64_t *ids, int nids)
@@ -721,6 +735,7 @@ struct idset {
 };
 
 struct batch {
+	bool all;                          /* everything, not just the ids */
 	struct idset offers, youth;
 	struct waiter *waiters;
 	int nwaiters, capwaiters;
@@ -776,10 +791,13 @@ static void refresh_start(struct inventory *inv)
 	f->run = f->next;
 	f->next = old;
 	f->next.offers.n = f->next.youth.n = f->next.nwaiters = 0;
-	f->offer_param = id_array(&f->run.offers);
-	f->youth_param = id_array(&f->run.youth);
+	f->next.all = false;
+	f->offer_param = f->run.all ? NULL : id_array(&f->run.offers);
+	f->youth_param = f->run.all ? NULL : id_array(&f->run.youth);
 	f->running = true;
-	f->ok = f->offer_param && f->youth_param;
+	f->ok = f->run.all || (f->offer_param && f->youth_param);
+	if (f->run.all)
+		inv->gen++;
 	f->step = f->ok ? STEP_OFFERS : STEP_DONE;
 	refresh_step(inv);
 }
@@ -795,11 +813,18 @@ static void refresh_result(void *arg, PGresult *res)
 		f->ok = false;
 	} else {
 		int rc = 0;
+		bool all = f->run.all;
+		const int64_t *oids = all ? NULL : f->run.offers.ids, *yids = all ? NULL : f->run.youth.ids;
+		int no = all ? 0 : f->run.offers.n, ny = all ? 0 : f->run.youth.n;
 		switch (f->step) {
 		case STEP_OFFERS: rc = apply_offers(inv, res); break;
-		case STEP_PLACES: rc = apply_places(inv, res, f->run.offers.ids, f->run.offers.n); break;
-		case STEP_SPANS: rc = apply_spans(inv, res, f->run.offers.ids, f->run.offers.n); break;
-		case STEP_YOUTH: rc = apply_youth(inv, res, f->run.youth.ids, f->run.youth.n); break;
+		case STEP_PLACES: rc = apply_places(inv, res, oids, no); break;
+		case STEP_SPANS: rc = apply_spans(inv, res, oids, no); break;
+		case STEP_YOUTH:
+			rc = apply_youth(inv, res, yids, ny);
+			if (all && rc == 0)
+				youth_sweep(inv);
+			break;
 		case STEP_DONE: break;
 		}
 		if (rc != 0)
@@ -812,9 +837,9 @@ static void refresh_result(void *arg, PGresult *res)
 static void refresh_step(struct inventory *inv)
 {
 	struct refresher *f = inv->refresher;
-	if (f->step == STEP_OFFERS && f->run.offers.n == 0)
+	if (f->step == STEP_OFFERS && f->run.offers.n == 0 && !f->run.all)
 		f->step = STEP_YOUTH;
-	if (f->step == STEP_YOUTH && f->run.youth.n == 0)
+	if (f->step == STEP_YOUTH && f->run.youth.n == 0 && !f->run.all)
 		f->step = STEP_DONE;
 	static const char *const sql[] = {
 		[STEP_OFFERS] = "SELECT * FROM inv_offers($1::bigint[])",
@@ -836,7 +861,7 @@ static void refresh_step(struct inventory *inv)
 	for (int i = 0; i < f->run.nwaiters; i++)
 		f->run.waiters[i].done(f->run.waiters[i].arg, f->ok);
 	f->run.nwaiters = 0;
-	if (!f->running && (f->next.offers.n || f->next.youth.n || f->next.nwaiters))
+	if (!f->running && (f->next.all || f->next.offers.n || f->next.youth.n || f->next.nwaiters))
 		refresh_start(inv);
 }
 
@@ -879,8 +904,20 @@ void inventory_refresh(struct inventory *inv, struct store *st,
 			done(arg, false);
 		return;
 	}
-	if (!f->running)
+	if (!f->running && (b->all || b->offers.n || b->youth.n || b->nwaiters))
 		refresh_start(inv);
+}
+
+void inventory_refresh_all(struct inventory *inv, struct store *st, inventory_done_fn done, void *arg)
+{
+	if (!inv->refresher && !(inv->refresher = calloc(1, sizeof *inv->refresher))) {
+		if (done)
+			done(arg, false);
+		return;
+	}
+	/* the gathering batch becomes a full one; it starts now if idle */
+	inv->refresher->next.all = true;
+	inventory_refresh(inv, st, NULL, 0, NULL, 0, done, arg);
 }
 
 static void batch_free(struct batch *b)

@@ -52,6 +52,7 @@ struct inv_youth {
 	bool waiting;               /* status = waiting: in the youth grid */
 	bool located;               /* has a wished commune */
 	int own_max_distance_km;    /* 0: the configured default applies */
+	unsigned gen;               /* full reload in which it was last seen */
 	int64_t grid_cell;
 };
 
@@ -72,6 +73,10 @@ void inventory_refresh(struct inventory *inv, struct store *st,
 		       const int64_t *offer_ids, int noffers,
 		       const int64_t *youth_ids, int nyouth,
 		       inventory_done_fn done, void *arg);
+
+/* Re-reads everything (after a lost LISTEN connection, and periodically as
+ * a safety net); young people no longer returned are dropped. */
+void inventory_refresh_all(struct inventory *inv, struct store *st, inventory_done_fn done, void *arg);
 
 struct inv_offer *inventory_offer(struct inventory *inv, int64_t id);
 struct inv_youth *inventory_youth(struct inventory *inv, int64_t id);

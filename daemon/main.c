@@ -192,6 +192,33 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	log_info("reload", "result=ok%s%s", changed[0] ? " needs_restart=" : "", changed);
 }
 
+/* Another instance (or psql) changed something: re-read just that. */
+static void on_notify(void *arg, const char *channel, const char *payload)
+{
+	struct app *app = arg;
+	if (strcmp(channel, "siaod_outbox") == 0) {
+		webhooks_kick(app);
+		return;
+	}
+	int64_t id = payload && strlen(payload) > 2 ? strtoll(payload + 2, NULL, 10) : 0;
+	if (id <= 0)
+		return;
+	if (payload[0] == 'o')
+		inventory_refresh(app->inv, app->store, &id, 1, NULL, 0, NULL, NULL);
+	else if (payload[0] == 'y')
+		inventory_refresh(app->inv, app->store, NULL, 0, &id, 1, NULL, NULL);
+}
+
+/* The listening connection is (back) up: anything notified while it was
+ * down is lost, so re-read everything — except the first time, right after
+ * the inventory was loaded. */
+static void on_listen_up(void *arg)
+{
+	struct app *app = arg;
+	if (app->listened_once++)
+		inventory_refresh_all(app->inv, app->store, NULL, NULL);
+}
+
 static int cmd_serve(struct app *app)
 {
 	PGconn *pg = connect_with_patience(app->cfg.database_url);
@@ -216,6 +243,9 @@ static int cmd_serve(struct app *app)
 	app->base = event_base_new();
 	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
 	app->auth = auth_new(app->store);
+	if (app->store)
+		store_listen(app->store, "LISTEN siaod_inventory; LISTEN siaod_outbox", on_notify,
+			     on_listen_up, app);
 	struct event *sigterm = evsignal_new(app->base, SIGTERM, on_term, app);
 	struct event *sigint = evsignal_new(app->base, SIGINT, on_term, app);
 	struct event *sighup = evsignal_new(app->base, SIGHUP, on_hup, app);

@@ -87,7 +87,15 @@ void scheduler_scan_alerts(struct app *app)
 
 static void hold_tick(evutil_socket_t fd, short what, void *arg)
 {
-	expire_holds(arg);
+	struct app *app = arg;
+	expire_holds(app);
+	/* A safety net under LISTEN/NOTIFY: every reconcile_interval_seconds
+	 * the whole inventory is read again. */
+	app->since_reconcile += SCHEDULER_PERIOD;
+	if (app->since_reconcile >= app->cfg.reconcile_interval_seconds) {
+		app->since_reconcile = 0;
+		inventory_refresh_all(app->inv, app->store, NULL, NULL);
+	}
 }
 
 static void alert_tick(evutil_socket_t fd, short what, void *arg)

@@ -38,6 +38,7 @@ struct conn {
 	int backoff_ms;
 	struct job *job;     /* in flight while BUSY */
 	PGresult *result;    /* last result of the job in flight */
+	bool listener;       /* the connection that LISTENs: never given jobs */
 };
 
 struct store {
@@ -48,9 +49,16 @@ struct store {
 	struct job *head, *tail;
 	int queued;
 	bool closing;        /* store_free has begun: take no more work */
+	/* LISTEN/NOTIFY, on a connection of its own (see store_listen) */
+	struct conn listener;
+	char *listen_sql;
+	store_notify_cb notify;
+	store_up_cb listen_up;
+	void *notify_arg;
 };
 
 static void conn_socket_cb(evutil_socket_t fd, short what, void *arg);
+static bool store_own_backend(const struct store *st, int pid);
 static void conn_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_start_connect(struct conn *c);
 static void store_dispatch(struct store *st);
@@ -110,7 +118,9 @@ static void conn_watch(struct conn *c, short what)
 
 static void conn_down(struct conn *c, const char *why)
 {
-	if (c->state != CONN_DOWN)
+	if (c->state != CONN_DOWN && c->listener)
+		log_warn("db_conn_down", "conn=listener reason=\"%s\"", why);
+	else if (c->state != CONN_DOWN)
 		log_warn("db_conn_down", "conn=%d reason=\"%s\"", c->index, why);
 	if (c->ev) {
 		event_free(c->ev);
@@ -139,7 +149,7 @@ static void conn_down(struct conn *c, const char *why)
 	evtimer_add(c->retry, &tv);
 
 	/* Nobody left to run queued work: answer it now rather than let clients hang. */
-	if (!store_ready(c->st)) {
+	if (!c->listener && !store_ready(c->st)) {
 		struct store *st = c->st;
 		while (st->head) {
 			struct job *q = st->head;
@@ -171,12 +181,42 @@ static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
 	conn_start_connect(arg);
 }
 
+static void listen_done(void *arg, PGresult *res)
+{
+	struct store *st = arg;
+	if (store_result_failed(res)) {
+		log_warn("db_listen", "result=failed");
+		return;
+	}
+	/* Notifications sent while we were not listening are lost: the
+	 * owner catches up (a full reconciliation). */
+	if (st->listen_up)
+		st->listen_up(st->notify_arg);
+}
+
+static void conn_send(struct conn *c, struct job *j);
+
 static void conn_connected(struct conn *c)
 {
 	c->state = CONN_IDLE;
 	c->backoff_ms = 0;
-	log_info("db_conn_up", "conn=%d", c->index);
+	if (c->listener)
+		log_info("db_conn_up", "conn=listener");
+	else
+		log_info("db_conn_up", "conn=%d", c->index);
 	conn_watch(c, EV_READ | EV_PERSIST);
+	if (c->listener) {
+		struct job *j = calloc(1, sizeof *j);
+		if (!j) {
+			conn_down(c, "out of memory");
+			return;
+		}
+		j->sql = c->st->listen_sql;
+		j->cb = listen_done;
+		j->arg = c->st;
+		conn_send(c, j);
+		return;
+	}
 	store_dispatch(c->st);
 }
 
@@ -234,8 +274,11 @@ static void conn_read(struct conn *c)
 		job_free(j);
 	}
 	PGnotify *n;
-	while ((n = PQnotifies(c->pg)) != NULL)
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		if (c->st->notify && !store_own_backend(c->st, n->be_pid))
+			c->st->notify(c->st->notify_arg, n->relname, n->extra);
 		PQfreemem(n);
+	}
 	if (PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_down(c, "connection lost");
 		return;
@@ -272,12 +315,24 @@ static void conn_socket_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Notifications caused by this instance's own writes: it already knows. */
+static bool store_own_backend(const struct store *st, int pid)
+{
+	for (int i = 0; i < st->nconns; i++)
+		if (st->conns[i].pg && PQbackendPID(st->conns[i].pg) == pid)
+			return true;
+	return false;
+}
+
 static void conn_send(struct conn *c, struct job *j)
 {
 	c->job = j;
 	c->state = CONN_BUSY;
-	if (!PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
-			       (const char *const *)j->values, NULL, NULL, 0)) {
+	/* the listener's "LISTEN a; LISTEN b" needs the simple protocol */
+	int sent = c->listener ? PQsendQuery(c->pg, j->sql)
+			       : PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
+						   (const char *const *)j->values, NULL, NULL, 0);
+	if (!sent) {
 		conn_down(c, strtok(PQerrorMessage(c->pg), "\n"));
 		return;
 	}
@@ -405,12 +460,51 @@ struct store *store_new(struct event_base *base, const char *conninfo, int pool_
 	return st;
 }
 
+void store_listen(struct store *st, const char *listen_sql, store_notify_cb notify,
+		  store_up_cb up, void *arg)
+{
+	struct conn *c = &st->listener;
+	free(st->listen_sql);
+	st->listen_sql = strdup(listen_sql);
+	st->notify = notify;
+	st->listen_up = up;
+	st->notify_arg = arg;
+	c->st = st;
+	c->index = -1;
+	c->listener = true;
+	c->retry = evtimer_new(st->base, conn_retry_cb, c);
+	if (st->listen_sql && c->retry)
+		conn_start_connect(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->job) {
+		c->job->cb(c->job->arg, NULL);
+		job_free(c->job);
+		c->job = NULL;
+	}
+	if (c->result)
+		PQclear(c->result);
+	if (c->ev)
+		event_free(c->ev);
+	if (c->retry)
+		event_free(c->retry);
+	if (c->pg)
+		PQfinish(c->pg);
+	c->result = NULL;
+	c->ev = c->retry = NULL;
+	c->pg = NULL;
+}
+
 void store_free(struct store *st)
 {
 	if (!st)
 		return;
 	/* Callbacks below may queue follow-up work: it is answered at once. */
 	st->closing = true;
+	conn_close(&st->listener);
+	free(st->listen_sql);
 	for (int i = 0; i < st->nconns; i++) {
 		struct conn *c = &st->conns[i];
 		if (c->job) {

@@ -20,12 +20,19 @@ struct store;
  * returns) or NULL when no connection could run it (database unavailable). */
 typedef void (*store_cb)(void *arg, PGresult *res);
 typedef void (*store_notify_cb)(void *arg, const char *channel, const char *payload);
+typedef void (*store_up_cb)(void *arg);
 
 struct store *store_new(struct event_base *base, const char *conninfo, int pool_size);
 void store_free(struct store *st);
 /* Queues one statement; sql and values are copied. */
 void store_query(struct store *st, const char *sql, int nparams,
 		 const char *const *values, store_cb cb, void *arg);
+/* Opens one more connection that runs listen_sql ("LISTEN a; LISTEN b") and
+ * then hands every notification from other sessions to notify. up is called
+ * each time it is (re)established: what was notified meanwhile is lost, so
+ * the owner reconciles. */
+void store_listen(struct store *st, const char *listen_sql, store_notify_cb notify,
+		  store_up_cb up, void *arg);
 /* True while at least one connection is up. */
 bool store_ready(const struct store *st);
 int  store_pending(const struct store *st);
