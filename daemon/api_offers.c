@@ -10,6 +10,8 @@
 #include "api.h"
 #include "app.h"
 #include "config.h"
+#include "inventory.h"
+#include "siaod/match.h"
 #include "siaod/date.h"
 #include "validate.h"
 
@@ -105,30 +107,115 @@ void api_offers_create(struct req *r)
 	free(body);
 }
 
+/* The offer as the API shows it, from the inventory (the same members as
+ * offer_json in sql/002), with its free places on day `on`. */
+static json_t *offer_json(const struct inv_offer *o, sdate on)
+{
+	const struct match_offer *m = &o->m;
+	char from[11], until[11], day[11];
+	date_format(m->available_from, from);
+	date_format(on, day);
+	if (m->available_until != DATE_NONE)
+		date_format(m->available_until, until);
+	json_t *j = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:i, s:s, s:b, s:b, s:b,"
+			      " s:b, s:s, s:f, s:s, s:s, s:i, s:i, s:s, s:s, s:s}",
+		"id", (json_int_t)m->id, "porteur_id", (json_int_t)m->porteur_id,
+		"kind", match_kind_code(m->kind), "label", o->label ? o->label : "",
+		"commune_insee", o->commune_insee, "departement", o->departement,
+		"lat", m->lat, "lon", m->lon, "capacity", m->capacity,
+		"min_age", m->min_age, "max_age", m->max_age,
+		"gender", match_offer_gender_code(m->gender),
+		"accepts_couples", m->accepts_couples, "accepts_children", m->accepts_children,
+		"accepts_pets", m->accepts_pets, "wheelchair_accessible", m->wheelchair_accessible,
+		"support_level", match_support_code(m->support_level),
+		"monthly_charge_eur", m->monthly_charge_eur, "available_from", from,
+		"status", m->open ? "open" : "closed", "version", o->version,
+		"free_places", inventory_free_on(o, on), "free_places_on", day,
+		"created_at", o->created_at, "updated_at", o->updated_at);
+	if (j) {
+		json_object_set_new(j, "max_stay_days", m->max_stay_days ? json_integer(m->max_stay_days) : json_null());
+		json_object_set_new(j, "available_until", m->available_until != DATE_NONE ? json_string(until) : json_null());
+	}
+	return j;
+}
+
+static int cmp_offer_id(const void *a, const void *b)
+{
+	int64_t x = (*(const struct match_offer *const *)a)->id, y = (*(const struct match_offer *const *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* Offers are read from the inventory: the answer needs no round trip and
+ * keeps coming while PostgreSQL is away. */
 void api_offers_list(struct req *r)
 {
 	json_t *f = json_object();
-	if (api_list_params(r, f) && api_query_departement(r, f, "departement") &&
-	    api_query_enum(r, f, "kind", api_kinds) && api_query_enum(r, f, "status", statuses) &&
-	    api_query_int(r, f, "porteur_id", 1, INT64_MAX) &&
-	    api_query_int(r, f, "min_free", 0, 1000) &&
-	    api_query_date(r, f, "available_on", r->today)) {
-		char *fs = json_dumps(f, JSON_COMPACT);
-		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT offer_list($1::jsonb)", 1, values, 200, 0);
-		free(fs);
+	if (!(api_list_params(r, f) && api_query_departement(r, f, "departement") &&
+	      api_query_enum(r, f, "kind", api_kinds) && api_query_enum(r, f, "status", statuses) &&
+	      api_query_int(r, f, "porteur_id", 1, INT64_MAX) &&
+	      api_query_int(r, f, "min_free", 0, 1000) &&
+	      api_query_date(r, f, "available_on", r->today))) {
+		json_decref(f);
+		return;
 	}
+	const char *dep = json_string_value(json_object_get(f, "departement"));
+	const char *kind = json_string_value(json_object_get(f, "kind"));
+	const char *status = json_string_value(json_object_get(f, "status"));
+	json_t *pid = json_object_get(f, "porteur_id"), *min_free = json_object_get(f, "min_free");
+	size_t limit = (size_t)json_integer_value(json_object_get(f, "limit"));
+	const char *cursor = json_string_value(json_object_get(f, "cursor"));
+	int64_t after = cursor ? strtoll(cursor, NULL, 10) : 0;
+	sdate on;
+	date_parse(json_string_value(json_object_get(f, "available_on")), &on);
+
+	size_t n = inventory_all_offers(r->app->inv, NULL, 0);
+	const struct match_offer **all = malloc((n + 1) * sizeof *all);
+	if (!all) {
+		json_decref(f);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	n = inventory_all_offers(r->app->inv, all, n);
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct inv_offer *o = (const struct inv_offer *)all[i];
+		if (o->m.id <= after || (dep && strcmp(o->departement, dep) != 0) ||
+		    (kind && strcmp(match_kind_code(o->m.kind), kind) != 0) ||
+		    (status && strcmp(o->m.open ? "open" : "closed", status) != 0) ||
+		    (pid && o->m.porteur_id != json_integer_value(pid)) ||
+		    (min_free && inventory_free_on(o, on) < json_integer_value(min_free)))
+			continue;
+		all[kept++] = all[i];
+	}
+	qsort(all, kept, sizeof *all, cmp_offer_id);
+	json_t *items = json_array();
+	for (size_t i = 0; i < kept && i < limit; i++)
+		json_array_append_new(items, offer_json((const struct inv_offer *)all[i], on));
+	json_t *next = json_null();
+	if (kept > limit) {
+		char c[24];
+		snprintf(c, sizeof c, "%lld", (long long)all[limit - 1]->id);
+		json_decref(next);
+		next = json_string(c);
+	}
+	free(all);
 	json_decref(f);
+	req_reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
 }
 
 void api_offers_get(struct req *r)
 {
 	json_t *f = json_object();
 	if (api_query_date(r, f, "available_on", r->today)) {
-		char id[24];
-		snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-		const char *values[2] = {id, json_string_value(json_object_get(f, "available_on"))};
-		api_sql_reply(r, "SELECT offer_get($1::bigint, $2::date)", 2, values, 200, API_ETAG);
+		const struct inv_offer *o = inventory_offer(r->app->inv, r->ids[0]);
+		sdate on;
+		date_parse(json_string_value(json_object_get(f, "available_on")), &on);
+		if (!o) {
+			req_problem(r, 404, "not-found", "no such offer");
+		} else {
+			snprintf(r->etag, sizeof r->etag, "\"%d\"", o->version);
+			req_reply_json(r, 200, offer_json(o, on));
+		}
 	}
 	json_decref(f);
 }

@@ -170,16 +170,6 @@ void api_stays_list(struct req *r)
 	json_decref(f);
 }
 
-/* Free places per day, from the inventory: the offer must be open and the
- * day inside its availability window, as in the offers list. */
-static int free_on(const struct inv_offer *o, sdate d)
-{
-	if (!o->m.open || d < o->m.available_from ||
-	    (o->m.available_until != DATE_NONE && d > o->m.available_until))
-		return 0;
-	return inventory_free_places(o, d, d + 1);
-}
-
 static json_t *day(sdate d)
 {
 	char buf[11];
@@ -215,7 +205,7 @@ void api_offer_availability(struct req *r)
 	}
 	json_t *days = json_array();
 	for (sdate d = from; d <= to; d++)
-		json_array_append_new(days, json_pack("{s:o, s:i}", "date", day(d), "free_places", free_on(o, d)));
+		json_array_append_new(days, json_pack("{s:o, s:i}", "date", day(d), "free_places", inventory_free_on(o, d)));
 	/* A place frees up on the day a span ends, unless another begins then. */
 	json_t *frees = json_array();
 	for (sdate d = from; d <= to; d++) {

@@ -38,15 +38,6 @@ static struct match_params params_on(struct req *r, sdate on)
 	return p;
 }
 
-/* Free places of o on day d, as the offers list counts them. */
-static int free_on(const struct inv_offer *o, sdate d)
-{
-	if (!o->m.open || d < o->m.available_from ||
-	    (o->m.available_until != DATE_NONE && d > o->m.available_until))
-		return 0;
-	return inventory_free_places(o, d, d + 1);
-}
-
 static json_t *reasons_json(const struct match_factor *f)
 {
 	json_t *a = json_array();
@@ -83,8 +74,8 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 			ys[n++] = all_y[i];
 	for (size_t j = 0; j < no; j++) {
 		const struct inv_offer *o = (const struct inv_offer *)all_o[j];
-		if (strcmp(o->departement, dep) == 0 && free_on(o, on) > 0) {
-			cap[m] = free_on(o, on);
+		if (strcmp(o->departement, dep) == 0 && inventory_free_on(o, on) > 0) {
+			cap[m] = inventory_free_on(o, on);
 			os[m++] = o;
 		}
 	}

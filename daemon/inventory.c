@@ -318,6 +318,14 @@ int inventory_free_places(const struct inv_offer *o, sdate start, sdate end)
 	return n;
 }
 
+int inventory_free_on(const struct inv_offer *o, sdate d)
+{
+	if (!o->m.open || d < o->m.available_from ||
+	    (o->m.available_until != DATE_NONE && d > o->m.available_until))
+		return 0;
+	return inventory_free_places(o, d, d + 1);
+}
+
 int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start, sdate end)
 {
 	(void)ctx;
@@ -403,7 +411,8 @@ static void offer_unlink(struct inventory *inv, struct inv_offer *o)
 /* Columns of inv_offers(): id, porteur_id, kind, departement, lat, lon,
  * capacity, max_stay_days, min_age, max_age, gender, accepts_couples,
  * accepts_children, accepts_pets, wheelchair_accessible, support_level,
- * monthly_charge_eur, available_from, available_until, status, label. */
+ * monthly_charge_eur, available_from, available_until, status, label,
+ * commune_insee, version, created_at, updated_at. */
 static int apply_offer_row(struct inventory *inv, const PGresult *res, int i)
 {
 	int64_t id = ival(res, i, 0);
@@ -439,6 +448,10 @@ static int apply_offer_row(struct inventory *inv, const PGresult *res, int i)
 	m->available_from = dval(res, i, 17);
 	m->available_until = dval(res, i, 18);
 	m->open = strcmp(PQgetvalue(res, i, 19), "open") == 0;
+	snprintf(o->commune_insee, sizeof o->commune_insee, "%s", PQgetvalue(res, i, 21));
+	o->version = (int)ival(res, i, 22);
+	snprintf(o->created_at, sizeof o->created_at, "%s", PQgetvalue(res, i, 23));
+	snprintf(o->updated_at, sizeof o->updated_at, "%s", PQgetvalue(res, i, 24));
 	char *label = strdup(PQgetvalue(res, i, 20));
 	if (label) {
 		free(o->label);

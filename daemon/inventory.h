@@ -40,7 +40,10 @@ struct inv_place {
 struct inv_offer {
 	struct match_offer m;       /* first: a match_offer * is an inv_offer * */
 	char departement[4];
+	char commune_insee[6];
+	int version;
 	char *label;
+	char created_at[40], updated_at[40];  /* as PostgreSQL writes them in JSON */
 	struct inv_place *places;
 	int nplaces, capplaces;
 	int64_t grid_cell;          /* key of its grid cell, 0 when not in the grid */
@@ -87,6 +90,9 @@ size_t inventory_place_count(const struct inventory *inv);
 /* Places of o free on every day of [start, end): active places no span
  * overlaps. A binary search per place, never a scan of every stay. */
 int inventory_free_places(const struct inv_offer *o, sdate start, sdate end);
+/* Free places on day d as the API reports them: 0 unless the offer is open
+ * and d within its availability window. */
+int inventory_free_on(const struct inv_offer *o, sdate d);
 /* A match_free_places_fn over the inventory (ctx unused). */
 int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start, sdate end);
 

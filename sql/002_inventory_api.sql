@@ -242,40 +242,7 @@ BEGIN
     RETURN offer_json(o, today);
 END $$;
 
-CREATE FUNCTION offer_get(p_id bigint, d date) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
-DECLARE o offers;
-BEGIN
-    SELECT * INTO o FROM offers WHERE id = p_id;
-    IF NOT FOUND THEN
-        PERFORM siaod_fail(404, 'not-found', format('offer %s does not exist', p_id));
-    END IF;
-    RETURN offer_json(o, d);
-END $$;
-
--- f: {departement, kind, status, porteur_id, available_on, min_free, cursor, limit}
-CREATE FUNCTION offer_list(f jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
-    WITH page AS (
-        SELECT o, offer_json(o, (f->>'available_on')::date) AS j
-        FROM offers o
-        WHERE o.id > coalesce((f->>'cursor')::bigint, 0)
-          AND (f->>'departement' IS NULL OR o.departement = f->>'departement')
-          AND (f->>'kind' IS NULL OR o.kind = f->>'kind')
-          AND (f->>'status' IS NULL OR o.status = f->>'status')
-          AND (f->>'porteur_id' IS NULL OR o.porteur_id = (f->>'porteur_id')::bigint)
-          AND (f->>'min_free' IS NULL OR (o.status = 'open'
-               AND offer_free_places(o.id, (f->>'available_on')::date) >= (f->>'min_free')::integer
-               AND (f->>'available_on')::date >= o.available_from
-               AND (o.available_until IS NULL OR (f->>'available_on')::date <= o.available_until)))
-        ORDER BY o.id LIMIT (f->>'limit')::integer + 1
-    ), numbered AS (
-        SELECT (page.o).id AS id, j, row_number() OVER (ORDER BY (page.o).id) AS n FROM page
-    )
-    SELECT jsonb_build_object(
-        'items', coalesce(jsonb_agg(j ORDER BY id) FILTER (WHERE n <= (f->>'limit')::integer), '[]'),
-        'next_cursor', CASE WHEN count(*) > (f->>'limit')::integer
-                            THEN (max(id) FILTER (WHERE n <= (f->>'limit')::integer))::text END)
-    FROM numbered;
-$$;
+-- Reading offers (list and get) is served from the daemon's inventory.
 
 CREATE FUNCTION offer_check_owner(o offers, actor jsonb) RETURNS void
 LANGUAGE plpgsql STABLE AS $$

@@ -206,12 +206,14 @@ CREATE FUNCTION inv_offers(ids bigint[]) RETURNS TABLE (
     capacity integer, max_stay_days integer, min_age integer, max_age integer, gender text,
     accepts_couples boolean, accepts_children boolean, accepts_pets boolean,
     wheelchair_accessible boolean, support_level text, monthly_charge_eur float8,
-    available_from integer, available_until integer, status text, label text)
+    available_from integer, available_until integer, status text, label text,
+    commune_insee text, version integer, created_at text, updated_at text)
 LANGUAGE sql STABLE AS $$
     SELECT id, porteur_id, kind, departement, lat, lon, capacity, coalesce(max_stay_days, 0),
         min_age, max_age, gender, accepts_couples, accepts_children, accepts_pets,
         wheelchair_accessible, support_level, monthly_charge_eur::float8,
-        available_from - date '1970-01-01', available_until - date '1970-01-01', status, label
+        available_from - date '1970-01-01', available_until - date '1970-01-01', status, label,
+        commune_insee, version, to_jsonb(created_at) #>> '{}', to_jsonb(updated_at) #>> '{}'
     FROM offers WHERE ids IS NULL OR id = ANY(ids) ORDER BY id;
 $$;
 

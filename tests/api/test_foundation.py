@@ -125,10 +125,12 @@ def readyz_503_while_the_database_is_unreachable_then_recovers():
                        timeout=5, msg="/readyz 503")
         expect_problem(r, 503)
         assert int(r.headers.get("Retry-After", "0")) > 0, "503 without Retry-After: %r" % r.headers
-        # An API call is a 503 too, never a 500 or a hang.
-        r = D.call("GET", "/v1/offers", ADMIN)
+        # A write is a 503 with Retry-After, never a 500 or a hang...
+        r = D.call("POST", "/v1/porteurs", ADMIN, {"name": "pendant la panne", "departement": "34"})
         expect_problem(r, 503)
         assert "Retry-After" in r.headers
+        # ...while offers keep being read from memory.
+        expect(D.call("GET", "/v1/offers", ADMIN), 200)
     finally:
         cluster_sql('ALTER DATABASE "%s" WITH ALLOW_CONNECTIONS true' % DB.name)
     # The pool retries with a backoff capped at 1 s: back within 5 s.
