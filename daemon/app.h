@@ -19,6 +19,7 @@ struct auth;
 struct inventory;
 struct req;
 struct engine;
+struct ratelimit;
 
 struct app {
 	struct config cfg;
@@ -29,6 +30,7 @@ struct app {
 	struct store *store;
 	struct auth *auth;
 	struct inventory *inv;            /* what matching reads, see inventory.h */
+	struct ratelimit *ratelimit;
 	int inflight;                     /* requests accepted and not yet answered */
 	struct req *requests_inflight;    /* their list, to orphan them at exit */
 	bool draining;                    /* SIGTERM received */

@@ -45,6 +45,8 @@ static const struct key keys[] = {
 	{"max_stay_days_iml",           I(max_stay_days[KIND_IML]), "540", 0, 3650, true},
 	{"max_stay_days_shared_flat",   I(max_stay_days[KIND_SHARED_FLAT]), "90", 1, 90, true},
 	{"max_stay_days_studio_tiroir", I(max_stay_days[KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
+	{"rate_limit_burst",            I(rate_limit_burst), "200", 1, 100000, true},
+	{"rate_limit_per_second",       I(rate_limit_per_second), "100", 0, 100000, true},
 	{"reconcile_interval_seconds",  I(reconcile_interval_seconds), "300", 60, 86400, true},
 	{"request_timeout_seconds",     I(request_timeout_seconds), "30", 1, 3600, false},
 	{"retention_months",            I(retention_months), "24", 1, 240, true},

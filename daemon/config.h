@@ -40,6 +40,8 @@ struct config {
 	int webhook_max_inflight;
 	int retention_months;
 	int reconcile_interval_seconds;
+	int rate_limit_per_second;
+	int rate_limit_burst;
 	int max_body_bytes;
 	int max_header_bytes;
 	int request_timeout_seconds;

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "routes.h"
 #include "store.h"
 
@@ -449,6 +450,14 @@ static void req_dispatch(struct req *r)
 	if (!(r->route->roles & (int)r->who.role)) {
 		api_audit_refused(r, "denied", 403);
 		req_problem(r, 403, "forbidden", "this token's role may not use this route");
+		return;
+	}
+	int wait;
+	if (!ratelimit_take(r->app->ratelimit, r->who.token_id, r->app->cfg.rate_limit_per_second,
+			    r->app->cfg.rate_limit_burst, &wait)) {
+		metrics_rate_limited();
+		r->retry_after = wait;
+		req_problem(r, 429, "rate-limited", "too many requests for this token; slow down");
 		return;
 	}
 	const char *key = req_header(r, "Idempotency-Key");

@@ -23,6 +23,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "migrate.h"
+#include "ratelimit.h"
 #include "scheduler.h"
 #include "store.h"
 #include "webhooks.h"
@@ -243,6 +244,7 @@ static int cmd_serve(struct app *app)
 	app->base = event_base_new();
 	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
 	app->auth = auth_new(app->store);
+	app->ratelimit = ratelimit_new();
 	if (app->store)
 		store_listen(app->store, "LISTEN siaod_inventory; LISTEN siaod_outbox", on_notify,
 			     on_listen_up, app);
@@ -272,6 +274,7 @@ static int cmd_serve(struct app *app)
 	store_free(app->store);
 	webhooks_stop(app);
 	auth_free(app->auth);
+	ratelimit_free(app->ratelimit);
 	inventory_free(app->inv);
 	event_free(sigterm);
 	event_free(sigint);

@@ -277,6 +277,9 @@ class Daemon:
         env = _clean_env()
         env["SIAOD_DATABASE_URL"] = self.db.url
         env["SIAOD_LISTEN"] = "127.0.0.1:%d" % self.port
+        # Tests hammer one token (races, bursts): no rate limit unless a
+        # test asks for one.
+        env["SIAOD_RATE_LIMIT_PER_SECOND"] = "0"
         env.update(self.extra_env)
         return env
 
@@ -392,6 +395,15 @@ class Daemon:
             raise AssertionError("siaod %s exited with %d:\n%s" % (" ".join(args), p.returncode, p.stderr))
         return p
 
+    def reload(self, timeout=5):
+        """Sends SIGHUP and waits for the reload to be logged as applied; returns the log
+        offset from before the signal (for wait_log(after=...))."""
+        mark = len(self.log_text())
+        self.send_signal(signal.SIGHUP)
+        m = self.wait_log(r"event=reload result=(\w+)", timeout=timeout, after=mark)
+        assert m and m.group(1) == "ok", "reload not applied: %s" % self.log_tail()
+        return mark
+
     def token(self, role, departements=(), porteur=None, label="t", expires_at=None):
         """A new token from `siaod token create` (the last line of its output)."""
         args = ["token", "create", "--role", role, "--label", label]
@@ -414,6 +426,49 @@ class Daemon:
         if isinstance(r.json, dict) and isinstance(r.json.get("token"), str):
             SECRETS.add(r.json["token"])
         return r
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to a daemon, for one thread at a time (threads
+    that must each have their own connection each take a Client). Answers are recorded
+    in the daemon's calls like Daemon.call's. No automatic retry: a dropped connection
+    is an error for the caller to judge."""
+
+    def __init__(self, daemon, timeout=30):
+        self.daemon = daemon
+        self.timeout = timeout
+        self.conn = None
+
+    def call(self, method, path, token=None, body=None, headers=None):
+        h = {}
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.daemon.port, timeout=self.timeout)
+        try:
+            self.conn.request(method, path, body=data, headers=h)
+            resp = self.conn.getresponse()
+            payload = resp.read()
+        except Exception:
+            self.close()
+            raise
+        r = Response(method, path, resp.status, Headers(resp.getheaders()), payload)
+        if resp.will_close:
+            self.close()
+        self.daemon.calls.append((r.headers.get("X-Request-Id"), method, path.split("?")[0], r.status))
+        if isinstance(r.json, dict) and isinstance(r.json.get("token"), str):
+            SECRETS.add(r.json["token"])
+        return r
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 # ---------------------------------------------------------------- assertions
