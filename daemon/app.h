@@ -41,6 +41,7 @@ struct app {
 	uint64_t requests;                /* for request ids */
 	int listened_once;                /* the LISTEN connection came up before */
 	int since_reconcile;              /* seconds since the last full re-read */
+	int since_retention;              /* seconds since the last retention run */
 	char instance[9];                 /* random, prefixes request ids */
 };
 

@@ -3,6 +3,7 @@
  */
 #include "scheduler.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
@@ -78,6 +79,7 @@ void scheduler_run_now(struct app *app)
 {
 	expire_holds(app);
 	scan_alerts(app);
+	apply_retention(app);
 }
 
 void scheduler_scan_alerts(struct app *app)
@@ -85,10 +87,46 @@ void scheduler_scan_alerts(struct app *app)
 	scan_alerts(app);
 }
 
+static void retention_done(void *arg, PGresult *res)
+{
+	struct app *app = arg;
+	if (store_result_failed(res)) {
+		log_warn("retention", "result=failed");
+		return;
+	}
+	int n = PQntuples(res);
+	if (n == 0)
+		return;
+	int64_t *ids = malloc(sizeof *ids * (size_t)n);
+	if (ids) {
+		for (int i = 0; i < n; i++)
+			ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		inventory_refresh(app->inv, app->store, NULL, 0, ids, n, NULL, NULL);
+	}
+	free(ids);
+	log_info("retention", "anonymised=%d", n);
+}
+
+/* Young people inactive for retention_months are anonymised. */
+static void apply_retention(struct app *app)
+{
+	char today[11], months[16];
+	clock_today(&app->cfg, today);
+	snprintf(months, sizeof months, "%d", app->cfg.retention_months);
+	const char *values[2] = {today, months};
+	store_query(app->store, "SELECT * FROM youth_retention($1::date, $2::integer)", 2, values,
+		    retention_done, app);
+}
+
 static void hold_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct app *app = arg;
 	expire_holds(app);
+	app->since_retention += SCHEDULER_PERIOD;
+	if (app->since_retention >= 3600) {
+		app->since_retention = 0;
+		apply_retention(app);
+	}
 	/* A safety net under LISTEN/NOTIFY: every reconcile_interval_seconds
 	 * the whole inventory is read again. */
 	app->since_reconcile += SCHEDULER_PERIOD;
