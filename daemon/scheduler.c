@@ -15,6 +15,8 @@
 #include "store.h"
 #include "webhooks.h"
 
+static void apply_retention(struct app *app);
+
 static void expire_done(void *arg, PGresult *res)
 {
 	struct app *app = arg;
