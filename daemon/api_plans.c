@@ -69,13 +69,26 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 	inventory_all_youth(inv, all_y, ny);
 	inventory_all_offers(inv, all_o, no);
 	int32_t n = 0, m = 0;
-	for (size_t i = 0; i < ny; i++)
-		if (all_y[i]->waiting && all_y[i]->located && strcmp(all_y[i]->departement, dep) == 0)
-			ys[n++] = all_y[i];
+	json_t *pending = json_array();  /* waiting, but already with a proposal */
+	for (size_t i = 0; i < ny; i++) {
+		const struct inv_youth *y = all_y[i];
+		if (!y->located || strcmp(y->departement, dep) != 0)
+			continue;
+		if (y->waiting)
+			ys[n++] = y;
+		else if (y->status_waiting && y->open_placement)
+			json_array_append_new(pending, json_pack("{s:I, s:s}", "youth_id", (json_int_t)y->m.id,
+								 "why", "has_an_open_placement"));
+	}
+	sdate *last_end = malloc((no + 1) * sizeof *last_end);
+	if (!last_end) {
+		json_decref(pending);
+		goto out;
+	}
 	for (size_t j = 0; j < no; j++) {
 		const struct inv_offer *o = (const struct inv_offer *)all_o[j];
 		if (strcmp(o->departement, dep) == 0 && inventory_free_on(o, on) > 0) {
-			cap[m] = inventory_free_on(o, on);
+			last_end[m] = on + 1;
 			os[m++] = o;
 		}
 	}
@@ -86,13 +99,16 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 		int prio = match_priority(y, p.today);
 		for (size_t c = 0; c < k && c < no; c++) {
 			const struct inv_offer *o = (const struct inv_offer *)near[c];
-			if (strcmp(o->departement, dep) != 0 || match_eligible(&p, y, &o->m, NULL) != MATCH_OK)
+			struct match_check chk;
+			if (strcmp(o->departement, dep) != 0 || match_eligible(&p, y, &o->m, &chk) != MATCH_OK)
 				continue;
 			int32_t j = 0;
 			while (j < m && os[j] != o)
 				j++;
 			if (j == m)
 				continue; /* no place free on that day */
+			if (chk.end > last_end[j])
+				last_end[j] = chk.end;
 			if (ne == ecap) {
 				struct plan_edge *grown = realloc(edges, 2 * ecap * sizeof *edges);
 				if (!grown)
@@ -104,10 +120,19 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 				plan_weight(match_score(&p, y, &o->m, NULL), prio, n, MAX_PRIORITY)};
 		}
 	}
+	/* An offer gives the plan the places free for the longest stay asked
+	 * of it: never more young people than its places can take, whatever
+	 * the mix of stays. */
+	for (int32_t j = 0; j < m; j++)
+		cap[j] = inventory_free_places(os[j], on, last_end[j]);
+	free(last_end);
+	last_end = NULL;
 	struct plan_input in = {n, m, cap, edges, ne};
-	if (plan_solve(&in, &res) != 0)
+	if (plan_solve(&in, &res) != 0) {
+		json_decref(pending);
 		goto out;
-	json_t *assignments = json_array(), *unassigned = json_array();
+	}
+	json_t *assignments = json_array(), *unassigned = pending;
 	int total = 0;
 	for (int32_t i = 0; i < n; i++) {
 		const struct match_youth *y = &ys[i]->m;
@@ -115,11 +140,18 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 		if (j >= 0) {
 			struct match_factor f[MATCH_FACTOR_COUNT];
 			int score = match_score(&p, y, &os[j]->m, f);
+			sdate start, end;
+			char sd[11], ed[11];
+			match_period(y, &os[j]->m, on, p.today, &start, &end);
+			date_format(start, sd);
+			date_format(end, ed);
 			total += score;
-			json_array_append_new(assignments, json_pack("{s:I, s:I, s:s, s:i, s:i, s:o}",
+			/* the stay the plan checked is the one apply proposes */
+			json_array_append_new(assignments, json_pack("{s:I, s:I, s:s, s:i, s:i, s:s, s:s, s:o}",
 				"youth_id", (json_int_t)y->id, "offer_id", (json_int_t)os[j]->m.id,
 				"label", os[j]->label ? os[j]->label : "", "score", score,
-				"priority", match_priority(y, p.today), "reasons", reasons_json(f)));
+				"priority", match_priority(y, p.today), "start_date", sd, "end_date", ed,
+				"reasons", reasons_json(f)));
 			continue;
 		}
 		/* Why not: no eligible offer with a free place (and which rules
@@ -287,8 +319,33 @@ static void apply_next(struct apply *a)
 		return;
 	}
 	json_t *pair = json_array_get(a->pairs, a->next++);
+	const char *start = json_string_value(json_object_get(pair, "start_date"));
+	const char *end = json_string_value(json_object_get(pair, "end_date"));
+	if (!start || strcmp(start, r->today) < 0)
+		start = a->start;
+	/* Things may have changed since the plan: the pair must still pass the
+	 * matcher's rules (free places are the database's to decide). */
+	const struct inv_youth *y = inventory_youth(r->app->inv, json_integer_value(json_object_get(pair, "youth_id")));
+	const struct inv_offer *o = inventory_offer(r->app->inv, json_integer_value(json_object_get(pair, "offer_id")));
+	if (y && o) {
+		struct match_params p;
+		sdate on;
+		date_parse(start, &on);
+		p = params_on(r, on);
+		enum match_rule rule = match_eligible(&p, &y->m, &o->m, NULL);
+		if (rule != MATCH_OK && rule != MATCH_RULE_NO_FREE_PLACE) {
+			json_array_append_new(a->results, json_pack("{s:O, s:O, s:i, s:s, s:[s]}",
+				"youth_id", json_object_get(pair, "youth_id"), "offer_id", json_object_get(pair, "offer_id"),
+				"status", 422, "problem", "not-eligible", "rules", match_rule_code(rule)));
+			apply_next(a);
+			return;
+		}
+	}
 	json_t *body = json_pack("{s:O, s:O, s:s}", "youth_id", json_object_get(pair, "youth_id"),
-				 "offer_id", json_object_get(pair, "offer_id"), "start_date", a->start);
+				 "offer_id", json_object_get(pair, "offer_id"), "start_date", start);
+	/* the end the plan checked, unless the start moved to today */
+	if (end && start != a->start)
+		json_object_set_new(body, "planned_end_date", json_string(end));
 	char *bs = json_dumps(body, JSON_COMPACT), hold[16];
 	json_decref(body);
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
@@ -313,8 +370,12 @@ static json_t *chosen_pairs(json_t *plan, const json_t *asked, json_t *results)
 			if (json_equal(json_object_get(have, "youth_id"), json_object_get(want, "youth_id")) &&
 			    json_equal(json_object_get(have, "offer_id"), json_object_get(want, "offer_id")))
 				found = true;
-		if (found)
-			json_array_append(pairs, (json_t *)want);
+		if (found) {
+			json_array_foreach(assignments, k, have)
+				if (json_equal(json_object_get(have, "youth_id"), json_object_get(want, "youth_id")) &&
+				    json_equal(json_object_get(have, "offer_id"), json_object_get(want, "offer_id")))
+					json_array_append(pairs, (json_t *)have);
+		}
 		else
 			json_array_append_new(results, json_pack("{s:O, s:O, s:i, s:s}",
 				"youth_id", json_object_get(want, "youth_id"),

@@ -23,7 +23,8 @@ static const char *const columns[][2] = {
 	{"refus", "refusals"}, {"entrees", "entries"}, {"sorties", "exits"},
 	{"sorties_par_destination", "exits_by_destination"}, {"part_logement_durable", "durable_share"},
 	{"duree_moyenne_jours", "mean_stay_days"}, {"duree_mediane_jours", "median_stay_days"},
-	{"sejours_au_plafond", "stays_to_cap"}, {"taux_occupation", "occupancy_rate"},
+	{"sejours_au_plafond", "stays_to_cap"}, {"jours_places_occupes", "place_days_held"},
+	{"jours_places_ouverts", "place_days_capacity"}, {"taux_occupation", "occupancy_rate"},
 	{"delai_median_entree_jours", "median_days_to_entry"},
 };
 #define NCOLUMNS (sizeof columns / sizeof *columns)
@@ -37,11 +38,20 @@ static void csv_field(struct evbuffer *out, const json_t *v)
 	if (json_is_integer(v)) {
 		evbuffer_add_printf(out, "%lld", (long long)json_integer_value(v));
 	} else if (json_is_real(v)) {
+		/* the SQL rounds rates to 4 decimals and means to 2: print that
+		 * many, without trailing zeros, never in exponent form */
 		char num[64];
-		snprintf(num, sizeof num, "%.4g", json_real_value(v));
-		for (char *c = num; *c; c++)
-			if (*c == '.')
-				*c = ',';
+		snprintf(num, sizeof num, "%.4f", json_real_value(v));
+		char *dot = strchr(num, '.');
+		if (dot) {
+			char *end = num + strlen(num) - 1;
+			while (end > dot && *end == '0')
+				*end-- = '\0';
+			if (end == dot)
+				*end = '\0';
+			else
+				*dot = ',';
+		}
 		evbuffer_add(out, num, strlen(num));
 	} else if (json_is_object(v)) {
 		const char *key;
@@ -89,6 +99,21 @@ static void reply_csv(struct req *r, json_t *report)
 	}
 	req_reply_buffer(r, 200, "text/csv; charset=utf-8", out);
 	evbuffer_free(out);
+}
+
+/* Accept names text/csv with a quality above 0 (q=0 means "not this"). */
+static bool wants_csv(const char *accept)
+{
+	const char *t = accept ? strstr(accept, "text/csv") : NULL;
+	if (!t)
+		return false;
+	const char *end = strchr(t, ',');
+	const char *q = strstr(t, "q=");
+	if (q && (!end || q < end)) {
+		double v = strtod(q + 2, NULL);
+		return v > 0;
+	}
+	return true;
 }
 
 struct report_call {
@@ -140,7 +165,7 @@ void api_reports_indicators(struct req *r)
 	if (c) {
 		const char *accept = req_header(r, "Accept");
 		c->r = r;
-		c->csv = accept && strstr(accept, "text/csv") != NULL;
+		c->csv = wants_csv(accept);
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[2] = {fs, r->actor};
 		store_query(r->app->store, "SELECT report_indicators($1::jsonb, $2::jsonb)", 2, values,

@@ -598,7 +598,7 @@ static void youth_unlink(struct inventory *inv, struct inv_youth *y)
 /* Columns of inv_youth(): id, departement, birth_date, rqth, gender,
  * household, has_pets, needs, situation, institution_exit_date, lat, lon,
  * max_distance_km, monthly_income_eur, support_need, wanted_from,
- * wanted_months, registered_at, status. */
+ * wanted_months, registered_at, status, open_placement. */
 static int apply_youth_row(struct inventory *inv, const PGresult *res, int i)
 {
 	int64_t id = ival(res, i, 0);
@@ -643,7 +643,11 @@ static int apply_youth_row(struct inventory *inv, const PGresult *res, int i)
 	m->wanted_from = dval(res, i, 15);
 	m->wanted_months = (int)ival(res, i, 16);
 	m->registered_at = dval(res, i, 17);
-	y->waiting = strcmp(PQgetvalue(res, i, 18), "waiting") == 0;
+	/* A young person with a pending proposal is not waiting for another
+	 * place: not a candidate, not in a plan. */
+	y->open_placement = PQnfields(res) > 19 && bval(res, i, 19);
+	y->status_waiting = strcmp(PQgetvalue(res, i, 18), "waiting") == 0;
+	y->waiting = y->status_waiting && !y->open_placement;
 	y->gen = inv->gen;
 	if (y->waiting && y->located) {
 		y->grid_cell = grid_add(&inv->youth_grid, m->lat, m->lon, y);

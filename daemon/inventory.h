@@ -52,7 +52,9 @@ struct inv_offer {
 struct inv_youth {
 	struct match_youth m;       /* first, as above */
 	char departement[4];
-	bool waiting;               /* status = waiting: in the youth grid */
+	bool waiting;               /* status waiting and no open placement: in the youth grid */
+	bool open_placement;        /* a proposal, an accepted hold or a stay */
+	bool status_waiting;        /* the record's status, whatever its placements */
 	bool located;               /* has a wished commune */
 	int own_max_distance_km;    /* 0: the configured default applies */
 	unsigned gen;               /* full reload in which it was last seen */

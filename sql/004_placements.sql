@@ -451,3 +451,24 @@ LANGUAGE sql STABLE AS $$
     WHERE NOT isempty(held) AND (ids IS NULL OR offer_id = ANY(ids))
     ORDER BY offer_id, place_id, lower(held);
 $$;
+
+-- The young people, now with whether they hold an open placement (a
+-- proposal or an accepted hold keeps the status "waiting", but such a young
+-- person is not waiting for another place).
+DROP FUNCTION inv_youth(bigint[]);
+CREATE FUNCTION inv_youth(ids bigint[]) RETURNS TABLE (
+    id bigint, departement text, birth_date integer, rqth boolean, gender text,
+    household text, has_pets boolean, needs text[], situation text,
+    institution_exit_date integer, lat float8, lon float8, max_distance_km integer,
+    monthly_income_eur float8, support_need text, wanted_from integer, wanted_months integer,
+    registered_at integer, status text, open_placement boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT y.id, y.departement, y.birth_date - date '1970-01-01', y.rqth, y.gender, y.household,
+        y.has_pets, y.needs, y.situation, y.institution_exit_date - date '1970-01-01',
+        c.lat, c.lon, y.max_distance_km, y.monthly_income_eur::float8, y.support_need,
+        y.wanted_from - date '1970-01-01', y.wanted_months, y.registered_at - date '1970-01-01',
+        y.status, EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
+                          AND p.status IN ('proposed', 'accepted', 'active'))
+    FROM youth y LEFT JOIN communes c ON c.insee = y.commune_insee
+    WHERE y.erased_at IS NULL AND (ids IS NULL OR y.id = ANY(ids)) ORDER BY y.id;
+$$;
