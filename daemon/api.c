@@ -141,10 +141,16 @@ static void sql_reply_done(void *arg, PGresult *res)
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	int64_t offers[1], youth[1];
+	int64_t offers[16], youth[1];
 	int noffers = 0, nyouth = 0;
 	if (c->flags & (API_REFRESH_OFFER | API_REFRESH_YOUTH | API_REFRESH_PLACEMENT)) {
 		json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		/* a write that touched other offers lists them */
+		size_t k;
+		json_t *v;
+		json_array_foreach(json_object_get(j, "freed_offers"), k, v)
+			if (json_is_integer(v) && noffers < 14)
+				offers[noffers++] = json_integer_value(v);
 		if (c->flags & API_REFRESH_OFFER)
 			offers[noffers++] = json_id(j, "id");
 		if (c->flags & API_REFRESH_YOUTH)

@@ -75,9 +75,31 @@ static void idem_done(void *arg, PGresult *res)
 		log_warn("idempotency", "result=not_stored");
 }
 
-/* Keeps the answer for a retry with the same key, unless the write stored it
- * itself; a 5xx had no effect, so its key is released for a retry. */
-static void idem_finish(struct req *r, int status, struct evbuffer *buf)
+static void req_send(struct req *r, int status, const char *content_type, struct evbuffer *buf);
+
+/* An answer waiting for its Idempotency-Key record to be stored. */
+struct held_answer {
+	struct req *r;
+	int status;
+	const char *content_type;    /* a literal */
+	struct evbuffer *buf;
+};
+
+static void idem_stored_then_send(void *arg, PGresult *res)
+{
+	struct held_answer *h = arg;
+	if (store_result_failed(res))
+		log_warn("idempotency", "result=not_stored");
+	req_send(h->r, h->status, h->content_type, h->buf);
+	evbuffer_free(h->buf);
+	free(h);
+}
+
+/* Keeps the answer for a retry with the same key — before sending it, so a
+ * retry that arrives right after the answer finds it — unless the write
+ * stored it in its own transaction. A 5xx had no effect: the key is released
+ * for a retry. Returns true when the answer will be sent later. */
+static bool idem_finish(struct req *r, int status, const char *content_type, struct evbuffer *buf)
 {
 	char token[24], st[8];
 	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
@@ -85,14 +107,21 @@ static void idem_finish(struct req *r, int status, struct evbuffer *buf)
 	if (status >= 500) {
 		const char *values[2] = {token, r->idem_key};
 		store_query(r->app->store, "SELECT idem_abandon($1::bigint, $2)", 2, values, idem_done, NULL);
-		return;
+		return false;
 	}
 	if (r->idem_stored)
-		return;
+		return false;
 	size_t len = buf ? evbuffer_get_length(buf) : 0;
 	char *text = malloc(len + 1);
-	if (!text)
-		return;
+	struct held_answer *h = calloc(1, sizeof *h);
+	struct evbuffer *copy = evbuffer_new();
+	if (!text || !h || !copy) {
+		free(text);
+		free(h);
+		if (copy)
+			evbuffer_free(copy);
+		return false;
+	}
 	if (len)
 		evbuffer_copyout(buf, text, len);
 	text[len] = '\0';
@@ -105,17 +134,26 @@ static void idem_finish(struct req *r, int status, struct evbuffer *buf)
 		}
 		json_decref(j);
 	}
+	if (buf)
+		evbuffer_add_buffer(copy, buf);
+	*h = (struct held_answer){r, status, content_type, copy};
 	const char *values[4] = {token, r->idem_key, st, text ? text : "{}"};
 	store_query(r->app->store, "SELECT idem_store_text($1::bigint, $2, $3::integer, $4)", 4, values,
-		    idem_done, NULL);
+		    idem_stored_then_send, h);
 	free(text);
+	return true;
 }
 
 static void req_finish(struct req *r, int status, const char *content_type, struct evbuffer *buf)
 {
+	if (r->idem_key[0] && idem_finish(r, status, content_type, buf))
+		return; /* sent once the key's record is stored */
+	req_send(r, status, content_type, buf);
+}
+
+static void req_send(struct req *r, int status, const char *content_type, struct evbuffer *buf)
+{
 	struct app *app = r->app;
-	if (r->idem_key[0])
-		idem_finish(r, status, buf);
 	if (!r->gone) {
 		struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
 		if (evcon)
@@ -307,6 +345,16 @@ static bool req_read_body(struct req *r)
 	size_t len = evbuffer_get_length(in);
 	bool wants_body = strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0 ||
 			  strcmp(r->method, "PUT") == 0;
+	const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	/* What an Idempotency-Key stands for: method, path and body bytes. */
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+		EVP_DigestUpdate(md, r->method, strlen(r->method) + 1);
+		EVP_DigestUpdate(md, r->path, strlen(r->path) + 1);
+		EVP_DigestUpdate(md, data, len);
+		EVP_DigestFinal_ex(md, r->body_hash, NULL);
+	}
+	EVP_MD_CTX_free(md);
 	if (!wants_body || len == 0)
 		return true;
 	const char *ct = req_header(r, "Content-Type");
@@ -316,14 +364,6 @@ static bool req_read_body(struct req *r)
 			    "send the body as application/json (or application/merge-patch+json)");
 		return false;
 	}
-	const char *data = (const char *)evbuffer_pullup(in, -1);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		EVP_DigestUpdate(md, r->path, strlen(r->path) + 1);
-		EVP_DigestUpdate(md, data, len);
-		EVP_DigestFinal_ex(md, r->body_hash, NULL);
-	}
-	EVP_MD_CTX_free(md);
 	json_error_t err;
 	json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
 	if (!body) {

@@ -162,6 +162,12 @@ BEGIN
     IF patch ? 'departement' THEN
         PERFORM youth_check_scope(patch->>'departement', actor, 'the new département');
     END IF;
+    -- "placed" follows the stay: the exit decides what comes next
+    IF patch ? 'status' AND y.status = 'placed' THEN
+        PERFORM siaod_fail(409, 'youth-placed',
+            'this young person is in a stay: record the exit, which sets the status',
+            jsonb_build_object('current_status', y.status));
+    END IF;
     PERFORM youth_locate(patch->>'commune_insee');
     n := jsonb_populate_record(y, patch);
     PERFORM youth_check_dates(n, today);
@@ -184,16 +190,24 @@ END $$;
 -- household, an age band) but nothing that points at the person remains.
 CREATE FUNCTION youth_erase(p_id bigint, actor jsonb, today date) RETURNS jsonb
 LANGUAGE plpgsql AS $$
-DECLARE y youth;
+DECLARE y youth; freed bigint[];
 BEGIN
     y := youth_fetch(p_id, actor, true);
+    -- Proposals and holds for someone who is gone free their places (the
+    -- placements table comes with migration 004); a stay being lived goes on.
+    WITH c AS (
+        UPDATE placements SET status = 'cancelled', version = version + 1, updated_at = now()
+        WHERE youth_id = p_id AND status IN ('proposed', 'accepted') RETURNING offer_id
+    ) SELECT array_agg(DISTINCT offer_id) INTO freed FROM c;
     UPDATE youth SET age_band = youth_age_band(birth_date, today), ref = NULL, birth_date = NULL,
         institution_exit_date = NULL, commune_insee = NULL, needs = '{}', has_pets = false,
         monthly_income_eur = 0, status = 'closed', erased_at = now(),
         version = version + 1, updated_at = now()
     WHERE id = p_id;
     PERFORM audit_write(actor, 'youth.erase', 'youth', p_id);
-    RETURN jsonb_build_object('id', p_id, 'erased', true);
+    -- freed_offers: offers whose pending proposals were cancelled (the daemon re-reads them)
+    RETURN jsonb_build_object('id', p_id, 'erased', true,
+                              'freed_offers', to_jsonb(coalesce(freed, '{}')));
 END $$;
 
 ---------------------------------------------------------------- inventory loading

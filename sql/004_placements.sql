@@ -243,7 +243,7 @@ BEGIN
     INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date,
                             hold_until, capped, created_on)
     VALUES (y.id, o.id, v_place, 'proposed', v_start, v_end, today + hold_days,
-            v_end = v_cap, today)
+            coalesce(v_end = v_cap, false), today)
     RETURNING * INTO p;
     PERFORM audit_write(actor, 'placement.create', 'placement', p.id, 'ok', 201);
     RETURN placement_json(p);
@@ -347,8 +347,9 @@ BEGIN
     END IF;
 
     IF action = 'accept' THEN
+        -- DESIGN: an accepted hold lasts until start_date + hold_days
         UPDATE placements SET status = 'accepted', accepted_on = today,
-            hold_until = greatest(start_date, today) + hold_days
+            hold_until = start_date + hold_days
         WHERE id = p_id;
     ELSIF action = 'refuse' THEN
         UPDATE placements SET status = 'refused', refusal_reason = body->>'reason' WHERE id = p_id;
@@ -364,7 +365,7 @@ BEGIN
                       WHEN p.capped OR p.planned_end_date > v_cap THEN v_cap
                       ELSE greatest(p.planned_end_date, v_date + 1) END;
         UPDATE placements SET status = 'active', start_date = v_date, planned_end_date = v_end,
-            capped = (v_end = v_cap), entered_on = today, hold_until = NULL
+            capped = coalesce(v_end = v_cap, false), entered_on = today, hold_until = NULL
         WHERE id = p_id;
         UPDATE youth SET status = 'placed', version = version + 1, updated_at = now() WHERE id = y.id;
     ELSIF action = 'exit' THEN
@@ -388,7 +389,7 @@ BEGIN
         END IF;
         v_cap := placement_cap_end(o, p.start_date);
         PERFORM placement_beyond_cap(v_cap, v_end);
-        UPDATE placements SET planned_end_date = v_end, capped = (v_end = v_cap) WHERE id = p_id;
+        UPDATE placements SET planned_end_date = v_end, capped = coalesce(v_end = v_cap, false) WHERE id = p_id;
     END IF;
     UPDATE placements SET version = version + 1, updated_at = now() WHERE id = p_id RETURNING * INTO p;
     PERFORM audit_write(actor, 'placement.' || action, 'placement', p_id);

@@ -9,6 +9,7 @@ SIAOD_PACKAGES=(
 	libevent-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
 	postgresql postgresql-contrib
 	python3 curl
+	chromium nodejs npm
 )
 
 say()  { printf '==> %s\n' "$*" >&2; }
@@ -26,13 +27,24 @@ as_root() {
 	fi
 }
 
+# True when package $1 is installed, or is a virtual package that an installed
+# package provides (NodeSource's nodejs provides npm, and conflicts with
+# Debian's npm: asking apt for npm there would fail).
+pkg_installed() {
+	[[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]] && return 0
+	dpkg-query -W -f='${Status}\t${Provides}\n' 2>/dev/null | awk -F'\t' -v want="$1" '
+		$1 == "install ok installed" {
+			n = split($2, provided, /, */)
+			for (i = 1; i <= n; i++) { sub(/ .*/, "", provided[i]); if (provided[i] == want) found = 1 }
+		}
+		END { exit !found }'
+}
+
 # Install whichever of SIAOD_PACKAGES is missing; apt-get update only if needed.
 ensure_packages() {
 	local missing=() pkg
 	for pkg in "${SIAOD_PACKAGES[@]}"; do
-		if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]]; then
-			missing+=("$pkg")
-		fi
+		pkg_installed "$pkg" || missing+=("$pkg")
 	done
 	(( ${#missing[@]} == 0 )) && return 0
 	say "installing ${missing[*]}"

@@ -1,0 +1,152 @@
+// The HTTP client of the UI: the token from sessionStorage, JSON in and out,
+// problem+json answers turned into ApiError.
+
+const TOKEN_KEY = 'siaod.token';
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+
+  get slug() {
+    const t = this.problem.type || '';
+    return t.startsWith('/problems/') ? t.slice('/problems/'.length) : '';
+  }
+
+  // errors[] of a problem: [{pointer, code, detail}] (query errors name a parameter)
+  get errors() {
+    return Array.isArray(this.problem.errors) ? this.problem.errors : [];
+  }
+}
+
+// Listeners told when the token is refused (401): the app shows the sign-in.
+const unauthorizedListeners = [];
+export function onUnauthorized(fn) {
+  unauthorizedListeners.push(fn);
+}
+
+function url(path, query) {
+  const u = new URL(`/v1${path}`, window.location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
+  }
+  return u;
+}
+
+// api('GET', '/offers', {query: {...}}) → {data, etag, status}
+export async function api(method, path, { query, body, etag } = {}) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const init = { method, headers, cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (etag) headers['If-Match'] = etag;
+  let res;
+  try {
+    res = await fetch(url(path, query), init);
+  } catch (e) {
+    throw new ApiError(0, {
+      title: 'Réseau',
+      detail: 'Le service siaod ne répond pas (réseau coupé ou service arrêté).',
+    });
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data && typeof data === 'object' ? data : { title: res.statusText });
+    if (res.status === 401) unauthorizedListeners.forEach((fn) => fn(err));
+    throw err;
+  }
+  return { data, etag: res.headers.get('ETag'), status: res.status };
+}
+
+// Every page of a list (bounded: at most `max` items).
+export async function listAll(path, query = {}, max = 1000) {
+  const items = [];
+  let cursor = null;
+  do {
+    const { data } = await api('GET', path, { query: { ...query, limit: 200, cursor } });
+    items.push(...data.items);
+    cursor = data.next_cursor;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+// Runs fn over items, at most `width` at a time.
+export async function pool(items, width, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
+
+// Small caches of what every page names: porteurs and offers.
+const porteurs = new Map();
+let porteursLoaded = null;
+
+export function loadPorteurs(force = false) {
+  if (!porteursLoaded || force) {
+    porteursLoaded = listAll('/porteurs').then((items) => {
+      porteurs.clear();
+      items.forEach((p) => porteurs.set(p.id, p));
+      return [...porteurs.values()];
+    }).catch((e) => {
+      porteursLoaded = null;
+      throw e;
+    });
+  }
+  return porteursLoaded;
+}
+
+export function porteurName(id) {
+  const p = porteurs.get(id);
+  return p ? p.name : `porteur n° ${id}`;
+}
+
+const offers = new Map();
+
+export function rememberOffer(o) {
+  offers.set(o.id, Promise.resolve(o));
+}
+
+export function getOffer(id) {
+  if (!offers.has(id)) {
+    const p = api('GET', `/offers/${id}`).then((r) => r.data);
+    p.catch(() => offers.delete(id));
+    offers.set(id, p);
+  }
+  return offers.get(id);
+}
+
+export function forgetCaches() {
+  porteurs.clear();
+  porteursLoaded = null;
+  offers.clear();
+}

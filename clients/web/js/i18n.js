@@ -1,0 +1,162 @@
+// The French words for every code of the API (DESIGN.md, daemon/validate.c).
+
+export const KINDS = {
+  iml: 'Intermédiation locative (IML)',
+  alt: 'Logement ALT',
+  studio_tiroir: 'Studio-tiroir',
+  fjt: 'Foyer de jeunes travailleurs (FJT)',
+  shared_flat: 'Colocation temporaire (F4)',
+};
+
+export const OFFER_GENDERS = { any: 'Tout public', female: 'Femmes', male: 'Hommes' };
+export const GENDERS = { female: 'Femme', male: 'Homme', other: 'Autre' };
+export const HOUSEHOLDS = { alone: 'Seul·e', couple: 'En couple', with_children: 'Avec enfant(s)' };
+export const NEEDS = {
+  wheelchair: 'Fauteuil roulant',
+  mental_health: 'Santé mentale',
+  addiction: 'Addictions',
+  justice_followup: 'Suivi judiciaire',
+  pregnancy: 'Grossesse',
+};
+export const SITUATIONS = {
+  street: 'À la rue',
+  emergency_shelter: "Hébergement d'urgence",
+  precarious: 'Hébergement précaire',
+  institution_exit: "Sortie d'institution (ASE, PJJ…)",
+  family_breakdown: 'Rupture familiale',
+};
+export const SUPPORT = { light: 'Léger', standard: 'Standard', intensive: 'Renforcé' };
+export const YOUTH_STATUSES = { waiting: 'En attente', placed: 'Hébergé·e', closed: 'Dossier clos' };
+export const OFFER_STATUSES = { open: 'Ouverte', closed: 'Fermée' };
+export const PLACEMENT_STATUSES = {
+  proposed: 'Proposée',
+  accepted: 'Acceptée',
+  active: 'En cours',
+  ended: 'Terminée',
+  refused: 'Refusée',
+  cancelled: 'Annulée',
+  expired: 'Expirée',
+};
+export const REFUSAL_REASONS = {
+  youth_declined: 'Le ou la jeune a décliné',
+  no_show: "Ne s'est pas présenté·e",
+  incompatible_needs: 'Besoins incompatibles',
+  place_unavailable: 'Place indisponible',
+  other: 'Autre motif',
+};
+export const DESTINATIONS = {
+  durable_housing: 'Logement durable',
+  fjt: 'Foyer de jeunes travailleurs',
+  family: 'Retour en famille',
+  institution: 'Institution',
+  other_transitional: 'Autre hébergement temporaire',
+  street: 'Rue',
+  unknown: 'Inconnue',
+};
+
+// Eligibility rules, in the order the matcher checks them.
+export const RULES = {
+  closed: "Offre fermée ou hors de sa période d'ouverture",
+  distance: 'Trop loin de la commune souhaitée',
+  age: "Âge hors des limites de l'offre",
+  gender: "Public de l'offre (femmes / hommes) non compatible",
+  household: 'Composition du foyer non acceptée (couple, enfants)',
+  pets: 'Animaux non acceptés',
+  wheelchair: "Pas d'accès en fauteuil roulant",
+  no_free_place: 'Aucune place libre sur toute la période souhaitée',
+};
+
+export const FACTORS = {
+  distance: 'Distance',
+  duration: 'Durée de séjour',
+  affordability: 'Coût',
+  support: 'Accompagnement',
+  availability: 'Disponibilité',
+};
+
+// Field error codes (errors[].code), with a few field-specific wordings.
+export const ERROR_CODES = {
+  required: 'Ce champ est obligatoire.',
+  wrong_type: "Cette valeur n'a pas le format attendu.",
+  out_of_range: 'Cette valeur est hors des limites autorisées.',
+  unknown_value: "Cette valeur n'est pas reconnue.",
+  unknown_field: "Ce champ n'est pas accepté.",
+  invalid_utf8: 'Ce texte contient des caractères invalides.',
+  not_an_object: 'La requête est mal formée.',
+  too_long: 'Ce texte est trop long.',
+};
+const FIELD_ERRORS = {
+  'commune_insee.unknown_value': "Aucune commune n'a ce code INSEE.",
+  'commune_insee.wrong_type': 'Un code INSEE a 5 caractères, par exemple 34172.',
+  'departement.unknown_value': 'Département inconnu : par exemple 34, 2A ou 971.',
+  'departement.wrong_type': 'Département inconnu : par exemple 34, 2A ou 971.',
+  'birth_date.out_of_range': "Cette date de naissance n'est pas celle d'un ou d'une jeune.",
+  'birth_date.wrong_type': 'Date attendue (jj/mm/aaaa).',
+  'registered_at.out_of_range': "La date d'inscription ne peut pas être dans le futur.",
+  'capacity.out_of_range': 'La capacité ne peut pas descendre sous le nombre de places occupées (ou dépasser 1000).',
+  'max_stay_days.out_of_range': 'Durée hors limites (une colocation temporaire : 90 jours au plus).',
+  'max_age.out_of_range': "L'âge maximum ne peut pas être inférieur à l'âge minimum.",
+  'available_until.out_of_range': "La fin de disponibilité ne peut pas précéder son début.",
+  'date.out_of_range': 'Date impossible pour cette action (jamais dans le futur, jamais avant l’entrée).',
+  'planned_end_date.out_of_range': 'Date de fin au-delà de la durée maximale de l’offre.',
+};
+
+export function fieldMessage(field, code) {
+  return FIELD_ERRORS[`${field}.${code}`] || ERROR_CODES[code] || 'Valeur refusée.';
+}
+
+export const STATUS_TITLES = {
+  400: 'Demande invalide',
+  401: 'Connexion refusée',
+  403: 'Accès refusé',
+  404: 'Introuvable',
+  405: 'Action non permise',
+  409: 'Conflit',
+  412: 'Modifié entre-temps',
+  413: 'Envoi trop volumineux',
+  415: 'Format refusé',
+  422: 'Action impossible',
+  429: 'Trop de demandes',
+  500: 'Erreur interne du service',
+  503: 'Service momentanément indisponible',
+};
+
+// problem type (/problems/<slug>) → a French sentence
+export const PROBLEMS = {
+  'no-free-place': "Plus aucune place de cette offre n'est libre sur toute la période.",
+  'open-placement-exists': 'Ce ou cette jeune a déjà une orientation en cours (proposée, acceptée ou active).',
+  'youth-not-waiting': "Ce ou cette jeune n'est pas en attente d'une place.",
+  'not-eligible': "Ce ou cette jeune n'est pas éligible à cette offre.",
+  'beyond-cap': "Le séjour dépasserait la durée maximale de l'offre.",
+  'illegal-transition': "Cette action n'est plus possible dans l'état actuel de l'orientation.",
+  'capacity-below-occupancy': 'La capacité ne peut pas descendre sous le nombre de places déjà occupées ou réservées.',
+  'precondition-failed': "La fiche a été modifiée par quelqu'un d'autre entre-temps : la page a été rechargée, refaites la modification.",
+  forbidden: "Votre jeton ne donne pas accès à cette ressource ou à cette action.",
+  unauthorized: 'Jeton absent, inconnu, expiré ou révoqué : reconnectez-vous.',
+  'invalid-field': 'Certains champs sont à corriger.',
+  'invalid-json': 'La demande est mal formée.',
+  'invalid-query': 'Un filtre est invalide.',
+  'not-found': "Cette ressource n'existe pas (ou plus).",
+  conflict: "Conflit avec l'état actuel : rechargez la page et réessayez.",
+  'database-unavailable': 'La base de données ne répond pas : réessayez dans un instant.',
+  'rate-limited': 'Trop de demandes : patientez quelques secondes.',
+  'body-too-large': 'Envoi trop volumineux.',
+  'unsupported-media-type': 'Format de requête refusé.',
+};
+
+export function label(map, code) {
+  if (code === null || code === undefined || code === '') return '—';
+  return map[code] || code;
+}
+
+export function plural(n, one, many) {
+  return `${n} ${n === 1 || n === -1 || n === 0 ? one : many}`;
+}
+
+export function euros(v) {
+  return new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR', maximumFractionDigits: 2 }).format(v || 0);
+}
+
+export function km(v) {
+  return `${new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 1 }).format(v)} km`;
+}

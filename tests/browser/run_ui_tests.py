@@ -1,0 +1,81 @@
+"""
+Browser tests of the web UI (tests/browser/ui.test.mjs), run by ctest (label
+`browser`): this wrapper starts what the API tests start (a fresh database on
+the cluster of SIAOD_TEST_DATABASE_URL, the real siaod with SIAOD_UI_DIR set to
+clients/web, tokens from `siaod token create`), then runs the Node test, which
+drives Debian's Chromium through playwright-core (tests/browser/node_modules,
+installed by `npm ci` in `scripts/dev test`).
+
+Screenshots go to tests/browser/artifacts/ (git-ignored).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
+
+from harness import Daemon, Database, SECRETS, expect, run_all, test  # noqa: E402
+
+CHROMIUM = os.environ.get("SIAOD_CHROMIUM", "/usr/bin/chromium")
+NODE = shutil.which("node") or "node"
+
+ctx = {}
+
+
+def prerequisites():
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append("%s (Debian package chromium)" % CHROMIUM)
+    if not shutil.which("node"):
+        missing.append("node (Debian package nodejs)")
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
+        missing.append("tests/browser/node_modules/playwright-core (run `npm ci` in tests/browser;"
+                       " `scripts/dev test` does)")
+    if missing:
+        raise AssertionError("browser tests need: " + "; ".join(missing))
+
+
+def setup():
+    prerequisites()
+    db = Database("browser")
+    d = Daemon(db, env={"SIAOD_UI_DIR": os.path.join(ROOT, "clients", "web")}, name="siaod-browser")
+    admin = d.token("admin", label="browser admin")
+    porteurs = {}
+    for key, name in (("montpellier", "Foyer d'essai de Montpellier"), ("sete", "Association d'essai de Sète")):
+        r = expect(d.call("POST", "/v1/porteurs", admin, {"name": name, "departement": "34", "target_youth": 20}), 201)
+        porteurs[key] = r.json["id"]
+    ctx["daemon"] = d
+    ctx["fixture"] = {
+        "porteurs": porteurs,
+        "tokens": {
+            "admin": admin,
+            "referent": d.token("referent", departements=["34"], label="browser referent 34"),
+            "porteur_montpellier": d.token("porteur", porteur=porteurs["montpellier"], label="browser porteur 1"),
+            "porteur_sete": d.token("porteur", porteur=porteurs["sete"], label="browser porteur 2"),
+        },
+    }
+
+
+@test
+def ui_in_headless_chromium():
+    d = ctx["daemon"]
+    env = dict(os.environ)
+    env["SIAOD_UI_URL"] = "http://127.0.0.1:%d" % d.port
+    env["SIAOD_UI_FIXTURE"] = json.dumps(ctx["fixture"])
+    env["SIAOD_CHROMIUM"] = CHROMIUM
+    p = subprocess.run([NODE, "--test-reporter=spec", os.path.join(HERE, "ui.test.mjs")],
+                       cwd=HERE, env=env, timeout=240, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    out = p.stdout
+    for s in SECRETS:  # the test prints no token, but make sure
+        out = out.replace(s, "<token>")
+    print(out, flush=True)
+    assert p.returncode == 0, "the browser tests failed (exit %d); screenshots in %s" % (
+        p.returncode, os.path.join(HERE, "artifacts"))
+
+
+run_all(setup)
