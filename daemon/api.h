@@ -55,6 +55,8 @@ json_t *api_token_scope_errors(const json_t *body);
 
 /* handlers, by file */
 void api_healthz(struct req *r);
+void api_me(struct req *r);
+void api_communes(struct req *r);
 void api_ui(struct req *r);
 void api_readyz(struct req *r);
 void api_porteurs_create(struct req *r);

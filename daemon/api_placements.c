@@ -87,7 +87,8 @@ void api_placements_list(struct req *r)
 {
 	json_t *f = json_object();
 	if (api_list_params(r, f) && api_query_enum(r, f, "status", statuses) &&
-	    api_query_int(r, f, "offer_id", 1, INT64_MAX) && api_query_int(r, f, "youth_id", 1, INT64_MAX)) {
+	    api_query_int(r, f, "offer_id", 1, INT64_MAX) && api_query_int(r, f, "youth_id", 1, INT64_MAX) &&
+	    api_query_int(r, f, "porteur_id", 1, INT64_MAX)) {
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[2] = {fs, r->actor};
 		api_sql_reply(r, "SELECT placement_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);

@@ -24,6 +24,9 @@ const struct route routes[] = {
 	{"GET",    "/metrics",               api_metrics,         0,         "metrics"},
 	{"GET",    "/ui*",                   api_ui,              0,         "ui.file"},
 
+	{"GET",    "/v1/me",                 api_me,              A | R | P, "me.get"},
+	{"GET",    "/v1/communes",           api_communes,        A | R | P, "commune.search"},
+
 	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create"},
 	{"GET",    "/v1/porteurs",           api_porteurs_list,   A | R | P, "porteur.list"},
 	{"GET",    "/v1/porteurs/{id}",      api_porteurs_get,    A | R | P, "porteur.get"},

@@ -377,6 +377,22 @@ LANGUAGE sql STABLE AS $$
     FROM tokens WHERE hash = p_hash;
 $$;
 
+---------------------------------------------------------------- communes
+
+-- Communes whose name starts with q (accents and case ignored by the
+-- simple folding below), for the forms: name → INSEE code.
+CREATE FUNCTION commune_search(q text, dep text, lim integer) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('items', coalesce(jsonb_agg(jsonb_build_object(
+               'insee', insee, 'name', name, 'departement', departement, 'population', population)
+               ORDER BY population DESC NULLS LAST, name), '[]'), 'next_cursor', NULL)
+    FROM (SELECT * FROM communes
+          WHERE (dep IS NULL OR departement = dep)
+            AND (q IS NULL OR lower(translate(name, 'ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸàâäçéèêëîïôöùûüÿ''-', 'AAACEEEEIIOOUUUYaaaceeeeiioouuuy  '))
+                 LIKE lower(translate(q, 'ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸàâäçéèêëîïôöùûüÿ''-', 'AAACEEEEIIOOUUUYaaaceeeeiioouuuy  ')) || '%'
+                 OR insee = q)
+          ORDER BY population DESC NULLS LAST, name LIMIT lim) c;
+$$;
+
 ---------------------------------------------------------------- audit
 
 -- f: {entity, actor (token id), from, to (dates or timestamps), cursor, limit}

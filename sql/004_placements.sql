@@ -137,12 +137,17 @@ $$;
 
 CREATE FUNCTION placement_json(p placements) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', p.id, 'youth_id', p.youth_id, 'offer_id', p.offer_id,
-        'porteur_id', o.porteur_id, 'departement', o.departement,
+        'offer_label', o.label, 'porteur_id', o.porteur_id, 'departement', o.departement,
         'youth_departement', y.departement, 'place_id', p.place_id, 'place_number', pl.number,
         'status', p.status, 'start_date', p.start_date, 'planned_end_date', p.planned_end_date,
         'actual_end_date', p.actual_end_date, 'exit_destination', p.exit_destination,
         'refusal_reason', p.refusal_reason,
         'hold_until', CASE WHEN p.status IN ('proposed', 'accepted') THEN p.hold_until END,
+        -- what a porteur may know of the young person: never ref or birth date
+        'youth', jsonb_build_object(
+            'age_band', coalesce(y.age_band, youth_age_band(y.birth_date, p.start_date)),
+            'household', y.household, 'needs', to_jsonb(y.needs), 'situation', y.situation,
+            'support_need', y.support_need),
         'version', p.version, 'created_at', p.created_at, 'updated_at', p.updated_at)
     FROM offers o, youth y, places pl
     WHERE o.id = p.offer_id AND y.id = p.youth_id AND pl.id = p.place_id;
@@ -262,7 +267,7 @@ BEGIN
     RETURN placement_json(p);
 END $$;
 
--- f: {status, offer_id, youth_id, cursor, limit}
+-- f: {status, offer_id, youth_id, porteur_id, cursor, limit}
 CREATE FUNCTION placement_list(f jsonb, actor jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
     WITH page AS (
         SELECT p, row_number() OVER (ORDER BY p.id) AS n FROM placements p
@@ -271,6 +276,7 @@ CREATE FUNCTION placement_list(f jsonb, actor jsonb) RETURNS jsonb LANGUAGE sql 
           AND (f->>'status' IS NULL OR p.status = f->>'status')
           AND (f->>'offer_id' IS NULL OR p.offer_id = (f->>'offer_id')::bigint)
           AND (f->>'youth_id' IS NULL OR p.youth_id = (f->>'youth_id')::bigint)
+          AND (f->>'porteur_id' IS NULL OR o.porteur_id = (f->>'porteur_id')::bigint)
           AND CASE actor->>'role'
                 WHEN 'admin' THEN true
                 WHEN 'porteur' THEN o.porteur_id = (actor->>'porteur_id')::bigint
@@ -347,9 +353,11 @@ BEGIN
     END IF;
 
     IF action = 'accept' THEN
-        -- DESIGN: an accepted hold lasts until start_date + hold_days
+        -- DESIGN: an accepted hold lasts until start_date + hold_days; for a
+        -- start already past (an entry being recorded after the fact) the
+        -- days count from the acceptance, or it would expire at once
         UPDATE placements SET status = 'accepted', accepted_on = today,
-            hold_until = start_date + hold_days
+            hold_until = greatest(start_date, today) + hold_days
         WHERE id = p_id;
     ELSIF action = 'refuse' THEN
         UPDATE placements SET status = 'refused', refusal_reason = body->>'reason' WHERE id = p_id;
