@@ -30,8 +30,8 @@ static bool time_param(struct req *r, json_t *f, const char *name)
 void api_audit_list(struct req *r)
 {
 	static const char *const entities[] = {
-					       "porteur", "offer", "token", "youth",
-					       "placement", "webhook", "plan", "audit", NULL};
+					       "porteur", "offer", "token", "youth", "placement", "stay",
+					       "webhook", "plan", "report", "audit", "me", "commune", NULL};
 	json_t *f = json_object();
 	if (api_list_params(r, f) && api_query_enum(r, f, "entity", entities) &&
 	    api_query_int(r, f, "actor", 1, INT64_MAX) && time_param(r, f, "from") &&

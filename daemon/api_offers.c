@@ -183,7 +183,7 @@ void api_offers_list(struct req *r)
 		    (kind && strcmp(match_kind_code(o->m.kind), kind) != 0) ||
 		    (status && strcmp(o->m.open ? "open" : "closed", status) != 0) ||
 		    (pid && o->m.porteur_id != json_integer_value(pid)) ||
-		    (min_free && inventory_free_on(o, on) < json_integer_value(min_free)))
+		    (min_free && (!o->m.open || inventory_free_on(o, on) < json_integer_value(min_free))))
 			continue;
 		all[kept++] = all[i];
 	}

@@ -291,11 +291,13 @@ static void pair_done(void *arg, PGresult *res)
 	} else if (store_result_failed(res)) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		int status = state && strncmp(state, "SI", 2) == 0 ? atoi(state + 2) : 409;
-		json_object_set_new(out, "status", json_integer(status));
-		json_object_set_new(out, "problem", json_string(msg ? msg : "conflict"));
+		/* our own problems carry their slug; any other database error is
+		 * reported as a conflict, never as the database's own words */
+		bool ours = state && strncmp(state, "SI", 2) == 0;
+		json_object_set_new(out, "status", json_integer(ours ? atoi(state + 2) : 409));
+		json_object_set_new(out, "problem", json_string(ours && msg ? msg : "conflict"));
 		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		if (detail)
+		if (ours && detail)
 			json_object_set_new(out, "detail", json_string(detail));
 	} else {
 		json_t *pl = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
@@ -418,8 +420,11 @@ void api_plans_apply(struct req *r)
 		const char *key;
 		json_t *v;
 		json_object_foreach(r->body, key, v)
-			if (strcmp(key, "pairs") != 0)
-				validate_error(&errors, "/", "unknown_field", "only \"pairs\" is accepted");
+			if (strcmp(key, "pairs") != 0) {
+				char ptr[96];
+				snprintf(ptr, sizeof ptr, "/%.80s", key);
+				validate_error(&errors, ptr, "unknown_field", "only \"pairs\" is accepted");
+			}
 	}
 	if (pairs && !json_is_array(pairs))
 		validate_error(&errors, "/pairs", "wrong_type", "expected an array of {youth_id, offer_id}");

@@ -460,6 +460,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	const char *authz = req_header(r, "Authorization");
 	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7]) {
 		api_audit_refused(r, "unauthenticated", 401);
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate", "Bearer realm=\"siaod\"");
 		req_problem(r, 401, "unauthorized", "send Authorization: Bearer <token>");
 		return;
 	}
@@ -475,6 +476,8 @@ static void on_auth(void *arg, int found, const struct principal *p)
 	}
 	if (found == 0) {
 		api_audit_refused(r, "unauthenticated", 401);
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
+				  "Bearer realm=\"siaod\", error=\"invalid_token\"");
 		req_problem(r, 401, "unauthorized", "unknown, expired or revoked token");
 		return;
 	}

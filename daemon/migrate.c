@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 
 /* pg_advisory_lock key: "siaod" in ASCII (0x7369616f64), so other tools can recognise it */
@@ -74,6 +76,16 @@ static int run_copy(PGconn *pg, const char *directive)
 	return rc;
 }
 
+/* SHA-256 of a migration, in hex: an applied migration must never change. */
+static void checksum(const struct asset *a, char out[65])
+{
+	unsigned char md[32];
+	unsigned int len = 32;
+	EVP_Digest(a->data, a->len, md, &len, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 static int apply_one(PGconn *pg, const struct asset *a, int version)
 {
 	if (exec_ok(pg, "BEGIN", "begin") != 0)
@@ -91,11 +103,12 @@ static int apply_one(PGconn *pg, const struct asset *a, int version)
 		if (run_copy(pg, directive) != 0)
 			goto fail;
 	}
-	char v[16];
+	char v[16], sum[65];
 	snprintf(v, sizeof v, "%d", version);
-	const char *values[2] = {v, a->name};
-	PGresult *res = PQexecParams(pg, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-				     2, NULL, values, NULL, NULL, 0);
+	checksum(a, sum);
+	const char *values[3] = {v, a->name, sum};
+	PGresult *res = PQexecParams(pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+				     3, NULL, values, NULL, NULL, 0);
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
 	if (!ok || exec_ok(pg, "COMMIT", "commit") != 0)
@@ -125,8 +138,10 @@ int migrate_run(PGconn *pg)
 	qsort(list, n, sizeof *list, cmp_assets);
 
 	if (exec_ok(pg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			"version integer PRIMARY KEY, name text NOT NULL, "
-			"applied_at timestamptz NOT NULL DEFAULT now())", "schema_migrations") != 0) {
+			"version integer PRIMARY KEY, name text NOT NULL, checksum text, "
+			"applied_at timestamptz NOT NULL DEFAULT now())", "schema_migrations") != 0 ||
+	    exec_ok(pg, "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text",
+		    "schema_migrations") != 0) {
 		applied = -1;
 		goto out;
 	}
@@ -135,10 +150,25 @@ int migrate_run(PGconn *pg)
 		char v[16];
 		snprintf(v, sizeof v, "%d", version);
 		const char *values[1] = {v};
-		PGresult *res = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version = $1",
+		PGresult *res = PQexecParams(pg, "SELECT checksum FROM schema_migrations WHERE version = $1",
 					     1, NULL, values, NULL, NULL, 0);
 		int done = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 		int failed = PQresultStatus(res) != PGRES_TUPLES_OK;
+		/* A migration edited after it was applied would leave this database
+		 * different from a fresh one: refuse rather than drift. */
+		char sum[65];
+		checksum(list[i], sum);
+		if (done && !PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), sum) != 0) {
+			log_error("migrate", "migration=%s error=\"changed since it was applied to this database; "
+				  "restore it, or recreate a development database (scripts/dev reset)\"",
+				  list[i]->name);
+			failed = 1;
+		} else if (done && PQgetisnull(res, 0, 0)) {
+			const char *up[2] = {sum, v};
+			PGresult *u = PQexecParams(pg, "UPDATE schema_migrations SET checksum = $1 WHERE version = $2",
+						   2, NULL, up, NULL, NULL, 0);
+			PQclear(u);
+		}
 		PQclear(res);
 		if (failed || (!done && apply_one(pg, list[i], version) != 0)) {
 			applied = -1;
