@@ -202,6 +202,47 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
 	store_query(r->app->store, wrapped, nparams + 3, all, sql_reply_done, c);
 }
 
+/* A created resource whose secret (a token, a webhook secret) the
+ * database never sees in clear: added to the answer, shown once, then
+ * wiped from memory. */
+struct with_secret {
+	struct req *r;
+	const char *member;
+	char secret[128];
+};
+
+static void with_secret_done(void *arg, PGresult *res)
+{
+	struct with_secret *w = arg;
+	struct req *r = w->r;
+	if (store_result_failed(res)) {
+		api_sql_problem(r, res);
+	} else {
+		json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		if (j)
+			json_object_set_new(j, w->member, json_string(w->secret));
+		req_reply_json(r, 201, j);
+	}
+	memset(w->secret, 0, sizeof w->secret);
+	free(w);
+}
+
+void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, const char *const *values,
+				const char *member, const char *secret)
+{
+	struct with_secret *w = calloc(1, sizeof *w);
+	if (!w || strlen(secret) >= sizeof w->secret) {
+		free(w);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	w->r = r;
+	w->member = member;
+	memcpy(w->secret, secret, strlen(secret) + 1);
+	r->idem_redact = member; /* a replay never shows it again */
+	store_query(r->app->store, sql, nparams, values, with_secret_done, w);
+}
+
 static void audit_done(void *arg, PGresult *res)
 {
 	if (store_result_failed(res))

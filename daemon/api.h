@@ -27,6 +27,10 @@ enum {
  * next match reflects it. */
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
 		   int ok_status, int flags);
+/* Runs sql (creating a resource) and answers 201 with the resource plus
+ * `member`: `secret`, which is shown this once (see idem_redact). */
+void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, const char *const *values,
+				const char *member, const char *secret);
 /* Answers the problem a failed result (or NULL: database unavailable) means. */
 void api_sql_problem(struct req *r, const PGresult *res);
 /* Records a refused attempt (401, 403) in the audit log; fire and forget. */

@@ -43,28 +43,6 @@ json_t *api_token_scope_errors(const json_t *body)
 	return errors;
 }
 
-struct create {
-	struct req *r;
-	char token[AUTH_TOKEN_LEN + 1];
-};
-
-static void create_done(void *arg, PGresult *res)
-{
-	struct create *c = arg;
-	struct req *r = c->r;
-	if (store_result_failed(res)) {
-		api_sql_problem(r, res);
-	} else {
-		json_t *t = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		if (t)
-			json_object_set_new(t, "token", json_string(c->token));
-		req_reply_json(r, 201, t);
-	}
-	/* the only copy of the clear token in this process */
-	memset(c->token, 0, sizeof c->token);
-	free(c);
-}
-
 void api_tokens_create(struct req *r)
 {
 	if (!api_validate(r, token_fields, sizeof token_fields / sizeof *token_fields, false))
@@ -74,21 +52,18 @@ void api_tokens_create(struct req *r)
 		req_problem_full(r, 400, "invalid-field", "the token's scope does not fit its role", errors, NULL);
 		return;
 	}
-	struct create *c = calloc(1, sizeof *c);
+	char token[AUTH_TOKEN_LEN + 1], hp[67];
 	unsigned char hash[32];
-	if (!c || auth_token_generate(c->token, hash) != 0) {
-		free(c);
+	if (auth_token_generate(token, hash) != 0) {
 		req_problem(r, 503, "unavailable", "cannot draw a random token now");
 		return;
 	}
-	c->r = r;
-	r->idem_redact = "token";
-	char hp[67];
 	auth_hash_param(hash, hp);
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[3] = {hp, body, r->actor};
-	store_query(r->app->store, "SELECT token_create($1::bytea, $2::jsonb, $3::jsonb)",
-		    3, values, create_done, c);
+	api_sql_create_with_secret(r, "SELECT token_create($1::bytea, $2::jsonb, $3::jsonb)", 3, values,
+				   "token", token);
+	memset(token, 0, sizeof token);
 	free(body);
 }
 

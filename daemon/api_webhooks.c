@@ -65,27 +65,6 @@ out:
 	return why;
 }
 
-struct create {
-	struct req *r;
-	char secret[SIGNATURE_SECRET_LEN + 1];
-};
-
-static void create_done(void *arg, PGresult *res)
-{
-	struct create *c = arg;
-	struct req *r = c->r;
-	if (store_result_failed(res)) {
-		api_sql_problem(r, res);
-	} else {
-		json_t *w = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		if (w)
-			json_object_set_new(w, "secret", json_string(c->secret));
-		req_reply_json(r, 201, w);
-	}
-	memset(c->secret, 0, sizeof c->secret);
-	free(c);
-}
-
 void api_webhooks_create(struct req *r)
 {
 	if (!api_validate(r, webhook_fields, sizeof webhook_fields / sizeof *webhook_fields, false))
@@ -123,17 +102,16 @@ void api_webhooks_create(struct req *r)
 		}
 		json_object_set_new(r->body, "porteur_id", json_integer(r->who.porteur_id));
 	}
-	struct create *c = calloc(1, sizeof *c);
-	if (!c || signature_secret_new(c->secret) != 0) {
-		free(c);
+	char secret[SIGNATURE_SECRET_LEN + 1];
+	if (signature_secret_new(secret) != 0) {
 		req_problem(r, 503, "unavailable", "cannot draw a secret now");
 		return;
 	}
-	c->r = r;
-	r->idem_redact = "secret";
 	char *body = json_dumps(r->body, JSON_COMPACT);
-	const char *values[3] = {body, c->secret, r->actor};
-	store_query(r->app->store, "SELECT webhook_create($1::jsonb, $2, $3::jsonb)", 3, values, create_done, c);
+	const char *values[3] = {body, secret, r->actor};
+	api_sql_create_with_secret(r, "SELECT webhook_create($1::jsonb, $2, $3::jsonb)", 3, values,
+				   "secret", secret);
+	memset(secret, 0, sizeof secret);
 	free(body);
 }
 
