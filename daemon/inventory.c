@@ -26,10 +26,13 @@ struct idmap {
 	size_t cap, len;
 };
 
-/* One grid: cell key → a vector of pointers. */
+/* One grid: cell key → a vector of pointers, with each item's position as
+ * a unit vector, so a search drops what is out of reach without touching
+ * the item itself (a cache miss per item was most of a match's time). */
 struct cell {
 	int64_t key;                /* 0: empty slot */
 	void **items;
+	double *xyz;                /* 3 per item */
 	int n, cap;
 };
 struct grid {
@@ -149,6 +152,14 @@ static struct cell *grid_cell(struct grid *g, int64_t key, bool insert)
 	}
 }
 
+static void unit_vector(double lat, double lon, double v[3])
+{
+	double rl = lat * M_PI / 180.0, ro = lon * M_PI / 180.0;
+	v[0] = cos(rl) * cos(ro);
+	v[1] = cos(rl) * sin(ro);
+	v[2] = sin(rl);
+}
+
 static int64_t grid_add(struct grid *g, double lat, double lon, void *item)
 {
 	int64_t key = cell_key(lat, lon);
@@ -161,8 +172,13 @@ static int64_t grid_add(struct grid *g, double lat, double lon, void *item)
 		if (!items)
 			return 0;
 		c->items = items;
+		double *xyz = realloc(c->xyz, (size_t)cap * 3 * sizeof *xyz);
+		if (!xyz)
+			return 0;
+		c->xyz = xyz;
 		c->cap = cap;
 	}
+	unit_vector(lat, lon, &c->xyz[3 * c->n]);
 	c->items[c->n++] = item;
 	return key;
 }
@@ -173,21 +189,32 @@ static void grid_remove(struct grid *g, int64_t key, void *item)
 	for (int i = 0; c && i < c->n; i++)
 		if (c->items[i] == item) {
 			c->items[i] = c->items[--c->n];
+			memcpy(&c->xyz[3 * i], &c->xyz[3 * c->n], 3 * sizeof(double));
 			return;
 		}
 }
 
 static void grid_free(struct grid *g)
 {
-	for (size_t i = 0; i < g->cap; i++)
+	for (size_t i = 0; i < g->cap; i++) {
 		free(g->cells[i].items);
+		free(g->cells[i].xyz);
+	}
 	free(g->cells);
 }
 
-/* Every item in the cells that a circle of radius_km around (lat, lon) touches. */
+/* The items of the cells that a circle of radius_km around (lat, lon)
+ * touches, less those whose straight-line (chord) distance shows them out
+ * of the circle: a superset of the items within radius_km, with a margin
+ * for the rounding of distances to 0.1 km (the matcher decides exactly). */
 static size_t grid_near(struct grid *g, double lat, double lon, double radius_km,
 			const void **out, size_t max)
 {
+	double p[3];
+	unit_vector(lat, lon, p);
+	double theta = (radius_km + 0.2) * (1 + 1e-6) / 6371.0;
+	double chord = theta >= M_PI ? 2.0 : 2 * sin(theta / 2);
+	double chord2 = chord * chord;
 	double dlat = radius_km / 110.5 + CELL_DEG;
 	double coslat = cos(fmin(89.0, fabs(lat) + dlat) * M_PI / 180.0);
 	double dlon = radius_km / (111.32 * fmax(coslat, 0.01)) + CELL_DEG;
@@ -203,9 +230,15 @@ static size_t grid_near(struct grid *g, double lat, double lon, double radius_km
 			/* wrap around the antimeridian */
 			int64_t cc = ((c % 1800) + 1800) % 1800;
 			struct cell *cell = grid_cell(g, r * 4096 + cc + 1, false);
-			for (int i = 0; cell && i < cell->n; i++, n++)
+			for (int i = 0; cell && i < cell->n; i++) {
+				const double *v = &cell->xyz[3 * i];
+				double dx = v[0] - p[0], dy = v[1] - p[1], dz = v[2] - p[2];
+				if (dx * dx + dy * dy + dz * dz > chord2)
+					continue;
 				if (n < max)
 					out[n] = cell->items[i];
+				n++;
+			}
 		}
 	return n;
 }

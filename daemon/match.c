@@ -463,8 +463,9 @@ static int score_affordability(int weight, const struct match_youth *y,
 {
 	long long charge = to_cents(o->monthly_charge_eur);
 	long long income = to_cents(y->monthly_income_eur);
-	char eur[32];
-	format_euros(eur, charge);
+	char eur[32] = "";
+	if (detail)
+		format_euros(eur, charge);
 	if (charge == 0) {
 		if (detail)
 			snprintf(detail, MATCH_DETAIL_MAX, "sans charge mensuelle");
@@ -693,6 +694,50 @@ static struct match_cand *cand_storage(size_t *k, size_t n)
 	return malloc((*k ? *k : 1) * sizeof(struct match_cand));
 }
 
+/* The ranking's inner loop, for when no explanation is asked: what depends
+ * only on the young person is computed once; the cheap rules come before
+ * the haversine; and free places — the only costly question — are asked
+ * only of an offer whose score would enter the top k. The result is the
+ * one match_eligible + match_score give, offer by offer. */
+static void rank_offers_fast(const struct match_params *p, const struct match_youth *y,
+			     const struct match_offer *const offers[], size_t n,
+			     struct match_heap *heap)
+{
+	const struct match_weights *w = &p->weights;
+	sdate start = p->on != DATE_NONE ? p->on : wished_start(y, p->today);
+	sdate wend = date_add_months(start, wanted_months(y));
+	int age = y->birth_date != DATE_NONE ? date_age_years(y->birth_date, start) : -1;
+	long long maxt = max_tenths(y->max_distance_km);
+	int avail = score_availability(w->availability, p, y, start, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct match_offer *o = offers[i];
+		if (!open_on(o, start) || !age_ok(y, o, age) || !gender_ok(y, o) ||
+		    !household_ok(y, o) || (y->has_pets && !o->accepts_pets) ||
+		    ((y->needs & MATCH_NEED_WHEELCHAIR) && !o->wheelchair_accessible) ||
+		    o->capacity <= 0)
+			continue;
+		long long d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
+		if (d > maxt)
+			continue;
+		sdate end = wend;
+		if (o->max_stay_days > 0 && end - start > o->max_stay_days)
+			end = start + o->max_stay_days;
+		int dist = maxt == 0 ? (w->distance < 0 ? 0 : w->distance)
+				     : ratio_points(w->distance, maxt - d, maxt);
+		struct match_cand cand = {
+			.score = dist + ratio_points(w->duration, end - start, wend - start) +
+				 score_affordability(w->affordability, y, o, NULL) +
+				 score_support(w->support, y, o, NULL) + avail,
+			.t1 = d, .t2 = o->id, .index = i,
+		};
+		if (heap->cap == 0 || (heap->len == heap->cap && !better(&cand, &heap->items[0])))
+			continue;
+		int free_places = p->free_places ? p->free_places(p->ctx, o, start, end) : o->capacity;
+		if (free_places > 0)
+			match_heap_push(heap, cand);
+	}
+}
+
 int match_rank_offers(const struct match_params *p, const struct match_youth *y,
 		      const struct match_offer *const offers[], size_t n,
 		      size_t k, struct match_result out[],
@@ -705,12 +750,13 @@ int match_rank_offers(const struct match_params *p, const struct match_youth *y,
 		return -1;
 	struct match_heap heap;
 	match_heap_init(&heap, store, k);
-	for (size_t i = 0; i < n; i++) {
+	if (!excluded)
+		rank_offers_fast(p, y, offers, n, &heap);
+	for (size_t i = 0; excluded && i < n; i++) {
 		struct match_check c;
 		enum match_rule r = match_eligible(p, y, offers[i], &c);
 		if (r != MATCH_OK) {
-			if (excluded)
-				excluded[r]++;
+			excluded[r]++;
 			continue;
 		}
 		struct match_cand cand = {

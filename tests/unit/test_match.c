@@ -957,6 +957,15 @@ static int result_cmp(const void *pa, const void *pb)
 	return a->index < b->index ? -1 : 1;     /* ids equal the index + 1 below */
 }
 
+/* Some offers full for the period, whatever their capacity. */
+static int every_third_full(void *ctx, const struct match_offer *o, sdate start, sdate end)
+{
+	(void)ctx;
+	(void)start;
+	(void)end;
+	return o->id % 3 == 0 ? 0 : o->capacity;
+}
+
 static void test_rank_offers(void)
 {
 	struct match_params p = base_params();
@@ -994,6 +1003,7 @@ static void test_rank_offers(void)
 	CHECK_INT(match_rank_offers(&p, &y, ptr, 0, 10, out, excluded), 0);
 
 	/* Random inventories against the brute force. */
+	p.free_places = every_third_full;
 	int mismatches = 0;
 	for (int iter = 0; iter < 200; iter++) {
 		struct match_offer inv[40];
@@ -1034,6 +1044,14 @@ static void test_rank_offers(void)
 				mismatches++;
 		if (memcmp(ex, want_ex, sizeof ex) != 0)
 			mismatches++;
+		/* without explain, the fast path must give the same ranking */
+		m = match_rank_offers(&p, &y, iptr, n, k, got, NULL);
+		if (m != (int)(k < eligible ? k : eligible))
+			mismatches++;
+		for (int j = 0; j < m; j++)
+			if (got[j].index != all[j].index || got[j].score != all[j].score ||
+			    got[j].check.free_places != all[j].check.free_places)
+				mismatches++;
 	}
 	CHECK_INT(mismatches, 0);
 }
