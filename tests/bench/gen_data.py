@@ -23,9 +23,11 @@ The shape (see tests/bench/README.md):
             fjt 20 % (large), shared_flat 10 % (3-5 rooms, 90 days at most);
             about 400,000 places in all; 5 % closed
   places    one row per unit of capacity (number 1..capacity, active), plus a
-            retired (inactive) extra place on 2 % of the offers
-  youth     200,000 wishing a commune drawn by population; aged 16-29, RQTH
-            ~10 %; 90 % waiting, 8 % placed, 2 % closed
+            retired (inactive) extra place on 2 % of the offers: ~399,000
+            active places, ~402,000 rows
+  youth     200,000 wishing a commune drawn by population; aged 16-25, 6 %
+            aged 26-29 (90 % of whom RQTH), RQTH ~10 % in all; 90 % waiting,
+            8 % placed, 2 % closed; a quarter with their own max_distance_km
   stays     1,000,000 in bench_stays(place_id, youth_id, start_date,
             end_date): one current stay per placed young person, the rest in
             the past; the stays of a place never overlap, never outlast the
@@ -177,7 +179,7 @@ class Gen:
             elif r < 0.98:
                 until = self.day(rng.randint(30, 730))
             else:                       # convention over: takes no new entries
-                until = self.day(-rng.randint(1, 120))
+                until = max(self.day(-rng.randint(1, 120)), self.day(from_days))
             out.append({
                 "id": oid,
                 "porteur_id": rng.choice(by_dep[dep]),
@@ -224,9 +226,10 @@ class Gen:
         out = []
         for yid in range(1, self.n_youth + 1):
             insee, _, dep, _, _, _ = self.c.draw(rng)
-            older = rng.random() < 0.10           # 26-29: mostly RQTH
+            # CEJ-JR takes 16-25 year-olds, up to 29 with an RQTH
+            older = rng.random() < 0.06
             age = rng.randint(26, 29) if older else rng.randint(16, 25)
-            rqth = rng.random() < (0.30 if older else 0.07)
+            rqth = rng.random() < (0.90 if older else 0.05)
             birth = self.today - dt.timedelta(days=int(age * 365.25) + rng.randint(0, 364))
             needs = [n for n, p in (("wheelchair", 0.03), ("mental_health", 0.15),
                                     ("addiction", 0.10), ("justice_followup", 0.08),
