@@ -48,7 +48,7 @@ static const char *url_problem(const char *url, bool allow_private, const char *
 	*code = "unknown_value";
 	if (!scheme || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
 		why = "only http and https URLs";
-	else if (!host || !*host)
+	else if (!host || !*host || strstr(url, ":///"))   /* curl reads "http:///x" as host x */
 		why = "the URL has no host";
 	else if (user || password)
 		why = "no credentials in the URL: authenticate the signature instead";

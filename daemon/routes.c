@@ -89,11 +89,12 @@ static int match_pattern(const char *pattern, const char *path, int64_t *ids, in
 		if (strncmp(pattern, "{id}", 4) == 0) {
 			int64_t v = 0;
 			int digits = 0;
-			while (*path >= '0' && *path <= '9' && digits < 19) {
+			/* 18 digits at most: a 19th would overflow v */
+			while (*path >= '0' && *path <= '9' && digits < 18) {
 				v = v * 10 + (*path++ - '0');
 				digits++;
 			}
-			if (digits == 0 || digits > 18 || v == 0 || n >= maxids)
+			if (digits == 0 || (*path >= '0' && *path <= '9') || v == 0 || n >= maxids)
 				return 0;
 			ids[n++] = v;
 			pattern += 4;

@@ -41,7 +41,9 @@ struct engine {
 	struct app *app;
 	CURLM *multi;
 	struct event *curl_timer;
-	struct event *poll;
+	struct event *poll;           /* every POLL_MS */
+	struct event *kick;           /* once, as soon as possible: more work may be due */
+	bool kicked;                  /* a kick came while a claim or enrichment ran */
 	int running;                  /* attempts in flight */
 	struct attempt *attempts;     /* their list, to abandon them at exit */
 	bool claiming, enriching, recording, stopped;
@@ -275,6 +277,8 @@ static void record_done(void *arg, PGresult *res)
 		log_warn("webhook_record", "result=failed reason=%s", res ? "sql_error" : "database_unavailable");
 	if (json_array_size(e->outcomes) > 0)
 		record_flush(e);
+	else if (!e->stopped)
+		poll_now(e); /* the endpoints have room again */
 }
 
 /* One round trip for up to RECORD_BATCH outcomes. If it fails the
@@ -373,8 +377,8 @@ static void claim_done(void *arg, PGresult *res)
 	int n = PQntuples(res);
 	for (int i = 0; i < n; i++)
 		attempt_start(e, res, i);
-	/* a full batch means more may be due: ask again at once */
-	if (n > 0 && e->running < e->app->cfg.webhook_max_inflight)
+	/* more may be due (a full batch), or a kick came while we claimed */
+	if ((n > 0 || e->kicked) && e->running < e->app->cfg.webhook_max_inflight)
 		poll_now(e);
 }
 
@@ -409,7 +413,7 @@ static void made_ready(void *arg, PGresult *res)
 		log_warn("webhook_enrich", "result=failed");
 	if (--en->pending == 0) {
 		en->e->enriching = false;
-		poll_now(en->e);
+		poll_now(en->e); /* the new events may have deliveries to claim */
 		free(en);
 	}
 }
@@ -487,14 +491,18 @@ static void enrich(struct engine *e)
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
+	e->kicked = false;
 	enrich(e);
 	claim(e);
 	record_flush(e);
 }
 
+/* A kick has its own one-shot event: activating the periodic timer itself
+ * would push its next tick back every time (libevent 2.1). */
 static void poll_now(struct engine *e)
 {
-	event_active(e->poll, EV_TIMEOUT, 0);
+	e->kicked = true;
+	event_active(e->kick, EV_TIMEOUT, 0);
 }
 
 void webhooks_kick(struct app *app)
@@ -514,7 +522,8 @@ int webhooks_start(struct app *app)
 	e->multi = curl_multi_init();
 	e->curl_timer = evtimer_new(app->base, curl_timeout_cb, e);
 	e->poll = event_new(app->base, -1, EV_PERSIST, poll_cb, e);
-	if (!e->outcomes || !e->multi || !e->curl_timer || !e->poll) {
+	e->kick = event_new(app->base, -1, 0, poll_cb, e);
+	if (!e->outcomes || !e->multi || !e->curl_timer || !e->poll || !e->kick) {
 		app->webhooks = e;
 		webhooks_stop(app);
 		return -1;
@@ -556,6 +565,8 @@ void webhooks_stop(struct app *app)
 		event_free(e->curl_timer);
 	if (e->poll)
 		event_free(e->poll);
+	if (e->kick)
+		event_free(e->kick);
 	json_decref(e->outcomes);
 	free(e);
 	app->webhooks = NULL;

@@ -238,24 +238,24 @@ CREATE FUNCTION deliveries_claim(p_limit integer, p_per_webhook integer, p_lease
 RETURNS TABLE (delivery_id bigint, webhook_id bigint, url text, secret text, event_id text,
                body text, attempts integer)
 LANGUAGE sql AS $$
-    WITH busy AS (
-        SELECT d.webhook_id, count(*) AS n FROM deliveries d
-        WHERE d.status = 'delivering' AND d.lease_until > now() GROUP BY d.webhook_id
-    ), due AS (
-        SELECT d.id, d.webhook_id,
-               row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rank
-        FROM deliveries d
-        WHERE d.status IN ('pending', 'delivering') AND d.next_attempt_at <= now()
-          AND (d.status = 'pending' OR d.lease_until <= now())
-        ORDER BY d.next_attempt_at, d.id
-        LIMIT p_limit * 4
-    ), pick AS (
-        SELECT d.id FROM deliveries d JOIN due ON due.id = d.id
-        LEFT JOIN busy ON busy.webhook_id = due.webhook_id
-        WHERE due.rank + coalesce(busy.n, 0) <= p_per_webhook
-        ORDER BY d.next_attempt_at, d.id
+    WITH pick AS (
+        -- per active subscription, its earliest due deliveries, up to what
+        -- its limit leaves room for: a backlog at one endpoint never hides
+        -- another's due work
+        SELECT d.id FROM webhooks w
+        CROSS JOIN LATERAL (
+            SELECT d.id FROM deliveries d
+            WHERE d.webhook_id = w.id AND d.status IN ('pending', 'delivering')
+              AND d.next_attempt_at <= now()
+              AND (d.status = 'pending' OR d.lease_until <= now())
+            ORDER BY d.next_attempt_at, d.id
+            LIMIT greatest(p_per_webhook - (SELECT count(*) FROM deliveries b
+                                             WHERE b.webhook_id = w.id AND b.status = 'delivering'
+                                               AND b.lease_until > now()), 0)
+            FOR UPDATE OF d SKIP LOCKED
+        ) d
+        WHERE w.status = 'active'
         LIMIT p_limit
-        FOR UPDATE OF d SKIP LOCKED
     ), claimed AS (
         UPDATE deliveries d SET status = 'delivering', attempts = d.attempts + 1,
             lease_until = now() + make_interval(secs => p_lease_seconds), updated_at = now()
@@ -267,9 +267,10 @@ LANGUAGE sql AS $$
                               'timestamp', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                               'data', e.data)::text,
            c.attempts
-    FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN outbox e ON e.id = c.outbox_id
-    WHERE w.status = 'active';
+    FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN outbox e ON e.id = c.outbox_id;
 $$;
+CREATE INDEX deliveries_webhook_due_idx ON deliveries (webhook_id, next_attempt_at)
+    WHERE status IN ('pending', 'delivering');
 
 -- Records a batch of attempts: [{delivery_id, status_code, error, duration_ms,
 -- outcome: succeeded|retry|failed|gone, retry_in_seconds}].
@@ -281,8 +282,11 @@ BEGIN
         VALUES ((r->>'delivery_id')::bigint, (r->>'status_code')::integer, r->>'error',
                 (r->>'duration_ms')::integer);
         UPDATE deliveries SET
-            status = CASE r->>'outcome' WHEN 'succeeded' THEN 'succeeded'
-                                        WHEN 'retry' THEN 'pending' ELSE 'failed' END,
+            -- a retry for a subscription deleted or disabled meanwhile ends here
+            status = CASE WHEN r->>'outcome' = 'succeeded' THEN 'succeeded'
+                          WHEN r->>'outcome' = 'retry' AND (SELECT w.status FROM webhooks w
+                               WHERE w.id = deliveries.webhook_id) = 'active' THEN 'pending'
+                          ELSE 'failed' END,
             next_attempt_at = CASE WHEN r->>'outcome' = 'retry'
                                    THEN now() + make_interval(secs => (r->>'retry_in_seconds')::float8)
                                    ELSE next_attempt_at END,
@@ -295,7 +299,7 @@ BEGIN
             WHERE id = (SELECT webhook_id FROM deliveries WHERE id = (r->>'delivery_id')::bigint);
             UPDATE deliveries SET status = 'failed', last_error = 'subscription disabled (410)', updated_at = now()
             WHERE webhook_id = (SELECT webhook_id FROM deliveries WHERE id = (r->>'delivery_id')::bigint)
-              AND status = 'pending';
+              AND status IN ('pending', 'delivering');
         END IF;
     END LOOP;
 END $$;
@@ -309,12 +313,14 @@ CREATE FUNCTION webhook_json(w webhooks) RETURNS jsonb LANGUAGE sql STABLE AS $$
 $$;
 
 -- Whether the actor may see or manage a subscription: never beyond its scope.
+-- (coalesce: a subscription without that scope is NULL here, and NULL must
+-- mean "no", not "unknown", or IF NOT ... never refuses)
 CREATE FUNCTION webhook_visible(w webhooks, actor jsonb) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT CASE actor->>'role'
+    SELECT coalesce(CASE actor->>'role'
         WHEN 'admin' THEN true
         WHEN 'porteur' THEN w.scope_porteur_id = (actor->>'porteur_id')::bigint
         WHEN 'referent' THEN (actor->'departements') ? w.scope_departement
-        ELSE false END;
+        ELSE false END, false);
 $$;
 
 CREATE FUNCTION webhook_create(body jsonb, secret text, actor jsonb) RETURNS jsonb
@@ -366,8 +372,9 @@ DECLARE w webhooks;
 BEGIN
     w := webhook_fetch(p_id, actor);
     UPDATE webhooks SET status = 'disabled', disabled_reason = 'deleted' WHERE id = p_id RETURNING * INTO w;
+    -- in flight too: an instance that died holding one would leave it leased forever
     UPDATE deliveries SET status = 'failed', last_error = 'subscription deleted', updated_at = now()
-    WHERE webhook_id = p_id AND status = 'pending';
+    WHERE webhook_id = p_id AND status IN ('pending', 'delivering');
     PERFORM audit_write(actor, 'webhook.delete', 'webhook', p_id);
     RETURN webhook_json(w);
 END $$;
