@@ -193,19 +193,24 @@ test('(a) a referent registers a young person, sees why places fit and proposes 
   await form.getByLabel('Date de naissance').fill(addYears(TODAY, -20));
   await form.getByLabel('Genre').selectOption('female');
   await form.getByLabel('Situation actuelle').selectOption('street');
-  await form.getByLabel('Commune souhaitée (code INSEE)').fill('99999'); // no such commune
+  const commune = form.getByRole('combobox', { name: 'Commune souhaitée' });
+  await commune.fill('99999'); // a code, but no such commune
   await form.getByLabel('Ressources mensuelles (€)').fill('450');
   await form.getByRole('button', { name: 'Enregistrer' }).click();
 
   // the API's error (pointer /commune_insee, code unknown_value) shows next to the field, in French
   const err = form.locator('.field[data-field="commune_insee"] .field-error');
   await err.waitFor();
-  assert.equal((await err.textContent()).trim(), "Aucune commune n'a ce code INSEE.");
-  assert.equal(await form.getByLabel('Commune souhaitée (code INSEE)').getAttribute('aria-invalid'), 'true');
+  assert.match((await err.textContent()).trim(), /^Commune inconnue : tapez le début de son nom/);
+  assert.equal(await commune.getAttribute('aria-invalid'), 'true');
   await page.locator('#alerts').getByText('Demande invalide', { exact: false }).waitFor();
   await shot(page, '02-youth-form-error');
 
-  await form.getByLabel('Commune souhaitée (code INSEE)').fill('34172');
+  // the town by its name, picked with the mouse in the list
+  await commune.fill('montpel');
+  await form.getByRole('option', { name: /^Montpellier \(34, code 34172\)/ }).click();
+  assert.equal(await commune.inputValue(), 'Montpellier');
+  assert.equal(await form.locator('input[type="hidden"][name="commune_insee"]').inputValue(), '34172');
   await form.getByRole('button', { name: 'Enregistrer' }).click();
   await page.waitForURL(/#\/youth\/\d+$/);
   const youthId = Number(page.url().match(/#\/youth\/(\d+)$/)[1]);
@@ -291,16 +296,21 @@ test('(b) a porteur accepts a proposal, records the entry, adds capacity; the re
   await ref.getByRole('heading', { name: 'Aucune offre ne correspond' }).waitFor();
 
   // the porteur's page
+  // the porteur's page (its token's porteur_id: no structure to pick) is its home page
   const page = await newPage('porteur-b');
   await signIn(page, T.porteur_sete);
-  await page.getByRole('link', { name: 'Porteur' }).click();
-  await page.getByLabel('Porteur', { exact: true }).selectOption(String(ps));
-  await page.getByRole('button', { name: 'Afficher' }).click();
   await page.getByRole('heading', { name: /Espace porteur : Association d'essai de Sète/ }).waitFor();
+  assert.match(page.url(), /\/ui\/#\/porteur$/);
+  await page.locator('#status').getByText('Connecté·e.').waitFor(); // kept through the redirect to the home page
+  assert.equal(await page.getByLabel('Porteur', { exact: true }).count(), 0, 'a porteur picks no structure');
   await assertLabelled(page, 'porteur page');
 
   const proposal = page.locator('li.placement[data-status="proposed"]', { hasText: 'Studio-tiroir Le Môle' });
   await proposal.waitFor();
+  // what the porteur may know of the young person (never the file's ref)
+  const summary = await proposal.locator('.youth-summary').textContent();
+  assert.match(summary, new RegExp(`jeune n° ${y.id} · 18-21 ans · seul·e · à la rue · accompagnement standard · sans besoin particulier`));
+  assert.doesNotMatch(await proposal.textContent(), /DOSS-B1/);
   await shot(page, '07-porteur-proposal');
   await proposal.getByRole('button', { name: 'Accepter' }).click();
   await page.locator('#status').getByText('acceptée').waitFor();
@@ -320,7 +330,9 @@ test('(b) a porteur accepts a proposal, records the entry, adds capacity; the re
   const add = page.locator('form.new-offer');
   await add.getByLabel("Type d'offre").selectOption('shared_flat');
   await add.getByLabel('Intitulé').fill('Colocation Les Salins');
-  await add.getByLabel('Commune (code INSEE)').fill('34301');
+  await add.getByRole('combobox', { name: 'Commune' }).fill('Sete'); // without the accent
+  await add.getByRole('option', { name: /^Sète \(34, code 34301\)/ }).click();
+  await add.getByText('Sète (34) · code INSEE 34301').waitFor();
   await add.getByLabel('Capacité (places)').fill('3');
   await add.getByLabel('Durée maximale de séjour (jours)').fill('120');
   await add.getByRole('button', { name: "Enregistrer l'offre" }).click();
@@ -329,7 +341,7 @@ test('(b) a porteur accepts a proposal, records the entry, adds capacity; the re
   await add.getByLabel('Durée maximale de séjour (jours)').fill('');
   await add.getByRole('button', { name: "Enregistrer l'offre" }).click();
   await page.locator('#status').getByText('Colocation Les Salins').waitFor();
-  await page.locator('li.offer', { hasText: 'Colocation Les Salins' }).waitFor();
+  await page.locator('li.offer', { hasText: 'Colocation Les Salins' }).locator('.commune', { hasText: 'Sète' }).waitFor();
   await shot(page, '08-porteur-page');
   await page.setViewportSize(PHONE);
   await assertFitsPhone(page, 'porteur page');
@@ -347,6 +359,8 @@ test('(b) a porteur accepts a proposal, records the entry, adds capacity; the re
   await flat.waitFor();
   assert.match(await flat.locator('.free').textContent(), /3 places libres/);
   await assertLabelled(ref, 'places page');
+  // the cards name the commune once its code is looked up (GET /v1/communes, cached)
+  await studio.locator('.commune', { hasText: 'Sète' }).waitFor();
   await shot(ref, '10-places');
   await ref.setViewportSize(PHONE);
   await assertFitsPhone(ref, 'places page');
@@ -444,6 +458,238 @@ test('(d) a porteur refuses a proposal, records an exit and closes an offer', as
     .getByRole('button', { name: "Rouvrir l'offre" }).waitFor();
   await shot(page, '14-porteur-after-actions');
   await page.close();
+});
+
+async function navLinks(page) {
+  await page.locator('#nav a').first().waitFor();
+  return (await page.locator('#nav a').allTextContents()).map((t) => t.trim());
+}
+
+test('(e) the menus follow the role GET /v1/me names: referent, porteur, admin', async () => {
+  const page = await newPage('roles');
+  const meCalls = [];
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/v1/me') meCalls.push(r.url()); });
+  await signIn(page, T.referent);
+  assert.ok(meCalls.length >= 1, 'the sign-in asks GET /v1/me');
+  assert.deepEqual(await navLinks(page), ['Places libres', 'Jeunes', 'Fins de séjour', 'Indicateurs', 'Répartition']);
+  assert.match(await page.locator('#who').textContent(), /Référent SIAO · 34/);
+  // a page outside the role's menus is not offered
+  await visit(page, '#/porteur');
+  await page.getByRole('heading', { name: 'Page non prévue pour votre rôle' }).waitFor();
+  await shot(page, '15-referent-menus');
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+
+  // a porteur: its own page first, no young people's records, no plans
+  await page.getByLabel("Jeton d'accès").fill(T.porteur_montpellier);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: /Espace porteur : Foyer d'essai de Montpellier/ }).waitFor();
+  assert.deepEqual(await navLinks(page), ['Espace porteur', 'Places libres', 'Fins de séjour', 'Indicateurs']);
+  assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Espace porteur');
+  assert.match(await page.locator('#who').textContent(), /Porteur · Foyer d'essai de Montpellier/);
+  await visit(page, '#/youth');
+  await page.getByRole('heading', { name: 'Page non prévue pour votre rôle' }).waitFor();
+  await page.setViewportSize(PHONE);
+  await visit(page, '#/porteur');
+  await page.getByRole('heading', { name: /Espace porteur/ }).waitFor();
+  await assertFitsPhone(page, 'porteur menus');
+  await shot(page, '16-porteur-menus-phone');
+  await page.close();
+
+  // an admin: every menu, and the porteur page has a picker
+  const admin = await newPage('roles-admin');
+  await signIn(admin, T.admin);
+  assert.deepEqual(await navLinks(admin),
+    ['Places libres', 'Jeunes', 'Fins de séjour', 'Espace porteur', 'Indicateurs', 'Répartition']);
+  await visit(admin, '#/porteur');
+  await admin.getByLabel('Porteur', { exact: true }).selectOption(String(FIXTURE.porteurs.sete));
+  await admin.getByRole('button', { name: 'Afficher' }).click();
+  await admin.getByRole('heading', { name: /Espace porteur : Association d'essai de Sète/ }).waitFor();
+  await admin.close();
+});
+
+test('(f) the commune field: typing "sèt" and picking Sète with the keyboard sends 34301', async () => {
+  const page = await newPage('commune');
+  await signIn(page, T.referent);
+  await visit(page, '#/youth/new');
+  const form = page.locator('form.youth-form');
+  await form.getByLabel('Référence du dossier').fill('DOSS-SETE');
+  await form.getByLabel('Département du suivi').fill('34');
+  await form.getByLabel('Date de naissance').fill(addYears(TODAY, -19));
+  await form.getByLabel('Genre').selectOption('male');
+  await form.getByLabel('Situation actuelle').selectOption('precarious');
+  const commune = form.getByRole('combobox', { name: 'Commune souhaitée' });
+  await commune.focus();
+  await page.keyboard.type('sèt', { delay: 30 });
+  const list = form.getByRole('listbox');
+  await list.getByRole('option', { name: /^Sète \(34, code 34301\)/ }).waitFor();
+  assert.equal(await commune.getAttribute('aria-expanded'), 'true');
+  assert.equal(await commune.getAttribute('aria-controls'), await list.getAttribute('id'));
+  await assertLabelled(page, 'youth form with the commune list open');
+  await shot(page, '17-commune-autocomplete');
+  // arrows to Sète (the first options are the most populous), Enter picks it
+  let picked = null;
+  for (let i = 0; i < 8 && !picked; i++) {
+    await page.keyboard.press('ArrowDown');
+    const activeId = await commune.getAttribute('aria-activedescendant');
+    const text = await page.locator(`[id="${activeId}"]`).textContent();
+    assert.equal(await page.locator(`[id="${activeId}"]`).getAttribute('aria-selected'), 'true');
+    if (text.startsWith('Sète (34')) picked = text;
+  }
+  assert.ok(picked, 'Sète is in the list');
+  await page.keyboard.press('Enter');
+  assert.equal(await commune.getAttribute('aria-expanded'), 'false');
+  assert.equal(await commune.inputValue(), 'Sète');
+  assert.equal(await form.locator('input[type="hidden"][name="commune_insee"]').inputValue(), '34301');
+  await form.getByText('Sète (34) · code INSEE 34301').waitFor();
+  // Enter picked and did not submit: the page is still the form
+  assert.match(page.url(), /#\/youth\/new$/);
+  await form.getByRole('button', { name: 'Enregistrer' }).click();
+  await page.waitForURL(/#\/youth\/\d+$/);
+  const id = Number(page.url().match(/#\/youth\/(\d+)$/)[1]);
+  const y = await ok(T.admin, 'GET', `/youth/${id}`);
+  assert.equal(y.commune_insee, '34301');
+  // the record shows the name, and its form the name too (from the code)
+  await page.locator('.lead .commune', { hasText: 'Sète' }).waitFor();
+  const again = page.locator('form.youth-form').getByRole('combobox', { name: 'Commune souhaitée' });
+  await page.waitForFunction(() => document.querySelector('form.youth-form [role="combobox"]').value === 'Sète');
+  assert.equal(await again.inputValue(), 'Sète');
+  await page.close();
+});
+
+test('(g) a referent computes an allocation plan, keeps one pair and applies it', async () => {
+  const y = await ok(T.admin, 'POST', '/youth', youthBody('DOSS-PLAN', { commune_insee: '34301' }));
+  const page = await newPage('plans');
+  await signIn(page, T.referent);
+  await page.getByRole('link', { name: 'Répartition' }).click();
+  await page.getByRole('heading', { name: 'Répartition des places' }).waitFor();
+  await assertLabelled(page, 'plans page');
+  await page.getByLabel('Département').selectOption('34');
+  await page.getByRole('button', { name: 'Calculer le plan' }).click();
+  await page.waitForURL(/#\/plans\?id=\d+$/);
+  const planId = Number(page.url().match(/id=(\d+)$/)[1]);
+  const row = page.locator(`table.plan tr[data-youth-id="${y.id}"]`);
+  await row.waitFor();
+  const plan = await ok(T.referent, 'GET', `/allocation-plans/${planId}`);
+  const pair = plan.assignments.find((a) => a.youth_id === y.id);
+  assert.ok(pair, 'the plan gives DOSS-PLAN a place');
+  assert.equal(await page.locator('table.plan tbody tr').count(), plan.assignments.length);
+  assert.match(await row.textContent(), new RegExp(pair.label));
+  assert.match(await row.textContent(), /DOSS-PLAN/);
+  await row.locator('summary').click(); // the reasons of the score
+  assert.equal(await row.locator('.reasons li').count(), 5);
+  await assertLabelled(page, 'plan');
+  await shot(page, '18-plan');
+
+  // only DOSS-PLAN's pair
+  await page.getByRole('button', { name: 'Tout décocher' }).click();
+  await row.getByRole('checkbox', { name: /à DOSS-PLAN$/ }).check();
+  await page.getByRole('button', { name: /Appliquer/ }).click();
+  await page.locator('#status').getByText('1 proposition envoyée aux porteurs.').waitFor();
+  const result = row.locator('td.result');
+  assert.equal(await result.getAttribute('data-status'), '201');
+  assert.match(await result.textContent(), /^Proposée \(orientation n° \d+\)$/);
+  assert.equal(await row.getByRole('checkbox').isDisabled(), true);
+  const pl = await ok(T.admin, 'GET', `/placements?youth_id=${y.id}`);
+  assert.equal(pl.items.length, 1);
+  assert.equal(pl.items[0].status, 'proposed');
+  assert.equal(pl.items[0].offer_id, pair.offer_id);
+  // the other pairs were left alone
+  const after = await ok(T.referent, 'GET', `/allocation-plans/${planId}`);
+  assert.equal(after.applied.length, 1);
+  await shot(page, '19-plan-applied');
+
+  // a new plan: DOSS-PLAN now has an open placement, and says so
+  await page.getByRole('button', { name: 'Calculer le plan' }).click();
+  await page.waitForURL((u) => /#\/plans\?id=\d+$/.test(u.hash) && !u.hash.endsWith(`id=${planId}`));
+  const left = page.locator(`ul.unassigned li[data-youth-id="${y.id}"]`);
+  await left.waitFor();
+  assert.equal(await left.getAttribute('data-why'), 'has_an_open_placement');
+  assert.match(await left.textContent(), /A déjà une orientation en cours/);
+  await page.setViewportSize(PHONE);
+  await assertFitsPhone(page, 'plan page');
+  await shot(page, '20-plan-phone');
+  await page.close();
+});
+
+test('(h) indicators: a table, one bar per porteur, and the CSV file', async () => {
+  const report = await ok(T.referent, 'GET', '/reports/indicators');
+  assert.equal(report.items.length, 2, 'two porteurs in the 34');
+  const page = await newPage('indicators');
+  await signIn(page, T.referent);
+  await page.getByRole('link', { name: 'Indicateurs' }).click();
+  await page.getByRole('heading', { name: 'Indicateurs' }).waitFor();
+  await assertLabelled(page, 'indicators page');
+  const rows = page.locator('table.ind-activity tbody tr');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), report.items.length);
+  assert.equal(await page.locator('table.ind-outcomes tbody tr').count(), report.items.length);
+  const heads = (await page.locator('table.indicators thead th').allTextContents()).map((t) => t.trim());
+  for (const want of ['Jeunes accompagnés / objectif', 'Propositions', "Taux d'acceptation", 'Refus par motif', 'Entrées',
+    'Sorties par destination', 'Part vers le logement durable', 'Durée de séjour moyenne / médiane', 'Séjours au plafond',
+    "Taux d'occupation", 'Délai médian avant entrée']) assert.ok(heads.includes(want), `column ${want}`);
+  for (const it of report.items) {
+    const tr = page.locator(`table.ind-activity tbody tr[data-porteur-id="${it.porteur_id}"]`);
+    assert.match(await tr.locator('th').textContent(), new RegExp(it.name));
+    assert.equal((await tr.locator('td.c-proposals').textContent()).trim(), String(it.proposals));
+    assert.equal((await tr.locator('td.c-entries').textContent()).trim(), String(it.entries));
+    assert.match(await tr.locator('td.c-accompanied').textContent(), new RegExp(`^${it.youth_accompanied} / ${it.target_youth}`));
+    const out = page.locator(`table.ind-outcomes tbody tr[data-porteur-id="${it.porteur_id}"]`);
+    const pct = (v) => (v === null ? '—' : new Intl.NumberFormat('fr-FR', { style: 'percent', maximumFractionDigits: 1 }).format(v));
+    assert.equal((await out.locator('td.c-durable').textContent()).trim(), pct(it.durable_share));
+    assert.equal((await out.locator('td.c-cap').textContent()).trim(), String(it.stays_to_cap));
+  }
+  // the refusal of test (d), by its reason, in French
+  const mtp = report.items.find((it) => it.porteur_id === FIXTURE.porteurs.montpellier);
+  if (mtp.refusals.incompatible_needs) {
+    assert.match(await page.locator(`table.ind-activity tr[data-porteur-id="${mtp.porteur_id}"] td.c-refusals`).textContent(),
+      new RegExp(`Besoins incompatibles : ${mtp.refusals.incompatible_needs}`));
+  }
+  // the chart: an SVG drawn by the page, one bar per porteur, with a title, a description and the values as text
+  const svg = page.locator('svg.chart');
+  await svg.waitFor();
+  assert.equal(await svg.getAttribute('role'), 'img');
+  assert.equal(await svg.locator('rect.bar').count(), report.items.length);
+  assert.equal(await svg.locator('line.target').count(), report.items.filter((it) => it.target_youth > 0).length);
+  assert.equal(await svg.locator('title').textContent(), 'Jeunes accompagnés et objectif, par porteur');
+  const desc = await svg.locator('desc').textContent();
+  for (const it of report.items) {
+    assert.match(desc, new RegExp(`${it.name} : ${it.youth_accompanied} jeunes? accompagnés?`));
+    assert.match(await svg.locator(`g.chart-row[data-porteur-id="${it.porteur_id}"] text.chart-value`).textContent(),
+      new RegExp(`^${it.youth_accompanied} / ${it.target_youth} `));
+  }
+  await shot(page, '21-indicators');
+
+  // the CSV: fetched with the token and Accept: text/csv, saved through a Blob URL
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Télécharger en CSV' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^indicateurs_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$/);
+  const bytes = fs.readFileSync(await download.path());
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 byte order mark');
+  const text = bytes.subarray(3).toString('utf8');
+  assert.ok(text.startsWith('porteur_id;porteur;departement;objectif_jeunes;jeunes_accompagnes;'), text.slice(0, 80));
+  const lines = text.trim().split('\r\n');
+  assert.equal(lines.length, 1 + report.items.length);
+  assert.ok(lines.some((l) => l.startsWith(`${FIXTURE.porteurs.sete};"Association d'essai de Sète";"34";20;`)), lines.join('\n'));
+  await page.locator('#status').getByText(download.suggestedFilename()).waitFor();
+
+  await page.setViewportSize(PHONE);
+  await page.waitForFunction(() => Number(document.querySelector('svg.chart').getAttribute('width')) < 375);
+  await assertFitsPhone(page, 'indicators page');
+  await shot(page, '22-indicators-phone');
+  await page.close();
+
+  // a porteur sees its own figures only
+  const own = await newPage('indicators-porteur');
+  await signIn(own, T.porteur_sete);
+  await visit(own, '#/indicators');
+  await own.locator('svg.chart rect.bar').first().waitFor();
+  assert.equal(await own.locator('svg.chart rect.bar').count(), 1);
+  assert.equal(await own.locator('table.ind-activity tbody tr').count(), 1);
+  assert.equal(await own.getByLabel('Porteur', { exact: true }).count(), 0);
+  await own.close();
 });
 
 test('no Content-Security-Policy violation and no uncaught error on any page', () => {

@@ -44,6 +44,23 @@ function url(path, query) {
   return u;
 }
 
+async function problemOf(res) {
+  let data = null;
+  try {
+    data = JSON.parse(await res.text());
+  } catch (e) {
+    data = null;
+  }
+  const err = new ApiError(res.status, data && typeof data === 'object' ? data : { title: res.statusText });
+  if (res.status === 401) unauthorizedListeners.forEach((fn) => fn(err));
+  return err;
+}
+
+const NETWORK_DOWN = {
+  title: 'Réseau',
+  detail: 'Le service siaod ne répond pas (réseau coupé ou service arrêté).',
+};
+
 // api('GET', '/offers', {query: {...}}) → {data, etag, status}
 export async function api(method, path, { query, body, etag } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
@@ -59,11 +76,9 @@ export async function api(method, path, { query, body, etag } = {}) {
   try {
     res = await fetch(url(path, query), init);
   } catch (e) {
-    throw new ApiError(0, {
-      title: 'Réseau',
-      detail: 'Le service siaod ne répond pas (réseau coupé ou service arrêté).',
-    });
+    throw new ApiError(0, NETWORK_DOWN);
   }
+  if (!res.ok) throw await problemOf(res);
   const text = await res.text();
   let data = null;
   if (text) {
@@ -73,12 +88,23 @@ export async function api(method, path, { query, body, etag } = {}) {
       data = null;
     }
   }
-  if (!res.ok) {
-    const err = new ApiError(res.status, data && typeof data === 'object' ? data : { title: res.statusText });
-    if (res.status === 401) unauthorizedListeners.forEach((fn) => fn(err));
-    throw err;
-  }
   return { data, etag: res.headers.get('ETag'), status: res.status };
+}
+
+// A GET answered in another format than JSON (the indicators' CSV): the
+// bytes as they came, in a Blob.
+export async function apiBlob(path, { query, accept }) {
+  const headers = { Accept: `${accept}, application/problem+json;q=0.5` };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(url(path, query), { headers, cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, NETWORK_DOWN);
+  }
+  if (!res.ok) throw await problemOf(res);
+  return res.blob();
 }
 
 // Every page of a list (bounded: at most `max` items).
@@ -145,8 +171,58 @@ export function getOffer(id) {
   return offers.get(id);
 }
 
+// Who the token is: {token_id, role, departements, porteur_id}.
+let me = null;
+let meLoaded = null;
+
+export function loadMe(force = false) {
+  if (!meLoaded || force) {
+    meLoaded = api('GET', '/me').then((r) => {
+      me = r.data;
+      return me;
+    }).catch((e) => {
+      meLoaded = null;
+      me = null;
+      throw e;
+    });
+  }
+  return meLoaded;
+}
+
+// The answer of GET /v1/me once loaded (the app loads it before any page).
+export function currentMe() {
+  return me;
+}
+
+// Communes: a search by the start of the name (or the INSEE code), and the
+// name of a code, each code asked at most once.
+const communes = new Map(); // insee → Promise of {insee, name, departement, population} or null
+
+export function rememberCommune(c) {
+  if (c && c.insee) communes.set(c.insee, Promise.resolve(c));
+}
+
+export async function searchCommunes(q, limit = 8) {
+  const { data } = await api('GET', '/communes', { query: { q, limit } });
+  data.items.forEach(rememberCommune);
+  return data.items;
+}
+
+export function getCommune(insee) {
+  if (!insee) return Promise.resolve(null);
+  if (!communes.has(insee)) {
+    const p = api('GET', '/communes', { query: { q: insee, limit: 1 } })
+      .then((r) => r.data.items.find((c) => c.insee === insee) || null);
+    p.catch(() => communes.delete(insee));
+    communes.set(insee, p);
+  }
+  return communes.get(insee);
+}
+
 export function forgetCaches() {
   porteurs.clear();
   porteursLoaded = null;
   offers.clear();
+  me = null;
+  meLoaded = null;
 }

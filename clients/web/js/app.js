@@ -1,12 +1,18 @@
 // siaod web UI: sign-in, hash routing (#/places, #/youth, #/youth/12,
-// #/stays, #/porteur) and the page frame.
+// #/stays, #/porteur, #/indicators, #/plans), the menus of the token's role
+// (GET /v1/me) and the page frame.
 import { h } from './dom.js';
-import { getToken, setToken, onUnauthorized, loadPorteurs, forgetCaches } from './api.js';
+import {
+  getToken, setToken, onUnauthorized, loadPorteurs, forgetCaches, loadMe, porteurName,
+} from './api.js';
 import { clearAlerts, showError, showProblem, notify, showPending } from './alerts.js';
+import { ROLES } from './i18n.js';
 import * as places from './pages/places.js';
 import * as youth from './pages/youth.js';
 import * as stays from './pages/stays.js';
 import * as porteur from './pages/porteur.js';
+import * as indicators from './pages/indicators.js';
+import * as plans from './pages/plans.js';
 
 const routes = [
   { re: /^\/places$/, nav: 'places', render: places.render },
@@ -15,12 +21,39 @@ const routes = [
   { re: /^\/youth\/(\d+)$/, nav: 'youth', render: youth.renderOne },
   { re: /^\/stays$/, nav: 'stays', render: stays.render },
   { re: /^\/porteur$/, nav: 'porteur', render: porteur.render },
+  { re: /^\/indicators$/, nav: 'indicators', render: indicators.render },
+  { re: /^\/plans$/, nav: 'plans', render: plans.render },
 ];
 
+// The menus of each role, in their order; a page outside them is not offered
+// (the API would refuse it anyway).
+const NAV = {
+  places: { href: '#/places', text: 'Places libres' },
+  youth: { href: '#/youth', text: 'Jeunes' },
+  stays: { href: '#/stays', text: 'Fins de séjour' },
+  porteur: { href: '#/porteur', text: 'Espace porteur' },
+  indicators: { href: '#/indicators', text: 'Indicateurs' },
+  plans: { href: '#/plans', text: 'Répartition' },
+};
+const MENUS = {
+  referent: ['places', 'youth', 'stays', 'indicators', 'plans'],
+  porteur: ['porteur', 'places', 'stays', 'indicators'],
+  admin: ['places', 'youth', 'stays', 'porteur', 'indicators', 'plans'],
+};
+
+function menuOf(me) {
+  return (me && MENUS[me.role]) || [];
+}
+
+function homeOf(me) {
+  return me && me.role === 'porteur' ? '/porteur' : '/places';
+}
+
 let generation = 0;
+let keepOnce = false; // the next hash change keeps the messages
 
 function parseHash() {
-  const raw = window.location.hash.replace(/^#/, '') || '/places';
+  const raw = window.location.hash.replace(/^#/, '') || '/'; // '/': the role's home page
   const q = raw.indexOf('?');
   const path = q < 0 ? raw : raw.slice(0, q);
   const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
@@ -34,10 +67,27 @@ export function go(path, query) {
   else window.location.hash = target;
 }
 
-function setNav(current) {
-  const signedIn = Boolean(getToken());
+let shownMenu = '';
+
+function setNav(current, me) {
+  const signedIn = Boolean(getToken() && me);
   document.getElementById('nav').hidden = !signedIn;
   document.getElementById('signout').hidden = !signedIn;
+  const who = document.getElementById('who');
+  who.hidden = !signedIn;
+  document.body.classList.toggle('signed-in', signedIn);
+  const menu = signedIn ? menuOf(me) : [];
+  const key = `${signedIn ? me.role : ''}:${menu.join(',')}`;
+  if (key !== shownMenu) {
+    shownMenu = key;
+    document.getElementById('nav-list').replaceChildren(...menu.map((k) => h('li', {},
+      h('a', { href: NAV[k].href, dataset: { nav: k } }, NAV[k].text))));
+  }
+  if (signedIn) {
+    const scope = me.role === 'referent' ? ` · ${me.departements.join(', ')}`
+      : me.role === 'porteur' && me.porteur_id ? ` · ${porteurName(me.porteur_id)}` : '';
+    who.textContent = `${ROLES[me.role] || me.role}${scope}`;
+  }
   document.querySelectorAll('#nav a').forEach((a) => {
     if (a.dataset.nav === current) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -50,25 +100,43 @@ async function route(keepAlerts = false) {
   if (!keepAlerts) clearAlerts();
   showPending();
   if (!getToken()) {
-    setNav(null);
+    setNav(null, null);
     main.replaceChildren(signIn());
     document.title = 'Connexion — siaod';
     return;
   }
+  let me;
+  try {
+    me = await loadMe();
+    await loadPorteurs().catch(() => {}); // the names the pages show
+  } catch (e) {
+    if (gen === generation && getToken()) showProblem(e);
+    return; // a 401 shows the sign-in itself
+  }
+  if (gen !== generation) return;
   const { path, query } = parseHash();
   if (path === '/' || path === '') {
-    go('/places');
+    keepOnce = keepAlerts; // the home page keeps the messages (« Connecté·e. »)
+    window.location.replace(`#${homeOf(me)}`); // no history entry: Back does not come back here
     return;
   }
   const r = routes.find((x) => x.re.test(path));
-  setNav(r ? r.nav : null);
+  setNav(r ? r.nav : null, me);
   const container = h('div', { class: 'page' });
   main.replaceChildren(container);
+  const home = h('p', {}, h('a', { href: `#${homeOf(me)}` }, "Retour à la page d'accueil"));
   if (!r) {
-    container.append(h('h1', {}, 'Page introuvable'), h('p', {}, h('a', { href: '#/places' }, 'Retour aux places libres')));
+    container.append(h('h1', {}, 'Page introuvable'), home);
+    return;
+  }
+  if (!menuOf(me).includes(r.nav)) {
+    document.title = 'Page non prévue pour votre rôle — siaod';
+    container.append(h('h1', {}, 'Page non prévue pour votre rôle'),
+      h('p', {}, `Votre jeton (${(ROLES[me.role] || me.role).toLowerCase()}) ne donne pas accès à cette page.`), home);
     return;
   }
   const ctx = {
+    me,
     el: container,
     params: path.match(r.re).slice(1),
     query,
@@ -110,7 +178,7 @@ function signIn() {
     }
     setToken(token);
     try {
-      await loadPorteurs(true); // every role may read the porteurs: checks the token
+      await loadMe(true); // who the token is: checks it, and says which menus to show
     } catch (e) {
       setToken('');
       showProblem(e);
@@ -139,16 +207,19 @@ onUnauthorized(() => {
   forgetCaches();
   if (document.querySelector('#main form.signin')) return; // a sign-in attempt: it says so itself
   generation += 1; // the page that got the 401 stops there
-  setNav(null);
+  setNav(null, null);
   document.getElementById('main').replaceChildren(signIn());
   showError('Connexion refusée', 'Jeton absent, inconnu, expiré ou révoqué : collez un jeton valide.');
 });
 
-window.addEventListener('hashchange', () => route());
+window.addEventListener('hashchange', () => {
+  const keep = keepOnce;
+  keepOnce = false;
+  route(keep);
+});
 document.getElementById('signout').addEventListener('click', signOut);
 document.getElementById('skip').addEventListener('click', (ev) => {
   ev.preventDefault();
   document.getElementById('main').focus();
 });
-if (getToken()) loadPorteurs().catch(() => {});
 route();

@@ -51,3 +51,18 @@ export function uid(prefix) {
   seq += 1;
   return `${prefix}-${seq}`;
 }
+
+// s('rect', {x: 0, class: 'bar'}, ...): the same for SVG elements (attributes
+// only: an SVG element's look comes from style.css, never a style attribute).
+const SVG_NS = 'http://www.w3.org/2000/svg';
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}

@@ -2,11 +2,13 @@
 // API's field errors (errors[].pointer) shown next to the fields.
 import { h, uid } from './dom.js';
 import { fieldMessage } from './i18n.js';
+import { communeField } from './commune.js';
 
-// spec: {name, label, type: text|number|date|select|checkbox|checkboxes,
+// spec: {name, label, type: text|number|date|select|checkbox|checkboxes|commune,
 //        options: {code: label}, required, hint, min, max, step, nullable,
 //        empty: label of the empty choice of a select, inputmode, autocomplete}
 export function field(spec, value) {
+  if (spec.type === 'commune') return communeField(spec, value);
   const id = uid(`f-${spec.name}`);
   const hintId = spec.hint ? `${id}-hint` : null;
   const wrap = h('div', { class: ['field', `field-${spec.type}`], dataset: { field: spec.name } });

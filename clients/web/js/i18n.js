@@ -25,6 +25,13 @@ export const SITUATIONS = {
   institution_exit: "Sortie d'institution (ASE, PJJ…)",
   family_breakdown: 'Rupture familiale',
 };
+export const AGE_BANDS = {
+  '16-17': '16-17 ans',
+  '18-21': '18-21 ans',
+  '22-25': '22-25 ans',
+  '26-29': '26-29 ans',
+  other: 'autre âge',
+};
 export const SUPPORT = { light: 'Léger', standard: 'Standard', intensive: 'Renforcé' };
 export const YOUTH_STATUSES = { waiting: 'En attente', placed: 'Hébergé·e', closed: 'Dossier clos' };
 export const OFFER_STATUSES = { open: 'Ouverte', closed: 'Fermée' };
@@ -66,6 +73,15 @@ export const RULES = {
   no_free_place: 'Aucune place libre sur toute la période souhaitée',
 };
 
+export const ROLES = { admin: 'Administration', referent: 'Référent SIAO', porteur: 'Porteur' };
+
+// Why an allocation plan leaves a young person without a place.
+export const PLAN_WHY = {
+  no_eligible_free_place: "Aucune offre du département avec une place libre ce jour-là ne lui convient",
+  places_went_to_better_matches: 'Des offres lui convenaient, mais leurs places sont allées à des jeunes mieux classés',
+  has_an_open_placement: 'A déjà une orientation en cours (proposée ou acceptée)',
+};
+
 export const FACTORS = {
   distance: 'Distance',
   duration: 'Durée de séjour',
@@ -86,8 +102,9 @@ export const ERROR_CODES = {
   too_long: 'Ce texte est trop long.',
 };
 const FIELD_ERRORS = {
-  'commune_insee.unknown_value': "Aucune commune n'a ce code INSEE.",
-  'commune_insee.wrong_type': 'Un code INSEE a 5 caractères, par exemple 34172.',
+  'commune_insee.unknown_value': 'Commune inconnue : tapez le début de son nom et choisissez-la dans la liste (ou tapez son code INSEE, par exemple 34301).',
+  'commune_insee.wrong_type': 'Commune inconnue : tapez le début de son nom et choisissez-la dans la liste (ou tapez son code INSEE, par exemple 34301).',
+  'commune_insee.required': 'Tapez le début du nom de la commune et choisissez-la dans la liste.',
   'departement.unknown_value': 'Département inconnu : par exemple 34, 2A ou 971.',
   'departement.wrong_type': 'Département inconnu : par exemple 34, 2A ou 971.',
   'birth_date.out_of_range': "Cette date de naissance n'est pas celle d'un ou d'une jeune.",
@@ -142,6 +159,7 @@ export const PROBLEMS = {
   'rate-limited': 'Trop de demandes : patientez quelques secondes.',
   'body-too-large': 'Envoi trop volumineux.',
   'unsupported-media-type': 'Format de requête refusé.',
+  'not-in-plan': "Cette paire ne fait pas partie du plan.",
 };
 
 export function label(map, code) {
@@ -155,6 +173,19 @@ export function plural(n, one, many) {
 
 export function euros(v) {
   return new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR', maximumFractionDigits: 2 }).format(v || 0);
+}
+
+const NUM = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 1 });
+const PCT = new Intl.NumberFormat('fr-FR', { style: 'percent', maximumFractionDigits: 1 });
+
+// A count or a mean, French style (1 234,5); '—' for null.
+export function num(v) {
+  return v === null || v === undefined ? '—' : NUM.format(v);
+}
+
+// A rate in [0, 1] as a percentage (80 %); '—' for null (nothing to divide by).
+export function pct(v) {
+  return v === null || v === undefined ? '—' : PCT.format(v);
 }
 
 export function km(v) {

@@ -4,6 +4,7 @@ import { h, clear } from '../dom.js';
 import { api, pool, loadPorteurs, porteurName, rememberOffer } from '../api.js';
 import { showProblem } from '../alerts.js';
 import { field, busy } from '../forms.js';
+import { communeLabel } from '../commune.js';
 import { KINDS, OFFER_GENDERS, SUPPORT, label, plural, euros } from '../i18n.js';
 import { today, addDays, fr } from '../dates.js';
 
@@ -117,7 +118,7 @@ function offerCard(o, date) {
   const free = o.free_places;
   return h('li', { class: 'card offer', dataset: { offerId: o.id } },
     h('h3', {}, o.label),
-    h('p', { class: 'meta' }, label(KINDS, o.kind), ' · ', `commune ${o.commune_insee} (${o.departement})`, ' · ', porteurName(o.porteur_id)),
+    h('p', { class: 'meta' }, label(KINDS, o.kind), ' · ', communeLabel(o.commune_insee), ` (${o.departement})`, ' · ', porteurName(o.porteur_id)),
     h('p', { class: ['free', free > 0 ? 'free-yes' : 'free-no'] },
       h('strong', {}, free > 0 ? plural(free, 'place libre', 'places libres') : 'Aucune place libre'),
       ` le ${fr(date)} sur ${plural(o.capacity, 'place', 'places')}`),

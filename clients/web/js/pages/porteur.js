@@ -1,11 +1,15 @@
-// A porteur's page: proposals to accept or refuse, entries and exits to
-// record, its offers (capacity, closing) and a form to add one.
+// A porteur's page: proposals to accept or refuse (with what the porteur may
+// know of the young person), entries and exits to record, its offers
+// (capacity, closing) and a form to add one. A porteur's token sees its own
+// structure (GET /v1/me's porteur_id); an admin picks one.
 import { h, clear, uid } from '../dom.js';
-import { api, listAll, loadPorteurs, porteurName, pool, getOffer, rememberOffer } from '../api.js';
+import { api, listAll, loadPorteurs, porteurName, rememberOffer } from '../api.js';
 import { showProblem, notify, clearAlerts } from '../alerts.js';
 import { field, readForm, showFieldErrors, clearFieldErrors, busy } from '../forms.js';
+import { communeLabel, resolveCommunes } from '../commune.js';
 import {
-  KINDS, OFFER_GENDERS, SUPPORT, OFFER_STATUSES, REFUSAL_REASONS, DESTINATIONS, label, plural, euros,
+  KINDS, OFFER_GENDERS, SUPPORT, OFFER_STATUSES, REFUSAL_REASONS, DESTINATIONS, AGE_BANDS, HOUSEHOLDS,
+  SITUATIONS, NEEDS, label, plural,
 } from '../i18n.js';
 import { today, fr } from '../dates.js';
 import { level, daysLeftText } from './stays.js';
@@ -14,6 +18,12 @@ const PORTEUR_KEY = 'siaod.porteur';
 
 export async function render(ctx) {
   ctx.title('Espace porteur');
+  if (ctx.me.role === 'porteur') {
+    const id = ctx.me.porteur_id;
+    ctx.el.append(h('h1', {}, `Espace porteur : ${porteurName(id)}`));
+    await renderPorteur(ctx, id);
+    return;
+  }
   const porteurs = await loadPorteurs();
   if (!ctx.current()) return;
   const fromHash = Number(ctx.query.get('id'));
@@ -28,7 +38,7 @@ export async function render(ctx) {
       empty: '— choisir votre structure —',
       options: Object.fromEntries(porteurs.slice().sort((a, b) => a.name.localeCompare(b.name, 'fr'))
         .map((p) => [String(p.id), `${p.name} (${p.departement})`])),
-      hint: 'Votre choix est gardé dans cet onglet.',
+      hint: 'Administration : le porteur dont vous voulez voir la page (gardé dans cet onglet).',
     }, id ? String(id) : null),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Afficher')));
   pick.addEventListener('submit', (ev) => {
@@ -39,11 +49,14 @@ export async function render(ctx) {
   });
   ctx.el.append(h('h1', {}, id ? `Espace porteur : ${porteurName(id)}` : 'Espace porteur'), pick);
   if (!id) {
-    ctx.el.append(h('p', {}, 'Choisissez votre structure pour voir ses offres et les propositions reçues.'));
+    ctx.el.append(h('p', {}, 'Choisissez un porteur pour voir ses offres et les propositions reçues.'));
     return;
   }
   sessionStorage.setItem(PORTEUR_KEY, String(id));
+  await renderPorteur(ctx, id);
+}
 
+async function renderPorteur(ctx, id) {
   const sections = {
     proposed: h('section', { class: 'card', 'aria-labelledby': 'sec-proposed' }),
     accepted: h('section', { class: 'card', 'aria-labelledby': 'sec-accepted' }),
@@ -87,11 +100,22 @@ function actionButton(text, cls, run, reload, done, confirmText) {
   return btn;
 }
 
+// What the porteur may know of the young person (never the ref nor the birth date).
+export function youthSummary(p) {
+  const y = p.youth || {};
+  const parts = [`jeune n° ${p.youth_id}`];
+  if (y.age_band) parts.push(label(AGE_BANDS, y.age_band));
+  if (y.household) parts.push(label(HOUSEHOLDS, y.household).toLowerCase());
+  if (y.situation) parts.push(label(SITUATIONS, y.situation).toLowerCase());
+  if (y.support_need) parts.push(`accompagnement ${label(SUPPORT, y.support_need).toLowerCase()}`);
+  const needs = (y.needs || []).map((n) => label(NEEDS, n).toLowerCase());
+  parts.push(needs.length ? `besoins : ${needs.join(', ')}` : 'sans besoin particulier');
+  return parts.join(' · ');
+}
+
 async function renderPlacements(ctx, box, porteurId, status, reload) {
-  // (a porteur's token sees its own placements; an admin's all of them)
-  const items = (await listAll('/placements', { status })).filter((p) => p.porteur_id === porteurId);
+  const items = await listAll('/placements', { status, porteur_id: porteurId });
   if (!ctx.current()) return;
-  const offers = await pool(items, 4, (p) => getOffer(p.offer_id).catch(() => null));
   const title = status === 'proposed' ? 'Propositions à accepter ou refuser' : 'Entrées à enregistrer';
   clear(box).append(h('h2', { id: `sec-${status}` }, `${title} (${items.length})`));
   if (!items.length) {
@@ -99,12 +123,12 @@ async function renderPlacements(ctx, box, porteurId, status, reload) {
     return;
   }
   const list = h('ul', { class: 'actions-list' });
-  items.forEach((p, i) => {
-    const o = offers[i];
+  items.forEach((p) => {
     const li = h('li', { class: 'placement', dataset: { placementId: p.id, status: p.status } },
-      h('p', {}, h('strong', {}, o ? o.label : `offre n° ${p.offer_id}`), ` — place n° ${p.place_number}`),
+      h('p', {}, h('strong', {}, p.offer_label || `offre n° ${p.offer_id}`), ` — place n° ${p.place_number}`),
+      h('p', { class: 'youth-summary' }, youthSummary(p)),
       h('p', { class: 'meta' },
-        `Orientation n° ${p.id} · jeune n° ${p.youth_id} (département ${p.youth_departement}) · du ${fr(p.start_date)} au ${fr(p.planned_end_date)}`,
+        `Orientation n° ${p.id} · suivi·e dans le département ${p.youth_departement} · du ${fr(p.start_date)} au ${fr(p.planned_end_date)}`,
         p.hold_until ? ` · à traiter avant le ${fr(p.hold_until)}` : ''));
     if (status === 'proposed') {
       const reasonId = uid('reason');
@@ -133,15 +157,13 @@ async function renderPlacements(ctx, box, porteurId, status, reload) {
 async function renderStays(ctx, box, porteurId, reload) {
   const items = await listAll('/stays', { porteur_id: porteurId });
   if (!ctx.current()) return;
-  const offers = await pool(items, 4, (s) => getOffer(s.offer_id).catch(() => null));
   clear(box).append(h('h2', { id: 'sec-stays' }, `Séjours en cours (${items.length})`));
   if (!items.length) {
     box.append(h('p', {}, 'Aucun séjour en cours.'));
     return;
   }
   const list = h('ul', { class: 'actions-list' });
-  items.forEach((s, i) => {
-    const o = offers[i];
+  items.forEach((s) => {
     const dateId = uid('exit');
     const destId = uid('dest');
     const date = h('input', { type: 'date', id: dateId, name: 'date', value: today(), max: today() });
@@ -150,7 +172,8 @@ async function renderStays(ctx, box, porteurId, reload) {
       Object.entries(DESTINATIONS).map(([k, v]) => h('option', { value: k }, v)));
     const l = level(s.days_left);
     list.append(h('li', { class: 'placement', dataset: { placementId: s.id, status: s.status } },
-      h('p', {}, h('strong', {}, o ? o.label : `offre n° ${s.offer_id}`), ` — place n° ${s.place_number} · jeune n° ${s.youth_id}`),
+      h('p', {}, h('strong', {}, s.offer_label || `offre n° ${s.offer_id}`), ` — place n° ${s.place_number}`),
+      h('p', { class: 'youth-summary' }, youthSummary(s)),
       h('p', { class: 'meta' }, `Entrée le ${fr(s.start_date)} · fin prévue le ${fr(s.planned_end_date)} · `,
         h('span', { class: ['days', `lvl-${l}`] }, daysLeftText(s.days_left))),
       h('div', { class: 'row-actions' },
@@ -199,7 +222,7 @@ async function renderOffers(ctx, box, porteurId, reload) {
     });
     const card = h('li', { class: ['card', 'offer', `offer-${o.status}`], dataset: { offerId: o.id } },
       h('h3', {}, o.label, ' ', h('span', { class: ['badge', `of-${o.status}`] }, label(OFFER_STATUSES, o.status))),
-      h('p', { class: 'meta' }, `${label(KINDS, o.kind)} · commune ${o.commune_insee} (${o.departement}) · ${o.max_stay_days ? `${o.max_stay_days} jours au plus` : 'sans durée maximale'}`),
+      h('p', { class: 'meta' }, `${label(KINDS, o.kind)} · `, communeLabel(o.commune_insee), ` (${o.departement}) · ${o.max_stay_days ? `${o.max_stay_days} jours au plus` : 'sans durée maximale'}`),
       h('p', { class: 'free' }, h('strong', {}, plural(o.free_places, 'place libre', 'places libres')), ` aujourd'hui sur ${plural(o.capacity, 'place', 'places')}`),
       capForm);
     if (o.status === 'open') {
@@ -219,7 +242,7 @@ async function renderOffers(ctx, box, porteurId, reload) {
 const OFFER_SPECS = [
   { name: 'kind', label: "Type d'offre", type: 'select', options: KINDS, required: true, empty: '— choisir —' },
   { name: 'label', label: 'Intitulé', type: 'text', required: true, maxlength: 200, hint: 'Par exemple « Studio-tiroir rue des Lilas ».' },
-  { name: 'commune_insee', label: 'Commune (code INSEE)', type: 'text', required: true, maxlength: 5, hint: '5 caractères, par exemple 34301 pour Sète.' },
+  { name: 'commune_insee', label: 'Commune', type: 'commune', required: true, hint: 'Tapez le début du nom (par exemple « Sète ») et choisissez dans la liste ; le code INSEE convient aussi.' },
   { name: 'capacity', label: 'Capacité (places)', type: 'number', required: true, min: 0, max: 1000, inputmode: 'numeric' },
   { name: 'max_stay_days', label: 'Durée maximale de séjour (jours)', type: 'number', min: 1, max: 3650, nullable: true, inputmode: 'numeric', hint: 'Vide : la durée par défaut du type (colocation : 90 jours au plus).' },
   { name: 'min_age', label: 'Âge minimum', type: 'number', min: 16, max: 29, inputmode: 'numeric' },
@@ -246,6 +269,7 @@ function newOfferForm(porteurId, reload) {
     busy(form, async () => {
       clearAlerts();
       clearFieldErrors(form);
+      await resolveCommunes(form);
       const body = { porteur_id: porteurId, ...readForm(form, OFFER_SPECS) };
       try {
         const { data } = await api('POST', '/offers', { body });

@@ -1,9 +1,9 @@
 // Stays ending soon: active stays, soonest end first, with the days left
 // coloured by threshold (≤ 7 red, ≤ 14 orange, ≤ 30 yellow).
 import { h } from '../dom.js';
-import { api, getOffer, pool, porteurName, loadPorteurs } from '../api.js';
+import { api, porteurName, loadPorteurs } from '../api.js';
 import { field } from '../forms.js';
-import { KINDS, label, plural } from '../i18n.js';
+import { AGE_BANDS, label, plural } from '../i18n.js';
 import { fr } from '../dates.js';
 
 const WITHIN = { 7: '7 jours', 14: '14 jours', 30: '30 jours', 60: '60 jours', 90: '90 jours', 365: 'un an' };
@@ -45,6 +45,7 @@ export async function render(ctx) {
       ['red', 'orange', 'yellow'].map((l) => h('li', {}, h('span', { class: ['days', `lvl-${l}`] }, LEVEL_TEXT[l])))),
     results);
 
+  const youthRecords = ctx.me.role !== 'porteur'; // a porteur never opens a young person's record
   const query = { ending_within_days: within, departement, limit: 200 };
   const [{ data }] = await Promise.all([api('GET', '/stays', { query }), loadPorteurs().catch(() => {})]);
   if (!ctx.current()) return;
@@ -54,22 +55,21 @@ export async function render(ctx) {
     results.append(h('p', {}, 'Aucun séjour ne se termine dans cette période.'));
     return;
   }
-  const offers = await pool(data.items, 4, (s) => getOffer(s.offer_id).catch(() => null));
-  if (!ctx.current()) return;
   results.append(h('div', { class: 'table-wrap' }, h('table', { class: 'stack stays' },
     h('caption', { class: 'visually-hidden' }, 'Séjours en cours, fin la plus proche en premier'),
     h('thead', {}, h('tr', {}, ['Jours restants', 'Fin prévue', 'Offre', 'Porteur', 'Dép.', 'Jeune', 'Entrée'].map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', {}, data.items.map((s, i) => {
-      const o = offers[i];
+    h('tbody', {}, data.items.map((s) => {
       const l = level(s.days_left);
       return h('tr', { class: `row-${l}`, dataset: { placementId: s.id, daysLeft: s.days_left } },
         h('td', { dataset: { label: 'Jours restants' } },
           h('span', { class: ['days', `lvl-${l}`], title: LEVEL_TEXT[l] }, daysLeftText(s.days_left))),
         h('td', { dataset: { label: 'Fin prévue' } }, fr(s.planned_end_date)),
-        h('td', { dataset: { label: 'Offre' } }, o ? `${o.label} (${label(KINDS, o.kind)})` : `offre n° ${s.offer_id}`),
+        h('td', { dataset: { label: 'Offre' } }, s.offer_label || `offre n° ${s.offer_id}`),
         h('td', { dataset: { label: 'Porteur' } }, porteurName(s.porteur_id)),
         h('td', { dataset: { label: 'Dép.' } }, s.departement),
-        h('td', { dataset: { label: 'Jeune' } }, h('a', { href: `#/youth/${s.youth_id}` }, `n° ${s.youth_id}`)),
+        h('td', { dataset: { label: 'Jeune' } }, youthRecords
+          ? h('a', { href: `#/youth/${s.youth_id}` }, `n° ${s.youth_id}`)
+          : `n° ${s.youth_id}${s.youth && s.youth.age_band ? ` (${label(AGE_BANDS, s.youth.age_band)})` : ''}`),
         h('td', { dataset: { label: 'Entrée' } }, fr(s.start_date)));
     })))));
   if (data.next_cursor) {

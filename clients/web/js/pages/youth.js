@@ -2,9 +2,10 @@
 // places that fit with the reasons of each score, the rules that excluded the
 // others, and a one-click proposal.
 import { h, clear } from '../dom.js';
-import { api, listAll, getOffer, porteurName, loadPorteurs, pool } from '../api.js';
+import { api, listAll, porteurName, loadPorteurs } from '../api.js';
 import { showProblem, notify, notifyNext, clearAlerts } from '../alerts.js';
 import { field, readForm, showFieldErrors, clearFieldErrors, busy } from '../forms.js';
+import { communeLabel, resolveCommunes } from '../commune.js';
 import {
   GENDERS, HOUSEHOLDS, NEEDS, SITUATIONS, SUPPORT, YOUTH_STATUSES, PLACEMENT_STATUSES,
   KINDS, RULES, FACTORS, REFUSAL_REASONS, label, plural, km,
@@ -70,7 +71,7 @@ function specsFor(youth) {
     { name: 'needs', label: 'Besoins particuliers', type: 'checkboxes', options: NEEDS },
     { name: 'situation', label: 'Situation actuelle', type: 'select', options: SITUATIONS, required: true, empty: '— choisir —' },
     { name: 'institution_exit_date', label: "Date de sortie d'institution", type: 'date', nullable: true, hint: 'Pour une sortie ASE, PJJ, hôpital… à venir.' },
-    { name: 'commune_insee', label: 'Commune souhaitée (code INSEE)', type: 'text', required: true, maxlength: 5, hint: '5 caractères, par exemple 34172 pour Montpellier, 34301 pour Sète.' },
+    { name: 'commune_insee', label: 'Commune souhaitée', type: 'commune', required: true, hint: 'Tapez le début du nom (par exemple « Sète ») et choisissez dans la liste ; le code INSEE convient aussi.' },
     { name: 'max_distance_km', label: 'Distance maximale (km)', type: 'number', min: 1, max: 1000, nullable: true, inputmode: 'numeric', hint: 'Vide : la distance par défaut du service.' },
     { name: 'monthly_income_eur', label: 'Ressources mensuelles (€)', type: 'number', min: 0, step: '0.01', inputmode: 'decimal' },
     { name: 'support_need', label: "Besoin d'accompagnement", type: 'select', options: SUPPORT },
@@ -99,6 +100,7 @@ function needsForm(youth, etag, onSaved, onConflict) {
     busy(form, async () => {
       clearAlerts();
       clearFieldErrors(form);
+      await resolveCommunes(form);
       const body = readForm(form, specs, youth);
       try {
         let r;
@@ -152,7 +154,8 @@ export async function renderOne(ctx) {
     h('p', { class: 'lead' },
       `${ageOn(y.birth_date, t)} ans · ${label(GENDERS, y.gender)} · ${label(HOUSEHOLDS, y.household)} · ${label(SITUATIONS, y.situation)} · `,
       h('span', { class: ['badge', `st-${y.status}`] }, label(YOUTH_STATUSES, y.status)),
-      ` · département ${y.departement} · inscrit·e le ${fr(y.registered_at)}`),
+      ` · département ${y.departement} · commune souhaitée : `, communeLabel(y.commune_insee),
+      ` · inscrit·e le ${fr(y.registered_at)}`),
     placementsBox,
     matchesBox,
     needsForm(y, etag, (saved) => {
@@ -177,14 +180,12 @@ async function renderPlacements(ctx, box, state, refresh) {
     box.append(h('p', {}, 'Aucune orientation pour le moment.'));
     return;
   }
-  const offers = await pool(items, 4, (p) => getOffer(p.offer_id).catch(() => null));
   const list = h('ul', { class: 'placements' });
   items.slice().reverse().forEach((p) => {
-    const o = offers[items.indexOf(p)];
     const li = h('li', { class: 'placement', dataset: { placementId: p.id, status: p.status } },
       h('span', { class: ['badge', `pl-${p.status}`] }, label(PLACEMENT_STATUSES, p.status)), ' ',
-      h('strong', {}, o ? o.label : `offre n° ${p.offer_id}`),
-      ` — ${o ? porteurName(o.porteur_id) : ''}, du ${fr(p.start_date)} au ${fr(p.actual_end_date || p.planned_end_date)}`,
+      h('strong', {}, p.offer_label || `offre n° ${p.offer_id}`),
+      ` — ${porteurName(p.porteur_id)}, du ${fr(p.start_date)} au ${fr(p.actual_end_date || p.planned_end_date)}`,
       p.hold_until ? ` (réponse attendue avant le ${fr(p.hold_until)})` : '',
       p.refusal_reason ? ` — motif : ${label(REFUSAL_REASONS, p.refusal_reason)}` : '');
     if (p.status === 'proposed' || p.status === 'accepted') {
