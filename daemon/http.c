@@ -151,6 +151,28 @@ static void req_finish(struct req *r, int status, const char *content_type, stru
 	req_send(r, status, content_type, buf);
 }
 
+/* A token or a webhook secret pasted into a URL must not reach the log:
+ * what follows "siaod_" or "whsec_" in a path is masked. */
+static const char *path_for_log(const char *path, char *out, size_t size)
+{
+	size_t j = 0;
+	for (const char *p = path; *p && j + 4 < size;) {
+		if (strncmp(p, "siaod_", 6) == 0 || strncmp(p, "whsec_", 6) == 0) {
+			memcpy(out + j, p, 6);
+			j += 6;
+			p += 6;
+			while (*p && *p != '/')
+				p++;
+			memcpy(out + j, "***", 3);
+			j += 3;
+			continue;
+		}
+		out[j++] = *p++;
+	}
+	out[j] = '\0';
+	return out;
+}
+
 static void req_send(struct req *r, int status, const char *content_type, struct evbuffer *buf)
 {
 	struct app *app = r->app;
@@ -176,9 +198,9 @@ static void req_send(struct req *r, int status, const char *content_type, struct
 	}
 	double ms = now_ms() - r->start_ms;
 	metrics_request(r->route ? (int)(r->route - routes) : -1, status, ms);
-	char path[300];
+	char path[300], masked[300];
 	log_info("request", "rid=%s method=%s path=%s route=%s status=%d dur_ms=%.2f role=%s token=%lld%s",
-		 r->id, r->method, log_quote(r->path, path, sizeof path),
+		 r->id, r->method, log_quote(path_for_log(r->path, masked, sizeof masked), path, sizeof path),
 		 r->route ? r->route->name : "-", status, ms,
 		 r->authenticated ? auth_role_name(r->who.role) : "-",
 		 (long long)(r->authenticated ? r->who.token_id : 0),
@@ -592,8 +614,8 @@ int http_start(struct app *app, char *err, size_t errlen)
 		return -1;
 	}
 	/* PATCH is not allowed by default (see STYLE.md). TRACE and CONNECT,
-	 * which no route takes, get our 405 rather than evhttp's HTML 501;
-	 * methods libevent 2.1 does not know still get that 501. */
+	 * which no route takes, get our 405 or 404 rather than evhttp's HTML
+	 * 501; methods libevent 2.1 does not know still get that 501. */
 	evhttp_set_allowed_methods(app->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 				   EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
 				   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);

@@ -592,3 +592,118 @@ def run_all(setup=None):
         sys.exit(1)
     shutil.rmtree(WORKDIR, ignore_errors=True)
     sys.exit(0)
+
+
+# ---------------------------------------------------------------- a private PostgreSQL
+
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+def _pg_port_in_use(port):
+    try:
+        with open("/proc/net/unix") as f:
+            if (".s.PGSQL.%d\n" % port) in f.read():
+                return True
+    except OSError:
+        pass
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of the test's own, for tests that stop and restart the
+    server (the shared cluster of SIAOD_TEST_DATABASE_URL must never be touched):
+    initdb in a fresh directory under /tmp (as the `postgres` user when run as root:
+    initdb refuses root), unix socket only, on a free port; stopped and removed when
+    the process exits.
+
+        pg = PrivateCluster("outage")
+        db = pg.database("outage")        # .url, .name, .sql() as Database
+        d = Daemon(db)
+        pg.stop(); ...; pg.start()
+    """
+
+    def __init__(self, name="pg", conf=()):
+        self.dir = tempfile.mkdtemp(prefix="siaod-pg-%s-" % re.sub(r"[^a-z0-9]", "", name.lower()), dir="/tmp")
+        os.chmod(self.dir, 0o755)            # the socket must be reachable by its clients
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        port = free_port()
+        while _pg_port_in_use(port):
+            port = free_port()
+        self.port = port
+        self._run([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
+                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], timeout=120)
+        lines = ["", "# written by tests/api/harness.py (PrivateCluster)", "listen_addresses = ''",
+                 "unix_socket_directories = '%s'" % self.dir, "port = %d" % self.port,
+                 "fsync = off", "full_page_writes = off"] + list(conf)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("\n".join(lines) + "\n")
+        atexit.register(self.destroy)
+        self.start()
+
+    def _run(self, argv, timeout=60, check=True):
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        p = subprocess.run(argv, cwd="/", capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(argv), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def conninfo(self, dbname="postgres"):
+        return "host=%s port=%d user=postgres dbname=%s" % (self.dir, self.port, dbname)
+
+    def start(self, timeout=60):
+        self._run([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-l", self.log, "-w",
+                   "-t", str(timeout), "start"], timeout=timeout + 10)
+
+    def stop(self, mode="fast", timeout=60):
+        self._run([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-m", mode, "-w",
+                   "-t", str(timeout), "stop"], timeout=timeout + 10)
+
+    def restart(self, mode="fast"):
+        self.stop(mode)
+        self.start()
+
+    def running(self):
+        return self._run([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "status"], check=False).returncode == 0
+
+    def sql(self, query, dbname="postgres"):
+        return psql(self.conninfo(dbname), query)
+
+    def database(self, name_prefix):
+        return PrivateDatabase(self, name_prefix)
+
+    def destroy(self):
+        try:
+            if self.running():
+                self.stop("immediate")
+        except Exception:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateDatabase:
+    """A database on a PrivateCluster, with Database's members (name, url, sql)."""
+
+    def __init__(self, cluster, name_prefix):
+        self.cluster = cluster
+        self.name = "siaod_t_" + re.sub(r"[^a-z0-9_]", "_", name_prefix.lower())
+        self.url = cluster.conninfo(self.name)
+        cluster.sql('CREATE DATABASE "%s"' % self.name)
+
+    def sql(self, query):
+        return psql(self.url, query)
+
+    def drop(self):
+        pass    # the cluster goes as a whole
