@@ -56,6 +56,29 @@ static bool limit_param(struct req *r, size_t *k)
 	return ok;
 }
 
+/* The offers a ranking looks at, in a buffer the app keeps from request to
+ * request (one thread), grown when a search finds more than it holds: one
+ * walk of the grid per request, no allocation once warm. */
+static const struct match_offer **candidate_offers(struct app *app, const struct inv_youth *y,
+						   bool all, size_t *n)
+{
+	for (;;) {
+		const struct match_offer **buf = (const struct match_offer **)app->scratch;
+		size_t got = all ? inventory_all_offers(app->inv, buf, app->scratch_cap)
+				 : inventory_offers_near(app->inv, y->m.lat, y->m.lon, y->m.max_distance_km,
+							 buf, app->scratch_cap);
+		if (got <= app->scratch_cap) {
+			*n = got;
+			return buf;
+		}
+		const void **grown = realloc(app->scratch, 2 * got * sizeof *grown);
+		if (!grown)
+			return NULL;
+		app->scratch = grown;
+		app->scratch_cap = 2 * got;
+	}
+}
+
 void api_youth_matches(struct req *r)
 {
 	struct app *app = r->app;
@@ -82,18 +105,14 @@ void api_youth_matches(struct req *r)
 
 	/* explain counts every offer of the country under its first failed rule;
 	 * otherwise only the grid cells within reach are looked at. */
-	size_t n = explain ? inventory_all_offers(app->inv, NULL, 0)
-			   : inventory_offers_near(app->inv, y->m.lat, y->m.lon, y->m.max_distance_km, NULL, 0);
-	const struct match_offer **cands = malloc((n + 1) * sizeof *cands);
+	size_t n;
+	const struct match_offer **cands = candidate_offers(app, y, explain, &n);
 	struct match_result *res = malloc(k * sizeof *res);
 	if (!cands || !res) {
-		free(cands);
 		free(res);
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	n = explain ? inventory_all_offers(app->inv, cands, n)
-		    : inventory_offers_near(app->inv, y->m.lat, y->m.lon, y->m.max_distance_km, cands, n);
 	size_t excluded[MATCH_RULE_COUNT];
 	int got = match_rank_offers(&p, &y->m, cands, n, k, res, explain ? excluded : NULL);
 
@@ -117,7 +136,6 @@ void api_youth_matches(struct req *r)
 		json_object_set_new(body, "excluded", ex_obj);
 		json_object_set_new(body, "offers_considered", json_integer((json_int_t)n));
 	}
-	free(cands);
 	free(res);
 	if (got < 0) {
 		json_decref(body);

@@ -31,6 +31,8 @@ struct app {
 	struct auth *auth;
 	struct inventory *inv;            /* what matching reads, see inventory.h */
 	struct ratelimit *ratelimit;
+	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
+	size_t scratch_cap;
 	int inflight;                     /* requests accepted and not yet answered */
 	struct req *requests_inflight;    /* their list, to orphan them at exit */
 	bool draining;                    /* SIGTERM received */

@@ -275,6 +275,7 @@ static int cmd_serve(struct app *app)
 	webhooks_stop(app);
 	auth_free(app->auth);
 	ratelimit_free(app->ratelimit);
+	free(app->scratch);
 	inventory_free(app->inv);
 	event_free(sigterm);
 	event_free(sigint);
