@@ -62,6 +62,12 @@ static bool limit_param(struct req *r, size_t *k)
 static const struct match_offer **candidate_offers(struct app *app, const struct inv_youth *y,
 						   bool all, size_t *n)
 {
+	if (!app->scratch) {
+		app->scratch = malloc(1024 * sizeof *app->scratch);
+		if (!app->scratch)
+			return NULL;
+		app->scratch_cap = 1024;
+	}
 	for (;;) {
 		const struct match_offer **buf = (const struct match_offer **)app->scratch;
 		size_t got = all ? inventory_all_offers(app->inv, buf, app->scratch_cap)
