@@ -10,6 +10,7 @@ SIAOD_PACKAGES=(
 	postgresql postgresql-contrib
 	python3 curl
 	chromium nodejs npm
+	clang libclang-rt-dev
 )
 
 say()  { printf '==> %s\n' "$*" >&2; }
