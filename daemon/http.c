@@ -361,6 +361,19 @@ static bool req_body_size_ok(struct req *r)
 	return true;
 }
 
+/* application/json or application/merge-patch+json, parameters allowed
+ * ("; charset=utf-8"), nothing glued on ("application/jsonx"). */
+static bool json_media_type(const char *ct)
+{
+	static const char *const types[] = {"application/json", "application/merge-patch+json"};
+	for (size_t i = 0; ct && i < sizeof types / sizeof *types; i++) {
+		size_t n = strlen(types[i]);
+		if (strncasecmp(ct, types[i], n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+			return true;
+	}
+	return false;
+}
+
 /* Parses and checks the body (after authentication: a stranger learns
  * nothing from our opinion of their JSON); false when answered. */
 static bool req_read_body(struct req *r)
@@ -382,8 +395,7 @@ static bool req_read_body(struct req *r)
 	if (!wants_body || len == 0)
 		return true;
 	const char *ct = req_header(r, "Content-Type");
-	if (!ct || (strncasecmp(ct, "application/json", 16) != 0 &&
-		    strncasecmp(ct, "application/merge-patch+json", 28) != 0)) {
+	if (!json_media_type(ct)) {
 		req_problem(r, 415, "unsupported-media-type",
 			    "send the body as application/json (or application/merge-patch+json)");
 		return false;
@@ -456,7 +468,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	}
 	snprintf(r->path, sizeof r->path, "%s", path);
 	const char *q = evhttp_uri_get_query(uri);
-	if (q && evhttp_parse_query_str(q, &r->query) != 0) {
+	/* %00 would be decoded into a NUL and cut the value short silently */
+	if (q && (evhttp_parse_query_str(q, &r->query) != 0 || strstr(q, "%00"))) {
 		req_problem(r, 400, "invalid-query", "the query string is malformed");
 		return;
 	}

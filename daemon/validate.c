@@ -10,10 +10,15 @@
 
 #include "siaod/date.h"
 
+/* A body of 40,000 unknown members must not earn a 3 MB answer. */
+#define VALIDATE_MAX_ERRORS 100
+
 void validate_error(json_t **errors, const char *pointer, const char *code, const char *detail)
 {
 	if (!*errors)
 		*errors = json_array();
+	if (json_array_size(*errors) >= VALIDATE_MAX_ERRORS)
+		return;
 	json_array_append_new(*errors, json_pack("{s:s, s:s, s:s}", "pointer", pointer,
 						 "code", code, "detail", detail));
 }
