@@ -5,13 +5,16 @@
  * planner (include/siaod/plan.h), explained pair by pair, stored, and turned
  * into proposals only by an explicit POST .../apply.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "app.h"
 #include "inventory.h"
+#include "log.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
 #include "siaod/plan.h"
@@ -24,6 +27,13 @@ static const struct vfield plan_fields[] = {
 	{"departement", V_DEPARTEMENT, true, false, 0, 0, NULL, false},
 	{"on", V_DATE, false, false, 0, 0, NULL, false},
 };
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static struct match_params params_on(struct req *r, sdate on)
 {
@@ -47,9 +57,30 @@ static json_t *reasons_json(const struct match_factor *f)
 	return a;
 }
 
+/* Offer → column of the plan, by address (sorted, for bsearch). */
+struct column_of {
+	const struct inv_offer *offer;
+	int32_t column;
+};
+
+static int cmp_column_of(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct column_of *)a)->offer;
+	uintptr_t y = (uintptr_t)((const struct column_of *)b)->offer;
+	return x < y ? -1 : x > y;
+}
+
+static int32_t column_of(const struct column_of *cols, int32_t m, const struct inv_offer *o)
+{
+	struct column_of key = {o, 0};
+	const struct column_of *c = bsearch(&key, cols, (size_t)m, sizeof *cols, cmp_column_of);
+	return c ? c->column : -1;
+}
+
 /* The plan as JSON; NULL when out of memory. Owns nothing it is given. */
 static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_score)
 {
+	double t_start = now_ms();
 	struct inventory *inv = r->app->inv;
 	struct match_params p = params_on(r, on);
 	size_t ny = inventory_all_youth(inv, NULL, 0), no = inventory_all_offers(inv, NULL, 0);
@@ -58,7 +89,7 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 	const struct inv_youth **ys = malloc((ny + 1) * sizeof *ys);
 	const struct inv_offer **os = malloc((no + 1) * sizeof *os);
 	int32_t *cap = malloc((no + 1) * sizeof *cap);
-	int32_t *col = malloc((no + 1) * sizeof *col);      /* offer index → column, or -1 */
+	struct column_of *col = malloc((no + 1) * sizeof *col);
 	size_t ecap = 1024, ne = 0;
 	struct plan_edge *edges = malloc(ecap * sizeof *edges);
 	const struct match_offer **near = malloc((no + 1) * sizeof *near);
@@ -89,9 +120,11 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 		const struct inv_offer *o = (const struct inv_offer *)all_o[j];
 		if (strcmp(o->departement, dep) == 0 && inventory_free_on(o, on) > 0) {
 			last_end[m] = on + 1;
+			col[m] = (struct column_of){o, m};
 			os[m++] = o;
 		}
 	}
+	qsort(col, (size_t)m, sizeof *col, cmp_column_of);
 	/* Eligible pairs, through the offer grid around each young person. */
 	for (int32_t i = 0; i < n; i++) {
 		const struct match_youth *y = &ys[i]->m;
@@ -102,10 +135,8 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 			struct match_check chk;
 			if (strcmp(o->departement, dep) != 0 || match_eligible(&p, y, &o->m, &chk) != MATCH_OK)
 				continue;
-			int32_t j = 0;
-			while (j < m && os[j] != o)
-				j++;
-			if (j == m)
+			int32_t j = column_of(col, m, o);
+			if (j < 0)
 				continue; /* no place free on that day */
 			if (chk.end > last_end[j])
 				last_end[j] = chk.end;
@@ -128,6 +159,7 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 	free(last_end);
 	last_end = NULL;
 	struct plan_input in = {n, m, cap, edges, ne};
+	double t_solve = now_ms();
 	if (plan_solve(&in, &res) != 0) {
 		json_decref(pending);
 		goto out;
@@ -181,6 +213,8 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 		json_array_append_new(unassigned, item);
 	}
 	*total_score = total;
+	log_info("plan", "departement=%s youth=%d offers=%d pairs=%zu build_ms=%.0f solve_ms=%.0f",
+		 dep, n, m, ne, t_solve - t_start, now_ms() - t_solve);
 	plan = json_pack("{s:o, s:o, s:i, s:i, s:i}", "assignments", assignments, "unassigned", unassigned,
 			 "waiting_youth", n, "offers_with_free_places", m, "eligible_pairs", (int)ne);
 out:

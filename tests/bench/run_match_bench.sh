@@ -345,6 +345,22 @@ nginx -p "$TMP/nginx/" -c "$NGINX_CONF" -s stop 2>/dev/null; NGINX_CONF=""
 C_RPS=$(rps "$TMP/wrk_nginx.txt"); C_P50=$(lat_ms "$TMP/wrk_nginx.txt" 50%); C_P99=$(lat_ms "$TMP/wrk_nginx.txt" 99%)
 say "    $C_RPS requests/s, p50 $C_P50 ms, p99 $C_P99 ms"
 
+# ------------------------------------------------------------------ (d) the plan
+# The allocation plan of the largest département (by waiting young people),
+# end to end through the API: inventory → eligible pairs → planner → stored.
+PLAN_DEP=$(psql_db -At -c "SELECT departement FROM youth WHERE status = 'waiting' AND erased_at IS NULL
+	GROUP BY departement ORDER BY count(*) DESC LIMIT 1")
+say "(d) POST /v1/allocation-plans for département $PLAN_DEP"
+PLAN_T=$(curl -s -o "$TMP/plan.json" -w '%{time_total}' -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans")
+PLAN_LINE=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("%d waiting, %d offers with free places, %d eligible pairs, %d assigned, total score %d" % (
+    d["waiting_youth"], d["offers_with_free_places"], d["eligible_pairs"], len(d["assignments"]), d["total_score"]))
+' "$TMP/plan.json" 2>/dev/null || echo "no plan: $(head -c 300 "$TMP/plan.json")")
+say "    $PLAN_LINE in $PLAN_T s"
+
 # ------------------------------------------------------------------ summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3g", (b > 0 ? a / b : 0) }'; }
 AB=$(ratio "$A_RPS" "$B_TPS")
@@ -375,6 +391,7 @@ RESULT=$BENCH/results/match-$(date +%F).txt
 	echo
 	echo "siaod VmRSS after (a): $RSS_AFTER_MIB MiB; inventory loaded at +$INV_S s after start"
 	echo "inventory_load line: $INV_LINE"
+	echo "allocation plan of département $PLAN_DEP through the API: $PLAN_LINE in $PLAN_T s"
 	echo "siaod non-2xx responses during (a): $A_ERR; pgbench failed transactions: ${B_FAILED:-0}; SQL latency average $B_AVG ms"
 	echo "$CHECK_OUT"
 } | tee "$TMP/summary.txt"
