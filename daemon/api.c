@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "app.h"
-#include "inventory.h"
-#include "scheduler.h"
-#include "webhooks.h"
+#include "audit.h"
+#include "effects.h"
+#include "idempotency.h"
 #include "log.h"
-#include "routes.h"
+#include "problem.h"
 #include "siaod/date.h"
 #include "store.h"
 #include "validate.h"
@@ -26,64 +26,19 @@ struct sql_call {
 	PGresult *res;     /* kept while the inventory refreshes */
 };
 
-/* Constraint names ck_<table>__<field>[__why] carry the JSON pointer. */
-static void check_violation(struct req *r, const char *constraint)
-{
-	char ptr[96] = "";
-	const char *sep = constraint ? strstr(constraint, "__") : NULL;
-	if (sep) {
-		const char *end = strstr(sep + 2, "__");
-		size_t n = end ? (size_t)(end - sep - 2) : strlen(sep + 2);
-		snprintf(ptr, sizeof ptr, "/%.*s", (int)n, sep + 2);
-	}
-	char detail[160];
-	snprintf(detail, sizeof detail, "the value breaks the rule %s", constraint ? constraint : "?");
-	req_field_error(r, ptr, "out_of_range", detail);
-}
-
 void api_sql_problem(struct req *r, const PGresult *res)
 {
-	if (!res) {
-		r->retry_after = 2;
-		req_problem(r, 503, "database-unavailable", "the database cannot be reached; try again");
-		return;
-	}
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-	if (!state)
-		state = "XX000";
-	if (strncmp(state, "SI", 2) == 0) {
-		int status = atoi(state + 2);
-		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-		json_t *extra = hint && *hint ? json_loads(hint, 0, NULL) : NULL;
-		json_t *errors = extra ? json_incref(json_object_get(extra, "errors")) : NULL;
-		if (extra)
-			json_object_del(extra, "errors");
-		if (status == 403)
-			api_audit_refused(r, "denied", 403);
-		req_problem_full(r, status, msg ? msg : "error", detail, errors, extra);
-		return;
-	}
-	if (strcmp(state, "23514") == 0) {
-		check_violation(r, PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME));
-		return;
-	}
-	if (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 || strcmp(state, "40001") == 0) {
-		req_problem(r, 409, "conflict", "this conflicts with the current state; reload and retry");
-		return;
-	}
-	if (strcmp(state, "57014") == 0 || strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0) {
-		r->retry_after = 2;
-		req_problem(r, 503, "database-unavailable", "the database did not answer in time");
-		return;
-	}
-	if (strncmp(state, "22", 2) == 0) {
-		req_problem(r, 400, "invalid-field", "a value is out of range");
-		return;
-	}
-	log_error("sql_error", "rid=%s sqlstate=%s route=%s", r->id, state, r->route ? r->route->name : "-");
-	req_problem(r, 500, "internal", "unexpected database error");
+	struct problem p;
+	problem_from_result(res, &p);
+	if (p.retry_after)
+		r->retry_after = p.retry_after;
+	if (p.denied)
+		api_audit_refused(r, "denied", 403);
+	if (p.unexpected)
+		log_error("sql_error", "rid=%s sqlstate=%s route=%s", r->id, p.sqlstate, r->route_name);
+	json_t *errors = p.errors, *extra = p.extra;
+	p.errors = p.extra = NULL;   /* handed over to the answer */
+	req_problem_full(r, p.status, p.slug, p.detail[0] ? p.detail : NULL, errors, extra);
 }
 
 static void sql_reply_send(struct sql_call *c)
@@ -102,20 +57,9 @@ static void sql_reply_send(struct sql_call *c)
 	free(c);
 }
 
-static void sql_refreshed(void *arg, bool ok)
+static void sql_effects_done(void *arg)
 {
-	struct sql_call *c = arg;
-	/* the write may have enqueued events (triggers on offers and placements) */
-	webhooks_kick(c->r->app);
-	if (c->flags & API_SCAN_ALERTS)
-		scheduler_scan_alerts(c->r->app);
-	sql_reply_send(c);
-}
-
-static int64_t json_id(const json_t *j, const char *key)
-{
-	const json_t *v = json_object_get(j, key);
-	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+	sql_reply_send(arg);
 }
 
 static void sql_reply_done(void *arg, PGresult *res)
@@ -134,38 +78,14 @@ static void sql_reply_done(void *arg, PGresult *res)
 		return;
 	}
 	/* The store clears res after this callback: keep a copy while the
-	 * inventory refresh runs. */
+	 * effects run. */
 	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
 	if (!c->res) {
 		free(c);
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	int64_t offers[16], youth[1];
-	int noffers = 0, nyouth = 0;
-	if (c->flags & (API_REFRESH_OFFER | API_REFRESH_YOUTH | API_REFRESH_PLACEMENT)) {
-		json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		/* a write that touched other offers lists them */
-		size_t k;
-		json_t *v;
-		json_array_foreach(json_object_get(j, "freed_offers"), k, v)
-			if (json_is_integer(v) && noffers < 14)
-				offers[noffers++] = json_integer_value(v);
-		if (c->flags & API_REFRESH_OFFER)
-			offers[noffers++] = json_id(j, "id");
-		if (c->flags & API_REFRESH_YOUTH)
-			youth[nyouth++] = json_id(j, "id");
-		if (c->flags & API_REFRESH_PLACEMENT) {
-			offers[noffers++] = json_id(j, "offer_id");
-			youth[nyouth++] = json_id(j, "youth_id");
-		}
-		json_decref(j);
-	}
-	if (noffers + nyouth == 0) {
-		sql_reply_send(c);
-		return;
-	}
-	inventory_refresh(r->app->inv, r->app->store, offers, noffers, youth, nyouth, sql_refreshed, c);
+	effects_after_commit(r->app, r->effects, PQgetvalue(c->res, 0, 0), sql_effects_done, c);
 }
 
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
@@ -188,8 +108,11 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
 	 * effect without its answer. The SQL text is built from the constant
 	 * statement of the handler and parameter numbers, never from input. */
 	char wrapped[1024], token[24], status[8];
-	snprintf(wrapped, sizeof wrapped, "SELECT idem_store($%d::bigint, $%d, $%d::integer, (%s))",
-		 nparams + 1, nparams + 2, nparams + 3, sql);
+	if (!idem_wrap_statement(sql, nparams, wrapped, sizeof wrapped)) {
+		free(c);
+		req_problem(r, 500, "internal", "statement too long");
+		return;
+	}
 	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
 	snprintf(status, sizeof status, "%d", ok_status);
 	const char *all[19];
@@ -243,37 +166,27 @@ void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, con
 	store_query(r->app->store, sql, nparams, values, with_secret_done, w);
 }
 
-static void audit_done(void *arg, PGresult *res)
-{
-	if (store_result_failed(res))
-		log_warn("audit_lost", "reason=%s", res ? "sql_error" : "database_unavailable");
-}
-
 void api_audit_refused(struct req *r, const char *outcome, int status)
 {
-	char st[8], eid[24] = "";
-	snprintf(st, sizeof st, "%d", status);
-	if (r->nids > 0)
-		snprintf(eid, sizeof eid, "%lld", (long long)r->ids[0]);
+	if (status == 401) {
+		audit_unauthenticated(r->app->audit, r->client, r->id);
+		return;
+	}
 	char actor[600];
 	if (r->authenticated)
 		snprintf(actor, sizeof actor, "%s", r->actor);
 	else
 		snprintf(actor, sizeof actor, "{\"request_id\":\"%s\"}", r->id);
-	const char *values[6] = {actor, r->route ? r->route->name : r->path,
-				 r->route ? r->route->name : NULL, eid[0] ? eid : NULL, outcome, st};
 	/* The entity is the route's resource: its name up to the first dot. */
-	char entity[32];
-	if (r->route) {
-		snprintf(entity, sizeof entity, "%s", r->route->name);
+	char entity[32] = "";
+	if (r->route_index >= 0) {
+		snprintf(entity, sizeof entity, "%s", r->route_name);
 		char *dot = strchr(entity, '.');
 		if (dot)
 			*dot = '\0';
-		values[2] = entity;
 	}
-	store_query(r->app->store,
-		    "SELECT audit_write($1::jsonb, $2, $3, $4::bigint, $5, $6::integer)",
-		    6, values, audit_done, NULL);
+	audit_refused(r->app->audit, actor, r->route_index >= 0 ? r->route_name : r->path,
+		      entity[0] ? entity : NULL, r->nids > 0 ? r->ids[0] : 0, outcome, status);
 }
 
 void api_forbidden(struct req *r, const char *detail)

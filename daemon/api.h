@@ -2,7 +2,8 @@
  * api: what the route handlers share — calling one SQL function and answering
  * with the JSON it returns, turning database errors into problem+json,
  * reading list parameters, auditing refused attempts — and the handlers
- * themselves (api_*.c), listed in routes.c.
+ * themselves (api_*.c), listed in routes.c. The request and its answers are
+ * req.h's.
  */
 #ifndef SIAOD_API_H
 #define SIAOD_API_H
@@ -12,19 +13,16 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "http.h"
+#include "req.h"
 
-/* What api_sql_reply does with a successful result besides answering it. */
+/* What api_sql_reply does with a successful result besides answering it
+ * (what a write triggers after commit is the route's, see effects.h). */
 enum {
 	API_ETAG = 1,              /* the resource's "version" becomes its ETag */
-	API_REFRESH_OFFER = 2,     /* re-read offer "id" into the inventory first */
-	API_REFRESH_YOUTH = 4,     /* re-read young person "id" */
-	API_REFRESH_PLACEMENT = 8, /* re-read "offer_id" and "youth_id" */
-	API_SCAN_ALERTS = 16,      /* a stay was recorded or moved: alert now if due */
 };
-/* Runs sql (one jsonb column, one row) and answers ok_status with it; with a
- * refresh flag, the answer waits until the inventory has the change, so the
- * next match reflects it. */
+/* Runs sql (one jsonb column, one row) and answers ok_status with it. After
+ * a successful write, the route's effects run first (effects.h): the answer
+ * waits until the inventory has the change, so the next match reflects it. */
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
 		   int ok_status, int flags);
 /* Runs sql (creating a resource) and answers 201 with the resource plus
@@ -33,7 +31,8 @@ void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, con
 				const char *member, const char *secret);
 /* Answers the problem a failed result (or NULL: database unavailable) means. */
 void api_sql_problem(struct req *r, const PGresult *res);
-/* Records a refused attempt (401, 403) in the audit log; fire and forget. */
+/* Records a refused attempt in the audit log: a 403 is one row, a 401 is
+ * counted per client address and minute (audit.h); fire and forget. */
 void api_audit_refused(struct req *r, const char *outcome, int status);
 /* 403 with an audit row. */
 void api_forbidden(struct req *r, const char *detail);
@@ -98,5 +97,6 @@ void api_reports_indicators(struct req *r);
 void api_plans_create(struct req *r);
 void api_plans_get(struct req *r);
 void api_plans_apply(struct req *r);
+void api_metrics(struct req *r);
 
 #endif

@@ -103,7 +103,7 @@ void api_offers_create(struct req *r)
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[4] = {body, r->actor, r->today, cap > 0 ? dflt : NULL};
 	api_sql_reply(r, "SELECT offer_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
-		      4, values, 201, API_ETAG | API_REFRESH_OFFER);
+		      4, values, 201, API_ETAG);
 	free(body);
 }
 
@@ -231,7 +231,7 @@ void api_offers_patch(struct req *r)
 	char *patch = json_dumps(r->body, JSON_COMPACT);
 	const char *values[5] = {id, patch, match >= 0 ? ver : NULL, r->actor, r->today};
 	api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb, $5::date)",
-		      5, values, 200, API_ETAG | API_REFRESH_OFFER);
+		      5, values, 200, API_ETAG);
 	free(patch);
 }
 
@@ -241,5 +241,5 @@ void api_offers_close(struct req *r)
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	const char *values[3] = {id, r->actor, r->today};
 	api_sql_reply(r, "SELECT offer_close($1::bigint, $2::jsonb, $3::date)", 3, values, 200,
-		      API_ETAG | API_REFRESH_OFFER);
+		      API_ETAG);
 }

@@ -79,7 +79,7 @@ void api_placements_create(struct req *r)
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[4] = {body, r->actor, r->today, hold};
 	api_sql_reply(r, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)", 4,
-		      values, 201, API_ETAG | API_REFRESH_PLACEMENT);
+		      values, 201, API_ETAG);
 	free(body);
 }
 
@@ -153,7 +153,7 @@ void api_placements_transition(struct req *r)
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[6] = {id, action, body, r->actor, r->today, hold};
 	api_sql_reply(r, "SELECT placement_transition($1::bigint, $2, $3::jsonb, $4::jsonb, $5::date, $6::integer)",
-		      6, values, 200, API_ETAG | API_REFRESH_PLACEMENT | API_SCAN_ALERTS);
+		      6, values, 200, API_ETAG);
 	free(body);
 }
 

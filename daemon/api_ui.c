@@ -37,7 +37,7 @@ void api_ui(struct req *r)
 {
 	const char *rel = r->path + 3; /* after "/ui" */
 	if (*rel == '\0') {
-		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Location", "/ui/");
+		req_add_header(r, "Location", "/ui/");
 		req_reply_raw(r, 301, "text/plain; charset=utf-8", "/ui/\n", 5);
 		return;
 	}
@@ -69,13 +69,12 @@ void api_ui(struct req *r)
 		req_problem(r, 503, "unavailable", "cannot read the file");
 		return;
 	}
-	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
 	/* the UI must always talk to the API version it ships with */
-	evhttp_add_header(h, "Cache-Control", "no-cache");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Content-Security-Policy",
-			  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-			  "connect-src 'self'; frame-ancestors 'none'");
+	req_add_header(r, "Cache-Control", "no-cache");
+	req_add_header(r, "X-Content-Type-Options", "nosniff");
+	req_add_header(r, "Content-Security-Policy",
+		       "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+		       "connect-src 'self'; frame-ancestors 'none'");
 	req_reply_buffer(r, 200, content_type(path), buf);
 	evbuffer_free(buf);
 }

@@ -55,7 +55,7 @@ void api_youth_create(struct req *r)
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[3] = {body, r->actor, r->today};
 	api_sql_reply(r, "SELECT youth_create($1::jsonb, $2::jsonb, $3::date)", 3, values, 201,
-		      API_ETAG | API_REFRESH_YOUTH);
+		      API_ETAG);
 	free(body);
 }
 
@@ -91,7 +91,7 @@ void api_youth_patch(struct req *r)
 	char *patch = json_dumps(r->body, JSON_COMPACT);
 	const char *values[5] = {id, patch, match >= 0 ? ver : NULL, r->actor, r->today};
 	api_sql_reply(r, "SELECT youth_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb, $5::date)",
-		      5, values, 200, API_ETAG | API_REFRESH_YOUTH);
+		      5, values, 200, API_ETAG);
 	free(patch);
 }
 
@@ -101,5 +101,5 @@ void api_youth_erase(struct req *r)
 	id_text(r, id);
 	const char *values[3] = {id, r->actor, r->today};
 	api_sql_reply(r, "SELECT youth_erase($1::bigint, $2::jsonb, $3::date)", 3, values, 200,
-		      API_REFRESH_YOUTH);
+		      0);
 }

@@ -12,8 +12,9 @@
 
 struct event_base;
 struct event;
-struct evhttp;
-struct evhttp_bound_socket;
+struct http_server;
+struct audit;
+struct proxies;
 struct store;
 struct auth;
 struct inventory;
@@ -25,8 +26,9 @@ struct app {
 	struct config cfg;
 	const char *config_path;          /* NULL: defaults + SIAOD_* only */
 	struct event_base *base;
-	struct evhttp *http;
-	struct evhttp_bound_socket *bound;
+	struct http_server *http;         /* the transport, see http.h; gate.c drives it */
+	struct audit *audit;              /* refused attempts, see audit.h */
+	struct proxies *proxies;          /* trusted_proxies, see proxies.h */
 	struct store *store;
 	struct auth *auth;
 	struct inventory *inv;            /* what matching reads, see inventory.h */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "proxies.h"
 
 enum key_type { T_STR, T_INT, T_BOOL };
 
@@ -32,13 +33,16 @@ struct key {
 static const struct key keys[] = {
 	{"alert_thresholds_days",       S(alert_thresholds_days), "30,14,7", 0, 0, true},
 	{"alerts_interval_seconds",     I(alerts_interval_seconds), "3600", 1, 86400, true},
+	{"audit_retention_months",      I(audit_retention_months), "12", 1, 240, true},
 	{"database_url",                S(database_url), "dbname=siaod", 0, 0, false},
 	{"db_pool_size",                I(db_pool_size), "4", 1, 64, false},
 	{"default_max_distance_km",     I(default_max_distance_km), "30", 1, 2000, true},
 	{"hold_days",                   I(hold_days), "7", 1, 90, true},
+	{"keepalive_timeout_ms",        I(keepalive_timeout_ms), "15000", 100, 3600000, false},
 	{"listen",                      S(listen), "127.0.0.1:8080", 0, 0, false},
 	{"log_level",                   S(log_level), "info", 0, 0, true},
 	{"max_body_bytes",              I(max_body_bytes), "1048576", 1024, 64 << 20, false},
+	{"max_connections",             I(max_connections), "0", 0, 1000000, false},
 	{"max_header_bytes",            I(max_header_bytes), "16384", 1024, 1 << 20, false},
 	{"max_stay_days_alt",           I(max_stay_days[KIND_ALT]), "180", 0, 3650, true},
 	{"max_stay_days_fjt",           I(max_stay_days[KIND_FJT]), "0", 0, 3650, true},
@@ -48,13 +52,14 @@ static const struct key keys[] = {
 	{"rate_limit_burst",            I(rate_limit_burst), "200", 1, 100000, true},
 	{"rate_limit_per_second",       I(rate_limit_per_second), "100", 0, 100000, true},
 	{"reconcile_interval_seconds",  I(reconcile_interval_seconds), "300", 60, 86400, true},
-	{"request_timeout_seconds",     I(request_timeout_seconds), "30", 1, 3600, false},
+	{"request_timeout_ms",          I(request_timeout_ms), "10000", 100, 3600000, false},
 	{"retention_months",            I(retention_months), "24", 1, 240, true},
 	{"shutdown_grace_seconds",      I(shutdown_grace_seconds), "30", 0, 3600, false},
 #ifdef SIAOD_TEST_CLOCK
 	{"test_clock_offset_days",      I(test_clock_offset_days), "0", -36500, 36500, true},
 #endif
 	{"timezone",                    S(timezone), "Europe/Paris", 0, 0, false},
+	{"trusted_proxies",             S(trusted_proxies), "", 0, 0, false},
 	{"ui_dir",                      S(ui_dir), "", 0, 0, false},
 	{"webhook_allow_private",       B(webhook_allow_private), "false", 0, 0, true},
 	{"webhook_max_inflight",        I(webhook_max_inflight), "256", 1, 4096, false},
@@ -291,6 +296,10 @@ int config_validate(struct config *cfg, char *err, size_t errlen)
 	}
 	if (parse_thresholds(cfg, err, errlen) != 0 || parse_schedule(cfg, err, errlen) != 0)
 		return -1;
+	struct proxies *p = proxies_parse(cfg->trusted_proxies, err, errlen);
+	if (!p)
+		return -1;
+	proxies_free(p);
 	return 0;
 }
 

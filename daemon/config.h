@@ -44,7 +44,11 @@ struct config {
 	int rate_limit_burst;
 	int max_body_bytes;
 	int max_header_bytes;
-	int request_timeout_seconds;
+	int request_timeout_ms;        /* a request arrives whole within this */
+	int keepalive_timeout_ms;      /* an idle keep-alive connection lasts this */
+	int max_connections;           /* 0: 3/4 of the descriptor limit */
+	char *trusted_proxies;         /* CIDR list: peers whose X-Forwarded-For counts */
+	int audit_retention_months;
 	int shutdown_grace_seconds;
 	int test_clock_offset_days;    /* only settable in a SIAOD_TEST_CLOCK build */
 };

@@ -1,36 +1,102 @@
 /*
- * The HTTP server: evhttp on the app's loop, one generic callback that turns
- * an evhttp request into a struct req, checks it (route, size, content type,
- * JSON, token, role) and hands it to the route's handler. Every answer goes
- * through req_finish(), which logs the request and frees it.
+ * The HTTP/1.1 transport (see http.h): connections on bufferevents, requests
+ * read by http_parser, limits and deadlines, the connection cap, answers and
+ * the request log line.
+ *
+ * A connection is in one of these states:
+ *   WAITING   no request yet, or an idle keep-alive (keepalive timer), or a
+ *             request being read (whole-request deadline, never restarted);
+ *             such connections are on the server's wait list, oldest first:
+ *             at the cap, the oldest is evicted to let a new one in;
+ *   HANDLING  the request is with the handler; further bytes (pipelined
+ *             requests) wait in the input buffer, unparsed;
+ *   WRITING   the answer is being written;
+ *   CLOSING   the answer said Connection: close: written, then the write
+ *             side is shut and what the client still sends is discarded for
+ *             a moment, so it reads our answer instead of a reset.
  */
 #include "http.h"
 
-#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <openssl/evp.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <http_parser.h>
 
-#include "api.h"
-#include "app.h"
-#include "clock.h"
 #include "log.h"
-#include "metrics.h"
-#include "ratelimit.h"
-#include "routes.h"
-#include "store.h"
 
-static void on_request(struct evhttp_request *ev, void *arg);
-static void on_conn_close(struct evhttp_connection *evcon, void *arg);
-static void on_auth(void *arg, int found, const struct principal *p);
-static void req_dispatch(struct req *r);
-static void idem_begin(struct req *r);
+#define LINGER_MS 2000            /* how long a closing connection discards input */
+#define INPUT_HIGH_WATER 262144   /* input kept unparsed while a request is handled */
+#define ACCEPT_PAUSE_MS 100       /* after EMFILE/ENFILE */
+
+enum conn_state { C_WAITING, C_HANDLING, C_WRITING, C_CLOSING };
+
+struct http_conn {
+	struct http_server *srv;
+	struct bufferevent *bev;          /* NULL once closed */
+	struct event *timer;
+	http_parser parser;
+	enum conn_state state;
+	struct http_conn *prev, *next;    /* all open connections */
+	struct http_conn *wprev, *wnext;  /* the wait list */
+	bool waiting;
+	bool in_request;                  /* bytes of a request were read */
+	bool keep_alive;                  /* after this answer */
+	bool eof;                         /* the client sent its last byte */
+	bool req_held;                    /* the handler holds req */
+	bool continue_sent;
+	unsigned long served;              /* requests answered on it */
+	char *buf;                        /* target and headers, NUL-separated */
+	size_t len, cap;
+	uint32_t hname[HTTP_MAX_HEADERS], hvalue[HTTP_MAX_HEADERS];
+	int nh;
+	enum { P_NONE, P_URL, P_FIELD, P_VALUE } last;
+	size_t body_len;
+	int err_status;                   /* a refusal decided in a parser callback */
+	const char *err_slug, *err_detail;
+	struct evbuffer *body;
+	struct evbuffer *out_headers;     /* headers added by the handler */
+	struct http_req req;
+};
+
+struct http_server {
+	struct event_base *base;
+	struct http_options opt;
+	char *id_prefix;
+	struct evconnlistener *listener;
+	struct event *resume;             /* re-enables accepting after EMFILE */
+	int spare_fd;                     /* closed to accept-and-close the excess */
+	struct http_conn *conns;
+	struct http_conn *whead, *wtail;  /* wait list, oldest first */
+	int nconns;
+	int inflight;
+	bool draining;
+	unsigned long long nreq;
+	unsigned long accepted, evicted, refused, timed_out, accept_errors;
+	unsigned long accept_errors_logged;
+	time_t accept_log_at;
+	http_parser_settings settings;
+	time_t date_at;
+	char date[40];
+};
+
+static void conn_close(struct http_conn *c);
+static void conn_parse(struct http_conn *c);
 
 static double now_ms(void)
 {
@@ -39,656 +105,849 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static const char *status_title(int status)
+const char *http_status_text(int status)
 {
 	switch (status) {
+	case 100: return "Continue";
 	case 200: return "OK";
 	case 201: return "Created";
+	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 301: return "Moved permanently";
+	case 302: return "Found";
+	case 304: return "Not modified";
 	case 400: return "Bad request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not found";
 	case 405: return "Method not allowed";
+	case 408: return "Request timeout";
 	case 409: return "Conflict";
 	case 412: return "Precondition failed";
 	case 413: return "Content too large";
+	case 414: return "URI too long";
 	case 415: return "Unsupported media type";
 	case 422: return "Unprocessable content";
 	case 429: return "Too many requests";
+	case 431: return "Request header fields too large";
+	case 501: return "Not implemented";
 	case 503: return "Service unavailable";
 	default:  return status >= 500 ? "Internal server error" : "Error";
 	}
 }
 
-static void req_free(struct req *r)
+int http_default_max_connections(void)
 {
-	evhttp_clear_headers(&r->query);
-	json_decref(r->body);
-	free(r);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 22)
+		return 768;
+	/* A quarter stays for the database pool, webhook deliveries, logs. */
+	long n = (long)rl.rlim_cur * 3 / 4;
+	return n < 16 ? 16 : (int)n;
 }
 
-/* Sends (unless the client is gone), logs, frees. */
-static void idem_done(void *arg, PGresult *res)
+/* ------------------------------------------------------------ wait list */
+
+static void wait_remove(struct http_conn *c)
 {
-	if (store_result_failed(res))
-		log_warn("idempotency", "result=not_stored");
+	struct http_server *s = c->srv;
+	if (!c->waiting)
+		return;
+	if (c->wprev)
+		c->wprev->wnext = c->wnext;
+	else
+		s->whead = c->wnext;
+	if (c->wnext)
+		c->wnext->wprev = c->wprev;
+	else
+		s->wtail = c->wprev;
+	c->wprev = c->wnext = NULL;
+	c->waiting = false;
 }
 
-static void req_send(struct req *r, int status, const char *content_type, struct evbuffer *buf);
-
-/* An answer waiting for its Idempotency-Key record to be stored. */
-struct held_answer {
-	struct req *r;
-	int status;
-	const char *content_type;    /* a literal */
-	struct evbuffer *buf;
-};
-
-static void idem_stored_then_send(void *arg, PGresult *res)
+static void wait_append(struct http_conn *c)
 {
-	struct held_answer *h = arg;
-	if (store_result_failed(res))
-		log_warn("idempotency", "result=not_stored");
-	req_send(h->r, h->status, h->content_type, h->buf);
-	evbuffer_free(h->buf);
-	free(h);
+	struct http_server *s = c->srv;
+	wait_remove(c);
+	c->wprev = s->wtail;
+	if (s->wtail)
+		s->wtail->wnext = c;
+	else
+		s->whead = c;
+	s->wtail = c;
+	c->waiting = true;
 }
 
-/* Keeps the answer for a retry with the same key — before sending it, so a
- * retry that arrives right after the answer finds it — unless the write
- * stored it in its own transaction. A 5xx had no effect: the key is released
- * for a retry. Returns true when the answer will be sent later. */
-static bool idem_finish(struct req *r, int status, const char *content_type, struct evbuffer *buf)
+static void timer_set(struct http_conn *c, int ms)
 {
-	char token[24], st[8];
-	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
-	snprintf(st, sizeof st, "%d", status);
-	if (status >= 500) {
-		const char *values[2] = {token, r->idem_key};
-		store_query(r->app->store, "SELECT idem_abandon($1::bigint, $2)", 2, values, idem_done, NULL);
-		return false;
-	}
-	if (r->idem_stored)
-		return false;
-	size_t len = buf ? evbuffer_get_length(buf) : 0;
-	char *text = malloc(len + 1);
-	struct held_answer *h = calloc(1, sizeof *h);
-	struct evbuffer *copy = evbuffer_new();
-	if (!text || !h || !copy) {
-		free(text);
-		free(h);
-		if (copy)
-			evbuffer_free(copy);
-		return false;
-	}
-	if (len)
-		evbuffer_copyout(buf, text, len);
-	text[len] = '\0';
-	if (r->idem_redact) {
-		json_t *j = json_loads(text, 0, NULL);
-		if (j && json_object_get(j, r->idem_redact)) {
-			json_object_set_new(j, r->idem_redact, json_string("(shown once, in the first answer)"));
-			free(text);
-			text = json_dumps(j, JSON_COMPACT);
-		}
-		json_decref(j);
-	}
-	if (buf)
-		evbuffer_add_buffer(copy, buf);
-	*h = (struct held_answer){r, status, content_type, copy};
-	const char *values[4] = {token, r->idem_key, st, text ? text : "{}"};
-	store_query(r->app->store, "SELECT idem_store_text($1::bigint, $2, $3::integer, $4)", 4, values,
-		    idem_stored_then_send, h);
-	free(text);
-	return true;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(c->timer, &tv);
 }
 
-static void req_finish(struct req *r, int status, const char *content_type, struct evbuffer *buf)
-{
-	if (r->idem_key[0] && idem_finish(r, status, content_type, buf))
-		return; /* sent once the key's record is stored */
-	req_send(r, status, content_type, buf);
-}
+/* ------------------------------------------------------------ answers */
 
-/* A token or a webhook secret pasted into a URL must not reach the log:
- * what follows "siaod_" or "whsec_" in a path is masked. */
-static const char *path_for_log(const char *path, char *out, size_t size)
+static const char *path_for_log(const struct http_server *s, const char *path, char *out, size_t size)
 {
 	size_t j = 0;
 	for (const char *p = path; *p && j + 4 < size;) {
-		if (strncmp(p, "siaod_", 6) == 0 || strncmp(p, "whsec_", 6) == 0) {
-			memcpy(out + j, p, 6);
-			j += 6;
-			p += 6;
-			while (*p && *p != '/')
-				p++;
-			memcpy(out + j, "***", 3);
-			j += 3;
-			continue;
+		bool masked = false;
+		for (const char *const *m = s->opt.mask_prefixes; m && *m && !masked; m++) {
+			size_t n = strlen(*m);
+			if (strncmp(p, *m, n) == 0 && j + n + 4 < size) {
+				memcpy(out + j, p, n);
+				j += n;
+				p += n;
+				while (*p && *p != '/' && *p != '?')
+					p++;
+				memcpy(out + j, "***", 3);
+				j += 3;
+				masked = true;
+			}
 		}
-		out[j++] = *p++;
+		if (!masked)
+			out[j++] = *p++;
 	}
 	out[j] = '\0';
 	return out;
 }
 
-static void req_send(struct req *r, int status, const char *content_type, struct evbuffer *buf)
+static void log_request(struct http_server *s, const struct http_req *r, int status, double ms,
+			bool gone)
 {
-	struct app *app = r->app;
-	if (!r->gone) {
-		struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-		if (evcon)
-			evhttp_connection_set_closecb(evcon, NULL, NULL);
-		struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
-		if (content_type)
-			evhttp_add_header(h, "Content-Type", content_type);
-		evhttp_add_header(h, "X-Request-Id", r->id);
-		if (r->etag[0])
-			evhttp_add_header(h, "ETag", r->etag);
-		if (r->retry_after > 0) {
-			char ra[16];
-			snprintf(ra, sizeof ra, "%d", r->retry_after);
-			evhttp_add_header(h, "Retry-After", ra);
-		}
-		/* While draining, don't let a client keep this connection. */
-		if (app->draining)
-			evhttp_add_header(h, "Connection", "close");
-		evhttp_send_reply(r->ev, status, status_title(status), buf);
-	}
-	double ms = now_ms() - r->start_ms;
-	metrics_request(r->route ? (int)(r->route - routes) : -1, status, ms);
 	char path[300], masked[300];
-	log_info("request", "rid=%s method=%s path=%s route=%s status=%d dur_ms=%.2f role=%s token=%lld%s",
-		 r->id, r->method, log_quote(path_for_log(r->path, masked, sizeof masked), path, sizeof path),
-		 r->route ? r->route->name : "-", status, ms,
-		 r->authenticated ? auth_role_name(r->who.role) : "-",
-		 (long long)(r->authenticated ? r->who.token_id : 0),
-		 r->gone ? " client=gone" : "");
-	app->inflight--;
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		app->requests_inflight = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	req_free(r);
+	log_info("request", "rid=%s method=%s path=%s status=%d dur_ms=%.2f%s%s%s",
+		 r->id, r->method[0] ? r->method : "-",
+		 log_quote(r->path ? path_for_log(s, r->path, masked, sizeof masked) : "-", path, sizeof path),
+		 status, ms, r->log_extra[0] ? " " : "", r->log_extra, gone ? " client=gone" : "");
 }
 
-void req_reply_raw(struct req *r, int status, const char *content_type, const char *data, size_t len)
+static const char *http_date(struct http_server *s)
 {
-	struct evbuffer *buf = evbuffer_new();
-	if (buf && data)
-		evbuffer_add(buf, data, len);
-	req_finish(r, status, content_type, buf);
-	if (buf)
-		evbuffer_free(buf);
+	time_t t = time(NULL);
+	if (t != s->date_at) {
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		s->date_at = t;
+	}
+	return s->date;
 }
 
-void req_reply_buffer(struct req *r, int status, const char *content_type, struct evbuffer *buf)
+/* Writes status line, headers and body; the connection then waits for the
+ * write to finish (on_write). */
+static void conn_write_answer(struct http_conn *c, int status, const char *content_type,
+			      const void *data, size_t len, struct evbuffer *buf)
 {
-	req_finish(r, status, content_type, buf);
+	struct http_server *s = c->srv;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t body_len = buf ? evbuffer_get_length(buf) : len;
+	/* after the client's last byte: answer what it sent, then close */
+	if (s->draining || (c->eof && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
+		c->keep_alive = false;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status),
+			    http_date(s));
+	if (content_type)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	if (status != 204 && status != 304)
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n", body_len);
+	evbuffer_add_printf(out, "X-Request-Id: %s\r\n", c->req.id);
+	evbuffer_add_buffer(out, c->out_headers);
+	if (!c->keep_alive)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	evbuffer_add(out, "\r\n", 2);
+	/* HEAD: the headers GET would send, no body (RFC 9110 9.3.2). */
+	if (!c->req.head && status != 204 && status != 304) {
+		if (buf)
+			evbuffer_add_buffer(out, buf);
+		else if (len)
+			evbuffer_add(out, data, len);
+	}
+	c->state = C_WRITING;
+	wait_remove(c);
+	evtimer_del(c->timer);
+	/* A client that does not read its answer is dropped in time too. */
+	timer_set(c, s->opt.request_timeout_ms);
+	bufferevent_enable(c->bev, EV_WRITE);
 }
 
-void req_reply_json(struct req *r, int status, json_t *body)
+static void conn_free(struct http_conn *c)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!text) {
-		req_reply_raw(r, 500, "application/problem+json",
-			      "{\"type\":\"/problems/internal\",\"title\":\"Internal server error\",\"status\":500}", 76);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->body)
+		evbuffer_free(c->body);
+	if (c->out_headers)
+		evbuffer_free(c->out_headers);
+	free(c->buf);
+	free(c);
+}
+
+void http_reply(struct http_req *r, int status, const char *content_type,
+		const void *data, size_t len, struct evbuffer *buf)
+{
+	struct http_conn *c = r->conn;
+	struct http_server *s = c->srv;
+	if (buf && !evbuffer_get_length(buf))
+		buf = NULL, data = NULL, len = 0;
+	double ms = now_ms() - r->start_ms;
+	bool gone = c->bev == NULL;
+	c->req_held = false;
+	if (s)
+		s->inflight--;
+	if (s && s->opt.done)
+		s->opt.done(r, status, ms, s->opt.ctx);
+	if (s)
+		log_request(s, r, status, ms, gone);
+	if (gone) {
+		if (buf)
+			evbuffer_drain(buf, evbuffer_get_length(buf));
+		conn_free(c);  /* closed while the handler held the request */
 		return;
 	}
-	req_reply_raw(r, status, "application/json", text, strlen(text));
-	free(text);
+	conn_write_answer(c, status, content_type, data, len, buf);
 }
 
-void req_problem_full(struct req *r, int status, const char *slug, const char *detail,
-		      json_t *errors, json_t *extra)
+void http_add_header(struct http_req *r, const char *name, const char *value)
 {
-	char type[96];
-	snprintf(type, sizeof type, "/problems/%s", slug);
-	json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", status_title(status),
-			      "status", status, "detail", detail ? detail : status_title(status));
-	if (p && errors)
-		json_object_set(p, "errors", errors);
-	if (p && extra)
-		json_object_update_missing(p, extra);
-	json_decref(errors);
-	json_decref(extra);
-	if (status == 503 && r->retry_after == 0)
-		r->retry_after = 2;
-	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-	json_decref(p);
-	if (!text) {
-		req_reply_raw(r, 500, "application/problem+json", "{}", 2);
+	struct http_conn *c = r->conn;
+	/* no header splitting: values come from the application, but be sure */
+	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
 		return;
+	evbuffer_add_printf(c->out_headers, "%s: %s\r\n", name, value);
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->hname[i], name) == 0)
+			return r->hvalue[i];
+	return NULL;
+}
+
+bool http_gone(const struct http_req *r)
+{
+	return r->conn->bev == NULL;
+}
+
+/* A refusal by the transport itself: problem+json, then the connection is
+ * closed (what follows on it cannot be trusted to be a request). */
+static void conn_refuse(struct http_conn *c, int status, const char *slug, const char *detail)
+{
+	struct http_server *s = c->srv;
+	char body[400];
+	int n = snprintf(body, sizeof body,
+			 "{\"type\":\"/problems/%s\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\"}",
+			 slug, http_status_text(status), status, detail);
+	if (!c->req.id[0])
+		snprintf(c->req.id, sizeof c->req.id, "%s-%llu", s->id_prefix, ++s->nreq);
+	if (c->req.start_ms == 0)
+		c->req.start_ms = now_ms();
+	c->keep_alive = false;
+	double ms = now_ms() - c->req.start_ms;
+	if (s->opt.done)
+		s->opt.done(&c->req, status, ms, s->opt.ctx);
+	log_request(s, &c->req, status, ms, false);
+	evbuffer_drain(c->out_headers, evbuffer_get_length(c->out_headers));
+	if (status == 405)
+		evbuffer_add_printf(c->out_headers, "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n");
+	conn_write_answer(c, status, "application/problem+json", body, (size_t)n, NULL);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static void conn_reset_request(struct http_conn *c)
+{
+	c->len = 0;
+	c->nh = 0;
+	c->last = P_NONE;
+	c->body_len = 0;
+	c->err_status = 0;
+	c->in_request = false;
+	c->continue_sent = false;
+	evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	evbuffer_drain(c->out_headers, evbuffer_get_length(c->out_headers));
+	char peer[sizeof c->req.peer];
+	memcpy(peer, c->req.peer, sizeof peer);
+	memset(&c->req, 0, sizeof c->req);
+	memcpy(c->req.peer, peer, sizeof peer);
+	c->req.conn = c;
+	c->req.body = c->body;
+	c->req.tag = -1;
+}
+
+static int refuse_in_parser(struct http_conn *c, int status, const char *slug, const char *detail)
+{
+	c->err_status = status;
+	c->err_slug = slug;
+	c->err_detail = detail;
+	return -1;
+}
+
+static int buf_append(struct http_conn *c, const char *at, size_t n)
+{
+	if (c->len + n + 1 > c->srv->opt.max_header_bytes) {
+		if (c->last == P_URL || c->nh == 0)
+			return refuse_in_parser(c, 414, "uri-too-long", "the request target is too long");
+		return refuse_in_parser(c, 431, "headers-too-large", "the request headers are too large");
 	}
-	req_reply_raw(r, status, "application/problem+json", text, strlen(text));
-	free(text);
-}
-
-void req_problem(struct req *r, int status, const char *slug, const char *detail)
-{
-	req_problem_full(r, status, slug, detail, NULL, NULL);
-}
-
-void req_field_error(struct req *r, const char *pointer, const char *code, const char *detail)
-{
-	json_t *errors = json_pack("[{s:s, s:s, s:s}]", "pointer", pointer, "code", code,
-				   "detail", detail);
-	req_problem_full(r, 400, "invalid-field", detail, errors, NULL);
-}
-
-const char *req_query(struct req *r, const char *name)
-{
-	return evhttp_find_header(&r->query, name);
-}
-
-const char *req_header(struct req *r, const char *name)
-{
-	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
-}
-
-static void on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-	struct req *r = arg;
-	r->gone = true;
-}
-
-static bool path_is_clean(const char *p)
-{
-	for (; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("/-_.", *p))
-			return false;
-	return true;
-}
-
-static const char *method_name(enum evhttp_cmd_type t)
-{
-	switch (t) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	default: return "OTHER";
+	if (c->len + n + 1 > c->cap) {
+		size_t cap = c->cap ? c->cap : 1024;
+		while (cap < c->len + n + 1)
+			cap *= 2;
+		char *b = realloc(c->buf, cap);
+		if (!b)
+			return refuse_in_parser(c, 503, "out-of-memory", "try again");
+		c->buf = b;
+		c->cap = cap;
 	}
+	memcpy(c->buf + c->len, at, n);
+	c->len += n;
+	return 0;
 }
 
-/* Maps Jansson's decoding errors onto the contract's error codes. */
-static void body_parse_error(struct req *r, const json_error_t *e)
+static int end_piece(struct http_conn *c)
 {
-	const char *code = "wrong_type";
-	char detail[256];
-	/* The contract's codes only: bad syntax, duplicate members and nesting
-	 * too deep are all "not the JSON we take" (wrong_type); the detail says
-	 * which. */
-	switch (json_error_code(e)) {
-	case json_error_invalid_utf8:
-		code = "invalid_utf8";
-		break;
-	case json_error_numeric_overflow:
-		code = "out_of_range";
-		break;
-	default:
-		code = "wrong_type";
-		break;
-	}
-	snprintf(detail, sizeof detail, "the body is not valid JSON: %s (at byte %d)", e->text,
-		 e->position);
-	json_t *errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "code", code, "detail", detail);
-	req_problem_full(r, 400, "invalid-json", detail, errors, NULL);
+	if (c->last == P_NONE)
+		return 0;
+	return buf_append(c, "", 1);
 }
 
-/* Refuses a body above the limit before anything else is done with it. */
-static bool req_body_size_ok(struct req *r)
+static int on_message_begin(http_parser *p)
 {
-	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(r->ev));
-	const char *cl = req_header(r, "Content-Length");
-	if ((cl && strtoull(cl, NULL, 10) > (unsigned long long)r->app->cfg.max_body_bytes) ||
-	    len > (size_t)r->app->cfg.max_body_bytes) {
-		char detail[96];
-		snprintf(detail, sizeof detail, "the body is larger than %d bytes",
-			 r->app->cfg.max_body_bytes);
-		req_problem(r, 413, "body-too-large", detail);
-		return false;
+	struct http_conn *c = p->data;
+	struct http_server *s = c->srv;
+	if (!c->in_request) {
+		c->in_request = true;
+		c->req.start_ms = now_ms();
+		/* the whole request within request_timeout_ms from its first byte
+		 * (a new connection's clock started at accept) */
+		if (c->served)
+			timer_set(c, s->opt.request_timeout_ms);
 	}
-	return true;
+	return 0;
 }
 
-/* application/json or application/merge-patch+json, parameters allowed
- * ("; charset=utf-8"), nothing glued on ("application/jsonx"). */
-static bool json_media_type(const char *ct)
+static int on_url(http_parser *p, const char *at, size_t n)
 {
-	static const char *const types[] = {"application/json", "application/merge-patch+json"};
-	for (size_t i = 0; ct && i < sizeof types / sizeof *types; i++) {
-		size_t n = strlen(types[i]);
-		if (strncasecmp(ct, types[i], n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
-			return true;
-	}
-	return false;
+	struct http_conn *c = p->data;
+	c->last = P_URL;
+	return buf_append(c, at, n);
 }
 
-/* Parses and checks the body (after authentication: a stranger learns
- * nothing from our opinion of their JSON); false when answered. */
-static bool req_read_body(struct req *r)
+static int on_header_field(http_parser *p, const char *at, size_t n)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-	size_t len = evbuffer_get_length(in);
-	bool wants_body = strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0 ||
-			  strcmp(r->method, "PUT") == 0;
-	const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	/* What an Idempotency-Key stands for: method, path and body bytes. */
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		EVP_DigestUpdate(md, r->method, strlen(r->method) + 1);
-		EVP_DigestUpdate(md, r->path, strlen(r->path) + 1);
-		EVP_DigestUpdate(md, data, len);
-		EVP_DigestFinal_ex(md, r->body_hash, NULL);
+	struct http_conn *c = p->data;
+	if (c->last != P_FIELD) {
+		if (end_piece(c))
+			return -1;
+		if (c->nh >= HTTP_MAX_HEADERS)
+			return refuse_in_parser(c, 431, "headers-too-large", "too many request headers");
+		c->hname[c->nh] = (uint32_t)c->len;
+		c->hvalue[c->nh] = UINT32_MAX;
+		c->nh++;
+		c->last = P_FIELD;
 	}
-	EVP_MD_CTX_free(md);
-	if (!wants_body || len == 0)
+	return buf_append(c, at, n);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+	if (c->last != P_VALUE) {
+		if (end_piece(c))
+			return -1;
+		c->hvalue[c->nh - 1] = (uint32_t)c->len;
+		c->last = P_VALUE;
+	}
+	return buf_append(c, at, n);
+}
+
+static bool method_served(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET: case HTTP_HEAD: case HTTP_POST: case HTTP_PUT: case HTTP_DELETE:
+	case HTTP_PATCH: case HTTP_OPTIONS: case HTTP_TRACE:
 		return true;
-	const char *ct = req_header(r, "Content-Type");
-	if (!json_media_type(ct)) {
-		req_problem(r, 415, "unsupported-media-type",
-			    "send the body as application/json (or application/merge-patch+json)");
+	default:
 		return false;
 	}
-	json_error_t err;
-	json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-	if (!body) {
-		body_parse_error(r, &err);
-		return false;
-	}
-	if (!json_is_object(body)) {
-		json_decref(body);
-		json_t *errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "code", "not_an_object",
-					   "detail", "the body must be a JSON object");
-		req_problem_full(r, 400, "invalid-json", "the body must be a JSON object", errors, NULL);
-		return false;
-	}
-	r->body = body;
-	return true;
 }
 
-static void build_actor(struct req *r)
+static int on_headers_complete(http_parser *p)
 {
-	json_t *deps = json_array();
-	for (int i = 0; i < r->who.ndep; i++)
-		json_array_append_new(deps, json_string(r->who.departements[i]));
-	json_t *a = json_pack("{s:I, s:s, s:o, s:s}", "token_id", (json_int_t)r->who.token_id,
-			      "role", auth_role_name(r->who.role), "departements", deps,
-			      "request_id", r->id);
-	if (a && r->who.porteur_id)
-		json_object_set_new(a, "porteur_id", json_integer(r->who.porteur_id));
-	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-	snprintf(r->actor, sizeof r->actor, "%s", s ? s : "{}");
-	free(s);
-	json_decref(a);
+	struct http_conn *c = p->data;
+	struct http_server *s = c->srv;
+	if (end_piece(c))
+		return -1;
+	/* Offsets into pointers: buf does not move any more for this request. */
+	struct http_req *r = &c->req;
+	snprintf(r->method, sizeof r->method, "%s", http_method_str((enum http_method)p->method));
+	r->head = p->method == HTTP_HEAD;
+	r->nheaders = 0;
+	for (int i = 0; i < c->nh; i++) {
+		r->hname[r->nheaders] = c->buf + c->hname[i];
+		r->hvalue[r->nheaders] = c->hvalue[i] == UINT32_MAX ? "" : c->buf + c->hvalue[i];
+		r->nheaders++;
+	}
+	if (p->method == HTTP_CONNECT)
+		return refuse_in_parser(c, 405, "method-not-allowed", "CONNECT is not served here");
+	if (!method_served((enum http_method)p->method))
+		return refuse_in_parser(c, 501, "not-implemented", "this method is not implemented");
+	/* The target: origin form (or absolute form) with a path. */
+	struct http_parser_url u;
+	http_parser_url_init(&u);
+	const char *url = c->buf;
+	size_t url_len = strlen(url);
+	if (http_parser_parse_url(url, url_len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH)))
+		return refuse_in_parser(c, 400, "bad-request", "the request target is malformed");
+	/* path and query, NUL-terminated, copied behind the headers */
+	size_t path_at = c->len;
+	if (buf_append(c, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len) ||
+	    buf_append(c, "", 1))
+		return -1;
+	size_t query_at = 0;
+	if (u.field_set & (1 << UF_QUERY)) {
+		query_at = c->len;
+		if (buf_append(c, url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) ||
+		    buf_append(c, "", 1))
+			return -1;
+	}
+	/* buf may have moved: point again */
+	for (int i = 0; i < c->nh; i++) {
+		r->hname[i] = c->buf + c->hname[i];
+		r->hvalue[i] = c->hvalue[i] == UINT32_MAX ? "" : c->buf + c->hvalue[i];
+	}
+	r->path = c->buf + path_at;
+	r->query = query_at ? c->buf + query_at : NULL;
+	/* The body's size is decided before reading it. */
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > s->opt.max_body_bytes)
+		return refuse_in_parser(c, 413, "body-too-large", "the body is larger than the limit");
+	const char *expect = http_header(r, "Expect");
+	if (expect && strcasecmp(expect, "100-continue") == 0 && !c->continue_sent) {
+		c->continue_sent = true;
+		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	}
+	return 0;
 }
 
-static void on_request(struct evhttp_request *ev, void *arg)
+static int on_body(http_parser *p, const char *at, size_t n)
 {
-	struct app *app = arg;
-	struct req *r = calloc(1, sizeof *r);
-	if (!r) {
-		evhttp_send_error(ev, 503, "out of memory");
-		return;
-	}
-	app->inflight++;
-	r->next = app->requests_inflight;
-	if (r->next)
-		r->next->prev = r;
-	app->requests_inflight = r;
-	r->app = app;
-	r->ev = ev;
-	r->start_ms = now_ms();
-	r->query.tqh_first = NULL; /* TAILQ_INIT, which libevent does not export */
-	r->query.tqh_last = &r->query.tqh_first;
-	snprintf(r->id, sizeof r->id, "%s-%llu", app->instance, (unsigned long long)++app->requests);
-	snprintf(r->method, sizeof r->method, "%s", method_name(evhttp_request_get_command(ev)));
-	clock_today(&app->cfg, r->today);
-
-	struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
-	if (evcon)
-		evhttp_connection_set_closecb(evcon, on_conn_close, r);
-
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	if (!path || strlen(path) >= sizeof r->path || !path_is_clean(path)) {
-		snprintf(r->path, sizeof r->path, "-");
-		req_problem(r, 404, "not-found", "no such resource");
-		return;
-	}
-	snprintf(r->path, sizeof r->path, "%s", path);
-	const char *q = evhttp_uri_get_query(uri);
-	/* %00 would be decoded into a NUL and cut the value short silently */
-	if (q && (evhttp_parse_query_str(q, &r->query) != 0 || strstr(q, "%00"))) {
-		req_problem(r, 400, "invalid-query", "the query string is malformed");
-		return;
-	}
-
-	char allow[64];
-	switch (routes_find(r->method, r->path, &r->route, r->ids, REQ_MAX_IDS, &r->nids,
-			    allow, sizeof allow)) {
-	case ROUTE_NOT_FOUND:
-		req_problem(r, 404, "not-found", "no such resource");
-		return;
-	case ROUTE_BAD_METHOD:
-		evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow", allow);
-		req_problem(r, 405, "method-not-allowed", "this resource does not accept that method");
-		return;
-	case ROUTE_FOUND:
-		break;
-	}
-	if (!req_body_size_ok(r))
-		return;
-	if (r->route->roles == 0) {
-		if (req_read_body(r))
-			r->route->handler(r);
-		return;
-	}
-	const char *authz = req_header(r, "Authorization");
-	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7]) {
-		api_audit_refused(r, "unauthenticated", 401);
-		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate", "Bearer realm=\"siaod\"");
-		req_problem(r, 401, "unauthorized", "send Authorization: Bearer <token>");
-		return;
-	}
-	auth_resolve(app->auth, authz + 7, on_auth, r);
+	struct http_conn *c = p->data;
+	c->body_len += n;
+	/* chunked: stop at the limit */
+	if (c->body_len > c->srv->opt.max_body_bytes)
+		return refuse_in_parser(c, 413, "body-too-large", "the body is larger than the limit");
+	return evbuffer_add(c->body, at, n) == 0 ? 0 : refuse_in_parser(c, 503, "out-of-memory", "try again");
 }
 
-static void on_auth(void *arg, int found, const struct principal *p)
+static int on_message_complete(http_parser *p)
 {
-	struct req *r = arg;
-	if (found < 0) {
-		req_problem(r, 503, "database-unavailable", "the token cannot be checked right now");
-		return;
-	}
-	if (found == 0) {
-		api_audit_refused(r, "unauthenticated", 401);
-		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
-				  "Bearer realm=\"siaod\", error=\"invalid_token\"");
-		req_problem(r, 401, "unauthorized", "unknown, expired or revoked token");
-		return;
-	}
-	r->authenticated = true;
-	r->who = *p;
-	build_actor(r);
-	if (req_read_body(r))
-		req_dispatch(r);
+	/* One request at a time: the parser stops here until it is answered. */
+	http_parser_pause(p, 1);
+	return 0;
 }
 
-static void req_dispatch(struct req *r)
+/* Hands the request over to the handler. */
+static void conn_dispatch(struct http_conn *c)
 {
-	if (!(r->route->roles & (int)r->who.role)) {
-		api_audit_refused(r, "denied", 403);
-		req_problem(r, 403, "forbidden", "this token's role may not use this route");
-		return;
-	}
-	int wait;
-	if (!ratelimit_take(r->app->ratelimit, r->who.token_id, r->app->cfg.rate_limit_per_second,
-			    r->app->cfg.rate_limit_burst, &wait)) {
-		metrics_rate_limited();
-		r->retry_after = wait;
-		req_problem(r, 429, "rate-limited", "too many requests for this token; slow down");
-		return;
-	}
-	const char *key = req_header(r, "Idempotency-Key");
-	if (key && strcmp(r->method, "POST") == 0) {
-		size_t n = strlen(key);
-		bool printable = n > 0 && n < sizeof r->idem_key;
-		for (size_t i = 0; printable && i < n; i++)
-			printable = key[i] > 0x20 && key[i] < 0x7f;
-		if (!printable) {
-			req_problem(r, 400, "invalid-idempotency-key",
-				    "Idempotency-Key: 1 to 255 printable ASCII characters");
+	struct http_server *s = c->srv;
+	c->state = C_HANDLING;
+	wait_remove(c);
+	evtimer_del(c->timer);
+	c->keep_alive = http_should_keep_alive(&c->parser) && !c->parser.upgrade && !s->draining;
+	snprintf(c->req.id, sizeof c->req.id, "%s-%llu", s->id_prefix, ++s->nreq);
+	c->req_held = true;
+	s->inflight++;
+	s->opt.handler(&c->req, s->opt.ctx);
+}
+
+static void conn_parse(struct http_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	while (c->state == C_WAITING) {
+		size_t avail = evbuffer_get_length(in);
+		if (avail == 0)
+			break;
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		size_t n = http_parser_execute(&c->parser, &c->srv->settings, v.iov_base, v.iov_len);
+		evbuffer_drain(in, n);
+		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+		if (c->err_status) {
+			conn_refuse(c, c->err_status, c->err_slug, c->err_detail);
 			return;
 		}
-		idem_begin(r);
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			conn_dispatch(c);
+			return;
+		}
+		if (e == HPE_INVALID_METHOD) {
+			conn_refuse(c, 501, "not-implemented", "this method is not implemented");
+			return;
+		}
+		if (e == HPE_HEADER_OVERFLOW) {
+			conn_refuse(c, 431, "headers-too-large", "the request headers are too large");
+			return;
+		}
+		if (e != HPE_OK) {
+			conn_refuse(c, 400, "bad-request", "the request is not valid HTTP/1.1");
+			return;
+		}
+		if (n < v.iov_len)
+			break;
+	}
+	if (c->state == C_WAITING && c->eof) {
+		/* the client will send nothing more */
+		conn_close(c);
+	}
+}
+
+/* ------------------------------------------------------------ connection events */
+
+static void conn_close(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	wait_remove(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (s->conns == c)
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	s->nconns--;
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	evtimer_del(c->timer);
+	if (c->req_held)
+		return;   /* freed by http_reply */
+	conn_free(c);
+}
+
+static void conn_next_request(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	c->state = C_WAITING;
+	c->served++;
+	conn_reset_request(c);
+	wait_append(c);
+	timer_set(c, s->opt.keepalive_timeout_ms);
+	conn_parse(c);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+	if (c->state == C_CLOSING) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	r->route->handler(r);
+	if (c->state == C_WAITING)
+		conn_parse(c);
 }
 
-static void idem_claimed(void *arg, PGresult *res)
+static void on_write(struct bufferevent *bev, void *arg)
 {
-	struct req *r = arg;
-	if (store_result_failed(res) || PQntuples(res) != 1) {
-		api_sql_problem(r, res);
+	struct http_conn *c = arg;
+	struct http_server *s = c->srv;
+	if (c->state != C_WRITING)
+		return;
+	evtimer_del(c->timer);
+	if (c->keep_alive && !s->draining) {
+		conn_next_request(c);
 		return;
 	}
-	const char *state = PQgetvalue(res, 0, 0);
-	if (strcmp(state, "new") == 0) {
-		snprintf(r->idem_key, sizeof r->idem_key, "%s", req_header(r, "Idempotency-Key"));
-		r->route->handler(r);
-	} else if (strcmp(state, "replay") == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Idempotent-Replayed", "true");
-		const char *body = PQgetvalue(res, 0, 2);
-		int status = atoi(PQgetvalue(res, 0, 1));
-		req_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json",
-			      body, strlen(body));
-	} else if (strcmp(state, "running") == 0) {
-		req_problem(r, 409, "idempotency-in-progress",
-			    "a request with this Idempotency-Key is still running; retry later");
-	} else {
-		req_problem(r, 422, "idempotency-key-reused",
-			    "this Idempotency-Key was used for another request");
+	/* Lingering close: shut our side, discard what still comes, so the
+	 * client reads the answer rather than a reset. */
+	c->state = C_CLOSING;
+	wait_remove(c);
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	struct evbuffer *in = bufferevent_get_input(bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->eof) {
+		conn_close(c);
+		return;
+	}
+	timer_set(c, LINGER_MS);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	if (what & BEV_EVENT_ERROR) {
+		conn_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->eof = true;
+		switch (c->state) {
+		case C_WAITING:
+		case C_CLOSING:
+			conn_close(c);
+			break;
+		case C_HANDLING:
+		case C_WRITING:
+			break;   /* answer, then close */
+		}
 	}
 }
 
-static void idem_begin(struct req *r)
+static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	static const char hex[] = "0123456789abcdef";
-	char token[24], hash[67] = "\\x";
-	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
-	for (int i = 0; i < 32; i++) {
-		hash[2 + 2 * i] = hex[r->body_hash[i] >> 4];
-		hash[3 + 2 * i] = hex[r->body_hash[i] & 15];
+	struct http_conn *c = arg;
+	struct http_server *s = c->srv;
+	if (c->state == C_WAITING && c->in_request) {
+		s->timed_out++;
+		conn_refuse(c, 408, "request-timeout", "the request did not arrive in time");
+		return;
 	}
-	hash[66] = '\0';
-	const char *values[3] = {token, req_header(r, "Idempotency-Key"), hash};
-	store_query(r->app->store, "SELECT * FROM idem_begin($1::bigint, $2, $3::bytea)", 3, values,
-		    idem_claimed, r);
+	if (c->state == C_WAITING && !c->served)
+		s->timed_out++;   /* a new connection that never sent a request */
+	conn_close(c);
 }
 
-static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+/* Makes room for one more: the connection waiting longest without a
+ * complete request goes. */
+static bool evict_one(struct http_server *s)
 {
+	struct http_conn *c = s->whead;
+	if (!c)
+		return false;
+	s->evicted++;
+	conn_close(c);
+	return true;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	struct http_server *s = arg;
+	if (s->nconns >= s->opt.max_connections && !evict_one(s)) {
+		s->refused++;
+		evutil_closesocket(fd);
+		return;
+	}
+	struct http_conn *c = calloc(1, sizeof *c);
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->srv = s;
+	c->body = evbuffer_new();
+	c->out_headers = evbuffer_new();
+	c->timer = evtimer_new(s->base, on_timer, c);
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->body || !c->out_headers || !c->timer || !c->bev) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		c->bev = NULL;
+		conn_free(c);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->req.peer, sizeof c->req.peer);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->req.peer, sizeof c->req.peer);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	c->req.conn = c;
+	c->req.body = c->body;
+	c->req.tag = -1;
+	c->state = C_WAITING;
+	c->next = s->conns;
+	if (c->next)
+		c->next->prev = c;
+	s->conns = c;
+	s->nconns++;
+	s->accepted++;
+	wait_append(c);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH_WATER);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* a new connection has the whole-request deadline from now */
+	timer_set(c, s->opt.request_timeout_ms);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *s = arg;
+	if (s->listener && !s->draining)
+		evconnlistener_enable(s->listener);
+}
+
+/* accept() failed: out of descriptors (or memory). Stop accepting for a
+ * moment instead of spinning, use the spare descriptor to accept and close
+ * one waiting connection cleanly, and log once per second with a count. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct http_server *s = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	s->accept_errors++;
+	if (s->spare_fd >= 0 && (err == EMFILE || err == ENFILE)) {
+		close(s->spare_fd);
+		int fd = accept(evconnlistener_get_fd(l), NULL, NULL);
+		if (fd >= 0)
+			close(fd);
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	evconnlistener_disable(l);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	evtimer_add(s->resume, &tv);
+	time_t now = time(NULL);
+	if (now != s->accept_log_at) {
+		log_warn("accept", "error=\"%s\" count=%lu paused_ms=%d", evutil_socket_error_to_string(err),
+			 s->accept_errors - s->accept_errors_logged, ACCEPT_PAUSE_MS);
+		s->accept_log_at = now;
+		s->accept_errors_logged = s->accept_errors;
+	}
+}
+
+/* ------------------------------------------------------------ server */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, int *sslen)
+{
+	char host[128];
 	const char *colon = strrchr(listen, ':');
-	if (!colon || (size_t)(colon - listen) >= hostlen)
+	if (!colon || (size_t)(colon - listen) >= sizeof host)
 		return -1;
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = '\0';
 	char *end;
-	long p = strtol(colon + 1, &end, 10);
-	if (*end || p < 0 || p > 65535)
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
 		return -1;
-	*port = (int)p;
-	return 0;
+	char *h = host;
+	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+		h[strlen(h) - 1] = '\0';
+		h++;
+	}
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (strcmp(h, "localhost") == 0)
+		h = "127.0.0.1";
+	if (inet_pton(AF_INET, h[0] ? h : "0.0.0.0", &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*sslen = sizeof *s4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof *s6;
+		return 0;
+	}
+	return -1;
 }
 
-int http_start(struct app *app, char *err, size_t errlen)
+struct http_server *http_server_new(struct event_base *base, const struct http_options *opt,
+				    char *err, size_t errlen)
 {
-	char host[128];
-	int port;
-	if (parse_listen(app->cfg.listen, host, sizeof host, &port) != 0) {
-		snprintf(err, errlen, "listen: expected host:port, got %s", app->cfg.listen);
-		return -1;
+	struct sockaddr_storage ss;
+	int sslen;
+	if (parse_listen(opt->listen, &ss, &sslen) != 0) {
+		snprintf(err, errlen, "listen: expected address:port, got %s", opt->listen);
+		return NULL;
 	}
-	app->http = evhttp_new(app->base);
-	if (!app->http) {
-		snprintf(err, errlen, "evhttp_new failed");
-		return -1;
+	struct http_server *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
-	/* PATCH is not allowed by default (see STYLE.md). TRACE and CONNECT,
-	 * which no route takes, get our 405 or 404 rather than evhttp's HTML
-	 * 501; methods libevent 2.1 does not know still get that 501. */
-	evhttp_set_allowed_methods(app->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-				   EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
-				   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
-	evhttp_set_max_headers_size(app->http, app->cfg.max_header_bytes);
-	/* evhttp answers an over-long body by dropping the connection, not with
-	 * a 413 (libevent#321): it lets through up to twice our limit, and
-	 * req_read_body() answers 413 itself. */
-	evhttp_set_max_body_size(app->http, (ev_ssize_t)app->cfg.max_body_bytes * 2 + 65536);
-	evhttp_set_timeout(app->http, app->cfg.request_timeout_seconds);
-	evhttp_set_gencb(app->http, on_request, app);
-	app->bound = evhttp_bind_socket_with_handle(app->http, host, (ev_uint16_t)port);
-	if (!app->bound) {
-		snprintf(err, errlen, "cannot listen on %s", app->cfg.listen);
-		return -1;
+	s->base = base;
+	s->opt = *opt;
+	if (s->opt.max_connections <= 0)
+		s->opt.max_connections = http_default_max_connections();
+	s->id_prefix = strdup(opt->id_prefix ? opt->id_prefix : "r");
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->resume = evtimer_new(base, on_resume, s);
+	http_parser_settings_init(&s->settings);
+	s->settings.on_message_begin = on_message_begin;
+	s->settings.on_url = on_url;
+	s->settings.on_header_field = on_header_field;
+	s->settings.on_header_value = on_header_value;
+	s->settings.on_headers_complete = on_headers_complete;
+	s->settings.on_body = on_body;
+	s->settings.on_message_complete = on_message_complete;
+	/* our own limit applies first; the parser's must not be lower */
+	http_parser_set_max_header_size((uint32_t)opt->max_header_bytes + 1024);
+	if (s->id_prefix && s->resume)
+		s->listener = evconnlistener_new_bind(base, on_accept, s,
+						      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+						      LEV_OPT_CLOSE_ON_EXEC, 1024,
+						      (struct sockaddr *)&ss, sslen);
+	if (!s->listener) {
+		snprintf(err, errlen, "cannot listen on %s: %s", opt->listen, strerror(errno));
+		http_server_free(s);
+		return NULL;
 	}
-	return 0;
+	evconnlistener_set_error_cb(s->listener, on_accept_error);
+	return s;
 }
 
-static void drain_tick(evutil_socket_t fd, short what, void *arg)
+void http_server_drain(struct http_server *s)
 {
-	struct app *app = arg;
-	static double started;
-	if (started == 0)
-		started = now_ms();
-	bool late = now_ms() - started > app->cfg.shutdown_grace_seconds * 1e3;
-	if (app->inflight == 0 || late) {
-		if (late)
-			log_warn("shutdown", "inflight=%d reason=grace_period_over", app->inflight);
-		event_base_loopexit(app->base, NULL);
-	}
-}
-
-void http_drain(struct app *app)
-{
-	if (app->draining)
+	if (!s || s->draining)
 		return;
-	app->draining = true;
-	if (app->bound) {
-		evhttp_del_accept_socket(app->http, app->bound);
-		app->bound = NULL;
+	s->draining = true;
+	if (s->listener) {
+		evconnlistener_free(s->listener);
+		s->listener = NULL;
 	}
-	log_info("shutdown", "phase=draining inflight=%d", app->inflight);
-	app->drain_tick = event_new(app->base, -1, EV_PERSIST, drain_tick, app);
-	struct timeval tv = {0, 20000};
-	event_add(app->drain_tick, &tv);
+	/* idle keep-alives go now; a request being read may still finish */
+	struct http_conn *c = s->whead;
+	while (c) {
+		struct http_conn *next = c->wnext;
+		if (!c->in_request)
+			conn_close(c);
+		c = next;
+	}
 }
 
-void http_stop(struct app *app)
+void http_server_free(struct http_server *s)
 {
-	if (app->drain_tick) {
-		event_free(app->drain_tick);
-		app->drain_tick = NULL;
+	if (!s)
+		return;
+	if (s->listener)
+		evconnlistener_free(s->listener);
+	while (s->conns) {
+		struct http_conn *c = s->conns;
+		bool held = c->req_held;
+		conn_close(c);
+		if (held)
+			c->srv = NULL;   /* answered later: only freed */
 	}
-	/* Requests still waiting for the database when the grace period ran
-	 * out lose their connection with evhttp_free: their late answers must
-	 * not touch it. */
-	for (struct req *r = app->requests_inflight; r; r = r->next)
-		r->gone = true;
-	if (app->http) {
-		evhttp_free(app->http); /* closes idle keep-alive connections */
-		app->http = NULL;
-	}
+	if (s->resume)
+		event_free(s->resume);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	free(s->id_prefix);
+	free(s);
+}
+
+void http_server_stats(const struct http_server *s, struct http_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!s)
+		return;
+	out->connections = s->nconns;
+	out->max_connections = s->opt.max_connections;
+	out->requests_in_flight = s->inflight;
+	out->accepted = s->accepted;
+	out->evicted = s->evicted;
+	out->refused = s->refused;
+	out->timed_out = s->timed_out;
+	out->accept_errors = s->accept_errors;
 }

@@ -1,76 +1,107 @@
 /*
- * http: the evhttp server, the request context handed to every handler, and
- * the ways to answer (JSON, problem+json, raw text). Routes live in one table
- * in routes.c; handlers in api_*.c.
+ * http: the HTTP/1.1 transport — and nothing else. Our own connection layer
+ * on libevent bufferevents (an evconnlistener we own) with http_parser
+ * (Debian's libhttp-parser-dev) reading requests. It accepts, parses,
+ * enforces the limits (header block, body decided on Content-Length before
+ * reading it, chunked bodies stopped at the limit), the deadlines (a request
+ * arrives whole within request_timeout_ms, an idle keep-alive lasts
+ * keepalive_timeout_ms), the connection cap with eviction, answers, and
+ * writes one log line per request. What a request means is the handler's
+ * business: it is handed one at start (a function pointer and its context)
+ * and this module includes nothing of the application.
  *
- * Ownership: the server allocates a struct req per request; it is freed when
- * the handler answers (req_reply_* / req_problem*), never by the handler. A
- * handler that waits for the database keeps the pointer until its callback
- * answers; if the client went away meanwhile, the answer is dropped quietly.
+ * Why not evhttp: libevent 2.1's evhttp cannot replace its HTML error pages,
+ * does not count connections, and its timeout restarts with every byte.
+ *
+ * Ownership: the transport owns every struct http_req. One is handed to the
+ * handler per request; it stays valid until the handler answers with
+ * http_reply() — exactly once — even if the client left meanwhile
+ * (http_gone() then says so and the answer is dropped). Requests on one
+ * connection are handled one at a time, in order (pipelining works).
  */
 #ifndef SIAOD_HTTP_H
 #define SIAOD_HTTP_H
 
 #include <stdbool.h>
-#include <stdint.h>
-#include <jansson.h>
-#include <event2/keyvalq_struct.h>
+#include <stddef.h>
 
-#include "auth.h"
+struct event_base;
+struct evbuffer;
+struct http_server;
+struct http_conn;
 
-struct app;
-struct route;
-struct evhttp_request;
+#define HTTP_MAX_HEADERS 100
 
-#define REQ_MAX_IDS 3
-
-struct req {
-	struct app *app;
-	struct req *prev, *next;      /* the app's list of requests in flight */
-	struct evhttp_request *ev;
-	const struct route *route;
-	char id[32];                  /* request id, also sent as X-Request-Id */
-	char method[8];
-	char path[256];               /* without the query string */
-	int64_t ids[REQ_MAX_IDS];     /* the {id} segments of the path, in order */
-	int nids;
-	struct evkeyvalq query;
-	json_t *body;                 /* parsed body (an object) or NULL */
-	bool authenticated;
-	struct principal who;
-	char actor[512];              /* the principal as json, for SQL functions */
-	char today[11];               /* YYYY-MM-DD in the configured time zone */
-	unsigned char body_hash[32];  /* SHA-256 of route and body, for Idempotency-Key */
-	char idem_key[256];           /* the Idempotency-Key being honoured, or "" */
-	bool idem_stored;             /* the answer was stored with the write itself */
-	const char *idem_redact;      /* member not to keep in the stored answer ("token") */
-	char etag[24];                /* sent as ETag when set by the handler */
-	int retry_after;              /* sent as Retry-After when > 0 */
-	double start_ms;
-	bool gone;                    /* the connection closed before we answered */
+struct http_req {
+	/* Read only for the handler. */
+	char id[32];               /* request id, sent back as X-Request-Id */
+	char method[12];           /* "GET", "POST", ... as sent */
+	const char *path;          /* the target's path, raw (not decoded) */
+	const char *query;         /* after '?', raw, or NULL */
+	struct evbuffer *body;     /* the whole body, already read */
+	char peer[46];             /* the peer's address, text */
+	double start_ms;           /* monotonic time of the first byte */
+	/* The handler may fill these: appended to the request's log line, and
+	 * a number of its own handed back to done() (-1 until set). */
+	char log_extra[200];
+	int tag;
+	/* Private to the transport. */
+	struct http_conn *conn;
+	int nheaders;
+	const char *hname[HTTP_MAX_HEADERS], *hvalue[HTTP_MAX_HEADERS];
+	bool head;                 /* HEAD: the answer's body is not sent */
 };
 
-int  http_start(struct app *app, char *err, size_t errlen);
-/* SIGTERM: stop accepting, answer what is in flight, then leave the loop. */
-void http_drain(struct app *app);
-void http_stop(struct app *app);
+typedef void (*http_handler_fn)(struct http_req *req, void *ctx);
+/* Called once per answered request (the handler's answers and the
+ * transport's own refusals alike), e.g. for metrics. */
+typedef void (*http_done_fn)(const struct http_req *req, int status, double ms, void *ctx);
 
-/* Answers. Each one ends the request (and frees req). */
-void req_reply_json(struct req *r, int status, json_t *body /* stolen */);
-void req_reply_raw(struct req *r, int status, const char *content_type,
-		   const char *data, size_t len);
-/* buf is not taken: the caller frees it after. */
-struct evbuffer;
-void req_reply_buffer(struct req *r, int status, const char *content_type, struct evbuffer *buf);
-void req_problem(struct req *r, int status, const char *slug, const char *detail);
-/* errors: a JSON array of {pointer, code, detail}, stolen; extra: members merged, stolen. */
-void req_problem_full(struct req *r, int status, const char *slug, const char *detail,
-		      json_t *errors, json_t *extra);
-/* One invalid field: 400 invalid-field with one error. */
-void req_field_error(struct req *r, const char *pointer, const char *code, const char *detail);
+struct http_options {
+	const char *listen;              /* host:port */
+	int max_connections;             /* <= 0: 3/4 of the descriptor limit */
+	size_t max_header_bytes;         /* request line and headers: 414/431 above */
+	size_t max_body_bytes;           /* 413 above, whatever the framing */
+	int request_timeout_ms;          /* a request arrives whole within this */
+	int keepalive_timeout_ms;        /* an idle connection is closed after this */
+	const char *id_prefix;           /* request ids are <prefix>-<n> */
+	const char *const *mask_prefixes;/* path segments starting so are masked in the log */
+	http_handler_fn handler;
+	http_done_fn done;               /* may be NULL */
+	void *ctx;
+};
 
-/* Query string access: NULL when absent. */
-const char *req_query(struct req *r, const char *name);
-const char *req_header(struct req *r, const char *name);
+struct http_stats {
+	int connections;                 /* open now */
+	int max_connections;             /* the cap in force */
+	int requests_in_flight;          /* handed to the handler, not answered */
+	unsigned long accepted, evicted, refused, timed_out, accept_errors;
+};
+
+/* Binds and starts accepting. NULL with a message in err on failure. */
+struct http_server *http_server_new(struct event_base *base, const struct http_options *opt,
+				    char *err, size_t errlen);
+/* Stops accepting and closes idle connections; requests in flight are
+ * answered with Connection: close. */
+void http_server_drain(struct http_server *srv);
+/* Closes everything; requests still held by the handler become gone (their
+ * http_reply() only frees them). */
+void http_server_free(struct http_server *srv);
+void http_server_stats(const struct http_server *srv, struct http_stats *out);
+/* The descriptor-derived default of max_connections. */
+int  http_default_max_connections(void);
+
+/* Request headers: the first one of that name (case-insensitive), or NULL. */
+const char *http_header(const struct http_req *req, const char *name);
+/* The client went away: answering only frees the request. */
+bool http_gone(const struct http_req *req);
+/* Adds a response header (before http_reply). */
+void http_add_header(struct http_req *req, const char *name, const char *value);
+/* Answers and ends the request. data/len or buf (its content is moved out,
+ * the caller still frees buf); content_type NULL: none. */
+void http_reply(struct http_req *req, int status, const char *content_type,
+		const void *data, size_t len, struct evbuffer *buf);
+/* The reason phrase of a status ("Not found"). */
+const char *http_status_text(int status);
 
 #endif

@@ -19,7 +19,8 @@
 #include "app.h"
 #include "auth.h"
 #include "clock.h"
-#include "http.h"
+#include "audit.h"
+#include "gate.h"
 #include "inventory.h"
 #include "log.h"
 #include "migrate.h"
@@ -169,7 +170,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("shutdown", "signal=%d", (int)sig);
 	webhooks_drain(app);
-	http_drain(app);
+	gate_drain(app);
+	audit_flush(app->audit);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -245,6 +247,7 @@ static int cmd_serve(struct app *app)
 	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
 	app->auth = auth_new(app->store);
 	app->ratelimit = ratelimit_new();
+	app->audit = app->store ? audit_new(app->base, app->store) : NULL;
 	if (app->store)
 		store_listen(app->store, "LISTEN siaod_inventory; LISTEN siaod_outbox", on_notify,
 			     on_listen_up, app);
@@ -257,9 +260,9 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	if (!app->store || !app->auth || http_start(app, err, sizeof err) != 0 ||
+	if (!app->store || !app->auth || !app->audit || gate_start(app, err, sizeof err) != 0 ||
 	    scheduler_start(app) != 0 || webhooks_start(app) != 0) {
-		log_error("start", "error=\"%s\"", app->store && app->auth ? err : "out of memory");
+		log_error("start", "error=\"%s\"", app->store && app->auth && app->audit ? err : "out of memory");
 		rc = 1;
 	} else {
 		log_info("listening", "address=%s version=%s instance=%s pid=%d", app->cfg.listen,
@@ -270,7 +273,8 @@ static int cmd_serve(struct app *app)
 	/* The store goes before the engines whose queries it may still answer
 	 * (with "unavailable"); they free themselves after. */
 	scheduler_stop(app);
-	http_stop(app);
+	gate_stop(app);
+	audit_free(app->audit);   /* its last counts go to the store's queue */
 	store_free(app->store);
 	webhooks_stop(app);
 	auth_free(app->auth);

@@ -1,6 +1,8 @@
 /*
  * Every HTTP route siaod serves, in one table: method, path, handler, the
- * roles that may call it (0 = no token) and a name for logs and the audit.
+ * roles that may call it (0 = no token), a name for logs and the audit, and
+ * what a successful write triggers once committed (effects.h: inventory
+ * refresh — which also wakes webhook delivery — and the alert scan).
  * Finer scope (a porteur's own offers, a referent's départements) is checked
  * by the handler or its SQL function.
  */
@@ -12,68 +14,71 @@
 
 #include "api.h"
 #include "auth.h"
-#include "metrics.h"
 
 #define A ROLE_ADMIN
 #define R ROLE_REFERENT
 #define P ROLE_PORTEUR
+#define OFFER EFFECT_REFRESH_OFFER
+#define YOUTH EFFECT_REFRESH_YOUTH
+#define PLACEMENT EFFECT_REFRESH_PLACEMENT
+#define ALERTS EFFECT_SCAN_ALERTS
 
 const struct route routes[] = {
-	{"GET",    "/healthz",               api_healthz,         0,         "health.live"},
-	{"GET",    "/readyz",                api_readyz,          0,         "health.ready"},
-	{"GET",    "/metrics",               api_metrics,         0,         "metrics"},
-	{"GET",    "/ui*",                   api_ui,              0,         "ui.file"},
+	{"GET",    "/healthz",               api_healthz,         0,         "health.live", 0},
+	{"GET",    "/readyz",                api_readyz,          0,         "health.ready", 0},
+	{"GET",    "/metrics",               api_metrics,         0,         "metrics", 0},
+	{"GET",    "/ui*",                   api_ui,              0,         "ui.file", 0},
 
-	{"GET",    "/v1/me",                 api_me,              A | R | P, "me.get"},
-	{"GET",    "/v1/communes",           api_communes,        A | R | P, "commune.search"},
+	{"GET",    "/v1/me",                 api_me,              A | R | P, "me.get", 0},
+	{"GET",    "/v1/communes",           api_communes,        A | R | P, "commune.search", 0},
 
-	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create"},
-	{"GET",    "/v1/porteurs",           api_porteurs_list,   A | R | P, "porteur.list"},
-	{"GET",    "/v1/porteurs/{id}",      api_porteurs_get,    A | R | P, "porteur.get"},
-	{"PATCH",  "/v1/porteurs/{id}",      api_porteurs_patch,  A,         "porteur.patch"},
+	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create", 0},
+	{"GET",    "/v1/porteurs",           api_porteurs_list,   A | R | P, "porteur.list", 0},
+	{"GET",    "/v1/porteurs/{id}",      api_porteurs_get,    A | R | P, "porteur.get", 0},
+	{"PATCH",  "/v1/porteurs/{id}",      api_porteurs_patch,  A,         "porteur.patch", 0},
 
-	{"POST",   "/v1/offers",             api_offers_create,   A | P,     "offer.create"},
-	{"GET",    "/v1/offers",             api_offers_list,     A | R | P, "offer.list"},
-	{"GET",    "/v1/offers/{id}",        api_offers_get,      A | R | P, "offer.get"},
-	{"PATCH",  "/v1/offers/{id}",        api_offers_patch,    A | P,     "offer.patch"},
-	{"DELETE", "/v1/offers/{id}",        api_offers_close,    A | P,     "offer.close"},
-	{"GET",    "/v1/offers/{id}/candidates", api_offer_candidates, A | R | P, "offer.candidates"},
-	{"GET",    "/v1/offers/{id}/availability", api_offer_availability, A | R | P, "offer.availability"},
+	{"POST",   "/v1/offers",             api_offers_create,   A | P,     "offer.create", OFFER},
+	{"GET",    "/v1/offers",             api_offers_list,     A | R | P, "offer.list", 0},
+	{"GET",    "/v1/offers/{id}",        api_offers_get,      A | R | P, "offer.get", 0},
+	{"PATCH",  "/v1/offers/{id}",        api_offers_patch,    A | P,     "offer.patch", OFFER},
+	{"DELETE", "/v1/offers/{id}",        api_offers_close,    A | P,     "offer.close", OFFER},
+	{"GET",    "/v1/offers/{id}/candidates", api_offer_candidates, A | R | P, "offer.candidates", 0},
+	{"GET",    "/v1/offers/{id}/availability", api_offer_availability, A | R | P, "offer.availability", 0},
 
-	{"POST",   "/v1/youth",              api_youth_create,    A | R,     "youth.create"},
-	{"GET",    "/v1/youth",              api_youth_list,      A | R,     "youth.list"},
-	{"GET",    "/v1/youth/{id}",         api_youth_get,       A | R,     "youth.get"},
-	{"PATCH",  "/v1/youth/{id}",         api_youth_patch,     A | R,     "youth.patch"},
-	{"DELETE", "/v1/youth/{id}",         api_youth_erase,     A | R,     "youth.erase"},
-	{"GET",    "/v1/youth/{id}/matches", api_youth_matches,   A | R,     "youth.matches"},
+	{"POST",   "/v1/youth",              api_youth_create,    A | R,     "youth.create", YOUTH},
+	{"GET",    "/v1/youth",              api_youth_list,      A | R,     "youth.list", 0},
+	{"GET",    "/v1/youth/{id}",         api_youth_get,       A | R,     "youth.get", 0},
+	{"PATCH",  "/v1/youth/{id}",         api_youth_patch,     A | R,     "youth.patch", YOUTH},
+	{"DELETE", "/v1/youth/{id}",         api_youth_erase,     A | R,     "youth.erase", YOUTH},
+	{"GET",    "/v1/youth/{id}/matches", api_youth_matches,   A | R,     "youth.matches", 0},
 
-	{"POST",   "/v1/placements",         api_placements_create, A | R | P, "placement.create"},
-	{"GET",    "/v1/placements",         api_placements_list, A | R | P, "placement.list"},
-	{"GET",    "/v1/placements/{id}",    api_placements_get,  A | R | P, "placement.get"},
-	{"POST",   "/v1/placements/{id}/accept", api_placements_transition, A | P, "placement.accept"},
-	{"POST",   "/v1/placements/{id}/refuse", api_placements_transition, A | P, "placement.refuse"},
-	{"POST",   "/v1/placements/{id}/enter",  api_placements_transition, A | P, "placement.enter"},
-	{"POST",   "/v1/placements/{id}/exit",   api_placements_transition, A | P, "placement.exit"},
-	{"POST",   "/v1/placements/{id}/extend", api_placements_transition, A | P, "placement.extend"},
-	{"POST",   "/v1/placements/{id}/cancel", api_placements_transition, A | R | P, "placement.cancel"},
-	{"GET",    "/v1/stays",              api_stays_list,      A | R | P, "stay.list"},
+	{"POST",   "/v1/placements",         api_placements_create, A | R | P, "placement.create", PLACEMENT},
+	{"GET",    "/v1/placements",         api_placements_list, A | R | P, "placement.list", 0},
+	{"GET",    "/v1/placements/{id}",    api_placements_get,  A | R | P, "placement.get", 0},
+	{"POST",   "/v1/placements/{id}/accept", api_placements_transition, A | P, "placement.accept", PLACEMENT | ALERTS},
+	{"POST",   "/v1/placements/{id}/refuse", api_placements_transition, A | P, "placement.refuse", PLACEMENT | ALERTS},
+	{"POST",   "/v1/placements/{id}/enter",  api_placements_transition, A | P, "placement.enter", PLACEMENT | ALERTS},
+	{"POST",   "/v1/placements/{id}/exit",   api_placements_transition, A | P, "placement.exit", PLACEMENT | ALERTS},
+	{"POST",   "/v1/placements/{id}/extend", api_placements_transition, A | P, "placement.extend", PLACEMENT | ALERTS},
+	{"POST",   "/v1/placements/{id}/cancel", api_placements_transition, A | R | P, "placement.cancel", PLACEMENT | ALERTS},
+	{"GET",    "/v1/stays",              api_stays_list,      A | R | P, "stay.list", 0},
 
-	{"POST",   "/v1/webhooks",           api_webhooks_create, A | R | P, "webhook.create"},
-	{"GET",    "/v1/webhooks",           api_webhooks_list,   A | R | P, "webhook.list"},
-	{"DELETE", "/v1/webhooks/{id}",      api_webhooks_delete, A | R | P, "webhook.delete"},
-	{"GET",    "/v1/webhooks/{id}/deliveries", api_webhooks_deliveries, A | R | P, "webhook.deliveries"},
-	{"POST",   "/v1/webhooks/{id}/deliveries/{id}/retry", api_webhooks_retry, A | R | P, "webhook.retry"},
+	{"POST",   "/v1/webhooks",           api_webhooks_create, A | R | P, "webhook.create", 0},
+	{"GET",    "/v1/webhooks",           api_webhooks_list,   A | R | P, "webhook.list", 0},
+	{"DELETE", "/v1/webhooks/{id}",      api_webhooks_delete, A | R | P, "webhook.delete", 0},
+	{"GET",    "/v1/webhooks/{id}/deliveries", api_webhooks_deliveries, A | R | P, "webhook.deliveries", 0},
+	{"POST",   "/v1/webhooks/{id}/deliveries/{id}/retry", api_webhooks_retry, A | R | P, "webhook.retry", 0},
 
-	{"POST",   "/v1/allocation-plans",   api_plans_create,    A | R,     "plan.create"},
-	{"GET",    "/v1/allocation-plans/{id}", api_plans_get,    A | R,     "plan.get"},
-	{"POST",   "/v1/allocation-plans/{id}/apply", api_plans_apply, A | R, "plan.apply"},
-	{"GET",    "/v1/reports/indicators", api_reports_indicators, A | R | P, "report.indicators"},
+	{"POST",   "/v1/allocation-plans",   api_plans_create,    A | R,     "plan.create", 0},
+	{"GET",    "/v1/allocation-plans/{id}", api_plans_get,    A | R,     "plan.get", 0},
+	{"POST",   "/v1/allocation-plans/{id}/apply", api_plans_apply, A | R, "plan.apply", 0},
+	{"GET",    "/v1/reports/indicators", api_reports_indicators, A | R | P, "report.indicators", 0},
 
-	{"POST",   "/v1/tokens",             api_tokens_create,   A,         "token.create"},
-	{"GET",    "/v1/tokens",             api_tokens_list,     A,         "token.list"},
-	{"DELETE", "/v1/tokens/{id}",        api_tokens_revoke,   A,         "token.revoke"},
+	{"POST",   "/v1/tokens",             api_tokens_create,   A,         "token.create", 0},
+	{"GET",    "/v1/tokens",             api_tokens_list,     A,         "token.list", 0},
+	{"DELETE", "/v1/tokens/{id}",        api_tokens_revoke,   A,         "token.revoke", 0},
 
-	{"GET",    "/v1/audit",              api_audit_list,      A,         "audit.list"},
+	{"GET",    "/v1/audit",              api_audit_list,      A,         "audit.list", 0},
 };
 const size_t nroutes = sizeof routes / sizeof *routes;
 
@@ -122,7 +127,7 @@ enum route_match routes_find(const char *method, const char *path, const struct 
 	for (size_t i = 0; i < nroutes; i++) {
 		if (!match_pattern(routes[i].pattern, path, ids, maxids, nids))
 			continue;
-		/* HEAD is GET without a body; evhttp drops the body for us. */
+		/* HEAD is GET without a body; the transport drops the body. */
 		if (strcmp(routes[i].method, method) == 0 ||
 		    (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
 			*out = &routes[i];

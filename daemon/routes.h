@@ -1,12 +1,15 @@
 /*
  * routes: the one table of every HTTP route siaod serves (routes.c), with the
- * roles allowed on each. A reader finds the whole API there.
+ * roles allowed on each and what a write triggers after it commits. A
+ * reader finds the whole API there.
  */
 #ifndef SIAOD_ROUTES_H
 #define SIAOD_ROUTES_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "effects.h"
 
 struct req;
 typedef void (*handler_fn)(struct req *r);
@@ -18,6 +21,8 @@ struct route {
 	handler_fn handler;
 	int roles;             /* 0: no token needed; else a mask of enum role */
 	const char *name;      /* for logs and metrics */
+	int effects;           /* what a successful write triggers after commit
+	                          (a mask of enum effect, see effects.h) */
 };
 
 extern const struct route routes[];

@@ -109,9 +109,23 @@ static void retention_done(void *arg, PGresult *res)
 	log_info("retention", "anonymised=%d", n);
 }
 
-/* Young people inactive for retention_months are anonymised. */
+static void audit_purged(void *arg, PGresult *res)
+{
+	if (store_result_failed(res))
+		log_warn("audit_retention", "result=failed");
+	else if (PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0)
+		log_info("audit_retention", "deleted=%s", PQgetvalue(res, 0, 0));
+}
+
+/* Young people inactive for retention_months are anonymised; audit rows
+ * older than audit_retention_months are deleted. */
 static void apply_retention(struct app *app)
 {
+	char amonths[16];
+	snprintf(amonths, sizeof amonths, "%d", app->cfg.audit_retention_months);
+	const char *avalues[1] = {amonths};
+	store_query(app->store, "SELECT audit_purge($1::integer)", 1, avalues, audit_purged, NULL);
+
 	char today[11], months[16];
 	clock_today(&app->cfg, today);
 	snprintf(months, sizeof months, "%d", app->cfg.retention_months);
