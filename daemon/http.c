@@ -17,6 +17,7 @@
  */
 #include "http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -385,13 +386,8 @@ static int refuse_in_parser(struct http_conn *c, int status, const char *slug, c
 	return -1;
 }
 
-static int buf_append(struct http_conn *c, const char *at, size_t n)
+static int buf_reserve(struct http_conn *c, size_t n)
 {
-	if (c->len + n + 1 > c->srv->opt.max_header_bytes) {
-		if (c->last == P_URL || c->nh == 0)
-			return refuse_in_parser(c, 414, "uri-too-long", "the request target is too long");
-		return refuse_in_parser(c, 431, "headers-too-large", "the request headers are too large");
-	}
 	if (c->len + n + 1 > c->cap) {
 		size_t cap = c->cap ? c->cap : 1024;
 		while (cap < c->len + n + 1)
@@ -402,8 +398,31 @@ static int buf_append(struct http_conn *c, const char *at, size_t n)
 		c->buf = b;
 		c->cap = cap;
 	}
+	return 0;
+}
+
+static int buf_append(struct http_conn *c, const char *at, size_t n)
+{
+	if (c->len + n + 1 > c->srv->opt.max_header_bytes) {
+		if (c->last == P_URL || c->nh == 0)
+			return refuse_in_parser(c, 414, "uri-too-long", "the request target is too long");
+		return refuse_in_parser(c, 431, "headers-too-large", "the request headers are too large");
+	}
+	if (buf_reserve(c, n))
+		return -1;
 	memcpy(c->buf + c->len, at, n);
 	c->len += n;
+	return 0;
+}
+
+/* Copies a piece of buf (at offset off) to its end, NUL-terminated. */
+static int buf_copy_piece(struct http_conn *c, size_t off, size_t n)
+{
+	if (buf_reserve(c, n + 1))
+		return -1;
+	memmove(c->buf + c->len, c->buf + off, n);
+	c->buf[c->len + n] = '\0';
+	c->len += n + 1;
 	return 0;
 }
 
@@ -495,23 +514,34 @@ static int on_headers_complete(http_parser *p)
 		return refuse_in_parser(c, 405, "method-not-allowed", "CONNECT is not served here");
 	if (!method_served((enum http_method)p->method))
 		return refuse_in_parser(c, 501, "not-implemented", "this method is not implemented");
-	/* The target: origin form (or absolute form) with a path. */
-	struct http_parser_url u;
-	http_parser_url_init(&u);
+	/* The target: origin form ("/path?query") or absolute form
+	 * ("http://host/path?query"). (Not http_parser_parse_url: its offsets
+	 * are 16-bit, and max_header_bytes may allow longer targets.) */
 	const char *url = c->buf;
 	size_t url_len = strlen(url);
-	if (http_parser_parse_url(url, url_len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH)))
-		return refuse_in_parser(c, 400, "bad-request", "the request target is malformed");
-	/* path and query, NUL-terminated, copied behind the headers */
+	size_t at = 0;
+	if (url[0] != '/') {
+		const char *scheme_end = strstr(url, "://");
+		if (!scheme_end)
+			return refuse_in_parser(c, 400, "bad-request", "the request target is malformed");
+		const char *slash = strchr(scheme_end + 3, '/');
+		at = slash ? (size_t)(slash - url) : url_len;
+	}
+	size_t path_len = strcspn(url + at, "?#");
 	size_t path_at = c->len;
-	if (buf_append(c, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len) ||
-	    buf_append(c, "", 1))
+	if (path_len == 0) {   /* "http://host" */
+		if (buf_append(c, "/", 1) || buf_append(c, "", 1))
+			return -1;
+	} else if (buf_copy_piece(c, at, path_len)) {
 		return -1;
+	}
 	size_t query_at = 0;
-	if (u.field_set & (1 << UF_QUERY)) {
+	url = c->buf;   /* may have moved */
+	if (url[at + path_len] == '?') {
+		size_t q = at + path_len + 1;
+		size_t qlen = strcspn(url + q, "#");
 		query_at = c->len;
-		if (buf_append(c, url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) ||
-		    buf_append(c, "", 1))
+		if (buf_copy_piece(c, q, qlen))
 			return -1;
 	}
 	/* buf may have moved: point again */
@@ -563,6 +593,21 @@ static void conn_dispatch(struct http_conn *c)
 	s->opt.handler(&c->req, s->opt.ctx);
 }
 
+/* "METHOD SP target SP HTTP/" at the start of p: a method token of
+ * letters, digits or '-' followed by a target and a version. */
+static bool looks_like_request_line(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n && i < 32 && (isalnum((unsigned char)p[i]) || p[i] == '-' || p[i] == '_'))
+		i++;
+	if (i == 0 || i >= n || p[i] != ' ')
+		return false;
+	size_t t = ++i;
+	while (i < n && i < 8192 && p[i] != ' ' && p[i] != '\r' && p[i] != '\n')
+		i++;
+	return i > t && i + 6 <= n && memcmp(p + i, " HTTP/", 6) == 0;
+}
+
 static void conn_parse(struct http_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -586,7 +631,11 @@ static void conn_parse(struct http_conn *c)
 			return;
 		}
 		if (e == HPE_INVALID_METHOD) {
-			conn_refuse(c, 501, "not-implemented", "this method is not implemented");
+			/* a request line with a method we do not know: 501; garbage: 400 */
+			if (looks_like_request_line(v.iov_base, v.iov_len))
+				conn_refuse(c, 501, "not-implemented", "this method is not implemented");
+			else
+				conn_refuse(c, 400, "bad-request", "the request line is malformed");
 			return;
 		}
 		if (e == HPE_HEADER_OVERFLOW) {

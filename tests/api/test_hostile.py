@@ -22,12 +22,12 @@ sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Daemon, Database, expect, expect_problem, run_all, test  # noqa: E402
 
-D = None          # the daemon, with request_timeout_seconds = 2
+D = None          # the daemon, with request_timeout_ms and keepalive_timeout_ms = 2000
 DB = None
 ADMIN = None
 PORTEUR = None
 OFFER = None      # an offer's path, for routes with an {id}
-TIMEOUT = 2       # SIAOD_REQUEST_TIMEOUT_SECONDS
+TIMEOUT = 2       # SIAOD_REQUEST_TIMEOUT_MS and SIAOD_KEEPALIVE_TIMEOUT_MS, in seconds
 MAX_BODY = 1048576  # the default max_body_bytes
 MAX_HEADER = 16384  # the default max_header_bytes
 
@@ -35,7 +35,8 @@ MAX_HEADER = 16384  # the default max_header_bytes
 def setup():
     global D, DB, ADMIN, PORTEUR, OFFER
     DB = Database("hostile")
-    D = Daemon(DB, env={"SIAOD_REQUEST_TIMEOUT_SECONDS": str(TIMEOUT)}, name="hostile")
+    D = Daemon(DB, env={"SIAOD_REQUEST_TIMEOUT_MS": str(TIMEOUT * 1000),
+                      "SIAOD_KEEPALIVE_TIMEOUT_MS": str(TIMEOUT * 1000)}, name="hostile")
     ADMIN = D.token("admin", label="admin")
     r = D.call("POST", "/v1/porteurs", ADMIN, {"name": "P", "departement": "34"})
     PORTEUR = expect(r, 201).json["id"]
@@ -184,7 +185,7 @@ def a_body_above_max_body_bytes_is_413_problem_json():
     # A Content-Length above the limit and no body. evhttp lets bodies up to twice the
     # limit through to the daemon (which answers 413 problem+json) and refuses larger ones
     # itself at once (413, HTML); below that cap it waits for the body, so a client that
-    # never sends it is dropped after request_timeout_seconds.
+    # never sends it is dropped after request_timeout_ms.
     for length, at_once in ((MAX_BODY + 10, False), (3 * MAX_BODY, True)):
         s = connect()
         t0 = time.monotonic()
@@ -314,9 +315,9 @@ def slowloris_clients_do_not_hold_up_the_others():
 
 
 @test
-def stalled_requests_are_closed_after_request_timeout_seconds():
+def stalled_requests_are_closed_after_request_timeout_ms():
     """A half-sent body, half-sent headers, a connection that says nothing, an idle
-    keep-alive: each closed after request_timeout_seconds, others served meanwhile."""
+    keep-alive: each closed after request_timeout_ms, others served meanwhile."""
     auth = "Authorization: Bearer %s\r\n" % ADMIN
     stalls = {
         "half a body": ("POST /v1/offers HTTP/1.1\r\nHost: x\r\n" + auth +
@@ -491,7 +492,7 @@ def trace_and_connect_are_405_and_unknown_methods_501():
         assert "TRACE" not in r.headers.get("Allow", "") and r.headers.get("Allow"), r.headers
     # evhttp reads a CONNECT target as host:port (authority form): no resource of ours.
     # (It sends that answer without a Content-Length and keeps the connection, as for a
-    # tunnel, until request_timeout_seconds: read the head only.)
+    # tunnel, until request_timeout_ms: read the head only.)
     for target in ("siaod:443", "/healthz", OFFER):
         data, closed = exchange(("CONNECT %s HTTP/1.1\r\nHost: x\r\n\r\n" % target).encode())
         status = expect_refused(data, closed, "CONNECT " + target)
