@@ -42,6 +42,7 @@
 #include "log.h"
 
 #define LINGER_MS 2000            /* how long a closing connection discards input */
+#define LINGER_BYTES 1048576      /* and how much of it, at most */
 #define INPUT_HIGH_WATER 262144   /* input kept unparsed while a request is handled */
 #define ACCEPT_PAUSE_MS 100       /* after EMFILE/ENFILE */
 
@@ -62,6 +63,7 @@ struct http_conn {
 	bool req_held;                    /* the handler holds req */
 	bool continue_sent;
 	unsigned long served;              /* requests answered on it */
+	size_t discarded;                 /* bytes dropped while closing */
 	char *buf;                        /* target and headers, NUL-separated */
 	size_t len, cap;
 	uint32_t hname[HTTP_MAX_HEADERS], hvalue[HTTP_MAX_HEADERS];
@@ -639,7 +641,11 @@ static void conn_parse(struct http_conn *c)
 			return;
 		}
 		if (e == HPE_HEADER_OVERFLOW) {
-			conn_refuse(c, 431, "headers-too-large", "the request headers are too large");
+			/* still in the request line: the target is what is too long */
+			if (c->nh == 0)
+				conn_refuse(c, 414, "uri-too-long", "the request target is too long");
+			else
+				conn_refuse(c, 431, "headers-too-large", "the request headers are too large");
 			return;
 		}
 		if (e != HPE_OK) {
@@ -695,7 +701,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct http_conn *c = arg;
 	if (c->state == C_CLOSING) {
 		struct evbuffer *in = bufferevent_get_input(bev);
+		c->discarded += evbuffer_get_length(in);
 		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->discarded > LINGER_BYTES)
+			conn_close(c);   /* enough politeness: a client still sending is cut */
 		return;
 	}
 	if (c->state == C_WAITING)

@@ -1,25 +1,26 @@
 /*
  * fuzz_query: bytes as a request line's method and target. The first byte
- * picks the method (a name method_name() gives on_request), the rest is
- * the target: parsed as evhttp parses it (evhttp_uri_parse_with_flags,
- * EVHTTP_URI_NONCONFORMANT), then through on_request()'s own steps (path
- * length and path_is_clean, evhttp_parse_query_str, routes_find) and, for
- * every query parameter, the helpers the list handlers use (api_list_params,
- * api_query_int, api_query_date, api_query_enum, api_query_departement) and
- * the other value parsers (parse_ll behind If-Match, date_parse,
- * validate_departement, validate_insee, validate_timestamp).
+ * picks the method, the rest is the target: split into path and query as
+ * the transport does (http.c: up to '?'), then through the gate's own steps
+ * (gate_handle: path length and path_is_clean, evhttp_parse_query_str and
+ * %00, routes_find) and, for every query parameter, the helpers the list
+ * handlers use (api_list_params, api_query_int, api_query_date,
+ * api_query_enum, api_query_departement) and the other value parsers
+ * (parse_ll behind If-Match, date_parse, validate_departement,
+ * validate_insee, validate_timestamp).
  *
- * The file includes daemon/http.c and daemon/api.c to reach their static
- * functions (path_is_clean, parse_ll): it defines their every global symbol,
- * so the linker never takes their objects out of siaod_fuzz_core. Requests
- * are real struct req marked gone (the client left), so an answer runs the
- * whole req_problem path, log line and metrics included, without a socket.
+ * The file includes daemon/http.c, daemon/gate.c and daemon/api.c to reach
+ * their static functions (path_is_clean, parse_ll) and the transport's
+ * connection: it defines their every global symbol, so the linker never
+ * takes their objects out of siaod_fuzz_core. Requests are real struct req
+ * on a transport request whose client is gone (no socket), so an answer
+ * runs the whole req_problem path, log line and metrics included.
  */
 #include "../../daemon/http.c"
+#include "../../daemon/gate.c"
 #include "../../daemon/api.c"
 
 #include <stdint.h>
-#include <event2/http_struct.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,42 +38,65 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* What on_request() does with a request line up to the handler: NULL when
- * it answered (404, 400, 405) or the target does not parse. */
+/* A transport request whose client already left: answering frees it. */
+static struct http_req *gone_request(const char *method, const char *target, const char *if_match,
+				     char **path, char **query)
+{
+	struct http_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		abort();
+	c->body = evbuffer_new();
+	c->out_headers = evbuffer_new();
+	size_t n = strlen(target);
+	c->buf = malloc(2 * n + 4);
+	if (!c->body || !c->out_headers || !c->buf)
+		abort();
+	/* path, then query, NUL-terminated, as on_headers_complete leaves them */
+	size_t plen = strcspn(target, "?");
+	memcpy(c->buf, target, plen);
+	c->buf[plen] = '\0';
+	*path = c->buf;
+	*query = NULL;
+	if (target[plen] == '?') {
+		*query = c->buf + plen + 1;
+		memcpy(*query, target + plen + 1, n - plen - 1);
+		(*query)[n - plen - 1] = '\0';
+	}
+	c->req_held = true;
+	c->req.conn = c;
+	c->req.body = c->body;
+	c->req.tag = -1;
+	c->req.path = *path;
+	c->req.query = *query;
+	snprintf(c->req.id, sizeof c->req.id, "fuzz-%llu", (unsigned long long)++fuzz_app.requests);
+	snprintf(c->req.method, sizeof c->req.method, "%s", method);
+	if (if_match) {
+		c->req.hname[0] = "If-Match";
+		c->req.hvalue[0] = if_match;
+		c->req.nheaders = 1;
+	}
+	return &c->req;
+}
+
+/* What gate_handle() does with a request line up to the handler: NULL when
+ * it answered (404, 400, 405). */
 static struct req *request(const char *method, const char *target, const char *if_match)
 {
-	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT);
-	if (!uri)
-		return NULL; /* evhttp answers 400 itself */
-	struct req *r = calloc(1, sizeof *r);
-	struct evhttp_request *ev = evhttp_request_new(NULL, NULL);
-	if (!r || !ev)
+	char *path, *q;
+	struct http_req *hr = gone_request(method, target, if_match, &path, &q);
+	struct req *r = req_new(&fuzz_app, hr);
+	if (!r)
 		abort();
-	fuzz_app.inflight++;
-	r->next = fuzz_app.requests_inflight;
-	if (r->next)
-		r->next->prev = r;
-	fuzz_app.requests_inflight = r;
-	r->app = &fuzz_app;
-	r->ev = ev;
 	r->gone = true;
-	r->query.tqh_first = NULL;
-	r->query.tqh_last = &r->query.tqh_first;
-	snprintf(r->id, sizeof r->id, "fuzz-%llu", (unsigned long long)++fuzz_app.requests);
-	snprintf(r->method, sizeof r->method, "%s", method);
 	snprintf(r->today, sizeof r->today, "2026-11-23");
-	if (if_match)
-		evhttp_add_header(evhttp_request_get_input_headers(ev), "If-Match", if_match);
 
-	const char *path = evhttp_uri_get_path(uri);
-	const char *q = evhttp_uri_get_query(uri);
 	char allow[64];
 	bool answered = true;
-	bool clean = path && strlen(path) < sizeof r->path && path_is_clean(path);
+	bool clean = strlen(path) < sizeof r->path && path_is_clean(path);
 	snprintf(r->path, sizeof r->path, "%s", clean ? path : "-");
 	if (!clean) {
 		req_problem(r, 404, "not-found", "no such resource");
-	} else if (q && evhttp_parse_query_str(q, &r->query) != 0) {
+	} else if (q && (evhttp_parse_query_str(q, &r->query) != 0 || strstr(q, "%00"))) {
 		req_problem(r, 400, "invalid-query", "the query string is malformed");
 	} else {
 		switch (routes_find(r->method, r->path, &r->route, r->ids, REQ_MAX_IDS, &r->nids, allow,
@@ -83,7 +107,7 @@ static struct req *request(const char *method, const char *target, const char *i
 		case ROUTE_BAD_METHOD:
 			if (!allow[0] || strlen(allow) >= sizeof allow)
 				abort();
-			evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow", allow);
+			req_add_header(r, "Allow", allow);
 			req_problem(r, 405, "method-not-allowed", "this resource does not accept that method");
 			break;
 		case ROUTE_FOUND:
@@ -91,11 +115,10 @@ static struct req *request(const char *method, const char *target, const char *i
 			break;
 		}
 	}
-	evhttp_uri_free(uri);
-	if (answered) {
-		evhttp_request_free(ev);
+	if (answered)
 		return NULL;
-	}
+	r->route_name = r->route->name;
+	r->route_index = (int)(r->route - routes);
 	/* what routes_find promises the handlers */
 	if (r->route < routes || r->route >= routes + nroutes || r->nids < 0 || r->nids > REQ_MAX_IDS)
 		abort();
@@ -111,9 +134,7 @@ static struct req *request(const char *method, const char *target, const char *i
 /* Ends a request no helper answered, as a handler would. */
 static void done(struct req *r)
 {
-	struct evhttp_request *ev = r->ev;
 	req_reply_raw(r, 200, "application/json", "{}", 2);
-	evhttp_request_free(ev);
 }
 
 enum check { C_LIST, C_INT, C_DATE, C_ENUM, C_DEPARTEMENT, C_IF_MATCH, C_COUNT };
@@ -125,7 +146,6 @@ static void check(enum check c, const char *method, const char *target, const ch
 	struct req *r = request(method, target, c == C_IF_MATCH ? name : NULL);
 	if (!r)
 		return;
-	struct evhttp_request *ev = r->ev;
 	json_t *f = json_object();
 	bool ok = true;
 	switch (c) {
@@ -140,8 +160,6 @@ static void check(enum check c, const char *method, const char *target, const ch
 	json_decref(f);
 	if (ok)
 		done(r);
-	else
-		evhttp_request_free(ev);
 }
 
 static void parse_value(const char *s)
@@ -160,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	const char *method = methods[(uint8_t)(data[0] - '0') % 10];
-	/* a request line ends at the first NUL as far as evhttp is concerned */
+	/* a request line ends at the first NUL as far as the transport is concerned */
 	char *target = strndup((const char *)data + 1, size - 1);
 	if (!target)
 		return 0;
