@@ -217,6 +217,8 @@ static const char *path_for_log(const struct http_server *s, const char *path, c
 static void log_request(struct http_server *s, const struct http_req *r, int status, double ms,
 			bool gone)
 {
+	if (!log_enabled(LOG_INFO))
+		return;
 	char path[300], masked[300];
 	log_info("request", "rid=%s method=%s path=%s status=%d dur_ms=%.2f%s%s%s",
 		 r->id, r->method[0] ? r->method : "-",

@@ -7,11 +7,14 @@
 #ifndef SIAOD_LOG_H
 #define SIAOD_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level level);
+/* Whether a line of that level would be written (to skip building it). */
+bool log_enabled(enum log_level level);
 int  log_level_parse(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

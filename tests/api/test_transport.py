@@ -14,6 +14,10 @@ The transport and the request gate, on raw sockets against the real daemon:
 - A request must arrive whole within request_timeout_ms even if bytes keep coming
   (408, then closed), while a normal client is served; an idle keep-alive is closed
   after keepalive_timeout_ms.
+- Out of descriptors (ulimit -n 64 and max_connections above it): accepting pauses
+  instead of spinning (little CPU), the log says so about once a second with a
+  count, never per attempt, and the daemon serves again once the connections go;
+  without max_connections the cap is three quarters of the descriptor limit.
 - Attempts without a valid token are counted (siaod_unauthenticated_total) and
   written as one audit row per client address and minute with their count; a 403 of
   a known token keeps one row each.
@@ -31,6 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Daemon, Database, eventually, expect, expect_problem, run_all, test  # noqa: E402
 
 DB = None
@@ -314,6 +319,67 @@ def at_the_cap_the_longest_waiting_connection_is_evicted():
                        metric(D, 'siaod_http_connections_total{event="evicted"}'), msg="evictions counted")
     assert after - before >= 2
     assert metric(D, "siaod_http_max_connections") == CAP
+
+
+def limited_daemon(nofile, env, name):
+    """A daemon started under `ulimit -n nofile` (a wrapper that execs it)."""
+    wrapper = os.path.join(harness.WORKDIR, "ulimit-%d.sh" % nofile)
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nulimit -n %d || exit 97\nexec "%s" "$@"\n' % (nofile, harness.BIN))
+    os.chmod(wrapper, 0o755)
+    saved = harness.BIN
+    harness.BIN = wrapper
+    try:
+        return Daemon(DB, env=env, name=name)
+    finally:
+        harness.BIN = saved
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@test
+def out_of_descriptors_accepting_pauses_and_logs_once_a_second():
+    d = limited_daemon(64, {"SIAOD_MAX_CONNECTIONS": "500", "SIAOD_REQUEST_TIMEOUT_MS": "3000"}, "nofile")
+    socks = []
+    try:
+        expect(d.call("GET", "/healthz"), 200)
+        mark = len(d.log_text())
+        cpu0 = cpu_seconds(d.pid)
+        t0 = time.monotonic()
+        for _ in range(150):
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", d.port), timeout=2))
+            except OSError:
+                break
+        time.sleep(2)
+        busy = cpu_seconds(d.pid) - cpu0
+        elapsed = time.monotonic() - t0
+        log = d.log_text()[mark:]
+        lines = re.findall(r"event=accept .*count=(\d+).*", log)
+        assert lines, "no accept error logged: %s" % log[-500:]
+        assert len(lines) <= elapsed + 1, "%d accept lines in %.1f s: not once a second" % (len(lines), elapsed)
+        assert sum(int(n) for n in lines) >= len(lines), lines
+        assert busy < 0.5 * elapsed, "%.2f s of CPU in %.1f s: accepting spins" % (busy, elapsed)
+    finally:
+        for s in socks:
+            s.close()
+    # the connections gone, it serves again
+    eventually(lambda: d.call("GET", "/healthz").status == 200, timeout=5, msg="served again")
+    assert metric(d, "siaod_http_accept_errors_total") >= 1
+    d.stop()
+
+
+@test
+def without_max_connections_the_cap_is_three_quarters_of_the_descriptor_limit():
+    d = limited_daemon(1024, {}, "derived")
+    try:
+        assert metric(d, "siaod_http_max_connections") == 768
+    finally:
+        d.stop()
 
 
 # ---------------------------------------------------------------- deadlines

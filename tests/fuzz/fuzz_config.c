@@ -3,7 +3,8 @@
  * config_load() reads a file (config_parse_text), checked (config_validate),
  * then what the daemon does next with a good one: SIGHUP's
  * config_apply_reload into the running config, --check-config's
- * config_print, http_start's parse_listen; config_free at the end. The
+ * config_print, the transport's parse_listen (http.c); config_free at the
+ * end. config_validate also parses trusted_proxies (proxies.c). The
  * environment is not read: SIAOD_* overrides take the same config_set path.
  *
  * The file includes daemon/http.c to reach parse_listen (static): it defines
@@ -13,6 +14,8 @@
 #include "../../daemon/http.c"
 
 #include <stdint.h>
+
+#include "config.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,16 +44,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		} else {
 			struct config running;
-			char changed[512], host[128];
-			int port;
+			char changed[512];
+			struct sockaddr_storage ss;
+			int sslen;
 			config_defaults(&running);
 			if (config_validate(&running, err, sizeof err) != 0)
 				abort(); /* the defaults are valid */
 			config_apply_reload(&running, &cfg, changed, sizeof changed);
 			config_print(&cfg, devnull);
 			config_print(&running, devnull);
-			if (parse_listen(cfg.listen, host, sizeof host, &port) == 0 &&
-			    (port < 0 || port > 65535))
+			if (parse_listen(cfg.listen, &ss, &sslen) == 0 && ss.ss_family != AF_INET &&
+			    ss.ss_family != AF_INET6)
 				abort();
 			config_free(&running);
 		}
