@@ -6,7 +6,7 @@
 # package here and every entry point installs it when it is missing.
 SIAOD_PACKAGES=(
 	build-essential cmake pkg-config
-	libevent-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
+	libevent-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev libhttp-parser-dev
 	postgresql postgresql-contrib
 	python3 curl
 	chromium nodejs npm
