@@ -15,6 +15,7 @@
 #include "app.h"
 #include "inventory.h"
 #include "log.h"
+#include "problem.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
 #include "siaod/plan.h"
@@ -323,16 +324,15 @@ static void pair_done(void *arg, PGresult *res)
 		json_object_set_new(out, "status", json_integer(503));
 		json_object_set_new(out, "problem", json_string("database-unavailable"));
 	} else if (store_result_failed(res)) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		/* our own problems carry their slug; any other database error is
-		 * reported as a conflict, never as the database's own words */
-		bool ours = state && strncmp(state, "SI", 2) == 0;
-		json_object_set_new(out, "status", json_integer(ours ? atoi(state + 2) : 409));
-		json_object_set_new(out, "problem", json_string(ours && msg ? msg : "conflict"));
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		if (ours && detail)
-			json_object_set_new(out, "detail", json_string(detail));
+		/* the same mapping as a whole request's (problem.c): our own
+		 * problems carry their slug and detail; never the database's words */
+		struct problem p;
+		problem_from_result(res, &p);
+		json_object_set_new(out, "status", json_integer(p.status));
+		json_object_set_new(out, "problem", json_string(p.slug));
+		if (p.detail[0] && strncmp(p.sqlstate, "SI", 2) == 0)
+			json_object_set_new(out, "detail", json_string(p.detail));
+		problem_clear(&p);
 	} else {
 		json_t *pl = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 		json_object_set_new(out, "status", json_integer(201));
