@@ -45,6 +45,10 @@
 #define LINGER_BYTES 1048576      /* and how much of it, at most */
 #define INPUT_HIGH_WATER 262144   /* input kept unparsed while a request is handled */
 #define ACCEPT_PAUSE_MS 100       /* after EMFILE/ENFILE */
+/* A burst of connections (thousands at once) must not overflow the queue:
+ * a dropped SYN costs its client a 1 s retransmission. The kernel caps it at
+ * net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
 
 enum conn_state { C_WAITING, C_HANDLING, C_WRITING, C_CLOSING };
 
@@ -946,7 +950,7 @@ struct http_server *http_server_new(struct event_base *base, const struct http_o
 	if (s->id_prefix && s->resume)
 		s->listener = evconnlistener_new_bind(base, on_accept, s,
 						      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-						      LEV_OPT_CLOSE_ON_EXEC, 1024,
+						      LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
 						      (struct sockaddr *)&ss, sslen);
 	if (!s->listener) {
 		snprintf(err, errlen, "cannot listen on %s: %s", opt->listen, strerror(errno));
