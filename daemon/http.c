@@ -224,9 +224,10 @@ static void log_request(struct http_server *s, const struct http_req *r, int sta
 	if (!log_enabled(LOG_INFO))
 		return;
 	char path[300], masked[300];
-	log_info("request", "rid=%s method=%s path=%s status=%d dur_ms=%.2f%s%s%s",
+	log_info("request", "rid=%s method=%s path=%s%s%s status=%d dur_ms=%.2f%s%s%s",
 		 r->id, r->method[0] ? r->method : "-",
 		 log_quote(r->path ? path_for_log(s, r->path, masked, sizeof masked) : "-", path, sizeof path),
+		 r->log_fields[0] ? " " : "", r->log_fields,
 		 status, ms, r->log_extra[0] ? " " : "", r->log_extra, gone ? " client=gone" : "");
 }
 

@@ -41,8 +41,10 @@ struct http_req {
 	struct evbuffer *body;     /* the whole body, already read */
 	char peer[46];             /* the peer's address, text */
 	double start_ms;           /* monotonic time of the first byte */
-	/* The handler may fill these: appended to the request's log line, and
-	 * a number of its own handed back to done() (-1 until set). */
+	/* The handler may fill these: fields of the request's log line (before
+	 * status, and at its end), and a number of its own handed back to
+	 * done() (-1 until set). */
+	char log_fields[64];
 	char log_extra[200];
 	int tag;
 	/* Private to the transport. */

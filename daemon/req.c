@@ -66,7 +66,9 @@ static void req_send(struct req *r, int status, const char *content_type, struct
 		http_add_header(hr, "Retry-After", ra);
 	}
 	hr->tag = r->route_index;
-	snprintf(hr->log_extra, sizeof hr->log_extra, "route=%s role=%s token=%lld", r->route_name,
+	/* the line as it always was: route before status, role and token after */
+	snprintf(hr->log_fields, sizeof hr->log_fields, "route=%s", r->route_name);
+	snprintf(hr->log_extra, sizeof hr->log_extra, "role=%s token=%lld",
 		 r->authenticated ? auth_role_name(r->who.role) : "-",
 		 (long long)(r->authenticated ? r->who.token_id : 0));
 	req_free(r);

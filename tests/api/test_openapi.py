@@ -676,7 +676,8 @@ def c_routes():
     m = re.search(r"const struct route routes\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
     assert m, "routes.c: the routes[] table was not found"
     body = m.group(1)
-    rows = re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*([^,]+?)\s*,\s*"([^"]+)"\s*\}', body)
+    # rows end with the route's effects (after the name): read up to the name
+    rows = re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*([^,]+?)\s*,\s*"([^"]+)"\s*(?:,[^{}]*)?\}', body)
     lines = [l for l in body.splitlines() if l.strip().startswith('{"')]
     assert len(rows) == len(lines), "routes.c: %d rows but %d parsed; update the regex" % (len(lines), len(rows))
     out = []

@@ -59,7 +59,8 @@ NO_AUTH = ("none", "unknown", "malformed", "revoked", "expired")
 
 # ---------------------------------------------------------------- the route table
 
-ROW = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*([^,{}]+?)\s*,\s*"([^"]+)"\s*\}')
+# a row: method, path, handler, roles, name, then the route's effects (not read here)
+ROW = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*([^,{}]+?)\s*,\s*"([^"]+)"\s*(?:,[^{}]*)?\}')
 
 
 def parse_routes():
