@@ -24,9 +24,13 @@ const LAPTOP = { width: 1280, height: 900 };
 
 // ------------------------------------------------------------------ dates ("today" as siaod counts it)
 
+// From the parts, not from a locale's layout: en-CA gives 2026-12-05 with
+// ICU 78 (NodeSource's Node.js 20) but 12/05/2026 with ICU 72 (Debian 12's 18).
 function parisToday() {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' })
-    .format(new Date());
+  const parts = new Intl.DateTimeFormat('en', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' })
+    .formatToParts(new Date());
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part('year')}-${part('month')}-${part('day')}`;
 }
 function addDays(iso, n) {
   const [y, m, d] = iso.split('-').map(Number);

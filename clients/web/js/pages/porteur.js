@@ -90,8 +90,10 @@ function actionButton(text, cls, run, reload, done, confirmText) {
     if (item) clearFieldErrors(item);
     try {
       await run();
-      notify(done);
+      // the sections first, then the message: whoever acts on the message
+      // (a person, a test) then acts on the new sections, not on old ones
       await reload();
+      notify(done);
     } catch (e) {
       if (item) showFieldErrors(item, e.errors || []);
       showProblem(e, text);
