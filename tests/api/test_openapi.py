@@ -1545,6 +1545,9 @@ def live_plans_and_reports():
     call("GET", "/v1/reports/indicators?departement=34&from=%s&to=%s" % (day(-30), day(30)), ref, status=200)
     r = call("GET", "/v1/reports/indicators", pt, headers={"Accept": "text/csv"}, status=200)
     assert r.text.startswith("\ufeffporteur_id;porteur;"), r.text[:100]
+    r = call("GET", "/v1/reports/indicators", pt, status=200, headers={
+        "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    assert r.data[:2] == b"PK", r.data[:20]
     call("GET", "/v1/reports/indicators?from=%s&to=%s" % (day(1), day(0)), a, status=400)
 
 
