@@ -616,7 +616,7 @@ test('(g) a referent computes an allocation plan, keeps one pair and applies it'
   await page.close();
 });
 
-test('(h) indicators: a table, one bar per porteur, and the CSV file', async () => {
+test('(h) indicators: a table, one bar per porteur, the CSV and the XLSX files', async () => {
   const report = await ok(T.referent, 'GET', '/reports/indicators');
   assert.equal(report.items.length, 2, 'two porteurs in the 34');
   const page = await newPage('indicators');
@@ -678,6 +678,18 @@ test('(h) indicators: a table, one bar per porteur, and the CSV file', async () 
   assert.equal(lines.length, 1 + report.items.length);
   assert.ok(lines.some((l) => l.startsWith(`${FIXTURE.porteurs.sete};"Association d'essai de Sète";"34";20;`)), lines.join('\n'));
   await page.locator('#status').getByText(download.suggestedFilename()).waitFor();
+
+  // the XLSX: the same, with its own Accept; a zip holding the worksheet (the cells'
+  // types are checked with openpyxl in tests/api/test_reports_plans.py)
+  const [xlsx] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Télécharger en XLSX' }).click(),
+  ]);
+  assert.match(xlsx.suggestedFilename(), /^indicateurs_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.xlsx$/);
+  const book = fs.readFileSync(await xlsx.path());
+  assert.equal(book.subarray(0, 2).toString('latin1'), 'PK', 'a zip file');
+  assert.ok(book.includes('xl/worksheets/sheet1.xml'), 'the workbook has its worksheet');
+  await page.locator('#status').getByText(xlsx.suggestedFilename()).waitFor();
 
   await page.setViewportSize(PHONE);
   await page.waitForFunction(() => Number(document.querySelector('svg.chart').getAttribute('width')) < 375);
