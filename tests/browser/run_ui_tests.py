@@ -70,6 +70,9 @@ def ui_in_headless_chromium():
     env["SIAOD_UI_URL"] = "http://127.0.0.1:%d" % d.port
     env["SIAOD_UI_FIXTURE"] = json.dumps(ctx["fixture"])
     env["SIAOD_CHROMIUM"] = CHROMIUM
+    version = subprocess.run([NODE, "--version"], stdout=subprocess.PIPE, text=True, timeout=30).stdout.strip()
+    print("      node %s (%s), playwright-core %s" % (version, NODE, json.load(open(os.path.join(
+        HERE, "node_modules", "playwright-core", "package.json")))["version"]), flush=True)
     p = subprocess.run([NODE, "--test-reporter=spec", os.path.join(HERE, "ui.test.mjs")],
                        cwd=HERE, env=env, timeout=240, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True)
