@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "names.h"
 #include "output.h"
 #include "siaoctl.h"
 #include "table.h"
@@ -15,8 +16,10 @@ const char cmd_match_help[] =
 	"usage: siaoctl match YOUTH_ID [--limit N] [--on DATE] [--explain]\n"
 	"\n"
 	"The offers that fit the young person, best first (GET /v1/youth/{id}/matches):\n"
-	"rank, score (0-100), offer, kind, distance, free places and the points of each\n"
-	"factor (distance, duration, affordability, support, availability).\n"
+	"rank, score (0-100), offer, kind, porteur, distance, free places, the start and\n"
+	"end a proposal would book (`siaoctl place --youth ID --offer ID` books them) and\n"
+	"the points of each factor (distance, duration, affordability, support,\n"
+	"availability).\n"
 	"\n"
 	"--limit N   how many (default 10, at most 200)\n"
 	"--on DATE   the stay starts on DATE (default: today or the wished date)\n"
@@ -40,11 +43,11 @@ static char *reasons_text(const json_t *reasons)
 	return s;
 }
 
-static void print_ranking(const json_t *items)
+static void print_ranking(struct ctx *c, const json_t *items)
 {
-	static const char *const headers[] = {">RANK", ">SCORE", ">OFFER", "KIND", ">DISTANCE", ">FREE",
-					      "LABEL", "REASONS (POINTS)"};
-	struct table *t = table_new(8, headers);
+	static const char *const headers[] = {">RANK", ">SCORE", ">OFFER", "KIND", "PORTEUR", ">DISTANCE",
+					      ">FREE", "START", "END", "LABEL", "REASONS (POINTS)"};
+	struct table *t = table_new(11, headers);
 	size_t i;
 	const json_t *m;
 	json_array_foreach(items, i, m) {
@@ -52,8 +55,15 @@ static void print_ranking(const json_t *items)
 		out_cell(t, json_object_get(m, "score"));
 		out_cell(t, json_object_get(m, "offer_id"));
 		out_cell(t, json_object_get(m, "kind"));
+		char *porteur = names_porteur(c, json_object_get(m, "porteur_id"));
+		table_cell(t, porteur);
+		free(porteur);
 		table_cellf(t, "%.1f km", json_number_value(json_object_get(m, "distance_km")));
 		out_cell(t, json_object_get(m, "free_places"));
+		/* the period a proposal books (planned end excluded, as the API
+		 * counts it); "-" from a server that does not say */
+		out_cell(t, json_object_get(m, "start_date"));
+		out_cell(t, json_object_get(m, "end_date"));
 		out_cell(t, json_object_get(m, "label"));
 		char *reasons = reasons_text(json_object_get(m, "reasons"));
 		table_cell(t, reasons);
@@ -137,7 +147,7 @@ int cmd_match(struct ctx *c, int argc, char **argv)
 		if (json_array_size(items) == 0)
 			printf("no offer fits young person %lld\n", id);
 		else
-			print_ranking(items);
+			print_ranking(c, items);
 		if (explain && json_array_size(items) > 0)
 			print_reasons(items);
 		if (explain && json_is_object(json_object_get(res, "excluded")))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "body.h"
+#include "names.h"
 #include "output.h"
 #include "siaoctl.h"
 #include "table.h"
@@ -14,7 +15,7 @@
 const char cmd_offers_help[] =
 	"usage: siaoctl offers ls [--departement D] [--kind K] [--on DATE] [--min-free N]\n"
 	"                         [--porteur ID] [--status open|closed] [--limit N]\n"
-	"       siaoctl offers add --porteur ID --kind K --label L --commune INSEE --capacity N\n"
+	"       siaoctl offers add --porteur ID --kind K --label L --commune C --capacity N\n"
 	"                          [--max-stay-days N|none] [--min-age N] [--max-age N]\n"
 	"                          [--gender any|female|male] [--couples] [--children] [--pets]\n"
 	"                          [--wheelchair] [--support light|standard|intensive]\n"
@@ -26,6 +27,7 @@ const char cmd_offers_help[] =
 	"add    registers an offer (POST /v1/offers). K: iml, alt, studio_tiroir, fjt,\n"
 	"       shared_flat. --porteur may be left out with a porteur's token.\n"
 	"       --charge is the monthly charge in euros; --from/--until the availability.\n"
+	"       --commune: a name (Sète) or an INSEE code (34301).\n"
 	"close  closes an offer (it is never deleted).\n"
 	"\n"
 	"Global options: --url URL (or --server URL), --token TOKEN, --json (the API's JSON).\n";
@@ -73,7 +75,7 @@ static int offers_ls(struct ctx *c, int argc, char **argv)
 		json_decref(list);
 		return SIAOCTL_EXIT_OK;
 	}
-	static const char *const headers[] = {">ID", ">PORTEUR", "KIND", "LABEL", "COMMUNE", "DEP",
+	static const char *const headers[] = {">ID", "PORTEUR", "KIND", "LABEL", "COMMUNE", "DEP",
 					      ">CAPACITY", ">FREE", ">MAX STAY", "STATUS"};
 	struct table *t = table_new(10, headers);
 	const char *free_on = NULL;
@@ -81,10 +83,14 @@ static int offers_ls(struct ctx *c, int argc, char **argv)
 	json_t *o;
 	json_array_foreach(json_object_get(list, "items"), i, o) {
 		out_cell(t, json_object_get(o, "id"));
-		out_cell(t, json_object_get(o, "porteur_id"));
+		char *who = names_porteur(c, json_object_get(o, "porteur_id"));
+		char *where = names_commune(c, json_object_get(o, "commune_insee"));
+		table_cell(t, who);
 		out_cell(t, json_object_get(o, "kind"));
 		out_cell(t, json_object_get(o, "label"));
-		out_cell(t, json_object_get(o, "commune_insee"));
+		table_cell(t, where);
+		free(who);
+		free(where);
 		out_cell(t, json_object_get(o, "departement"));
 		out_cell(t, json_object_get(o, "capacity"));
 		out_cell(t, json_object_get(o, "free_places"));
@@ -132,11 +138,14 @@ static int offers_add(struct ctx *c, int argc, char **argv)
 	if (!ctx_require(c, "--kind", kind) || !ctx_require(c, "--label", label) ||
 	    !ctx_require(c, "--commune", commune) || !ctx_require(c, "--capacity", capacity))
 		return c->exit;
+	char *insee;
+	if (!names_commune_code(c, "--commune", commune, &insee))
+		return c->exit;
 	json_t *b = json_object();
 	bool ok = body_int(c, b, "porteur_id", "--porteur", porteur, NULL) &&
 		  body_string(c, b, "kind", "--kind", kind) &&
 		  body_string(c, b, "label", "--label", label) &&
-		  body_string(c, b, "commune_insee", "--commune", commune) &&
+		  body_string(c, b, "commune_insee", "--commune", insee) &&
 		  body_string(c, b, "departement", "--departement", dep) &&
 		  body_int(c, b, "capacity", "--capacity", capacity, NULL) &&
 		  body_int(c, b, "max_stay_days", "--max-stay-days", max_stay, "none") &&
@@ -147,6 +156,7 @@ static int offers_add(struct ctx *c, int argc, char **argv)
 		  body_number(c, b, "monthly_charge_eur", "--charge", charge) &&
 		  body_string(c, b, "available_from", "--from", from) &&
 		  body_string(c, b, "available_until", "--until", until);
+	free(insee);
 	if (!ok) {
 		json_decref(b);
 		return c->exit;

@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "body.h"
 #include "output.h"
 #include "siaoctl.h"
 #include "table.h"
 
 const char cmd_place_help[] =
-	"usage: siaoctl place --youth ID --offer ID --start DATE [--end DATE]\n"
+	"usage: siaoctl place --youth ID --offer ID [--start DATE [--end DATE]]\n"
 	"       siaoctl place accept PLACEMENT_ID\n"
 	"       siaoctl place refuse PLACEMENT_ID --reason R\n"
 	"       siaoctl place enter PLACEMENT_ID [--date DATE]\n"
@@ -21,8 +22,10 @@ const char cmd_place_help[] =
 	"       siaoctl place cancel PLACEMENT_ID\n"
 	"       siaoctl place show PLACEMENT_ID\n"
 	"\n"
-	"The first form proposes the young person for a place of the offer from --start\n"
-	"(the planned end defaults to the offer's cap or the wished duration). Then the\n"
+	"The first form proposes the young person for a place of the offer. Without\n"
+	"--start it books the start and end `siaoctl match YOUTH_ID` shows for that offer\n"
+	"(the period the match scored); with --start, from that day (the planned end\n"
+	"defaults to the wished duration within the offer's cap). Then the\n"
 	"offer's porteur accepts or refuses, records the entry (default today), extends\n"
 	"the stay (within the cap) and records the exit; the referent may cancel.\n"
 	"R: youth_declined, no_show, incompatible_needs, place_unavailable, other.\n"
@@ -67,6 +70,42 @@ static int show_result(struct ctx *c, json_t *p)
 	return SIAOCTL_EXIT_OK;
 }
 
+/* The match item of offer for youth (GET /v1/youth/{id}/matches): the
+ * period it scored is what the proposal books. *out to decref. */
+static int match_dates(struct ctx *c, const char *youth, const char *offer, json_t **out)
+{
+	long long yid, oid;
+	*out = NULL;
+	if (!ctx_id(c, "--youth", youth, &yid) || !ctx_id(c, "--offer", offer, &oid))
+		return c->exit;
+	char path[96];
+	snprintf(path, sizeof path, "/v1/youth/%lld/matches?limit=200", yid);
+	json_t *res;
+	int rc = ctx_call(c, "GET", path, NULL, &res);
+	if (rc != 0)
+		return rc;
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(res, "items"), i, m) {
+		if (json_integer_value(json_object_get(m, "offer_id")) == oid)
+			*out = json_incref(m);
+	}
+	json_decref(res);
+	if (!*out) {
+		args_error(c->what, "offer %lld is not among the offers that fit young person %lld "
+			   "(siaoctl match %lld): give --start to propose it anyway", oid, yid, yid);
+		return SIAOCTL_EXIT_USAGE;
+	}
+	if (!json_is_string(json_object_get(*out, "start_date")) ||
+	    !json_is_string(json_object_get(*out, "end_date"))) {
+		json_decref(*out);
+		*out = NULL;
+		args_error(c->what, "this server's matches carry no dates: give --start (and --end)");
+		return SIAOCTL_EXIT_USAGE;
+	}
+	return SIAOCTL_EXIT_OK;
+}
+
 static int place_create(struct ctx *c, int argc, char **argv)
 {
 	const char *youth = NULL, *offer = NULL, *start = NULL, *end = NULL;
@@ -77,20 +116,35 @@ static int place_create(struct ctx *c, int argc, char **argv)
 	struct args_pos pos;
 	if (!ctx_args(c, argc, argv, opts, sizeof opts / sizeof *opts, &pos, 0, 0, NULL))
 		return c->exit;
-	if (!ctx_require(c, "--youth", youth) || !ctx_require(c, "--offer", offer) ||
-	    !ctx_require(c, "--start", start))
+	if (!ctx_require(c, "--youth", youth) || !ctx_require(c, "--offer", offer))
 		return c->exit;
+	if (end && !start) {
+		args_error(c->what, "--end needs --start (without both, the match's dates are booked)");
+		return SIAOCTL_EXIT_USAGE;
+	}
+	json_t *match = NULL;
+	if (!start) {
+		int rc = match_dates(c, youth, offer, &match);
+		if (rc != 0)
+			return rc;
+		start = json_string_value(json_object_get(match, "start_date"));
+		end = json_string_value(json_object_get(match, "end_date"));
+		if (!c->json)
+			printf("booking the match's period: from %s to %s\n", start, end);
+	}
 	json_t *b = json_object();
 	if (!body_int(c, b, "youth_id", "--youth", youth, NULL) ||
 	    !body_int(c, b, "offer_id", "--offer", offer, NULL) ||
 	    !body_string(c, b, "start_date", "--start", start) ||
 	    !body_string(c, b, "planned_end_date", "--end", end)) {
 		json_decref(b);
+		json_decref(match);
 		return c->exit;
 	}
 	json_t *p;
 	int rc = ctx_call(c, "POST", "/v1/placements", b, &p);
 	json_decref(b);
+	json_decref(match);
 	return rc != 0 ? rc : show_result(c, p);
 }
 

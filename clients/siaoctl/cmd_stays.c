@@ -4,6 +4,9 @@
  */
 #include <stdio.h>
 
+#include <stdlib.h>
+
+#include "names.h"
 #include "output.h"
 #include "siaoctl.h"
 #include "table.h"
@@ -18,17 +21,20 @@ const char cmd_stays_help[] =
 	"\n"
 	"Global options: --url URL (or --server URL), --token TOKEN, --json (the API's JSON).\n";
 
-static void print_stays(const json_t *items, const char *within)
+static void print_stays(struct ctx *c, const json_t *items, const char *within)
 {
-	static const char *const headers[] = {">PLACEMENT", ">YOUTH", ">OFFER", "DEP", ">PLACE", "START",
-					      "PLANNED END", ">DAYS LEFT"};
-	struct table *t = table_new(8, headers);
+	static const char *const headers[] = {">PLACEMENT", ">YOUTH", ">OFFER", "PORTEUR", "DEP", ">PLACE",
+					      "START", "PLANNED END", ">DAYS LEFT"};
+	struct table *t = table_new(9, headers);
 	size_t i;
 	const json_t *s;
 	json_array_foreach(items, i, s) {
 		out_cell(t, json_object_get(s, "id"));
 		out_cell(t, json_object_get(s, "youth_id"));
 		out_cell(t, json_object_get(s, "offer_id"));
+		char *porteur = names_porteur(c, json_object_get(s, "porteur_id"));
+		table_cell(t, porteur);
+		free(porteur);
 		out_cell(t, json_object_get(s, "departement"));
 		out_cell(t, json_object_get(s, "place_number"));
 		out_cell(t, json_object_get(s, "start_date"));
@@ -82,7 +88,7 @@ int cmd_stays(struct ctx *c, int argc, char **argv)
 	if (c->json)
 		ctx_print_json(list);
 	else
-		print_stays(json_object_get(list, "items"), within);
+		print_stays(c, json_object_get(list, "items"), within);
 	json_decref(list);
 	return SIAOCTL_EXIT_OK;
 }

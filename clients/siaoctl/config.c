@@ -130,6 +130,13 @@ int config_resolve(const char *url_flag, const char *token_flag, struct config *
 		size_t n = strlen(cfg->url);
 		while (n > 0 && cfg->url[n - 1] == '/')
 			cfg->url[--n] = '\0';
+		/* `scripts/dev up` prints the API base (http://127.0.0.1:8080/v1):
+		 * siaoctl adds /v1 to its paths itself, so that base works too */
+		if (n >= 3 && strcmp(cfg->url + n - 3, "/v1") == 0 && n - 3 > strlen("https://")) {
+			cfg->url[n -= 3] = '\0';
+			while (n > 0 && cfg->url[n - 1] == '/')
+				cfg->url[--n] = '\0';
+		}
 		cfg->token = xstrdup(token);
 	}
 	if (file_token)

@@ -119,6 +119,8 @@ void ctx_close(struct ctx *c)
 {
 	http_close(c->http);
 	c->http = NULL;
+	json_decref(c->names);
+	c->names = NULL;
 }
 
 static int open_http(struct ctx *c)
@@ -160,7 +162,8 @@ int ctx_call(struct ctx *c, const char *method, const char *path, const json_t *
 	if (http_send(c->http, method, path, body, NULL, &resp) != 0)
 		return SIAOCTL_EXIT_CONNECT;
 	if (resp.status < 200 || resp.status >= 300) {
-		problem_print(&resp);
+		if (!c->quiet)
+			problem_print(&resp);
 		http_resp_free(&resp);
 		return SIAOCTL_EXIT_API;
 	}

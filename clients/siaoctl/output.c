@@ -11,6 +11,20 @@
 
 void out_real(double d, char buf[32])
 {
+	/* Positional notation first, as the API writes its numbers (250.0, not
+	 * 2.5e+02): the fewest decimals that read back as d. Very large or very
+	 * small magnitudes, which would need more than the buffer, fall back to
+	 * the shortest exponent form. (d == d: not a NaN.) */
+	if (d == d && d < 1e16 && d > -1e16 && (d == 0 || d >= 1e-6 || d <= -1e-6)) {
+		for (int dec = 0; dec <= 17; dec++) {
+			int n = snprintf(buf, 32, "%.*f", dec, d);
+			if (n > 0 && n < 30 && strtod(buf, NULL) == d) {
+				if (dec == 0)
+					strcat(buf, ".0");
+				return;
+			}
+		}
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, 32, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)

@@ -30,6 +30,8 @@ struct ctx {
 	char what[64];              /* "offers add", for messages */
 	int exit;                   /* what a helper that answered false wants returned */
 	struct http *http;          /* opened by the first request */
+	bool quiet;                 /* ctx_call prints no problem (lookups that may fail) */
+	json_t *names;              /* names.c's cache: {"porteurs": {id: name}, "communes": {insee: name}} */
 };
 
 /* A subcommand: run(c, argc, argv) with argv[0] the word after the

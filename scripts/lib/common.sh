@@ -11,6 +11,7 @@ SIAOD_PACKAGES=(
 	python3 curl
 	chromium nodejs npm
 	clang libclang-rt-dev
+	libxlsxwriter-dev python3-yaml python3-jsonschema python3-openpyxl
 )
 
 say()  { printf '==> %s\n' "$*" >&2; }

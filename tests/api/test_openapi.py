@@ -28,6 +28,7 @@ A local receiver takes the webhooks: each of the five events arrives, its
 signature checks out and its body is valid against the `webhooks` section.
 """
 import base64
+import copy
 import datetime
 import hashlib
 import hmac
@@ -39,6 +40,9 @@ import sys
 import tempfile
 import threading
 import time
+
+import jsonschema   # Debian python3-jsonschema
+import yaml         # Debian python3-yaml
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,345 +64,75 @@ def read(path):
         return f.read()
 
 
-# ---------------------------------------------------------------- a small YAML reader
+# ---------------------------------------------------------------- reading the YAML (python3-yaml)
+#
+# PyYAML reads YAML 1.1, where a plain `on`, `yes` or `no` is a boolean and a
+# plain 2026-01-01 a date, while OpenAPI 3.1 tools read YAML 1.2 (strings).
+# The document must mean the same to both: such scalars must be quoted, keys
+# are strings, a key appears once per mapping, and no anchors, aliases or
+# tags (which some OpenAPI tools refuse).
 
 class YamlError(ValueError):
     pass
 
 
-# Plain scalars that YAML 1.1 readers (PyYAML, many tools) turn into booleans:
-# quote them, so that every reader sees the same document.
-YAML11_BOOLS = {"y", "yes", "n", "no", "on", "off"}
-_INT = re.compile(r"^[-+]?[0-9]+$")
-_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+)([eE][-+]?[0-9]+)?$")
+_YAML11_BOOL = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 
 
-def _plain(text, lineno, is_key=False):
-    """Resolves a plain scalar (YAML 1.2 core schema)."""
-    if text == "":
-        return None
-    if text[0] in "`@%&*!|>" or text.startswith("- ") or text in ("-", "?") or text.startswith("? "):
-        raise YamlError("line %d: quote %r (it starts with a YAML indicator)" % (lineno, text))
-    if ": " in text or text.endswith(":"):
-        raise YamlError("line %d: quote %r (': ' inside a plain scalar)" % (lineno, text))
-    if " #" in text:
-        raise YamlError("line %d: internal error, comment left in %r" % (lineno, text))
-    low = text.lower()
-    if low in YAML11_BOOLS:
-        raise YamlError("line %d: quote %r (a boolean to YAML 1.1 readers)" % (lineno, text))
-    if is_key:
-        if low in ("true", "false", "null", "~") or _INT.match(text) or _FLOAT.match(text):
-            raise YamlError("line %d: quote the key %r (it is not a string to YAML)" % (lineno, text))
-        return text
-    if text in ("null", "Null", "NULL", "~"):
-        return None
-    if text in ("true", "True", "TRUE"):
-        return True
-    if text in ("false", "False", "FALSE"):
-        return False
-    if _INT.match(text):
-        return int(text)
-    if _FLOAT.match(text) and any(c.isdigit() for c in text):
-        return float(text)
-    return text
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and keeps YAML 1.1 timestamps as
+    the strings YAML 1.2 sees (the checks below refuse the plain ones)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise YamlError("line %d: duplicate key %r" % (key_node.start_mark.line + 1, key))
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
-_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f",
-            "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\"}
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
-def _quoted(s, pos, lineno):
-    """A quoted scalar starting at s[pos]; returns (value, position after it)."""
-    q = s[pos]
-    out = []
-    i = pos + 1
-    while i < len(s):
-        c = s[i]
-        if q == "'" and c == "'":
-            if i + 1 < len(s) and s[i + 1] == "'":
-                out.append("'")
-                i += 2
-                continue
-            return "".join(out), i + 1
-        if q == '"' and c == '"':
-            return "".join(out), i + 1
-        if q == '"' and c == "\\":
-            e = s[i + 1:i + 2]
-            if e in _ESCAPES:
-                out.append(_ESCAPES[e])
-                i += 2
-                continue
-            n = {"x": 2, "u": 4, "U": 8}.get(e)
-            if n and re.match(r"^[0-9A-Fa-f]{%d}$" % n, s[i + 2:i + 2 + n]):
-                out.append(chr(int(s[i + 2:i + 2 + n], 16)))
-                i += 2 + n
-                continue
-            raise YamlError("line %d: bad escape \\%s" % (lineno, e))
-        out.append(c)
-        i += 1
-    raise YamlError("line %d: unterminated quoted scalar (multi-line scalars are not in the subset)" % lineno)
+def _check_yaml_events(text):
+    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = ev.start_mark.line + 1
+        if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
+            raise YamlError("line %d: anchors and aliases are not used here (an indicator)" % line)
+        if isinstance(ev, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)) \
+                and ev.tag and not getattr(ev, "implicit", (True,))[0] and isinstance(ev, yaml.ScalarEvent):
+            raise YamlError("line %d: tag %s (an indicator)" % (line, ev.tag))
+        if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)) and ev.tag and not ev.implicit:
+            raise YamlError("line %d: tag %s (an indicator)" % (line, ev.tag))
+        if isinstance(ev, yaml.ScalarEvent) and ev.style is None:
+            if _YAML11_BOOL.match(ev.value):
+                raise YamlError("line %d: quote %r (a boolean to YAML 1.1 readers)" % (line, ev.value))
+            if yaml.resolver.Resolver().resolve(yaml.ScalarNode, ev.value, (True, False)) \
+                    == "tag:yaml.org,2002:timestamp":
+                raise YamlError("line %d: quote %r (a date to YAML 1.1 readers)" % (line, ev.value))
 
 
-def _rest_is_empty(s, pos, lineno):
-    rest = s[pos:]
-    if rest.strip() == "":
-        return
-    if rest[0] in " \t" and rest.lstrip().startswith("#"):
-        return
-    raise YamlError("line %d: unexpected text %r" % (lineno, rest))
-
-
-def _flow(s, pos, lineno):
-    """A flow collection ([...] or {...}) at s[pos]; returns (value, position after it)."""
-    close = "]" if s[pos] == "[" else "}"
-    is_map = s[pos] == "{"
-    out = {} if is_map else []
-    i = pos + 1
-
-    def skip(i):
-        while i < len(s) and s[i] == " ":
-            i += 1
-        return i
-
-    def value(i, stops):
-        i = skip(i)
-        if i >= len(s):
-            raise YamlError("line %d: unterminated flow collection" % lineno)
-        if s[i] in "[{":
-            return _flow(s, i, lineno)
-        if s[i] in "'\"":
-            return _quoted(s, i, lineno)
-        j = i
-        while j < len(s) and s[j] not in stops:
-            if s[j] == "#" and s[j - 1] == " ":
-                raise YamlError("line %d: comment inside a flow collection" % lineno)
-            j += 1
-        return _plain(s[i:j].strip(), lineno, is_key=(stops == ":" + close)), j
-
-    i = skip(i)
-    if i < len(s) and s[i] == close:
-        return out, i + 1
-    while True:
-        if is_map:
-            key, i = value(i, ":" + close)
-            i = skip(i)
-            if i >= len(s) or s[i] != ":":
-                raise YamlError("line %d: expected ':' in a flow mapping" % lineno)
-            v, i = value(i + 1, "," + close)
-            if key in out:
-                raise YamlError("line %d: duplicate key %r" % (lineno, key))
-            out[key] = v
-        else:
-            v, i = value(i, "," + close)
-            out.append(v)
-        i = skip(i)
-        if i < len(s) and s[i] == ",":
-            i += 1
-            continue
-        if i < len(s) and s[i] == close:
-            return out, i + 1
-        raise YamlError("line %d: expected ',' or %r in a flow collection" % (lineno, close))
-
-
-class YamlReader:
-    """Block mappings and sequences, scalars, short flow collections, | and >
-    block scalars. Indentation steps of exactly `step` spaces; tabs refused."""
-
-    def __init__(self, text, step=2):
-        self.lines = text.split("\n")
-        self.step = step
-        self.pos = 0
-        for n, line in enumerate(self.lines, 1):
-            lead = line[:len(line) - len(line.lstrip(" \t"))]
-            if "\t" in lead:
-                raise YamlError("line %d: tab in indentation" % n)
-            if line.rstrip() != line and line.strip():
-                raise YamlError("line %d: trailing whitespace" % n)
-
-    def load(self):
-        i = self._next()
-        if i is None:
-            return None
-        ind, _ = self._at(i)
-        if ind != 0:
-            raise YamlError("line %d: the document must start at column 0" % (i + 1))
-        v = self._node(0)
-        j = self._next()
-        if j is not None:
-            raise YamlError("line %d: unexpected line (indentation?)" % (j + 1))
-        return v
-
-    def _at(self, i):
-        line = self.lines[i]
-        content = line.lstrip(" ")
-        return len(line) - len(content), content
-
-    def _next(self):
-        """Index of the next line with content (not blank, not a comment) from pos."""
-        i = self.pos
-        while i < len(self.lines):
-            s = self.lines[i].strip()
-            if s and not s.startswith("#"):
-                return i
-            i += 1
-        return None
-
-    @staticmethod
-    def _is_dash(content):
-        return content == "-" or content.startswith("- ")
-
-    def _node(self, indent):
-        i = self._next()
-        _, content = self._at(i)
-        return self._seq(indent) if self._is_dash(content) else self._map(indent)
-
-    def _split_key(self, content, lineno):
-        if content[0] in "'\"":
-            key, j = _quoted(content, 0, lineno)
-            if content[j:j + 1] != ":" or (content[j + 1:j + 2] not in ("", " ")):
-                raise YamlError("line %d: expected ': ' after the key" % lineno)
-            return key, content[j + 1:]
-        m = re.search(r":( |$)", content)
-        if not m:
-            raise YamlError("line %d: expected 'key: value', got %r" % (lineno, content))
-        return _plain(content[:m.start()].rstrip(), lineno, is_key=True), content[m.start() + 1:]
-
-    @staticmethod
-    def _looks_like_entry(s):
-        if s[:1] in ("'", '"'):
-            try:
-                _, j = _quoted(s, 0, 0)
-            except YamlError:
-                return False
-            return s[j:j + 1] == ":" and s[j + 1:j + 2] in ("", " ")
-        return bool(re.match(r"^[^\s#'\"\[\]{},][^#]*?:( |$)", s)) and not s.startswith("- ")
-
-    def _inline(self, text, lineno, parent_indent):
-        """The value after 'key:' or '- ' on line lineno (pos already past it)."""
-        s = text.strip()
-        if s == "" or s.startswith("#"):
-            return ("empty", None)
-        if s[0] in "|>":
-            m = re.match(r"^([|>])([-+]?)\s*(#.*)?$", s)
-            if not m:
-                raise YamlError("line %d: bad block scalar header %r" % (lineno, s))
-            return ("value", self._block(m.group(1), m.group(2), parent_indent, lineno))
-        if s[0] in "[{":
-            v, j = _flow(s, 0, lineno)
-            _rest_is_empty(s, j, lineno)
-            return ("value", v)
-        if s[0] in "'\"":
-            v, j = _quoted(s, 0, lineno)
-            _rest_is_empty(s, j, lineno)
-            return ("value", v)
-        cut = re.search(r"\s#", s)
-        if cut:
-            s = s[:cut.start()].rstrip()
-        return ("value", _plain(s, lineno))
-
-    def _block(self, style, chomp, parent_indent, lineno):
-        body = []
-        block_indent = None
-        i = self.pos
-        while i < len(self.lines):
-            line = self.lines[i]
-            if line.strip() == "":
-                body.append("")
-                i += 1
-                continue
-            ind = len(line) - len(line.lstrip(" "))
-            if block_indent is None:
-                if ind != parent_indent + self.step:
-                    raise YamlError("line %d: a block scalar is indented by %d more than its key"
-                                    % (i + 1, self.step))
-                block_indent = ind
-            if ind < block_indent:
-                break
-            body.append(line[block_indent:])
-            i += 1
-        self.pos = i
-        while body and body[-1] == "":
-            body.pop()
-        if style == "|":
-            text = "\n".join(body)
-        else:
-            text = ""
-            for line in body:
-                if line == "":
-                    text += "\n"
-                    continue
-                if text and not text.endswith("\n"):
-                    text += " "
-                text += line
-        if chomp == "-":
-            return text
-        return text + "\n" if text else text
-
-    def _map(self, indent):
-        out = {}
-        while True:
-            i = self._next()
-            if i is None:
-                return out
-            ind, content = self._at(i)
-            if ind < indent:
-                return out
-            if ind > indent:
-                raise YamlError("line %d: unexpected indentation" % (i + 1))
-            if self._is_dash(content):
-                raise YamlError("line %d: a sequence item where a key was expected" % (i + 1))
-            key, rest = self._split_key(content, i + 1)
-            if key in out:
-                raise YamlError("line %d: duplicate key %r" % (i + 1, key))
-            self.pos = i + 1
-            kind, v = self._inline(rest, i + 1, indent)
-            if kind == "empty":
-                j = self._next()
-                if j is not None and self._at(j)[0] > indent:
-                    if self._at(j)[0] != indent + self.step:
-                        raise YamlError("line %d: indent by %d spaces" % (j + 1, self.step))
-                    v = self._node(indent + self.step)
-                elif j is not None and self._at(j)[0] == indent and self._is_dash(self._at(j)[1]):
-                    v = self._seq(indent)
-            out[key] = v
-
-    def _seq(self, indent):
-        out = []
-        while True:
-            i = self._next()
-            if i is None:
-                return out
-            ind, content = self._at(i)
-            if ind < indent or (ind == indent and not self._is_dash(content)):
-                return out
-            if ind > indent:
-                raise YamlError("line %d: unexpected indentation" % (i + 1))
-            rest = content[1:]
-            if rest.strip() == "":
-                self.pos = i + 1
-                j = self._next()
-                if j is not None and self._at(j)[0] > indent:
-                    out.append(self._node(self._at(j)[0]))
-                else:
-                    out.append(None)
-                continue
-            item = rest.lstrip(" ")
-            col = indent + 1 + len(rest) - len(item)
-            if col != indent + self.step:
-                raise YamlError("line %d: one space after '-'" % (i + 1))
-            if self._is_dash(item):
-                raise YamlError("line %d: nested '- -' is not in the subset" % (i + 1))
-            if self._looks_like_entry(item):
-                self.lines[i] = " " * col + item
-                out.append(self._map(col))
-            else:
-                self.pos = i + 1
-                kind, v = self._inline(item, i + 1, indent)
-                out.append(v)
+def _check_keys(node, where="#"):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if not isinstance(k, str):
+                raise YamlError("%s: quote the key %r (it is not a string to YAML)" % (where, k))
+            _check_keys(v, where + "/" + k)
+    elif isinstance(node, list):
+        for n, v in enumerate(node):
+            _check_keys(v, "%s/%d" % (where, n))
 
 
 def load_yaml(text):
-    return YamlReader(text).load()
+    try:
+        _check_yaml_events(text)
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as e:
+        raise YamlError(str(e))
+    _check_keys(data)
+    return data
 
 
 # ---------------------------------------------------------------- the document
@@ -514,157 +248,97 @@ def all_schemas(doc):
     return out
 
 
-# ---------------------------------------------------------------- a small JSON Schema validator
+# ---------------------------------------------------------------- validating (python3-jsonschema)
+#
+# Draft 2020-12, the dialect of OpenAPI 3.1, with the document's own
+# "#/components/..." references. Formats: date and date-time are checked
+# (RFC 3339 full-date and date-time; Python's fromisoformat alone accepts
+# more spellings), the others are annotations as the standard says.
+# Strict: an object member that no `properties` of its schema (with its $ref,
+# allOf, anyOf, oneOf) names is an error, unless the schema leaves members
+# open with additionalProperties: each place where a value's schema is used
+# (the root, items, property values) gets `unevaluatedProperties: false`,
+# which JSON Schema evaluates through $ref and the combinators.
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")
+FORMATS = jsonschema.FormatChecker(formats=())
 
 
-def _type_ok(v, t):
-    return {
-        "null": v is None,
-        "boolean": isinstance(v, bool),
-        "integer": isinstance(v, int) and not isinstance(v, bool),
-        "number": isinstance(v, (int, float)) and not isinstance(v, bool),
-        "string": isinstance(v, str),
-        "array": isinstance(v, list),
-        "object": isinstance(v, dict),
-    }[t]
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(v):
+    if not isinstance(v, str):
+        return True
+    return bool(_DATE.match(v)) and datetime.date.fromisoformat(v) is not None
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_datetime(v):
+    if not isinstance(v, str):
+        return True
+    if not _DATETIME.match(v):
+        return False
+    datetime.datetime.fromisoformat(v.upper().replace("Z", "+00:00"))
+    return True
 
 
 class Validator:
-    """The JSON Schema keywords of SCHEMA_KEYWORDS. strict: an object member that
-    no `properties` of the schema (with its $ref and allOf) names is an error,
-    unless the schema says additionalProperties."""
-
     def __init__(self, doc):
         self.doc = doc
-
-    def errors(self, inst, schema, strict=True):
-        out = []
-        self._v(inst, schema, "$", strict, out)
-        return out
+        self.strict_doc = self._strict_copy(doc)
+        self.resolver = jsonschema.RefResolver.from_schema(self.strict_doc)
 
     def _known(self, s, depth=0):
-        """Member names the schema documents, or None when it leaves them open."""
-        if not isinstance(s, dict) or depth > 20:
-            return None
-        if "additionalProperties" in s:
+        """Member names the schema documents, or None when it leaves them open
+        (or documents none)."""
+        if not isinstance(s, dict) or depth > 20 or "additionalProperties" in s:
             return None
         names = set(s.get("properties") or {})
         found = "properties" in s
-        if "$ref" in s:
-            sub = self._known(resolve(self.doc, s["$ref"]), depth + 1)
-            if sub is None and self._open(resolve(self.doc, s["$ref"])):
+        subs = ([resolve(self.doc, s["$ref"])] if "$ref" in s else []) + list(s.get("allOf") or []) \
+            + list(s.get("anyOf") or []) + list(s.get("oneOf") or [])
+        for sub in subs:
+            if isinstance(sub, dict) and "additionalProperties" in sub:
                 return None
-            if sub is not None:
-                names |= sub
-                found = True
-        for b in s.get("allOf") or []:
-            sub = self._known(b, depth + 1)
-            if sub is None and self._open(b):
-                return None
-            if sub is not None:
-                names |= sub
+            k = self._known(sub, depth + 1)
+            if k is not None:
+                names |= k
                 found = True
         return names if found else None
 
-    def _open(self, s):
-        return isinstance(s, dict) and "additionalProperties" in s
+    def _wrap(self, s):
+        if self._known(s) is None:
+            return s
+        return {"allOf": [s], "unevaluatedProperties": False}
 
-    def _v(self, v, s, where, strict, out):
-        if s is True or s == {}:
-            return
-        if s is False:
-            out.append("%s: no value is allowed here" % where)
-            return
-        if strict and isinstance(v, dict):
-            known = self._known(s)
-            if known is not None:
-                for k in sorted(set(v) - known):
-                    out.append("%s: member %r is not in the schema" % (where, k))
-        if "$ref" in s:
-            self._v(v, resolve(self.doc, s["$ref"]), where, False, out)
-        t = s.get("type")
-        if t is not None:
-            ts = t if isinstance(t, list) else [t]
-            if not any(_type_ok(v, x) for x in ts):
-                out.append("%s: %r is not of type %s" % (where, v, "/".join(ts)))
-                return
-        if "enum" in s and v not in s["enum"]:
-            out.append("%s: %r is not one of %r" % (where, v, s["enum"]))
-        if "const" in s and (v != s["const"] or type(v) is not type(s["const"])):
-            out.append("%s: %r is not %r" % (where, v, s["const"]))
-        if isinstance(v, str):
-            if "minLength" in s and len(v) < s["minLength"]:
-                out.append("%s: shorter than %d" % (where, s["minLength"]))
-            if "maxLength" in s and len(v) > s["maxLength"]:
-                out.append("%s: longer than %d" % (where, s["maxLength"]))
-            if "pattern" in s and not re.search(s["pattern"], v):
-                out.append("%s: %r does not match %s" % (where, v, s["pattern"]))
-            fmt = s.get("format")
-            if fmt == "date":
-                try:
-                    ok = bool(_DATE.match(v)) and datetime.date.fromisoformat(v) is not None
-                except ValueError:
-                    ok = False
-                if not ok:
-                    out.append("%s: %r is not a date" % (where, v))
-            elif fmt == "date-time" and not _DATETIME.match(v):
-                out.append("%s: %r is not an RFC 3339 date-time" % (where, v))
-        if _type_ok(v, "number"):
-            if "minimum" in s and v < s["minimum"]:
-                out.append("%s: %r below %r" % (where, v, s["minimum"]))
-            if "maximum" in s and v > s["maximum"]:
-                out.append("%s: %r above %r" % (where, v, s["maximum"]))
-        if isinstance(v, list):
-            if "minItems" in s and len(v) < s["minItems"]:
-                out.append("%s: fewer than %d items" % (where, s["minItems"]))
-            if "maxItems" in s and len(v) > s["maxItems"]:
-                out.append("%s: more than %d items" % (where, s["maxItems"]))
-            if s.get("uniqueItems") and len({json.dumps(x, sort_keys=True) for x in v}) != len(v):
-                out.append("%s: items are not unique" % where)
-            if "items" in s:
-                for n, x in enumerate(v):
-                    self._v(x, s["items"], "%s[%d]" % (where, n), True, out)
-        if isinstance(v, dict):
-            for k in s.get("required") or []:
-                if k not in v:
-                    out.append("%s: member %r is missing" % (where, k))
-            props = s.get("properties") or {}
-            for k, x in v.items():
-                if k in props:
-                    self._v(x, props[k], "%s.%s" % (where, k), True, out)
-                elif isinstance(s.get("additionalProperties"), (dict, bool)):
-                    self._v(x, s["additionalProperties"], "%s.%s" % (where, k), True, out)
-            if "propertyNames" in s:
-                for k in v:
-                    self._v(k, s["propertyNames"], "%s{%s}" % (where, k), True, out)
-            for k, needs in (s.get("dependentRequired") or {}).items():
-                if k in v:
-                    for n in needs:
-                        if n not in v:
-                            out.append("%s: %r needs %r" % (where, k, n))
-        for b in s.get("allOf") or []:
-            self._v(v, b, where, False, out)
-        if "anyOf" in s:
-            if not any(not self.errors_at(v, b, where, strict) for b in s["anyOf"]):
-                out.append("%s: matches none of anyOf (%s)" % (where, "; ".join(
-                    self.errors_at(v, s["anyOf"][0], where, strict)[:2])))
-        if "oneOf" in s:
-            n = sum(1 for b in s["oneOf"] if not self.errors_at(v, b, where, strict))
-            if n != 1:
-                out.append("%s: matches %d of oneOf, not exactly one" % (where, n))
-        if "not" in s and not self.errors_at(v, s["not"], where, False):
-            out.append("%s: matches a schema it must not" % where)
-        if "if" in s:
-            branch = "then" if not self.errors_at(v, s["if"], where, False) else "else"
-            if branch in s:
-                self._v(v, s[branch], where, False, out)
+    def _strict_copy(self, doc):
+        d = copy.deepcopy(doc)
 
-    def errors_at(self, v, s, where, strict):
+        def visit(s, where):
+            for k in ("items",):
+                if isinstance(s.get(k), dict):
+                    s[k] = self._wrap(s[k])
+            if isinstance(s.get("additionalProperties"), dict):
+                s["additionalProperties"] = self._wrap(s["additionalProperties"])
+            for name, sub in list((s.get("properties") or {}).items()):
+                s["properties"][name] = self._wrap(sub)
+
+        # the originals are walked (so that a wrapped child is not wrapped twice);
+        # the copy is changed at the same places
+        for where, s in all_schemas(d):
+            walk_schema(s, where, visit)
+        return d
+
+    def errors(self, inst, schema, strict=True):
+        schema = self._wrap(schema) if strict else schema
+        v = jsonschema.Draft202012Validator(schema, resolver=self.resolver, format_checker=FORMATS)
         out = []
-        self._v(v, s, where, strict, out)
+        for e in sorted(v.iter_errors(inst), key=lambda e: list(e.absolute_path)):
+            path = "$" + "".join("[%d]" % p if isinstance(p, int) else ".%s" % p for p in e.absolute_path)
+            msg = e.message
+            if e.validator == "unevaluatedProperties":
+                msg = "member(s) not in the schema: " + msg
+            out.append("%s: %s" % (path, msg[:300]))
         return out
 
 
@@ -793,20 +467,48 @@ def fail_if(problems, what):
 
 
 @test
-def the_yaml_reader_reads_its_subset():
+def the_yaml_means_the_same_to_yaml_1_1_and_1_2_readers():
     y = load_yaml("a: 1\nb:\n  - x\n  - k: v\n    m: [1, 'two', {c: d}]\nc: |\n  line one\n  line two\n"
-                  "d: >-\n  folded\n  text\ne: ''\nf: 'it''s'\ng:\n- 1\n")
-    assert y == {"a": 1, "b": ["x", {"k": "v", "m": [1, "two", {"c": "d"}]}],
-                 "c": "line one\nline two\n", "d": "folded text", "e": "", "f": "it's", "g": [1]}, y
-    for bad, why in (("a: 1\na: 2\n", "duplicate"), ("a:\n   b: 1\n", "indent"), ("on: 1\n", "quote"),
-                     ("a: yes\n", "boolean"), ("a: b: c\n", "': '"), ("a:\n\tb: 1\n", "tab"),
-                     ("a: &x 1\n", "indicator"), ("a: 'open\n", "unterminated")):
+                  "d: >-\n  folded\n  text\ne: ''\nf: 'it''s'\ng:\n- 1\nh: '2026-01-01'\ni: true\n")
+    assert y == {"a": 1, "b": ["x", {"k": "v", "m": [1, "two", {"c": "d"}]}], "c": "line one\nline two\n",
+                 "d": "folded text", "e": "", "f": "it's", "g": [1], "h": "2026-01-01", "i": True}, y
+    for bad, why in (("a: 1\na: 2\n", "duplicate"), ("on: 1\n", "quote"), ("a: yes\n", "boolean"),
+                     ("a: Off\n", "boolean"), ("a: 2026-01-01\n", "date"), ("1: x\n", "key"),
+                     ("a: &x 1\nb: *x\n", "indicator"), ("a: !!str 1\n", "indicator"),
+                     ("a: 'open\n", "while scanning"), ("a: b: c\n", "mapping values")):
         try:
             load_yaml(bad)
         except YamlError as e:
             assert why in str(e), "%r: %s" % (bad, e)
         else:
             raise AssertionError("accepted %r" % bad)
+
+
+@test
+def the_validator_is_strict_and_checks_formats():
+    d = {"components": {"schemas": {
+        "A": {"type": "object", "required": ["x"], "properties": {"x": {"type": "integer"},
+                                                                   "d": {"type": "string", "format": "date"}}},
+        "B": {"allOf": [{"$ref": "#/components/schemas/A"}], "properties": {"y": {"type": "string"}}},
+        "L": {"type": "array", "items": {"$ref": "#/components/schemas/A"}},
+        "N": {"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "null"}]},
+        "O": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "T": {"type": "string", "format": "date-time"},
+    }}}
+    v = Validator(d)
+    ref = lambda n: {"$ref": "#/components/schemas/" + n}   # noqa: E731
+    assert v.errors({"x": 1, "d": "2026-02-28"}, ref("A")) == []
+    assert v.errors({"x": 1, "y": "z"}, ref("B")) == []          # allOf: both schemas' members
+    assert v.errors(None, ref("N")) == [] and v.errors({"x": 1}, ref("N")) == []
+    assert v.errors({"a": 1, "b": 2}, ref("O")) == []           # open: any member
+    assert v.errors("2026-02-28T10:00:00Z", ref("T")) == []
+    for inst, name, what in (({"x": 1, "z": 0}, "A", "not in the schema"), ({"x": 1, "z": 0}, "B", "not in the schema"),
+                             ([{"x": 1, "z": 0}], "L", "not in the schema"), ({"x": 1, "z": 0}, "N", ""),
+                             ({"x": "1"}, "A", "not of type"), ({}, "A", "required"),
+                             ({"x": 1, "d": "2026-02-30"}, "A", "date"), ({"x": 1, "d": "20260228"}, "A", "date"),
+                             ("2026-02-28 10:00", "T", "date-time"), ({"a": "1"}, "O", "not of type")):
+        errs = v.errors(inst, ref(name))
+        assert errs and what in " ".join(errs), (inst, name, errs)
 
 
 @test
@@ -861,6 +563,10 @@ def the_document_is_openapi_3_1():
 
     for where, s in all_schemas(d):
         walk_schema(s, where, visit)
+        try:   # and a valid JSON Schema 2020-12, as jsonschema's metaschema says
+            jsonschema.Draft202012Validator.check_schema(s)
+        except jsonschema.SchemaError as e:
+            problems.append("%s: not a valid JSON Schema: %s" % (where, e.message))
     fail_if(problems, "schema problems")
 
     # operations: ids, tags, responses, parameters
@@ -1248,6 +954,79 @@ def every_event_is_under_webhooks_with_its_signature_headers():
     fail_if(problems, "webhooks")
 
 
+UI_I18N = os.path.join(SOURCE_DIR, "clients", "web", "js", "i18n.js")
+
+
+def ui_catalogue(name):
+    """The quoted keys of `export const <name> = {` ... `};` in i18n.js (the
+    catalogue keeps one quoted key per line, for this reading)."""
+    text = read(UI_I18N)
+    m = re.search(r"^export const %s = \{\n(.*?)^\};" % re.escape(name), text, re.S | re.M)
+    assert m, "i18n.js: no `export const %s = {` ... `};`" % name
+    keys = re.findall(r"^  '([^']+)':", m.group(1), re.M)
+    assert keys, "i18n.js: %s has no quoted key" % name
+    return set(keys)
+
+
+def problem_slugs_of_the_code():
+    """Every problem slug daemon/ and sql/ can answer."""
+    slugs = {}
+    for root, _dirs, files in os.walk(DAEMON_DIR):
+        for f in files:
+            if f.endswith(".c"):
+                for slug in re.findall(r'req_problem(?:_full)?\(\s*\w+,\s*[0-9]+,\s*"([a-z-]+)"',
+                                       read(os.path.join(root, f))):
+                    slugs.setdefault(slug, "daemon/" + f)
+    for root, _dirs, files in os.walk(os.path.join(SOURCE_DIR, "sql")):
+        for f in files:
+            if f.endswith(".sql"):
+                for slug in re.findall(r"siaod_fail\(\s*[0-9]+,\s*'([a-z-]+)'", read(os.path.join(root, f))):
+                    slugs.setdefault(slug, os.path.relpath(os.path.join(root, f), SOURCE_DIR))
+    return slugs
+
+
+@test
+def every_problem_the_code_answers_is_a_documented_type():
+    types = {t[len("/problems/"):] for t in doc()["components"]["schemas"]["ProblemType"]["enum"]}
+    code = problem_slugs_of_the_code()
+    assert len(code) >= 20, "the scan found only %r" % code
+    fail_if(["%s (in %s) is not in ProblemType" % (s, where) for s, where in sorted(code.items())
+             if s not in types], "problem types the OpenAPI file does not list")
+
+
+@test
+def the_ui_catalogue_words_every_problem_and_code():
+    """Every problem type and field error code of the OpenAPI file (read with
+    python3-yaml) has its French entry in clients/web/js/i18n.js, and every
+    error status a response documents has its French title."""
+    d = load_yaml(read(YAML_PATH))
+    slugs = {t[len("/problems/"):] for t in d["components"]["schemas"]["ProblemType"]["enum"]}
+    # problems named with their status in a description: "422 `not-in-plan`"
+    slugs |= set(re.findall(r"\b[45][0-9]{2} `([a-z]+(?:-[a-z]+)+)`", read(YAML_PATH)))
+    codes = set(d["components"]["schemas"]["ErrorCode"]["enum"])
+    statuses = set()
+    for section in ("paths",):
+        for path, item in d[section].items():
+            for m in METHODS:
+                for st in ((item.get(m) or {}).get("responses") or {}):
+                    if re.match(r"^[45][0-9][0-9]$", str(st)):
+                        statuses.add(str(st))
+    problems = ui_catalogue("PROBLEMS")
+    errors = ui_catalogue("ERROR_CODES")
+    titles = ui_catalogue("STATUS_TITLES")
+    missing = ["problem type %s" % s for s in sorted(slugs - problems)]
+    missing += ["field error code %s" % c for c in sorted(codes - errors)]
+    missing += ["title of HTTP status %s" % st for st in sorted(statuses - titles)]
+    fail_if(missing, "not in the UI's French catalogue (clients/web/js/i18n.js)")
+    # and nothing English slipped in (the API's detail sentences are English)
+    text = read(UI_I18N)
+    for name in ("PROBLEMS", "ERROR_CODES", "STATUS_TITLES"):
+        block = re.search(r"^export const %s = \{\n(.*?)^\};" % name, text, re.S | re.M).group(1)
+        for key, sentence in re.findall(r"^  '([^']+)': ['\"`](.*?)['\"`],?$", block, re.M):
+            assert not re.search(r"\b(the|is|not|this|please|request|found|invalid|failed|again|many|with)\b",
+                                 sentence, re.I), "%s[%s] reads as English: %r" % (name, key, sentence)
+
+
 # ---------------------------------------------------------------- live checks
 
 LIVE = bool(harness.BIN and harness.BASE_URL)
@@ -1295,7 +1074,7 @@ def check_response(r, response, where):
         v = value
         if schema.get("type") == "integer" and re.match(r"^[0-9]+$", value):
             v = int(value)
-        for e in Validator(d).errors(v, schema):
+        for e in V.errors(v, schema):
             out.append("%s: header %s: %s" % (where, name, e))
     content = response.get("content") or {}
     if content:
@@ -1546,6 +1325,9 @@ def live_plans_and_reports():
     call("GET", "/v1/reports/indicators?departement=34&from=%s&to=%s" % (day(-30), day(30)), ref, status=200)
     r = call("GET", "/v1/reports/indicators", pt, headers={"Accept": "text/csv"}, status=200)
     assert r.text.startswith("\ufeffporteur_id;porteur;"), r.text[:100]
+    r = call("GET", "/v1/reports/indicators", pt, status=200, headers={
+        "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    assert r.data[:2] == b"PK", r.data[:20]
     call("GET", "/v1/reports/indicators?from=%s&to=%s" % (day(1), day(0)), a, status=400)
 
 

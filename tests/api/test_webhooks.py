@@ -1048,7 +1048,7 @@ def walk_keys(v):
 @test
 def every_body_carries_ids_and_codes_only():
     recs = [r for rcv in RECEIVERS for r in rcv.received() if r.path != "/elsewhere"]
-    assert len(recs) > 300 or ONLY, len(recs)
+    assert len(recs) > 300, len(recs)
     seen = set()
     for r in recs:
         r.check()
@@ -1071,12 +1071,12 @@ def every_body_carries_ids_and_codes_only():
                 assert all(set(c) == {"youth_id", "score", "priority"} for c in v), v
             else:
                 assert v is None or (isinstance(v, str) and CODE.match(v)), (k, v)
-    assert seen == set(EVENT_TYPES) or ONLY, "never received: %r" % (set(EVENT_TYPES) - seen)
+    assert seen == set(EVENT_TYPES), "never received: %r" % (set(EVENT_TYPES) - seen)
 
 
 @test
 def webhook_secrets_never_reach_a_log():
-    assert len(WEBHOOK_SECRETS) >= 10 or ONLY, len(WEBHOOK_SECRETS)
+    assert len(WEBHOOK_SECRETS) >= 10, len(WEBHOOK_SECRETS)
     for d in harness.DAEMONS:
         text = d.log_text()
         leaked = [s for s in WEBHOOK_SECRETS if s in text or s[6:] in text]
@@ -1095,5 +1095,13 @@ if __name__ == "__main__":
     import atexit
     atexit.register(teardown_receivers)
     if ONLY:
-        harness._TESTS[:] = [t for t in harness._TESTS if any(w in t.__name__ for w in ONLY)]
+        # The tests over everything the file received need every other test's
+        # traffic: under a filter they are not run (and say so), rather than
+        # passing on whatever little the filter let through.
+        whole_file = {"every_body_carries_ids_and_codes_only", "webhook_secrets_never_reach_a_log"}
+        for t in harness._TESTS:
+            if t.__name__ in whole_file:
+                print("not run under WH_ONLY (needs the whole file): %s" % t.__name__, flush=True)
+        harness._TESTS[:] = [t for t in harness._TESTS
+                             if any(w in t.__name__ for w in ONLY) and t.__name__ not in whole_file]
     run_all(setup)

@@ -21,7 +21,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
 from harness import Daemon, Database, SECRETS, expect, run_all, test  # noqa: E402
 
 CHROMIUM = os.environ.get("SIAOD_CHROMIUM", "/usr/bin/chromium")
-NODE = shutil.which("node") or "node"
+# SIAOD_NODE runs the tests under another Node.js (e.g. Debian 12's 18, unpacked
+# somewhere, to check that nothing needs a newer one); playwright-core is pinned
+# to a version whose `engines` and start-up check accept Node.js 18.
+NODE = os.environ.get("SIAOD_NODE") or shutil.which("node") or "node"
 
 ctx = {}
 
@@ -30,7 +33,7 @@ def prerequisites():
     missing = []
     if not os.path.exists(CHROMIUM):
         missing.append("%s (Debian package chromium)" % CHROMIUM)
-    if not shutil.which("node"):
+    if not (os.path.exists(NODE) or shutil.which(NODE)):
         missing.append("node (Debian package nodejs)")
     if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
         missing.append("tests/browser/node_modules/playwright-core (run `npm ci` in tests/browser;"
@@ -67,6 +70,9 @@ def ui_in_headless_chromium():
     env["SIAOD_UI_URL"] = "http://127.0.0.1:%d" % d.port
     env["SIAOD_UI_FIXTURE"] = json.dumps(ctx["fixture"])
     env["SIAOD_CHROMIUM"] = CHROMIUM
+    version = subprocess.run([NODE, "--version"], stdout=subprocess.PIPE, text=True, timeout=30).stdout.strip()
+    print("      node %s (%s), playwright-core %s" % (version, NODE, json.load(open(os.path.join(
+        HERE, "node_modules", "playwright-core", "package.json")))["version"]), flush=True)
     p = subprocess.run([NODE, "--test-reporter=spec", os.path.join(HERE, "ui.test.mjs")],
                        cwd=HERE, env=env, timeout=240, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True)

@@ -11,6 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+// The UI's French catalogue itself (clients/web/js/i18n.js, an ES module
+// without imports), loaded from its source: what the UI must show is read
+// from there, never copied into this file.
+const I18N = await import(`data:text/javascript,${encodeURIComponent(
+  fs.readFileSync(path.join(HERE, '..', '..', 'clients', 'web', 'js', 'i18n.js'), 'utf8'))}`);
 const ARTIFACTS = path.join(HERE, 'artifacts');
 const BASE = process.env.SIAOD_UI_URL;
 const FIXTURE = JSON.parse(process.env.SIAOD_UI_FIXTURE || 'null');
@@ -24,9 +29,13 @@ const LAPTOP = { width: 1280, height: 900 };
 
 // ------------------------------------------------------------------ dates ("today" as siaod counts it)
 
+// From the parts, not from a locale's layout: en-CA gives 2026-12-05 with
+// ICU 78 (NodeSource's Node.js 20) but 12/05/2026 with ICU 72 (Debian 12's 18).
 function parisToday() {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' })
-    .format(new Date());
+  const parts = new Intl.DateTimeFormat('en', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' })
+    .formatToParts(new Date());
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part('year')}-${part('month')}-${part('day')}`;
 }
 function addDays(iso, n) {
   const [y, m, d] = iso.split('-').map(Number);
@@ -155,7 +164,9 @@ test('sign-in by pasting a token, with the keyboard; a wrong token is refused', 
   await page.keyboard.type('not-a-real-token');
   await page.keyboard.press('Enter');
   const alert = page.locator('#alerts');
-  await alert.getByText('Connexion refusée').first().waitFor();
+  await alert.getByText(I18N.problemTitle(401)).first().waitFor();
+  assert.equal(await alert.locator('.alert-sentence').textContent(),
+    I18N.problemSentence({ type: '/problems/unauthorized' }, 401));
   assert.equal(await alert.getAttribute('role'), 'alert');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('siaod.token')), null, 'a refused token is not kept');
   assert.equal(await page.getByRole('button', { name: 'Se déconnecter' }).isVisible(), false);
@@ -442,7 +453,7 @@ test('(d) a porteur refuses a proposal, records an exit and closes an offer', as
   const stayId = Number(await stay.getAttribute('data-placement-id'));
   await stay.getByRole('button', { name: 'Enregistrer la sortie' }).click();
   await page.locator('#alerts').getByText('Demande invalide').waitFor();
-  assert.equal(await stay.locator('.field[data-field="destination"] .field-error').textContent(), 'Ce champ est obligatoire.');
+  assert.equal(await stay.locator('.field[data-field="destination"] .field-error').textContent(), I18N.ERROR_CODES.required);
   await stay.getByLabel('Destination').selectOption('durable_housing');
   await stay.getByRole('button', { name: 'Enregistrer la sortie' }).click();
   await page.locator('#status').getByText('Sortie enregistrée').waitFor();
@@ -612,7 +623,7 @@ test('(g) a referent computes an allocation plan, keeps one pair and applies it'
   await page.close();
 });
 
-test('(h) indicators: a table, one bar per porteur, and the CSV file', async () => {
+test('(h) indicators: a table, one bar per porteur, the CSV and the XLSX files', async () => {
   const report = await ok(T.referent, 'GET', '/reports/indicators');
   assert.equal(report.items.length, 2, 'two porteurs in the 34');
   const page = await newPage('indicators');
@@ -675,6 +686,18 @@ test('(h) indicators: a table, one bar per porteur, and the CSV file', async () 
   assert.ok(lines.some((l) => l.startsWith(`${FIXTURE.porteurs.sete};"Association d'essai de Sète";"34";20;`)), lines.join('\n'));
   await page.locator('#status').getByText(download.suggestedFilename()).waitFor();
 
+  // the XLSX: the same, with its own Accept; a zip holding the worksheet (the cells'
+  // types are checked with openpyxl in tests/api/test_reports_plans.py)
+  const [xlsx] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Télécharger en XLSX' }).click(),
+  ]);
+  assert.match(xlsx.suggestedFilename(), /^indicateurs_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.xlsx$/);
+  const book = fs.readFileSync(await xlsx.path());
+  assert.equal(book.subarray(0, 2).toString('latin1'), 'PK', 'a zip file');
+  assert.ok(book.includes('xl/worksheets/sheet1.xml'), 'the workbook has its worksheet');
+  await page.locator('#status').getByText(xlsx.suggestedFilename()).waitFor();
+
   await page.setViewportSize(PHONE);
   await page.waitForFunction(() => Number(document.querySelector('svg.chart').getAttribute('width')) < 375);
   await assertFitsPhone(page, 'indicators page');
@@ -690,6 +713,107 @@ test('(h) indicators: a table, one bar per porteur, and the CSV file', async () 
   assert.equal(await own.locator('table.ind-activity tbody tr').count(), 1);
   assert.equal(await own.getByLabel('Porteur', { exact: true }).count(), 0);
   await own.close();
+});
+
+// ------------------------------------------------------------------ every error path, in French
+
+// The alert shows the catalogue's title and sentence for this problem, and
+// never the API's English detail.
+async function assertProblemShown(page, status, problem, context) {
+  const alert = page.locator('#alerts .alert-error');
+  await alert.waitFor();
+  const title = I18N.problemTitle(status);
+  assert.equal(await alert.locator('.alert-title').textContent(), context ? `${context} : ${title}` : title);
+  assert.equal(await alert.locator('.alert-sentence').textContent(), I18N.problemSentence(problem, status));
+  const text = await alert.textContent();
+  if (problem && problem.detail) assert.ok(!text.includes(problem.detail), `the English detail is shown: ${text}`);
+  assert.ok(!/Détail|detail/.test(text), text);
+  return text;
+}
+
+// The problem the daemon answered to the next failing call under /v1/ (for
+// the sentences built from its members).
+function nextProblem(page) {
+  return page.waitForResponse((r) => r.url().includes('/v1/') && r.status() >= 400)
+    .then(async (r) => ({ status: r.status(), problem: await r.json() }));
+}
+
+test('(i) every error the UI can meet is shown in French, from the catalogue', async () => {
+  const ps = FIXTURE.porteurs.sete;
+  const page = await newPage('errors');
+  await signIn(page, T.admin);
+
+  // 404: a young person who does not exist
+  let answered = nextProblem(page);
+  await page.evaluate(() => { window.location.hash = '#/youth/999999'; });
+  let { status, problem } = await answered;
+  assert.equal(status, 404);
+  await assertProblemShown(page, 404, problem);
+  await shot(page, '30-error-404');
+
+  // 409 capacity-below-occupancy (with the count when the API gives it): a proposal holds the only place
+  const small = await ok(T.admin, 'POST', '/offers', {
+    porteur_id: ps, kind: 'iml', label: 'Studio Erreurs', commune_insee: '34301', capacity: 1,
+  });
+  const y1 = await ok(T.admin, 'POST', '/youth', youthBody('DOSS-ERR1', { commune_insee: '34301' }));
+  await ok(T.referent, 'POST', '/placements', { youth_id: y1.id, offer_id: small.id, start_date: TODAY });
+  const y2 = await ok(T.admin, 'POST', '/youth', youthBody('DOSS-ERR2', { commune_insee: '34301' }));
+  const other = await ok(T.admin, 'POST', '/offers', {
+    porteur_id: ps, kind: 'iml', label: 'Studio Transitions', commune_insee: '34301', capacity: 1,
+  });
+  const doomed = await ok(T.referent, 'POST', '/placements', { youth_id: y2.id, offer_id: other.id, start_date: TODAY });
+  await visit(page, `#/porteur?id=${ps}`);
+  const capForm = page.getByRole('form', { name: 'Capacité de Studio Erreurs' });
+  await capForm.getByLabel('Capacité (places)').fill('0');
+  answered = nextProblem(page);
+  await capForm.getByRole('button', { name: 'Enregistrer la capacité' }).click();
+  ({ status, problem } = await answered);
+  assert.equal(status, 409);
+  assert.equal(problem.type, '/problems/capacity-below-occupancy');
+  await assertProblemShown(page, 409, problem, 'Changement de capacité');
+  await shot(page, '31-error-capacity');
+
+  // 409 illegal-transition, with the current status in French: the proposal was cancelled meanwhile
+  await ok(T.referent, 'POST', `/placements/${doomed.id}/cancel`, {});
+  const proposal = page.locator('li.placement[data-status="proposed"]', { hasText: 'Studio Transitions' });
+  answered = nextProblem(page);
+  await proposal.getByRole('button', { name: 'Accepter' }).click();
+  ({ status, problem } = await answered);
+  assert.equal(status, 409);
+  assert.equal(problem.type, '/problems/illegal-transition');
+  const text = await assertProblemShown(page, 409, problem, 'Accepter');
+  assert.ok(text.includes(I18N.currentStatusText(problem)), text);
+  assert.ok(text.includes(I18N.PLACEMENT_STATUSES.cancelled), text);
+
+  // what the daemon answers rarely or never on demand, answered here by the
+  // browser itself: 403, 412, 429, 503 and a problem type the catalogue does not know
+  const fakes = [
+    [403, { type: '/problems/forbidden', title: 'Forbidden', status: 403, detail: 'this token may not do that' }],
+    [412, { type: '/problems/precondition-failed', title: 'Precondition Failed', status: 412, detail: 'version 3, not 2' }],
+    [429, { type: '/problems/rate-limited', title: 'Too Many Requests', status: 429, detail: 'too many requests for this token; slow down' }],
+    [503, { type: '/problems/database-unavailable', title: 'Service Unavailable', status: 503, detail: 'the database cannot be reached; try again' }],
+    [418, { type: '/problems/a-newer-kind-of-problem', title: "I'm a teapot", status: 418, detail: 'something English' }],
+  ];
+  for (const [st, body] of fakes) {
+    await page.route('**/v1/offers?**', (route) => route.fulfill({
+      status: st, contentType: 'application/problem+json', body: JSON.stringify(body),
+    }));
+    await visit(page, `#/places?departement=34&t=${st}`);
+    await assertProblemShown(page, st, body, 'Recherche des offres');
+    await page.unroute('**/v1/offers?**');
+  }
+  // no answer at all
+  await page.route('**/v1/offers?**', (route) => route.abort('connectionrefused'));
+  await visit(page, '#/places?departement=34&t=0');
+  await assertProblemShown(page, 0, null, 'Recherche des offres');
+  await page.unroute('**/v1/offers?**');
+  await shot(page, '32-error-network');
+
+  // the admin's porteur picker names no "votre structure"
+  await visit(page, '#/porteur');
+  const picker = await page.getByRole('form', { name: 'Choisir le porteur' }).textContent();
+  assert.ok(!/votre structure/i.test(picker), picker);
+  await page.close();
 });
 
 test('no Content-Security-Policy violation and no uncaught error on any page', () => {

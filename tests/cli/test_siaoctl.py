@@ -74,8 +74,19 @@ def setup():
 
 # ---------------------------------------------------------------- helpers
 
+PORTEURS = {}   # id -> name
+
+
 def porteur(name, dep):
-    return expect(D.call("POST", "/v1/porteurs", ADMIN, {"name": name, "departement": dep}), 201).json["id"]
+    pid = expect(D.call("POST", "/v1/porteurs", ADMIN, {"name": name, "departement": dep}), 201).json["id"]
+    PORTEURS[pid] = name
+    return pid
+
+
+def commune_name(insee):
+    hits = [c for c in api("GET", "/v1/communes?q=%s" % insee)["items"] if c["insee"] == insee]
+    assert len(hits) == 1, (insee, hits)
+    return hits[0]["name"]
 
 
 def days(n):
@@ -261,7 +272,8 @@ def usage_errors_exit_2():
     failed(cli("match"), 2, "siaoctl: match: missing YOUTH_ID (see: siaoctl help match)")
     failed(cli("match", "abc"), 2, re.compile(r"siaoctl: match: YOUTH_ID expects a whole number .*"))
     failed(cli("place", "refuse", "5"), 2, "siaoctl: place refuse: --reason is required (see: siaoctl help place)")
-    failed(cli("place", "--youth", "1", "--offer", "2"), 2, "siaoctl: place: --start is required (see: siaoctl help place)")
+    failed(cli("place", "--youth", "1", "--offer", "2", "--end", "2030-01-01"), 2,
+           "siaoctl: place: --end needs --start (without both, the match's dates are booked) (see: siaoctl help place)")
     failed(cli("place", "acept", "5"), 2, re.compile(r"siaoctl: place: unknown subcommand 'acept' .*"))
     failed(cli("youth", "add", "--ref", "x"), 2, "siaoctl: youth add: --departement is required (see: siaoctl help youth)")
     failed(cli("webhooks", "add", "--url", "https://hooks.example.org/x", "--events", "hold.expired",
@@ -278,7 +290,7 @@ def usage_errors_exit_2():
 
 # ---------------------------------------------------------------- offers
 
-OFFER_HEADERS = [">ID", ">PORTEUR", "KIND", "LABEL", "COMMUNE", "DEP", ">CAPACITY", ">FREE",
+OFFER_HEADERS = [">ID", "PORTEUR", "KIND", "LABEL", "COMMUNE", "DEP", ">CAPACITY", ">FREE",
                  ">MAX STAY", "STATUS"]
 LABELS = {}    # offer id -> label
 
@@ -339,7 +351,10 @@ def offers_ls_table_is_aligned_and_json_is_the_apis():
     rows = table(out, OFFER_HEADERS)
     assert [int(r[0]) for r in rows] == [o["id"] for o in listed], out
     for r, o in zip(rows, listed):
-        assert r[3] == o["label"] and r[2] == o["kind"] and r[4] == o["commune_insee"], (r, o)
+        assert r[3] == o["label"] and r[2] == o["kind"], (r, o)
+        # names beside ids: the porteur's and the commune's, as the API names them
+        assert r[1] == "%s (#%d)" % (PORTEURS[o["porteur_id"]], o["porteur_id"]), (r, o)
+        assert r[4] == "%s (%s)" % (commune_name(o["commune_insee"]), o["commune_insee"]), (r, o)
         assert int(r[6]) == o["capacity"] and int(r[7]) == o["free_places"], (r, o)
         assert r[8] == ("%d d" % o["max_stay_days"] if o["max_stay_days"] else "none"), (r, o)
     assert out.splitlines()[-1] == "%d offers; free places on %s" % (len(listed), TODAY.isoformat()), out
@@ -431,7 +446,8 @@ def youth_add_and_show():
 
 # ---------------------------------------------------------------- match
 
-MATCH_HEADERS = [">RANK", ">SCORE", ">OFFER", "KIND", ">DISTANCE", ">FREE", "LABEL", "REASONS (POINTS)"]
+MATCH_HEADERS = [">RANK", ">SCORE", ">OFFER", "KIND", "PORTEUR", ">DISTANCE", ">FREE", "START", "END", "LABEL",
+                 "REASONS (POINTS)"]
 
 
 def reasons_text(item):
@@ -450,9 +466,11 @@ def match_ranking_is_the_apis():
         rows = table(out, MATCH_HEADERS)
         assert len(rows) == len(want["items"]), out
         for rank, (r, m) in enumerate(zip(rows, want["items"]), 1):
-            assert r[:6] == [str(rank), str(m["score"]), str(m["offer_id"]), m["kind"],
-                             "%.1f km" % m["distance_km"], str(m["free_places"])], (r, m)
-            assert r[6] == m["label"] and r[7] == reasons_text(m), (r, m)
+            assert r[:9] == [str(rank), str(m["score"]), str(m["offer_id"]), m["kind"],
+                             "%s (#%d)" % (PORTEURS[m["porteur_id"]], m["porteur_id"]),
+                             "%.1f km" % m["distance_km"], str(m["free_places"]),
+                             m["start_date"], m["end_date"]], (r, m)
+            assert r[9] == m["label"] and r[10] == reasons_text(m), (r, m)
     # the ranking has distinct scores to order (not a tie everywhere)
     assert len({m["score"] for m in want["items"]}) > 1, want
     # --explain: the reasons in full and the exclusions by rule
@@ -525,7 +543,7 @@ def place_proposes_and_problems_are_one_line():
     assert j == p, (j, p)
 
 
-STAY_HEADERS = [">PLACEMENT", ">YOUTH", ">OFFER", "DEP", ">PLACE", "START", "PLANNED END", ">DAYS LEFT"]
+STAY_HEADERS = [">PLACEMENT", ">YOUTH", ">OFFER", "PORTEUR", "DEP", ">PLACE", "START", "PLANNED END", ">DAYS LEFT"]
 
 
 @test
@@ -547,14 +565,15 @@ def transitions_and_stays_with_days_left():
     ok(cli("place", "enter", sp["id"], token="pt1"))
     out = ok(cli("stays", "--ending-within", "30", token="ref34"))
     rows = table(out, STAY_HEADERS)
-    assert rows == [[str(sp["id"]), str(y["id"]), str(o["id"]), "34", "1", days(0), days(12), "12"]], out
+    assert rows == [[str(sp["id"]), str(y["id"]), str(o["id"]), "Habitat Sète (#%d)" % P1, "34", "1", days(0),
+                     days(12), "12"]], out
     assert out.endswith("\n1 active stay ending within 30 days\n"), out
     want = api("GET", "/v1/stays?ending_within_days=30&limit=200", REF34)
     assert as_json(cli("stays", "--ending-within", "30", "--json", token="ref34")) == want
     # extend within the cap; beyond it refused
     j = as_json(cli("place", "extend", sp["id"], "--end", days(15), "--json", token="pt1"))
     assert j["planned_end_date"] == days(15) and j["status"] == "active", j
-    assert table(ok(cli("stays", "--ending-within", "15")), STAY_HEADERS)[0][6:] == [days(15), "15"]
+    assert table(ok(cli("stays", "--ending-within", "15")), STAY_HEADERS)[0][7:] == [days(15), "15"]
     failed(cli("place", "extend", sp["id"], "--end", days(60), token="pt1"), 1,
            "siaoctl: 422 beyond-cap: the stay would end on %s, after the cap of this offer (%s) "
            "(pointer /planned_end_date: out_of_range, at most %s) (max end date: %s)"
@@ -562,7 +581,7 @@ def transitions_and_stays_with_days_left():
     assert ok(cli("stays", "--ending-within", "10", token="ref34")) == "no active stay ends within 10 days\n"
     # all active stays, soonest end first; a département's, a porteur's
     rows = table(ok(cli("stays")), STAY_HEADERS)
-    assert [r[0] for r in rows] == [str(sp["id"]), str(pid)] and rows[1][7] == "180", rows
+    assert [r[0] for r in rows] == [str(sp["id"]), str(pid)] and rows[1][8] == "180", rows
     assert ok(cli("stays", "--departement", "30")) == "no active stays\n"
     assert [r[0] for r in table(ok(cli("stays", "--porteur", P1, "--limit", "1")), STAY_HEADERS)] == [str(sp["id"])]
     # exit; the young person may be proposed again elsewhere
@@ -789,6 +808,94 @@ def config_precedence_flag_env_file():
            "siaoctl: the token contains spaces or characters a token never has")
     shutil.rmtree(home, ignore_errors=True)
     shutil.rmtree(xdg, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- what people and scripts read
+
+@test
+def json_numbers_are_printed_as_the_api_sent_them():
+    o = new_offer(P1, "iml", "Charges rondes", SETE, 1, "--charge", "250")
+    raw = D.call("GET", "/v1/offers/%d" % o["id"], ADMIN).data.decode()
+    assert '"monthly_charge_eur":250.0' in raw.replace(" ", ""), raw
+    def numbers(text):
+        """The number lexemes of a JSON text, in order (json's hooks see the raw text)."""
+        seen = []
+        json.loads(text, parse_float=lambda t: seen.append(t) or float(t),
+                   parse_int=lambda t: seen.append(t) or int(t))
+        return seen
+
+    p = cli("offers", "ls", "--json", "--porteur", P1)
+    out = ok(p)
+    listed = D.call("GET", "/v1/offers?porteur_id=%d&limit=200" % P1, ADMIN).data.decode()
+    # the same numbers in the same order, of the same kind (an integer stays one, a real keeps
+    # its decimal point), in positional notation: 250.0, never 2.5e+02. (A real the daemon
+    # wrote with 17 digits, 43.384399999999999, may come out as 43.3844: the same double.)
+    got, sent = numbers(out), numbers(listed)
+    assert len(got) == len(sent) and got, (out[:400], listed[:400])
+    for g, w in zip(got, sent):
+        assert float(g) == float(w) and ("." in g) == ("." in w or "e" in w.lower()), (g, w)
+        assert "e" not in g.lower() or "e" in w.lower(), (g, w)
+    assert '"monthly_charge_eur": 250.0' in out and "e+" not in out, out
+
+
+@test
+def commune_by_name_and_youth_ls():
+    # --commune takes a name, as the web UI does; an INSEE code still works
+    o = new_offer(P1, "alt", "Studio par le nom", "Sète", 1)
+    assert o["commune_insee"] == SETE, o
+    y = new_youth("NAME-1", "Frontignan")
+    assert y["commune_insee"] == FRONTIGNAN, y
+    # a name that names several communes: the candidates, a usage error
+    p = cli("youth", "add", "--ref", "x", "--departement", "34", "--birth-date", born(20), "--gender",
+            "female", "--situation", "street", "--commune", "Saint", token="ref34")
+    assert p.returncode == 2 and p.stdout == "", p
+    assert "--commune Saint names" in p.stderr and re.search(r"^  [0-9][0-9AB][0-9]{3}  Saint", p.stderr, re.M), p.stderr
+    p = cli("offers", "add", "--porteur", P1, "--kind", "alt", "--label", "x", "--commune", "Zzyzx-sur-Mer",
+            "--capacity", "1")
+    assert p.returncode == 2 and "no commune has this name" in p.stderr, p
+    # youth ls: the token's young people, with their commune's name
+    want = api("GET", "/v1/youth?limit=200", REF34)["items"]
+    out = ok(cli("youth", "ls", token="ref34"))
+    rows = table(out, [">ID", "REF", "STATUS", "DEP", "BIRTH DATE", "SITUATION", "COMMUNE", "WANTED FROM", ">MONTHS"])
+    assert [int(r[0]) for r in rows] == [x["id"] for x in want] and want, (out, want)
+    for r, x in zip(rows, want):
+        assert r[1] == x["ref"] and r[2] == x["status"] and r[3] == x["departement"], (r, x)
+        assert r[6] == "%s (%s)" % (commune_name(x["commune_insee"]), x["commune_insee"]), (r, x)
+    assert out.endswith("\n%d young people\n" % len(want)), out[-80:]
+    assert as_json(cli("youth", "ls", "--json", "--status", "waiting", token="ref34")) == \
+        api("GET", "/v1/youth?status=waiting&limit=200", REF34)
+    assert ok(cli("youth", "ls", "--departement", "2A")) == "no young people\n"
+
+
+@test
+def place_books_the_dates_the_match_showed():
+    y = new_youth("BOOK-1", SETE, "--wanted-months", "6", "--wanted-from", days(7))
+    o = new_offer(P1, "iml", "IML au long cours", SETE, 2, "--max-stay-days", "540")
+    matches = api("GET", "/v1/youth/%d/matches?limit=200" % y["id"], REF34)["items"]
+    m = [x for x in matches if x["offer_id"] == o["id"]]
+    assert m and m[0]["start_date"] and m[0]["end_date"], matches
+    m = m[0]
+    out = ok(cli("match", y["id"], "--limit", "200", token="ref34"))
+    row = [r for r in table(out, MATCH_HEADERS) if r[2] == str(o["id"])][0]
+    assert row[7:9] == [m["start_date"], m["end_date"]], (row, m)
+    out = ok(cli("place", "--youth", y["id"], "--offer", o["id"], token="ref34"))
+    assert out.startswith("booking the match's period: from %s to %s\n" % (m["start_date"], m["end_date"])), out
+    placed = [p for p in api("GET", "/v1/placements?youth_id=%d" % y["id"], REF34)["items"]]
+    assert len(placed) == 1, placed
+    # what the card showed is what got booked
+    assert placed[0]["start_date"] == m["start_date"] and placed[0]["planned_end_date"] == m["end_date"], (placed, m)
+    # an offer that does not fit: say so, propose nothing
+    nimes = new_offer(P30, "alt", "Loin de tout", NIMES, 1)
+    y2 = new_youth("BOOK-2", SETE)
+    p = cli("place", "--youth", y2["id"], "--offer", nimes["id"], token="ref34")
+    assert p.returncode == 2 and "is not among the offers that fit" in p.stderr, p
+
+
+@test
+def the_api_base_printed_by_dev_up_works_as_url():
+    want = api("GET", "/v1/offers?departement=34&limit=200")
+    for url in (URL + "/v1", URL + "/v1/", URL + "/"):
+        assert as_json(cli("offers", "ls", "--json", "--departement", "34", url=url)) == want, url
 
 
 run_all(setup)

@@ -2,7 +2,7 @@
 // (confirmations, aria-live polite), both in index.html.
 import { h, clear } from './dom.js';
 import { ApiError } from './api.js';
-import { PROBLEMS, STATUS_TITLES, RULES, PLACEMENT_STATUSES, label } from './i18n.js';
+import { RULES, label, fieldMessage, problemTitle, problemSentence, currentStatusText } from './i18n.js';
 
 const alerts = () => document.getElementById('alerts');
 const status = () => document.getElementById('status');
@@ -27,28 +27,29 @@ export function showError(title, text) {
   clear(alerts()).append(dismissable('error', h('strong', {}, title), text ? h('p', {}, text) : null));
 }
 
-// A problem+json answer: its French title and sentence, the server's detail,
-// and what the extra members say (rules of an ineligibility, current status).
+// A problem+json answer: its French title and sentence from the catalogue
+// (i18n.js), and what the extra members say (rules of an ineligibility,
+// current status, invalid filters). Never the server's `detail`: it is
+// English, for developers (it stays in the browser console).
 export function showProblem(err, context) {
   if (!(err instanceof ApiError)) {
     console.error(err);
-    showError('Erreur inattendue', String(err && err.message ? err.message : err));
+    showError('Erreur inattendue', "Cette page a rencontré une erreur imprévue : rechargez-la et réessayez.");
     return;
   }
   const p = err.problem;
-  const title = STATUS_TITLES[err.status] || p.title || `Erreur ${err.status}`;
+  if (p.detail) console.info(`siaod: ${err.status} ${p.type || ''}: ${p.detail}`);
+  const title = problemTitle(err.status);
   const parts = [h('strong', { class: 'alert-title' }, context ? `${context} : ${title}` : title)];
-  const sentence = PROBLEMS[err.slug];
-  if (sentence) parts.push(h('p', {}, sentence));
+  parts.push(h('p', { class: 'alert-sentence' }, problemSentence(p, err.status)));
   if (Array.isArray(p.rules) && p.rules.length) {
     parts.push(h('p', {}, 'Règle non respectée : ', p.rules.map((r) => label(RULES, r)).join(', '), '.'));
   }
-  if (p.current_status) {
-    parts.push(h('p', {}, "État actuel de l'orientation : ", label(PLACEMENT_STATUSES, p.current_status), '.'));
-  }
+  if (p.current_status) parts.push(h('p', { class: 'alert-status' }, currentStatusText(p)));
   const queryErrors = err.errors.filter((e) => e.parameter);
-  for (const e of queryErrors) parts.push(h('p', {}, `Filtre « ${e.parameter} » : ${e.detail}`));
-  if (p.detail) parts.push(h('p', { class: 'alert-detail' }, 'Détail : ', p.detail));
+  for (const e of queryErrors) {
+    parts.push(h('p', { class: 'alert-query' }, `Filtre « ${e.parameter} » : ${fieldMessage(e.parameter, e.code)}`));
+  }
   clear(alerts()).append(dismissable('error', ...parts));
 }
 

@@ -56,10 +56,8 @@ async function problemOf(res) {
   return err;
 }
 
-const NETWORK_DOWN = {
-  title: 'Réseau',
-  detail: 'Le service siaod ne répond pas (réseau coupé ou service arrêté).',
-};
+// No answer at all: status 0 (the catalogue has its words, i18n.js).
+const NETWORK_DOWN = { type: '/problems/network' };
 
 // api('GET', '/offers', {query: {...}}) → {data, etag, status}
 export async function api(method, path, { query, body, etag } = {}) {

@@ -6,7 +6,7 @@ import {
   getToken, setToken, onUnauthorized, loadPorteurs, forgetCaches, loadMe, porteurName,
 } from './api.js';
 import { clearAlerts, showError, showProblem, notify, showPending } from './alerts.js';
-import { ROLES } from './i18n.js';
+import { ROLES, lower, problemTitle, problemSentence } from './i18n.js';
 import * as places from './pages/places.js';
 import * as youth from './pages/youth.js';
 import * as stays from './pages/stays.js';
@@ -132,7 +132,7 @@ async function route(keepAlerts = false) {
   if (!menuOf(me).includes(r.nav)) {
     document.title = 'Page non prévue pour votre rôle — siaod';
     container.append(h('h1', {}, 'Page non prévue pour votre rôle'),
-      h('p', {}, `Votre jeton (${(ROLES[me.role] || me.role).toLowerCase()}) ne donne pas accès à cette page.`), home);
+      h('p', {}, `Votre jeton (${lower(ROLES[me.role] || me.role)}) ne donne pas accès à cette page.`), home);
     return;
   }
   const ctx = {
@@ -209,7 +209,7 @@ onUnauthorized(() => {
   generation += 1; // the page that got the 401 stops there
   setNav(null, null);
   document.getElementById('main').replaceChildren(signIn());
-  showError('Connexion refusée', 'Jeton absent, inconnu, expiré ou révoqué : collez un jeton valide.');
+  showError(problemTitle(401), problemSentence({ type: '/problems/unauthorized' }, 401));
 });
 
 window.addEventListener('hashchange', () => {

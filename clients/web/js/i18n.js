@@ -92,14 +92,14 @@ export const FACTORS = {
 
 // Field error codes (errors[].code), with a few field-specific wordings.
 export const ERROR_CODES = {
-  required: 'Ce champ est obligatoire.',
-  wrong_type: "Cette valeur n'a pas le format attendu.",
-  out_of_range: 'Cette valeur est hors des limites autorisées.',
-  unknown_value: "Cette valeur n'est pas reconnue.",
-  unknown_field: "Ce champ n'est pas accepté.",
-  invalid_utf8: 'Ce texte contient des caractères invalides.',
-  not_an_object: 'La requête est mal formée.',
-  too_long: 'Ce texte est trop long.',
+  'required': 'Ce champ est obligatoire.',
+  'wrong_type': "Cette valeur n'a pas le format attendu.",
+  'out_of_range': 'Cette valeur est hors des limites autorisées.',
+  'unknown_value': "Cette valeur n'est pas reconnue.",
+  'unknown_field': "Ce champ n'est pas accepté.",
+  'invalid_utf8': 'Ce texte contient des caractères invalides.',
+  'not_an_object': 'La requête est mal formée.',
+  'too_long': 'Ce texte est trop long.',
 };
 const FIELD_ERRORS = {
   'commune_insee.unknown_value': 'Commune inconnue : tapez le début de son nom et choisissez-la dans la liste (ou tapez son code INSEE, par exemple 34301).',
@@ -122,45 +122,106 @@ export function fieldMessage(field, code) {
   return FIELD_ERRORS[`${field}.${code}`] || ERROR_CODES[code] || 'Valeur refusée.';
 }
 
-export const STATUS_TITLES = {
-  400: 'Demande invalide',
-  401: 'Connexion refusée',
-  403: 'Accès refusé',
-  404: 'Introuvable',
-  405: 'Action non permise',
-  409: 'Conflit',
-  412: 'Modifié entre-temps',
-  413: 'Envoi trop volumineux',
-  415: 'Format refusé',
-  422: 'Action impossible',
-  429: 'Trop de demandes',
-  500: 'Erreur interne du service',
-  503: 'Service momentanément indisponible',
-};
+// ------------------------------------------------------------------ errors
+// The French catalogue of every error the UI can meet. Every problem `type`
+// and every field error `code` of clients/openapi.yaml has its entry here
+// (tests/api/test_openapi.py compares them; keep one quoted key per line),
+// and the browser tests read what the UI shows from these tables. The API's
+// own `detail` (English, for developers) is never shown.
 
-// problem type (/problems/<slug>) → a French sentence
+// HTTP status → the title of the message (unknown statuses: ERROR_TITLE).
+export const STATUS_TITLES = {
+  '400': 'Demande invalide',
+  '401': 'Connexion refusée',
+  '403': 'Accès refusé',
+  '404': 'Introuvable',
+  '405': 'Action non permise',
+  '409': 'Conflit',
+  '412': 'Modifié entre-temps',
+  '413': 'Envoi trop volumineux',
+  '415': 'Format refusé',
+  '422': 'Action impossible',
+  '429': 'Trop de demandes',
+  '500': 'Erreur interne du service',
+  '503': 'Service momentanément indisponible',
+};
+export const ERROR_TITLE = 'Erreur';
+
+// problem type (/problems/<slug>) → a French sentence, or a function of the
+// problem when the sentence carries one of its members (a count, a date).
 export const PROBLEMS = {
+  'invalid-json': 'La demande est mal formée : rechargez la page et réessayez.',
+  'invalid-field': 'Certains champs sont à corriger : voyez les messages sous les champs.',
+  'invalid-query': 'Un filtre de la recherche est invalide.',
+  'invalid-idempotency-key': "La demande n'a pas pu être identifiée : rechargez la page et réessayez.",
+  'unauthorized': 'Jeton absent, inconnu, expiré ou révoqué : collez un jeton valide.',
+  'forbidden': 'Votre jeton ne donne pas accès à cette ressource ou à cette action.',
+  'not-found': "Cette fiche n'existe pas (ou plus).",
+  'method-not-allowed': "Cette action n'est pas permise ici.",
+  'conflict': "Conflit avec l'état actuel : rechargez la page et réessayez.",
   'no-free-place': "Plus aucune place de cette offre n'est libre sur toute la période.",
   'open-placement-exists': 'Ce ou cette jeune a déjà une orientation en cours (proposée, acceptée ou active).',
   'youth-not-waiting': "Ce ou cette jeune n'est pas en attente d'une place.",
-  'not-eligible': "Ce ou cette jeune n'est pas éligible à cette offre.",
-  'beyond-cap': "Le séjour dépasserait la durée maximale de l'offre.",
+  'youth-placed': "Ce ou cette jeune est hébergé·e : son statut suit son séjour, enregistrez d'abord sa sortie.",
   'illegal-transition': "Cette action n'est plus possible dans l'état actuel de l'orientation.",
-  'capacity-below-occupancy': 'La capacité ne peut pas descendre sous le nombre de places déjà occupées ou réservées.',
+  'capacity-below-occupancy': (p) => (Number.isInteger(p.min_capacity)
+    ? `${plural(p.min_capacity, 'place est occupée ou réservée', 'places sont occupées ou réservées')} à partir d'aujourd'hui : `
+      + `la capacité ne peut pas descendre sous ${p.min_capacity}.`
+    : 'La capacité ne peut pas descendre sous le nombre de places déjà occupées ou réservées.'),
+  'not-failed': 'Seul un envoi en échec peut être renvoyé.',
+  'webhook-disabled': 'Cet abonnement est désactivé : réactivez-le avant de renvoyer.',
+  'idempotency-in-progress': 'La même demande est encore en cours : patientez un instant.',
+  'idempotency-key-reused': 'Cette demande a déjà été envoyée avec un autre contenu : rechargez la page et réessayez.',
   'precondition-failed': "La fiche a été modifiée par quelqu'un d'autre entre-temps : la page a été rechargée, refaites la modification.",
-  forbidden: "Votre jeton ne donne pas accès à cette ressource ou à cette action.",
-  unauthorized: 'Jeton absent, inconnu, expiré ou révoqué : reconnectez-vous.',
-  'invalid-field': 'Certains champs sont à corriger.',
-  'invalid-json': 'La demande est mal formée.',
-  'invalid-query': 'Un filtre est invalide.',
-  'not-found': "Cette ressource n'existe pas (ou plus).",
-  conflict: "Conflit avec l'état actuel : rechargez la page et réessayez.",
-  'database-unavailable': 'La base de données ne répond pas : réessayez dans un instant.',
-  'rate-limited': 'Trop de demandes : patientez quelques secondes.',
   'body-too-large': 'Envoi trop volumineux.',
   'unsupported-media-type': 'Format de requête refusé.',
-  'not-in-plan': "Cette paire ne fait pas partie du plan.",
+  'not-eligible': "Ce ou cette jeune n'est pas éligible à cette offre.",
+  'beyond-cap': (p) => (p.max_end_date
+    ? `Le séjour dépasserait la durée maximale de l'offre : fin au plus tard le ${p.max_end_date.split('-').reverse().join('/')}.`
+    : "Le séjour dépasserait la durée maximale de l'offre."),
+  'not-in-plan': 'Cette paire ne fait pas partie du plan.',
+  'rate-limited': 'Trop de demandes : patientez quelques secondes.',
+  'database-unavailable': 'La base de données ne répond pas : réessayez dans un instant.',
+  'unavailable': 'Le service est momentanément indisponible : réessayez dans un instant.',
+  'out-of-memory': 'Le service est surchargé : réessayez dans un instant.',
+  'internal': "Erreur interne du service : réessayez plus tard et, si elle revient, prévenez l'administration.",
 };
+// current_status of a problem, in the words of what it is the status of.
+export const DELIVERY_STATUSES = { pending: 'En attente', delivering: "En cours d'envoi", succeeded: 'Réussi', failed: 'En échec' };
+export const CURRENT_STATUS = {
+  'illegal-transition': ["État actuel de l'orientation : ", PLACEMENT_STATUSES],
+  'youth-placed': ['Statut actuel du dossier : ', YOUTH_STATUSES],
+  'not-failed': ["État actuel de l'envoi : ", DELIVERY_STATUSES],
+};
+export function currentStatusText(problem) {
+  const slug = String((problem && problem.type) || '').replace('/problems/', '');
+  const [prefix, map] = CURRENT_STATUS[slug] || ['État actuel : ', PLACEMENT_STATUSES];
+  return `${prefix}${label(map, problem.current_status)}.`;
+}
+
+// A problem type the catalogue does not know (a newer server, say).
+export const UNKNOWN_PROBLEM = 'Le service a refusé cette demande pour une raison que cette page ne sait pas expliquer.';
+// No answer at all (network down, service stopped).
+export const NETWORK_TITLE = 'Réseau';
+export const NETWORK_DOWN = 'Le service siaod ne répond pas (réseau coupé ou service arrêté).';
+
+// The title and sentence the UI shows for a problem answer.
+export function problemTitle(status) {
+  if (status === 0) return NETWORK_TITLE;
+  return STATUS_TITLES[String(status)] || ERROR_TITLE;
+}
+export function problemSentence(problem, status) {
+  if (status === 0) return NETWORK_DOWN;
+  const t = (problem && problem.type) || '';
+  const entry = t.startsWith('/problems/') ? PROBLEMS[t.slice('/problems/'.length)] : undefined;
+  if (typeof entry === 'function') return entry(problem);
+  return entry || UNKNOWN_PROBLEM;
+}
+
+// Lower case for use inside a sentence, acronyms kept (ASE, PJJ, SIAO, FJT).
+export function lower(text) {
+  return String(text).replace(/\p{L}[\p{L}\p{N}]*/gu, (w) => (/^\p{Lu}[\p{Lu}\p{N}]+$/u.test(w) ? w : w.toLowerCase()));
+}
 
 export function label(map, code) {
   if (code === null || code === undefined || code === '') return '—';

@@ -1,6 +1,6 @@
 // Indicators of the bilans (GET /v1/reports/indicators): per porteur over a
 // period, a table with every figure, one chart (youth accompanied against
-// the target, inline SVG drawn here) and the same figures as a CSV file for
+// the target, inline SVG drawn here) and the same figures as CSV and XLSX files for
 // a spreadsheet.
 import { h, s, append } from '../dom.js';
 import { api, apiBlob, loadPorteurs, porteurName } from '../api.js';
@@ -101,12 +101,15 @@ export async function render(ctx) {
   if (!ctx.current()) return;
   const items = report.items;
   const csv = h('button', { type: 'button', class: 'download' }, 'Télécharger en CSV');
-  csv.addEventListener('click', () => busy(csv, () => downloadCsv(query, report)));
+  csv.addEventListener('click', () => busy(csv, () => download(query, report, FORMATS.csv)));
+  const xlsx = h('button', { type: 'button', class: 'download' }, 'Télécharger en XLSX');
+  xlsx.addEventListener('click', () => busy(xlsx, () => download(query, report, FORMATS.xlsx)));
   append(results, [
     h('div', { class: 'results-head' },
       h('h2', { id: 'ind-results' }, `Du ${fr(report.from)} au ${fr(report.to)} : ${plural(items.length, 'porteur', 'porteurs')}`),
-      items.length ? csv : null),
-    items.length ? h('p', { class: 'hint' }, 'Le fichier CSV (séparateur « ; », virgule décimale) s’ouvre tel quel dans un tableur.') : null]);
+      items.length ? h('div', { class: 'downloads' }, xlsx, csv) : null),
+    items.length ? h('p', { class: 'hint' }, 'Le classeur XLSX garde les départements en texte (« 09 ») et les dates en dates ; '
+      + 'le fichier CSV (séparateur « ; », virgule décimale) s’ouvre tel quel dans un tableur.') : null]);
   if (!items.length) {
     results.append(h('p', {}, 'Aucun porteur dans ce périmètre.'));
     return;
@@ -114,26 +117,31 @@ export async function render(ctx) {
   results.append(chartSection(ctx, items), tableSection(items));
 }
 
-// ------------------------------------------------------------------ CSV
+// ------------------------------------------------------------------ files (CSV, XLSX)
 
-async function downloadCsv(query, report) {
+const FORMATS = {
+  csv: { accept: 'text/csv', ext: 'csv', what: 'du CSV' },
+  xlsx: { accept: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', ext: 'xlsx', what: 'du classeur XLSX' },
+};
+
+async function download(query, report, format) {
   clearAlerts();
   let blob;
   try {
-    blob = await apiBlob('/reports/indicators', { query, accept: 'text/csv' });
+    blob = await apiBlob('/reports/indicators', { query, accept: format.accept });
   } catch (e) {
-    showProblem(e, 'Téléchargement du CSV');
+    showProblem(e, `Téléchargement ${format.what}`);
     return;
   }
   const name = ['indicateurs', query.departement, query.porteur_id ? `porteur-${query.porteur_id}` : '', report.from, report.to]
     .filter(Boolean).join('_');
   const href = URL.createObjectURL(blob);
-  const a = h('a', { href, download: `${name}.csv`, hidden: true });
+  const a = h('a', { href, download: `${name}.${format.ext}`, hidden: true });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(href), 60000);
-  notify(`Fichier ${name}.csv téléchargé.`);
+  notify(`Fichier ${name}.${format.ext} téléchargé.`);
 }
 
 // ------------------------------------------------------------------ chart

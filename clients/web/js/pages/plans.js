@@ -6,7 +6,7 @@ import { h, append, clear, uid } from '../dom.js';
 import { api, listAll } from '../api.js';
 import { showProblem, showError, notify, clearAlerts } from '../alerts.js';
 import { field, busy } from '../forms.js';
-import { FACTORS, PLAN_WHY, RULES, PROBLEMS, label, plural } from '../i18n.js';
+import { FACTORS, PLAN_WHY, RULES, label, plural, problemSentence } from '../i18n.js';
 import { today, fr } from '../dates.js';
 
 export async function render(ctx) {
@@ -67,7 +67,8 @@ function youthLink(id, refs) {
 
 function outcomeText(o) {
   if (o.status === 201) return `Proposée (orientation n° ${o.placement_id})`;
-  const why = PROBLEMS[o.problem] || o.problem || `erreur ${o.status}`;
+  // the catalogue's sentence, with what the result carries (max_end_date...)
+  const why = problemSentence({ ...o, type: `/problems/${o.problem || ''}` }, o.status);
   const rules = Array.isArray(o.rules) && o.rules.length ? ` (${o.rules.map((r) => label(RULES, r)).join(', ')})` : '';
   return `Non proposée : ${why}${rules}`;
 }

@@ -9,7 +9,7 @@ import { field, readForm, showFieldErrors, clearFieldErrors, busy } from '../for
 import { communeLabel, resolveCommunes } from '../commune.js';
 import {
   KINDS, OFFER_GENDERS, SUPPORT, OFFER_STATUSES, REFUSAL_REASONS, DESTINATIONS, AGE_BANDS, HOUSEHOLDS,
-  SITUATIONS, NEEDS, label, plural,
+  SITUATIONS, NEEDS, label, plural, lower,
 } from '../i18n.js';
 import { today, fr } from '../dates.js';
 import { level, daysLeftText } from './stays.js';
@@ -35,7 +35,7 @@ export async function render(ctx) {
       name: 'id',
       label: 'Porteur',
       type: 'select',
-      empty: '— choisir votre structure —',
+      empty: '— choisir un porteur —',
       options: Object.fromEntries(porteurs.slice().sort((a, b) => a.name.localeCompare(b.name, 'fr'))
         .map((p) => [String(p.id), `${p.name} (${p.departement})`])),
       hint: 'Administration : le porteur dont vous voulez voir la page (gardé dans cet onglet).',
@@ -90,8 +90,10 @@ function actionButton(text, cls, run, reload, done, confirmText) {
     if (item) clearFieldErrors(item);
     try {
       await run();
-      notify(done);
+      // the sections first, then the message: whoever acts on the message
+      // (a person, a test) then acts on the new sections, not on old ones
       await reload();
+      notify(done);
     } catch (e) {
       if (item) showFieldErrors(item, e.errors || []);
       showProblem(e, text);
@@ -105,10 +107,10 @@ export function youthSummary(p) {
   const y = p.youth || {};
   const parts = [`jeune n° ${p.youth_id}`];
   if (y.age_band) parts.push(label(AGE_BANDS, y.age_band));
-  if (y.household) parts.push(label(HOUSEHOLDS, y.household).toLowerCase());
-  if (y.situation) parts.push(label(SITUATIONS, y.situation).toLowerCase());
-  if (y.support_need) parts.push(`accompagnement ${label(SUPPORT, y.support_need).toLowerCase()}`);
-  const needs = (y.needs || []).map((n) => label(NEEDS, n).toLowerCase());
+  if (y.household) parts.push(lower(label(HOUSEHOLDS, y.household)));
+  if (y.situation) parts.push(lower(label(SITUATIONS, y.situation)));
+  if (y.support_need) parts.push(`accompagnement ${lower(label(SUPPORT, y.support_need))}`);
+  const needs = (y.needs || []).map((n) => lower(label(NEEDS, n)));
   parts.push(needs.length ? `besoins : ${needs.join(', ')}` : 'sans besoin particulier');
   return parts.join(' · ');
 }

@@ -8,7 +8,7 @@ import { field, readForm, showFieldErrors, clearFieldErrors, busy } from '../for
 import { communeLabel, resolveCommunes } from '../commune.js';
 import {
   GENDERS, HOUSEHOLDS, NEEDS, SITUATIONS, SUPPORT, YOUTH_STATUSES, PLACEMENT_STATUSES,
-  KINDS, RULES, FACTORS, REFUSAL_REASONS, label, plural, km,
+  KINDS, RULES, FACTORS, REFUSAL_REASONS, label, plural, km, lower,
 } from '../i18n.js';
 import { today, fr, ageOn, daysBetween } from '../dates.js';
 
@@ -243,7 +243,7 @@ async function loadMatches(ctx, out, state, refresh) {
   const canPropose = y.status === 'waiting' && !state.open;
   if (!canPropose) {
     out.append(h('p', { class: 'note' }, state.open
-      ? `Une orientation est déjà ${label(PLACEMENT_STATUSES, state.open.status).toLowerCase()} : annulez-la pour en proposer une autre.`
+      ? `Une orientation est déjà ${lower(label(PLACEMENT_STATUSES, state.open.status))} : annulez-la pour en proposer une autre.`
       : `Statut « ${label(YOUTH_STATUSES, y.status)} » : pas de nouvelle proposition possible.`));
   }
   if (!data.items.length) {
