@@ -529,8 +529,9 @@ def proposal_conflicts_and_ineligibility():
         r = D.call("POST", "/v1/placements", REF34, body)
         assert r.status in (404, 422), r
         expect_problem(r, r.status, ptr, "unknown_value")
-    # the offer's porteur may propose too
-    assert propose(youth(), other, token=PTS)["status"] == "proposed"
+    # the offer's porteur may not propose (issue 11 item 4; see porteurs_never_propose)
+    expect_problem(D.call("POST", "/v1/placements", PTS, {"youth_id": youth()["id"], "offer_id": other["id"],
+                                                          "start_date": days(0)}), 403)
     # scope: a referent of another département, a porteur of another offer
     expect_problem(D.call("POST", "/v1/placements", REF30, {"youth_id": y["id"], "offer_id": other["id"],
                                                             "start_date": days(0)}), 403)
@@ -539,6 +540,39 @@ def proposal_conflicts_and_ineligibility():
     assert DB.sql("SELECT count(*) FROM placements WHERE youth_id = %d" % y["id"]) == ["0"]
     # nothing else was written by the refusals
     assert DB.sql("SELECT count(*) FROM placements WHERE offer_id = %d" % one["id"]) == ["2"]
+
+
+# ---------------------------------------------------------------- issue 11: who proposes
+
+@test
+def porteurs_never_propose_but_still_see_candidates_and_answer():
+    """A porteur's POST /v1/placements is a 403 that names no rule, whoever the young
+    person is (eligible or not, of any département), and is audited as a refusal;
+    the young person's referent and an admin still propose; the porteur still sees
+    its offer's candidates and answers the proposals."""
+    o = offer(label="Offre du porteur", capacity=3)
+    fit, old = youth(), youth(birth_date=born(27))
+    audit_before = int(DB.sql("SELECT count(*) FROM audit WHERE action = 'placement.create' "
+                              "AND outcome = 'denied' AND status = 403")[0])
+    for y in (fit, old):
+        r = D.call("POST", "/v1/placements", PTS, {"youth_id": y["id"], "offer_id": o["id"], "start_date": days(0)})
+        pb = expect_problem(r, 403)
+        assert "rules" not in pb and "rule " not in pb["detail"], pb
+        assert "age" not in pb["detail"], pb
+    # before any check of the body either
+    expect_problem(D.call("POST", "/v1/placements", PTS, {"youth_id": 987654, "offer_id": o["id"]}), 403)
+    assert DB.sql("SELECT count(*) FROM placements WHERE offer_id = %d" % o["id"]) == ["0"]
+    eventually(lambda: int(DB.sql("SELECT count(*) FROM audit WHERE action = 'placement.create' "
+                                  "AND outcome = 'denied' AND status = 403")[0]) >= audit_before + 3,
+               msg="the three refusals audited")
+    # the porteur still sees its offer's candidates
+    cands = expect(D.call("GET", "/v1/offers/%d/candidates?limit=200" % o["id"], PTS), 200).json["items"]
+    assert fit["id"] in [c["youth_id"] for c in cands], cands
+    # the referent and an admin propose; the porteur answers
+    p = propose(fit, o, token=REF34)
+    assert ok(p, "accept", token=PTS)["status"] == "accepted"
+    q = propose(youth(), o, token=ADMIN)
+    assert ok(q, "refuse", {"reason": "other"}, token=PTS)["status"] == "refused"
 
 
 @test

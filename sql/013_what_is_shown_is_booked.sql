@@ -1,0 +1,71 @@
+-- 013: what the card shows is what gets booked (issue 11). Applied
+-- migrations are never edited: functions change here, with CREATE OR REPLACE.
+--  * only the young person's referent (or an admin) proposes, never a
+--    porteur (the route table already says so).
+
+CREATE OR REPLACE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    o offers;
+    y youth;
+    p placements;
+    v_start date := (body->>'start_date')::date;
+    v_end date;
+    v_cap date;
+    v_place bigint;
+BEGIN
+    SELECT * INTO y FROM youth WHERE id = (body->>'youth_id')::bigint AND erased_at IS NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM siaod_field_error(422, '/youth_id', 'unknown_value', 'no such young person');
+    END IF;
+    SELECT * INTO o FROM offers WHERE id = (body->>'offer_id')::bigint FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM siaod_field_error(422, '/offer_id', 'unknown_value', 'no such offer');
+    END IF;
+    -- the young person's referent or an admin; a porteur never proposes
+    IF NOT (actor->>'role' = 'admin'
+            OR (actor->>'role' = 'referent' AND (actor->'departements') ? y.departement)) THEN
+        PERFORM siaod_fail(403, 'forbidden', 'this young person is outside this token''s scope');
+    END IF;
+    IF EXISTS (SELECT 1 FROM placements WHERE youth_id = y.id AND status IN ('proposed', 'accepted', 'active')) THEN
+        PERFORM siaod_fail(409, 'open-placement-exists',
+            'this young person already has an open placement (proposed, accepted or active)',
+            jsonb_build_object('placement_id', (SELECT id FROM placements WHERE youth_id = y.id
+                AND status IN ('proposed', 'accepted', 'active'))));
+    END IF;
+    IF y.status <> 'waiting' THEN
+        PERFORM siaod_fail(409, 'youth-not-waiting',
+            format('this young person''s status is %s, not waiting', y.status));
+    END IF;
+    IF o.status <> 'open' OR v_start < o.available_from
+       OR (o.available_until IS NOT NULL AND v_start > o.available_until) THEN
+        PERFORM siaod_fail(422, 'not-eligible', 'the offer is closed on that date',
+            jsonb_build_object('rules', jsonb_build_array('closed')));
+    END IF;
+    v_cap := placement_cap_end(o, v_start);
+    IF body ? 'planned_end_date' THEN
+        v_end := (body->>'planned_end_date')::date;
+        PERFORM placement_beyond_cap(v_cap, v_end);
+    ELSE
+        v_end := coalesce(v_cap, (v_start + make_interval(months => y.wanted_months))::date);
+    END IF;
+    IF v_end <= v_start THEN
+        PERFORM siaod_field_error(400, '/planned_end_date', 'out_of_range', 'must be after start_date');
+    END IF;
+    SELECT pl.id INTO v_place FROM places pl
+    WHERE pl.offer_id = o.id AND pl.active
+      AND NOT EXISTS (SELECT 1 FROM placements x WHERE x.place_id = pl.id
+                      AND x.held && daterange(v_start, v_end))
+    ORDER BY pl.number LIMIT 1;
+    IF v_place IS NULL THEN
+        PERFORM siaod_fail(409, 'no-free-place',
+            format('no place of this offer is free from %s to %s', v_start, v_end));
+    END IF;
+    INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date,
+                            hold_until, capped, created_on)
+    VALUES (y.id, o.id, v_place, 'proposed', v_start, v_end, today + hold_days,
+            coalesce(v_end = v_cap, false), today)
+    RETURNING * INTO p;
+    PERFORM audit_write(actor, 'placement.create', 'placement', p.id, 'ok', 201);
+    RETURN placement_json(p);
+END $$;
