@@ -55,7 +55,7 @@ void api_placements_create(struct req *r)
 	/* unknown ids: the database answers, with the right pointer */
 	if (y && o) {
 		if (!may_propose(r, y)) {
-			api_forbidden(r, "this young person is outside this token's scope");
+			api_forbidden(r, "this young person or offer is outside this token's scope");
 			return;
 		}
 		struct match_params p = {
