@@ -1,5 +1,8 @@
 -- 013: what the card shows is what gets booked (issue 11). Applied
 -- migrations are never edited: functions change here, with CREATE OR REPLACE.
+--  * a proposal's default planned end is the period the matcher scored and
+--    the match showed: start + min(wanted_months calendar months, the cap),
+--    not the cap itself (a 6-month need held an IML place for 540 days);
 --  * only the young person's referent (or an admin) proposes, never a
 --    porteur (the route table already says so).
 
@@ -25,7 +28,7 @@ BEGIN
     -- the young person's referent or an admin; a porteur never proposes
     IF NOT (actor->>'role' = 'admin'
             OR (actor->>'role' = 'referent' AND (actor->'departements') ? y.departement)) THEN
-        PERFORM siaod_fail(403, 'forbidden', 'this young person is outside this token''s scope');
+        PERFORM siaod_fail(403, 'forbidden', 'this young person or offer is outside this token''s scope');
     END IF;
     IF EXISTS (SELECT 1 FROM placements WHERE youth_id = y.id AND status IN ('proposed', 'accepted', 'active')) THEN
         PERFORM siaod_fail(409, 'open-placement-exists',
@@ -47,7 +50,13 @@ BEGIN
         v_end := (body->>'planned_end_date')::date;
         PERFORM placement_beyond_cap(v_cap, v_end);
     ELSE
-        v_end := coalesce(v_cap, (v_start + make_interval(months => y.wanted_months))::date);
+        -- the matcher's period (match_period in daemon/match.c): wanted_months
+        -- calendar months (the 31st + 1 month is the last day of the next
+        -- month, as date_add_months does), cut to the cap
+        v_end := (v_start + make_interval(months => greatest(y.wanted_months, 1)))::date;
+        IF v_cap IS NOT NULL AND v_end > v_cap THEN
+            v_end := v_cap;
+        END IF;
     END IF;
     IF v_end <= v_start THEN
         PERFORM siaod_field_error(400, '/planned_end_date', 'out_of_range', 'must be after start_date');

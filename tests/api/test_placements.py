@@ -542,6 +542,51 @@ def proposal_conflicts_and_ineligibility():
     assert DB.sql("SELECT count(*) FROM placements WHERE offer_id = %d" % one["id"]) == ["2"]
 
 
+# ---------------------------------------------------------------- issue 11: the end shown is the end booked
+
+def next_august_31():
+    d = datetime.date(today().year, 8, 31)
+    return d if d > today() else datetime.date(today().year + 1, 8, 31)
+
+
+def match_item(y, o, on):
+    r = expect(D.call("GET", "/v1/youth/%d/matches?limit=200&on=%s" % (y["id"], on), REF34), 200)
+    hits = [m for m in r.json["items"] if m["offer_id"] == o["id"]]
+    assert len(hits) == 1, "offer %d not among the matches %r" % (o["id"], r.json["items"])
+    return hits[0]
+
+
+@test
+def a_proposal_books_the_end_its_match_showed():
+    """planned_end_date defaults to start + min(wanted_months calendar months, cap): the
+    match item's end_date, never the offer's cap when the wish is shorter (a 6-month need
+    on an IML offer with a 540-day cap used to hold the place for 540 days)."""
+    start = next_august_31()
+    iml = offer(label="IML 540 jours", kind="iml", capacity=5)
+    assert iml["max_stay_days"] == 540, iml
+    flat = offer(label="F4 90 jours", kind="shared_flat", capacity=5)
+    cases = [(iml, 6, add_months(start, 6)),                                   # the wish, shorter than the cap
+             (iml, 24, start + datetime.timedelta(days=540)),                  # the cap, shorter than the wish
+             (flat, 6, start + datetime.timedelta(days=90))]
+    assert cases[0][2] == datetime.date(start.year + 1, 2, 28 + calendar.isleap(start.year + 1))
+    for o, months, want in cases:
+        y = youth(wanted_months=months)
+        m = match_item(y, o, start.isoformat())
+        assert (m["start_date"], m["end_date"]) == (start.isoformat(), want.isoformat()), (months, m)
+        # without planned_end_date: the end the match showed
+        p = propose(y, o, start=m["start_date"])
+        assert (p["start_date"], p["planned_end_date"]) == (m["start_date"], m["end_date"]), (m, p)
+        ok(p, "cancel", token=REF34)
+        # with the dates the card showed (as the UI and siaoctl send them): the same
+        p = propose(y, o, start=m["start_date"], end=m["end_date"])
+        assert (p["start_date"], p["planned_end_date"]) == (m["start_date"], m["end_date"]), (m, p)
+        ok(p, "cancel", token=REF34)
+    # an explicit end within the cap is booked as given
+    y = youth(wanted_months=6)
+    p = propose(y, iml, start=start.isoformat(), end=(start + datetime.timedelta(days=400)).isoformat())
+    assert p["planned_end_date"] == (start + datetime.timedelta(days=400)).isoformat(), p
+
+
 # ---------------------------------------------------------------- issue 11: who proposes
 
 @test

@@ -269,10 +269,11 @@ async function loadMatches(ctx, out, state, refresh) {
           h('span', { class: 'factor' }, label(FACTORS, r.factor)), ' : ',
           h('strong', {}, plural(r.points, 'point', 'points')), ` — ${r.detail}`)))));
     if (canPropose) {
-      const btn = h('button', { type: 'button', class: 'primary' }, `Proposer cette place (entrée le ${fr(m.start_date)})`);
+      const btn = h('button', { type: 'button', class: 'primary' }, `Proposer cette place (du ${fr(m.start_date)} au ${fr(m.end_date)})`);
       btn.addEventListener('click', () => busy(btn, async () => {
         try {
-          await api('POST', '/placements', { body: { youth_id: y.id, offer_id: m.offer_id, start_date: m.start_date } });
+          // the dates the card showed are the dates booked
+          await api('POST', '/placements', { body: { youth_id: y.id, offer_id: m.offer_id, start_date: m.start_date, planned_end_date: m.end_date } });
           notify(`Place proposée : « ${m.label} ». Le porteur doit l'accepter.`);
           await refresh();
         } catch (e) {
