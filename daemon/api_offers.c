@@ -29,8 +29,10 @@ static const struct vfield offer_fields[] = {
 	{"lon", V_NUMBER, false, false, -180, 180, NULL, false},
 	{"capacity", V_INT, true, false, 0, 1000, NULL, false},
 	{"max_stay_days", V_INT, false, true, 1, 3650, NULL, false},
-	{"min_age", V_INT, false, false, 16, 29, NULL, false},
-	{"max_age", V_INT, false, false, 16, 29, NULL, false},
+	/* the offer as its porteur runs it (an FJT takes young workers up to
+	 * 30); matching applies the programme's limit on top (match.h) */
+	{"min_age", V_INT, false, false, 16, 30, NULL, false},
+	{"max_age", V_INT, false, false, 16, 30, NULL, false},
 	{"gender", V_ENUM, false, false, 0, 0, genders, false},
 	{"accepts_couples", V_BOOL, false, false, 0, 0, NULL, false},
 	{"accepts_children", V_BOOL, false, false, 0, 0, NULL, false},

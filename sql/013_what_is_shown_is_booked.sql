@@ -4,7 +4,10 @@
 --    the match showed: start + min(wanted_months calendar months, the cap),
 --    not the cap itself (a 6-month need held an IML place for 540 days);
 --  * only the young person's referent (or an admin) proposes, never a
---    porteur (the route table already says so).
+--    porteur (the route table already says so);
+--  * an offer states its real age range, 16 to 30 (an FJT takes young
+--    workers up to 30); matching still applies the programme's limit,
+--    min(max_age, rqth ? 29 : 25), in the daemon.
 
 CREATE OR REPLACE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -78,3 +81,10 @@ BEGIN
     PERFORM audit_write(actor, 'placement.create', 'placement', p.id, 'ok', 201);
     RETURN placement_json(p);
 END $$;
+
+---------------------------------------------------------------- offers: ages 16 to 30
+
+ALTER TABLE offers DROP CONSTRAINT ck_offers__min_age,
+    ADD CONSTRAINT ck_offers__min_age CHECK (min_age BETWEEN 16 AND 30);
+ALTER TABLE offers DROP CONSTRAINT ck_offers__max_age,
+    ADD CONSTRAINT ck_offers__max_age CHECK (max_age BETWEEN 16 AND 30 AND max_age >= min_age);

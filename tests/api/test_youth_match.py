@@ -611,6 +611,38 @@ def age_limits_on_the_start_date():
 
 
 @test
+def offers_state_ages_16_to_30_and_matching_keeps_the_programme_limit():
+    """An FJT takes young workers aged 16 to 30: registering max_age 30 (or min_age 30)
+    is accepted (C validation, the SQL CHECK of migration 013, the OpenAPI maximum);
+    31 is not. Matching still applies min(max_age, rqth ? 29 : 25)."""
+    fjt = offer(kind="fjt", label="FJT 16-30", capacity=3, min_age=16, max_age=30)
+    assert (fjt["min_age"], fjt["max_age"]) == (16, 30), fjt
+    thirty = offer(kind="fjt", label="FJT 30 ans", capacity=1, min_age=30, max_age=30)
+    assert (thirty["min_age"], thirty["max_age"]) == (30, 30), thirty
+    # a PATCH up to 30 passes the database's own CHECK
+    o = offer(label="Âges relevés", capacity=2)
+    assert o["max_age"] == 29, o
+    r = D.call("PATCH", "/v1/offers/%d" % o["id"], ADMIN, {"max_age": 30})
+    assert expect(r, 200).json["max_age"] == 30, r
+    assert DB.sql("SELECT max_age FROM offers WHERE id = %d" % o["id"]) == ["30"]
+    for over, pointer in ((dict(max_age=31), "/max_age"), (dict(min_age=31, max_age=31), "/min_age"),
+                          (dict(max_age=15), "/max_age")):
+        expect_problem(D.call("POST", "/v1/offers", ADMIN, offer_body(**over)), 400, pointer, "out_of_range")
+    try:
+        DB.sql("UPDATE offers SET max_age = 31 WHERE id = %d" % o["id"])
+        raise AssertionError("the database took max_age 31")
+    except AssertionError as e:
+        assert "ck_offers__max_age" in str(e), e
+    # the programme's limit on top: 26-29 only with RQTH, 30 never
+    y27, y27r = youth(birth_date=born(27)), youth(birth_date=born(27), rqth=True)
+    y30r = youth(birth_date=born(30), rqth=True)
+    assert fjt["id"] not in offer_ids(matches(y27["id"])) and rule_of(y27["id"], fjt["id"]) == "age"
+    assert fjt["id"] in offer_ids(matches(y27r["id"])), "RQTH: 27 fits an offer up to 30"
+    assert rule_of(y30r["id"], fjt["id"]) == "age", "30 is beyond the programme, whatever the offer says"
+    assert rule_of(y30r["id"], thirty["id"]) == "age"
+
+
+@test
 def max_distance_is_inclusive_on_the_rounded_distance():
     y = youth(max_distance_km=20)
     lat0, lon0 = COMMUNES[SETE]
