@@ -7,7 +7,9 @@
 --    porteur (the route table already says so);
 --  * an offer states its real age range, 16 to 30 (an FJT takes young
 --    workers up to 30); matching still applies the programme's limit,
---    min(max_age, rqth ? 29 : 25), in the daemon.
+--    min(max_age, rqth ? 29 : 25), in the daemon;
+--  * referents see their own file reference (ref) in the stays ending soon;
+--    porteurs never do.
 
 CREATE OR REPLACE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -88,3 +90,40 @@ ALTER TABLE offers DROP CONSTRAINT ck_offers__min_age,
     ADD CONSTRAINT ck_offers__min_age CHECK (min_age BETWEEN 16 AND 30);
 ALTER TABLE offers DROP CONSTRAINT ck_offers__max_age,
     ADD CONSTRAINT ck_offers__max_age CHECK (max_age BETWEEN 16 AND 30 AND max_age >= min_age);
+
+---------------------------------------------------------------- stays: the referent's own file reference
+
+-- f: {ending_within_days, departement, porteur_id, cursor, limit}; today.
+-- As in 004, plus `ref`, the young person's file reference, for an admin
+-- and the referents of the young person's département (their own files);
+-- never for a porteur, nor for a referent who sees the stay only as the
+-- offer's département.
+CREATE OR REPLACE FUNCTION stay_list(f jsonb, actor jsonb, today date) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    WITH s AS (
+        SELECT p, p.planned_end_date - today AS days_left, o.departement AS odep,
+               CASE WHEN actor->>'role' = 'admin'
+                      OR (actor->>'role' = 'referent' AND (actor->'departements') ? y.departement)
+                    THEN jsonb_build_object('ref', y.ref) ELSE '{}'::jsonb END AS own,
+               row_number() OVER (ORDER BY p.planned_end_date, p.id) AS n
+        FROM placements p JOIN offers o ON o.id = p.offer_id JOIN youth y ON y.id = p.youth_id
+        WHERE p.status = 'active'
+          AND (f->>'ending_within_days' IS NULL
+               OR p.planned_end_date - today <= (f->>'ending_within_days')::integer)
+          AND (f->>'departement' IS NULL OR o.departement = f->>'departement')
+          AND (f->>'porteur_id' IS NULL OR o.porteur_id = (f->>'porteur_id')::bigint)
+          AND CASE actor->>'role'
+                WHEN 'admin' THEN true
+                WHEN 'porteur' THEN o.porteur_id = (actor->>'porteur_id')::bigint
+                WHEN 'referent' THEN (actor->'departements') ? y.departement
+                                  OR (actor->'departements') ? o.departement
+                ELSE false END
+    )
+    SELECT jsonb_build_object(
+        'items', coalesce(jsonb_agg(placement_json(p) || jsonb_build_object('days_left', days_left) || own
+                                    ORDER BY n)
+                          FILTER (WHERE n > coalesce((f->>'cursor')::bigint, 0)
+                                  AND n <= coalesce((f->>'cursor')::bigint, 0) + (f->>'limit')::integer), '[]'),
+        'next_cursor', CASE WHEN count(*) > coalesce((f->>'cursor')::bigint, 0) + (f->>'limit')::integer
+                            THEN (coalesce((f->>'cursor')::bigint, 0) + (f->>'limit')::integer)::text END)
+    FROM s;
+$$;

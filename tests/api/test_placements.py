@@ -587,6 +587,36 @@ def a_proposal_books_the_end_its_match_showed():
     assert p["planned_end_date"] == (start + datetime.timedelta(days=400)).isoformat(), p
 
 
+# ---------------------------------------------------------------- issue 11: the referent's own reference in stays
+
+@test
+def stays_show_ref_to_the_youths_referents_and_admins_never_to_porteurs():
+    o = offer(label="Séjours ref", capacity=3)                     # PS, 34
+    y34 = youth(ref="DOSSIER-SEJOUR-34")
+    y30 = youth(ref="DOSSIER-SEJOUR-30", departement="30")
+    s34 = in_state("active", o, y34)
+    s30 = in_state("active", o, y30, token=REF30)
+
+    def stays(token):
+        items = walk("/v1/stays", token, 200)
+        return {i["id"]: i for i in items if i["id"] in (s34["id"], s30["id"])}
+
+    a = stays(ADMIN)
+    assert (a[s34["id"]].get("ref"), a[s30["id"]].get("ref")) == ("DOSSIER-SEJOUR-34", "DOSSIER-SEJOUR-30"), a
+    r34 = stays(REF34)
+    assert r34[s34["id"]].get("ref") == "DOSSIER-SEJOUR-34", r34
+    # the stay of a young person of 30 on an offer of 34: not this referent's file
+    assert "ref" not in r34[s30["id"]], r34[s30["id"]]
+    r30 = stays(REF30)
+    assert set(r30) == {s30["id"]} and r30[s30["id"]].get("ref") == "DOSSIER-SEJOUR-30", r30
+    # the porteur: the stays, never a file reference, anywhere in the answer
+    pt = stays(PTS)
+    assert set(pt) == {s34["id"], s30["id"]}, pt
+    assert all("ref" not in i and "ref" not in i["youth"] for i in pt.values()), pt
+    r = expect(D.call("GET", "/v1/stays?limit=200", PTS), 200)
+    assert "DOSSIER-SEJOUR" not in r.text, r.text
+
+
 # ---------------------------------------------------------------- issue 11: who proposes
 
 @test
