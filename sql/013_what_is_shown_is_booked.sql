@@ -9,7 +9,9 @@
 --    workers up to 30); matching still applies the programme's limit,
 --    min(max_age, rqth ? 29 : 25), in the daemon;
 --  * referents see their own file reference (ref) in the stays ending soon;
---    porteurs never do.
+--    porteurs never do;
+--  * the acceptance rate counts what the porteur answered: accepted (at some
+--    point) over accepted + refused; pending proposals get their own count.
 
 CREATE OR REPLACE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -126,4 +128,87 @@ CREATE OR REPLACE FUNCTION stay_list(f jsonb, actor jsonb, today date) RETURNS j
         'next_cursor', CASE WHEN count(*) > coalesce((f->>'cursor')::bigint, 0) + (f->>'limit')::integer
                             THEN (coalesce((f->>'cursor')::bigint, 0) + (f->>'limit')::integer)::text END)
     FROM s;
+$$;
+
+---------------------------------------------------------------- indicators: the acceptance rate
+
+-- The indicators of one porteur over [p_from, p_to] (both days included),
+-- as in 010, with the acceptance rate on answered proposals only.
+-- Definitions (also in clients/openapi.yaml):
+--   proposals           placements proposed on its offers during the period
+--                       (whatever became of them);
+--   accepted            of those, the ones the porteur accepted at some point
+--                       (accepted_on set: entered, ended, cancelled or
+--                       expired after the acceptance all count);
+--   refused             of those, the ones the porteur refused;
+--   pending             of those, the ones still waiting for an answer
+--                       (status proposed);
+--   acceptance_rate     accepted / (accepted + refused), null when neither:
+--                       pending proposals, and those cancelled or expired
+--                       before any answer, are left out;
+--   refusals            the refused ones by coded reason.
+-- The other figures are 010's (see that file).
+CREATE OR REPLACE FUNCTION report_porteur(p porteurs, p_from date, p_to date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH per AS (SELECT daterange(p_from, p_to + 1) AS r),
+    pl AS (
+        SELECT x.* FROM placements x JOIN offers o ON o.id = x.offer_id WHERE o.porteur_id = p.id
+    ),
+    stays AS (
+        SELECT pl.*, daterange(pl.start_date, coalesce(pl.actual_end_date, pl.planned_end_date)) AS lived
+        FROM pl WHERE pl.status IN ('active', 'ended')
+    ),
+    proposed AS (SELECT * FROM pl, per WHERE per.r @> pl.created_on),
+    answered AS (
+        SELECT count(*) FILTER (WHERE accepted_on IS NOT NULL) AS accepted,
+               count(*) FILTER (WHERE status = 'refused' AND accepted_on IS NULL) AS refused,
+               count(*) FILTER (WHERE status = 'proposed') AS pending
+        FROM proposed
+    ),
+    exited AS (SELECT * FROM stays, per WHERE stays.status = 'ended' AND per.r @> stays.actual_end_date),
+    occ AS (
+        SELECT coalesce(sum(upper(z.x) - lower(z.x)), 0) AS held FROM (
+            SELECT s.lived * per.r * seg.seg AS x
+            FROM stays s JOIN offers o ON o.id = s.offer_id, per, LATERAL offer_capacity_segments(o) seg
+            WHERE seg.open AND s.lived && per.r AND s.lived && seg.seg) z
+        WHERE NOT isempty(z.x)
+    ),
+    cap AS (
+        SELECT coalesce(sum(seg.capacity * (upper(seg.seg * per.r) - lower(seg.seg * per.r))), 0) AS days
+        FROM offers o, per, LATERAL offer_capacity_segments(o) seg
+        WHERE o.porteur_id = p.id AND seg.open AND seg.seg && per.r
+    ),
+    firsts AS (
+        SELECT s.youth_id, min(s.start_date) AS first_entry FROM stays s GROUP BY s.youth_id
+    ),
+    waits AS (
+        SELECT greatest(f.first_entry - y.registered_at, 0) AS days
+        FROM firsts f JOIN youth y ON y.id = f.youth_id, per WHERE per.r @> f.first_entry
+    )
+    SELECT jsonb_build_object(
+        'porteur_id', p.id, 'name', p.name, 'departement', p.departement,
+        'target_youth', p.target_youth,
+        'youth_accompanied', (SELECT count(DISTINCT youth_id) FROM stays, per WHERE stays.lived && per.r),
+        'proposals', (SELECT count(*) FROM proposed),
+        'accepted', (SELECT accepted FROM answered),
+        'refused', (SELECT refused FROM answered),
+        'pending', (SELECT pending FROM answered),
+        'acceptance_rate', (SELECT round(accepted::numeric / nullif(accepted + refused, 0), 4) FROM answered),
+        'refusals', (SELECT coalesce(jsonb_object_agg(refusal_reason, n), '{}') FROM
+                        (SELECT refusal_reason, count(*) AS n FROM proposed WHERE status = 'refused'
+                         GROUP BY refusal_reason) r),
+        'entries', (SELECT count(*) FROM stays, per WHERE per.r @> stays.start_date),
+        'exits', (SELECT count(*) FROM exited),
+        'exits_by_destination', (SELECT coalesce(jsonb_object_agg(exit_destination, n), '{}') FROM
+                        (SELECT exit_destination, count(*) AS n FROM exited GROUP BY exit_destination) d),
+        'durable_share', (SELECT round(count(*) FILTER (WHERE exit_destination = 'durable_housing')::numeric
+                                 / nullif(count(*), 0), 4) FROM exited),
+        'mean_stay_days', (SELECT round(avg(actual_end_date - start_date), 2) FROM exited),
+        'median_stay_days', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY actual_end_date - start_date)
+                             FROM exited),
+        'stays_to_cap', (SELECT count(*) FROM exited WHERE capped AND actual_end_date >= planned_end_date),
+        'place_days_held', (SELECT held FROM occ),
+        'place_days_capacity', (SELECT days FROM cap),
+        'occupancy_rate', (SELECT round(occ.held::numeric / nullif(cap.days, 0), 4) FROM occ, cap),
+        'median_days_to_entry', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY days) FROM waits));
 $$;
