@@ -11,7 +11,9 @@
 --  * referents see their own file reference (ref) in the stays ending soon;
 --    porteurs never do;
 --  * the acceptance rate counts what the porteur answered: accepted (at some
---    point) over accepted + refused; pending proposals get their own count.
+--    point) over accepted + refused; pending proposals get their own count;
+--  * erasing a young person also erases what the idempotency store kept of
+--    the answers about them (a replay returned their ref and birth date).
 
 CREATE OR REPLACE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -212,3 +214,82 @@ LANGUAGE sql STABLE AS $$
         'occupancy_rate', (SELECT round(occ.held::numeric / nullif(cap.days, 0), 4) FROM occ, cap),
         'median_days_to_entry', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY days) FROM waits));
 $$;
+
+---------------------------------------------------------------- erasure reaches the idempotency store
+
+-- A stored answer with the personal members of one young person blanked as
+-- youth_erase blanks them: every object (at any depth) whose "ref" is the
+-- erased reference gets ref, birth_date, institution_exit_date and
+-- commune_insee null, needs [], has_pets false and monthly_income_eur 0 —
+-- for the members it has; nothing is added. Later answers that carry a
+-- young person's ref (allocation plans, imports, notifications) are covered
+-- as long as they name it "ref".
+CREATE FUNCTION jsonb_forget_youth(doc jsonb, p_ref text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    res jsonb;
+    blank CONSTANT jsonb := '{"ref": null, "birth_date": null, "institution_exit_date": null,
+                              "commune_insee": null, "needs": [], "has_pets": false,
+                              "monthly_income_eur": 0}';
+BEGIN
+    IF jsonb_typeof(doc) = 'object' THEN
+        SELECT coalesce(jsonb_object_agg(e.key,
+                   CASE WHEN doc->>'ref' = p_ref AND blank ? e.key THEN blank->e.key
+                        ELSE jsonb_forget_youth(e.value, p_ref) END), '{}')
+        INTO res FROM jsonb_each(doc) e;
+        RETURN res;
+    ELSIF jsonb_typeof(doc) = 'array' THEN
+        SELECT coalesce(jsonb_agg(jsonb_forget_youth(e.value, p_ref) ORDER BY e.n), '[]')
+        INTO res FROM jsonb_array_elements(doc) WITH ORDINALITY AS e(value, n);
+        RETURN res;
+    END IF;
+    RETURN doc;
+END $$;
+
+-- Blanks the young person of reference p_ref in every stored answer. The
+-- record itself stays (same key, same body hash, same status): a retry of
+-- the creation is still recognised as the request already done, so it has
+-- no second effect (it would otherwise create the erased person again from
+-- the retried body), and answers the record as erased.
+CREATE FUNCTION idem_forget_youth(p_ref text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    doc jsonb;
+BEGIN
+    IF p_ref IS NULL THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT token_id, key, response FROM idempotency
+             WHERE state = 'done' AND response LIKE '%"ref"%' FOR UPDATE LOOP
+        BEGIN
+            doc := r.response::jsonb;
+        EXCEPTION WHEN invalid_text_representation THEN
+            CONTINUE;   -- not JSON: nothing of a "ref" member to blank
+        END;
+        IF jsonb_forget_youth(doc, p_ref) IS DISTINCT FROM doc THEN
+            UPDATE idempotency SET response = jsonb_forget_youth(doc, p_ref)::text
+            WHERE token_id = r.token_id AND key = r.key;
+        END IF;
+    END LOOP;
+END $$;
+
+-- As in 003, and what the idempotency store kept of them goes too, in the
+-- same transaction.
+CREATE OR REPLACE FUNCTION youth_erase(p_id bigint, actor jsonb, today date) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE y youth; freed bigint[];
+BEGIN
+    y := youth_fetch(p_id, actor, true);
+    WITH c AS (
+        UPDATE placements SET status = 'cancelled', version = version + 1, updated_at = now()
+        WHERE youth_id = p_id AND status IN ('proposed', 'accepted') RETURNING offer_id
+    ) SELECT array_agg(DISTINCT offer_id) INTO freed FROM c;
+    UPDATE youth SET age_band = youth_age_band(birth_date, today), ref = NULL, birth_date = NULL,
+        institution_exit_date = NULL, commune_insee = NULL, needs = '{}', has_pets = false,
+        monthly_income_eur = 0, status = 'closed', erased_at = now(),
+        version = version + 1, updated_at = now()
+    WHERE id = p_id;
+    PERFORM idem_forget_youth(y.ref);
+    PERFORM audit_write(actor, 'youth.erase', 'youth', p_id);
+    RETURN jsonb_build_object('id', p_id, 'erased', true,
+                              'freed_offers', to_jsonb(coalesce(freed, '{}')));
+END $$;

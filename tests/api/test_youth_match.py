@@ -454,6 +454,44 @@ def delete_erases_the_person_everywhere():
     assert DB.sql("SELECT ref IS NULL, birth_date IS NULL, age_band FROM youth WHERE id = %d" % z["id"]) == ["t|t|18-21"]
 
 
+@test
+def erasure_reaches_what_the_idempotency_store_kept():
+    """Created with an Idempotency-Key, then erased: a replay of the same key and body
+    returns no personal data (ref, birth date, commune, needs...) — the first answer with
+    those members blanked as erasure blanks them — and creates nobody again; the
+    idempotency table holds neither the ref nor the birth date any more. Answers about
+    other young people stay as they were."""
+    body = youth_body(ref="EFFACE-IDEM-0001", departement="11", commune_insee=CARCASSONNE,
+                      birth_date="2005-03-17", needs=["addiction"], has_pets=True,
+                      institution_exit_date=days(-2), situation="institution_exit")
+    other = youth_body(ref="GARDE-IDEM-0002", departement="11", commune_insee=CARCASSONNE,
+                       birth_date="2004-11-02")
+    key, key2 = "erase-me-%d" % SEQ[0], "keep-me-%d" % SEQ[0]
+    first = expect(D.call("POST", "/v1/youth", ADMIN, body,
+                          headers={"Idempotency-Key": key}), 201)
+    kept = expect(D.call("POST", "/v1/youth", ADMIN, other, headers={"Idempotency-Key": key2}), 201)
+    yid = first.json["id"]
+    assert first.json["ref"] == "EFFACE-IDEM-0001", first.json
+    again = expect(D.call("POST", "/v1/youth", ADMIN, body, headers={"Idempotency-Key": key}), 201)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json["ref"] == "EFFACE-IDEM-0001", again
+    expect(D.call("DELETE", "/v1/youth/%d" % yid, ADMIN), 200)
+    n_youth = DB.sql("SELECT count(*) FROM youth")[0]
+    r = D.call("POST", "/v1/youth", ADMIN, body, headers={"Idempotency-Key": key})
+    expect(r, 201)
+    assert r.headers.get("Idempotent-Replayed") == "true", r.headers
+    for secret in ("EFFACE-IDEM-0001", "2005-03-17", CARCASSONNE, "addiction", days(-2)):
+        assert secret not in r.text, "%r still in the replay: %s" % (secret, r.text)
+    j = r.json
+    assert j["id"] == yid and j["ref"] is None and j["birth_date"] is None, j
+    assert (j["commune_insee"], j["needs"], j["has_pets"], j["institution_exit_date"]) == (None, [], False, None), j
+    assert DB.sql("SELECT count(*) FROM youth")[0] == n_youth, "the replay created someone"
+    stored = DB.sql("SELECT response FROM idempotency WHERE key = '%s'" % key)
+    assert len(stored) == 1 and "EFFACE-IDEM-0001" not in stored[0] and "2005-03-17" not in stored[0], stored
+    # another young person's stored answer is untouched
+    r2 = expect(D.call("POST", "/v1/youth", ADMIN, other, headers={"Idempotency-Key": key2}), 201)
+    assert r2.json == kept.json, (r2.json, kept.json)
+
+
 # ---------------------------------------------------------------- matches
 
 def item_checks(item, youth_pos, max_km, offer_pos):
