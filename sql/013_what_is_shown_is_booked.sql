@@ -13,7 +13,8 @@
 --  * the acceptance rate counts what the porteur answered: accepted (at some
 --    point) over accepted + refused; pending proposals get their own count;
 --  * erasing a young person also erases what the idempotency store kept of
---    the answers about them (a replay returned their ref and birth date).
+--    the answers about them (a replay returned their ref and birth date);
+--  * If-Match takes a list of versions (the *_if_match helpers below).
 
 CREATE OR REPLACE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -293,3 +294,34 @@ BEGIN
     RETURN jsonb_build_object('id', p_id, 'erased', true,
                               'freed_offers', to_jsonb(coalesce(freed, '{}')));
 END $$;
+
+---------------------------------------------------------------- If-Match with a list of versions
+
+-- The version a patch function is to check, from the versions an If-Match
+-- list names (the daemon reads the tags; weak ones never match): the
+-- current one when listed, else the first, which then fails the patch
+-- function's own check under its row lock (412). NULL: no condition. The
+-- current version read here without a lock may move before the patch locks
+-- the row: the patch then sees a version that is no longer current and
+-- answers 412, as it must.
+CREATE FUNCTION if_match_version(candidates integer[], current integer) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN candidates IS NULL THEN NULL
+                WHEN current = ANY (candidates) THEN current
+                ELSE candidates[1] END;
+$$;
+
+CREATE FUNCTION porteur_if_match(p_id bigint, candidates integer[]) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT if_match_version(candidates, (SELECT version FROM porteurs WHERE id = p_id));
+$$;
+
+CREATE FUNCTION offer_if_match(p_id bigint, candidates integer[]) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT if_match_version(candidates, (SELECT version FROM offers WHERE id = p_id));
+$$;
+
+CREATE FUNCTION youth_if_match(p_id bigint, candidates integer[]) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT if_match_version(candidates, (SELECT version FROM youth WHERE id = p_id));
+$$;

@@ -617,6 +617,45 @@ def stays_show_ref_to_the_youths_referents_and_admins_never_to_porteurs():
     assert "DOSSIER-SEJOUR" not in r.text, r.text
 
 
+# ---------------------------------------------------------------- issue 11: an offer's ETag follows its representation
+
+@test
+def an_offers_etag_changes_when_its_free_places_do():
+    """free_places changes with a proposal, without a new version of the offer: the ETag
+    (a strong validator of the representation) changes too, and an If-Match with the
+    ETag read before is a 412; the version alone still guards the offer's own fields."""
+    o = offer(label="ETag", capacity=2)
+    path = "/v1/offers/%d" % o["id"]
+
+    def read(query=""):
+        r = expect(D.call("GET", path + query, PTS), 200)
+        return r.headers["ETag"], r.json
+
+    e1, j1 = read()
+    assert read()[0] == e1, "the same representation, the same ETag"
+    assert j1["free_places"] == 2
+    p = propose(youth(), o)
+    e2, j2 = read()
+    assert (j2["free_places"], j2["version"]) == (1, j1["version"]), j2
+    assert e2 != e1, "free_places changed, the ETag did not (%s)" % e1
+    # another day shows another representation
+    e_later, j_later = read("?available_on=%s" % days(400))
+    assert j_later["free_places"] == 2 and e_later not in (e1, e2), (e_later, j_later)
+    # the ETag read before the proposal no longer matches; the current one does
+    r = D.call("PATCH", path, PTS, {"label": "ETag 2"}, headers={"If-Match": e1})
+    expect_problem(r, 412)
+    r = D.call("PATCH", path, PTS, {"label": "ETag 2"}, headers={"If-Match": e2})
+    e3 = expect(r, 200).headers["ETag"]
+    assert read()[0] == e3, "a PATCH answers the ETag a GET then shows"
+    # the place freed: the ETag changes back to another value again
+    ok(p, "cancel", token=REF34)
+    e4, j4 = read()
+    assert j4["free_places"] == 2 and e4 != e3, (e4, e3)
+    # the version alone (as lists give it) still works
+    r = D.call("PATCH", path, PTS, {"label": "ETag 3"}, headers={"If-Match": '"%d"' % j4["version"]})
+    expect(r, 200)
+
+
 # ---------------------------------------------------------------- issue 11: who proposes
 
 @test
