@@ -680,6 +680,48 @@ def offers_state_ages_16_to_30_and_matching_keeps_the_programme_limit():
     assert rule_of(y30r["id"], thirty["id"]) == "age"
 
 
+MENDE = "48095"
+
+
+@test
+def explain_says_what_would_change_the_answer():
+    """explain=1 also gives hints: the nearest offer only its distance keeps out (and
+    its distance), the day the young person becomes old enough, the first day a place
+    within reach frees up for the whole period. Around Mende, where no other test puts
+    an offer."""
+    lat, lon = [float(x) for x in DB.sql("SELECT lat, lon FROM communes WHERE insee = '%s'" % MENDE)[0].split("|")]
+    COMMUNES[MENDE] = (lat, lon)
+    far = offer(label="Mende 35 km", commune_insee=MENDE, lat=north(35, MENDE), lon=lon, capacity=1)
+    offer(label="Mende 50 km", commune_insee=MENDE, lat=north(50, MENDE), lon=lon, capacity=1)
+    offer(label="Mende 30 km hommes", commune_insee=MENDE, lat=north(30, MENDE), lon=lon, capacity=1,
+          gender="male")                                    # nearer, but another rule too
+    full = offer(label="Mende complet", commune_insee=MENDE, lat=north(5, MENDE), lon=lon, capacity=1)
+    offer(label="Mende 18 ans", commune_insee=MENDE, lat=north(6, MENDE), lon=lon, capacity=1, min_age=18,
+          status="closed")
+    who = dict(departement="48", commune_insee=MENDE, max_distance_km=20, wanted_months=6, gender="female")
+    z = youth(birth_date=born(20), **who)
+    p = expect(D.call("POST", "/v1/placements", ADMIN, {"youth_id": z["id"], "offer_id": full["id"],
+                                                        "start_date": days(0), "planned_end_date": days(40)}), 201)
+    y = youth(birth_date=born(20), **who)
+    m = explain(y["id"])
+    assert m["items"] == [], m["items"]
+    h = m["hints"]
+    assert h["distance"] == {"offer_id": far["id"], "label": "Mende 35 km", "distance_km": 35.0}, h
+    assert h["no_free_place"] == {"offer_id": full["id"], "label": "Mende complet", "free_from": days(40)}, h
+    assert h["age"] is None, h
+    # 15 today, 16 in 30 days: old enough for "Mende complet" (16) then
+    t = youth(birth_date=born(16, 30), **who)
+    h = explain(t["id"])["hints"]
+    assert h["age"] == {"offer_id": full["id"], "label": "Mende complet", "old_enough_on": days(30)}, h
+    assert h["distance"] is None, "too young for the far offer too: %r" % h
+    # the place freed earlier: the hint follows at once
+    expect(D.call("POST", "/v1/placements/%d/cancel" % p.json["id"], ADMIN), 200)
+    m = explain(y["id"])
+    assert full["id"] in offer_ids(m) and m["hints"]["no_free_place"] is None, m
+    # no explain, no hints
+    assert "hints" not in matches(y["id"])
+
+
 @test
 def max_distance_is_inclusive_on_the_rounded_distance():
     y = youth(max_distance_km=20)
