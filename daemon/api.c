@@ -45,10 +45,14 @@ static void sql_reply_send(struct sql_call *c)
 {
 	struct req *r = c->r;
 	const char *text = PQgetvalue(c->res, 0, 0);
-	if (c->flags & API_ETAG) {
+	if (c->flags & (API_ETAG | API_ETAG_OFFER)) {
 		json_t *j = json_loads(text, 0, NULL);
 		json_t *v = json_object_get(j, "version");
-		if (json_is_integer(v))
+		json_t *fp = json_object_get(j, "free_places");
+		const char *on = json_string_value(json_object_get(j, "free_places_on"));
+		if (json_is_integer(v) && (c->flags & API_ETAG_OFFER) && json_is_integer(fp) && on)
+			api_offer_etag(r->etag, sizeof r->etag, json_integer_value(v), json_integer_value(fp), on);
+		else if (json_is_integer(v))
 			snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)json_integer_value(v));
 		json_decref(j);
 	}
@@ -297,25 +301,92 @@ bool api_query_departement(struct req *r, json_t *f, const char *name)
 	return true;
 }
 
-long long api_if_match(struct req *r)
+/* A plain version tag: digits only. */
+static long long plain_version(void *ctx, const char *tag, size_t len)
+{
+	(void)ctx;
+	char buf[24];
+	long long v;
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, tag, len);
+	buf[len] = '\0';
+	return parse_ll(buf, &v) && v >= 0 ? v : -1;
+}
+
+int api_if_match(struct req *r, api_tag_fn tag_version, void *ctx, char out[API_IF_MATCH_LEN])
 {
 	const char *s = req_header(r, "If-Match");
-	if (!s || strcmp(s, "*") == 0)
-		return -1;
-	if (strncmp(s, "W/", 2) == 0)
-		s += 2;
-	char buf[24];
-	size_t n = strlen(s);
-	long long v;
-	if (n >= 3 && n < sizeof buf && s[0] == '"' && s[n - 1] == '"') {
-		memcpy(buf, s + 1, n - 2);
-		buf[n - 2] = '\0';
-		if (parse_ll(buf, &v) && v >= 0)
-			return v;
+	out[0] = '\0';
+	if (!tag_version)
+		tag_version = plain_version;
+	if (!s)
+		return 0;
+	const char *p = s;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '*') {
+		const char *q = p + 1;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '\0')
+			return 0;
 	}
-	/* An ETag we never issued cannot match. */
-	req_problem(r, 412, "precondition-failed", "If-Match does not name a current version");
-	return -2;
+	/* #entity-tag: tags between commas and optional white space */
+	long long versions[API_IF_MATCH_MAX];
+	int n = 0;
+	bool malformed = false;
+	while (*p && !malformed) {
+		if (*p == ' ' || *p == '\t' || *p == ',') {
+			p++;
+			continue;
+		}
+		bool weak = strncmp(p, "W/", 2) == 0;
+		if (weak)
+			p += 2;
+		const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
+		if (!close) {
+			malformed = true;
+			break;
+		}
+		/* strong comparison: a weak tag matches nothing */
+		long long v = weak ? -1 : tag_version(ctx, p + 1, (size_t)(close - p - 1));
+		if (v >= 0 && n < API_IF_MATCH_MAX)
+			versions[n++] = v;
+		p = close + 1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != ',')
+			malformed = true;
+	}
+	if (malformed || n == 0) {
+		/* An ETag we never issued, or a weak one, cannot match. */
+		req_problem(r, 412, "precondition-failed", "If-Match does not name a current version");
+		return -2;
+	}
+	size_t used = 0;
+	out[used++] = '{';
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, API_IF_MATCH_LEN - used, "%s%lld", i ? "," : "", versions[i]);
+	snprintf(out + used, API_IF_MATCH_LEN - used, "}");
+	return 1;
+}
+
+/* FNV-1a: a stable, fast hash for ETags (not a security property). */
+static uint32_t fnv1a(uint32_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+void api_offer_etag(char *buf, size_t n, long long version, long long free_places, const char *on)
+{
+	char shown[64];
+	snprintf(shown, sizeof shown, "%lld|%lld|%s", version, free_places, on ? on : "");
+	snprintf(buf, n, "\"%lld-%08x\"", version, (unsigned)fnv1a(2166136261u, shown));
 }
 
 bool api_validate(struct req *r, const struct vfield *fields, size_t n, bool patch)

@@ -19,6 +19,7 @@
  * (what a write triggers after commit is the route's, see effects.h). */
 enum {
 	API_ETAG = 1,              /* the resource's "version" becomes its ETag */
+	API_ETAG_OFFER = 2,        /* the ETag is api_offer_etag's (version, free places) */
 };
 /* Runs sql (one jsonb column, one row) and answers ok_status with it. After
  * a successful write, the route's effects run first (effects.h): the answer
@@ -46,8 +47,24 @@ bool api_query_int(struct req *r, json_t *f, const char *name, long long min, lo
 bool api_query_enum(struct req *r, json_t *f, const char *name, const char *const *values);
 bool api_query_departement(struct req *r, json_t *f, const char *name);
 void api_query_error(struct req *r, const char *name, const char *code, const char *detail);
-/* If-Match as a version number: -1 absent or "*", -2 malformed (answered). */
-long long api_if_match(struct req *r);
+/* If-Match (RFC 9110 13.1.1): a list of entity-tags compared strongly, so a
+ * weak tag (W/"3") never matches. tag_version reads one strong tag's
+ * opaque content (without the quotes) into the version it stands for, or
+ * -1 when it names no current representation; NULL reads plain versions
+ * ("3"). Returns 0 when there is no condition (no header, or "*"); 1 with
+ * out set to a PostgreSQL integer array literal of the versions named
+ * ("{999,3}": the patch functions take the current one if listed); -2 when
+ * nothing can match (malformed, weak tags only, no tag of ours), the 412
+ * already answered. */
+typedef long long (*api_tag_fn)(void *ctx, const char *tag, size_t len);
+#define API_IF_MATCH_MAX 16                 /* versions kept from one header */
+#define API_IF_MATCH_LEN (API_IF_MATCH_MAX * 20 + 3)
+int api_if_match(struct req *r, api_tag_fn tag_version, void *ctx, char out[API_IF_MATCH_LEN]);
+/* An offer's ETag: its version, then a hash of what its representation
+ * shows without a new version (free places on the day shown, and that
+ * day), so that the ETag changes whenever the representation does:
+ * "3-1a2b3c4d". buf holds at least 24 bytes. */
+void api_offer_etag(char *buf, size_t n, long long version, long long free_places, const char *on);
 /* Validates r->body; answers 400 and returns false when invalid. */
 struct vfield;
 bool api_validate(struct req *r, const struct vfield *fields, size_t n, bool patch);

@@ -13,6 +13,8 @@
 #include "siaod/date.h"
 #include "siaod/match.h"
 
+static json_t *date_json(sdate d);
+
 static struct match_params params_for(struct req *r)
 {
 	const struct config *c = &r->app->cfg;
@@ -21,9 +23,40 @@ static struct match_params params_for(struct req *r)
 		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
 			    c->weight_support, c->weight_availability},
 		.free_places = inventory_free_places_cb,
+		.next_free = inventory_next_free_cb,
 	};
 	date_parse(r->today, &p.today);
 	return p;
+}
+
+/* explain=1: what would change the answer (see match_explain_hints), in
+ * plain members: the offer (id, label) and the figure to act on. */
+static json_t *hints_json(const struct match_hints *h, const struct match_offer **cands)
+{
+	json_t *j = json_object();
+	const struct inv_offer *o;
+	if (h->distance_index != MATCH_NO_HINT) {
+		o = (const struct inv_offer *)cands[h->distance_index];
+		json_object_set_new(j, "distance", json_pack("{s:I, s:s, s:f}", "offer_id", (json_int_t)o->m.id,
+			"label", o->label ? o->label : "", "distance_km", h->distance_km));
+	} else {
+		json_object_set_new(j, "distance", json_null());
+	}
+	if (h->age_index != MATCH_NO_HINT) {
+		o = (const struct inv_offer *)cands[h->age_index];
+		json_object_set_new(j, "age", json_pack("{s:I, s:s, s:o}", "offer_id", (json_int_t)o->m.id,
+			"label", o->label ? o->label : "", "old_enough_on", date_json(h->age_date)));
+	} else {
+		json_object_set_new(j, "age", json_null());
+	}
+	if (h->free_index != MATCH_NO_HINT) {
+		o = (const struct inv_offer *)cands[h->free_index];
+		json_object_set_new(j, "no_free_place", json_pack("{s:I, s:s, s:o}", "offer_id", (json_int_t)o->m.id,
+			"label", o->label ? o->label : "", "free_from", date_json(h->free_date)));
+	} else {
+		json_object_set_new(j, "no_free_place", json_null());
+	}
+	return j;
 }
 
 static json_t *date_json(sdate d)
@@ -141,6 +174,9 @@ void api_youth_matches(struct req *r)
 			json_object_set_new(ex_obj, match_rule_code(rule), json_integer((json_int_t)excluded[rule]));
 		json_object_set_new(body, "excluded", ex_obj);
 		json_object_set_new(body, "offers_considered", json_integer((json_int_t)n));
+		struct match_hints hints;
+		match_explain_hints(&p, &y->m, cands, n, &hints);
+		json_object_set_new(body, "hints", hints_json(&hints, cands));
 	}
 	free(res);
 	if (got < 0) {

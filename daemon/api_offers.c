@@ -29,8 +29,10 @@ static const struct vfield offer_fields[] = {
 	{"lon", V_NUMBER, false, false, -180, 180, NULL, false},
 	{"capacity", V_INT, true, false, 0, 1000, NULL, false},
 	{"max_stay_days", V_INT, false, true, 1, 3650, NULL, false},
-	{"min_age", V_INT, false, false, 16, 29, NULL, false},
-	{"max_age", V_INT, false, false, 16, 29, NULL, false},
+	/* the offer as its porteur runs it (an FJT takes young workers up to
+	 * 30); matching applies the programme's limit on top (match.h) */
+	{"min_age", V_INT, false, false, 16, 30, NULL, false},
+	{"max_age", V_INT, false, false, 16, 30, NULL, false},
 	{"gender", V_ENUM, false, false, 0, 0, genders, false},
 	{"accepts_couples", V_BOOL, false, false, 0, 0, NULL, false},
 	{"accepts_children", V_BOOL, false, false, 0, 0, NULL, false},
@@ -103,7 +105,7 @@ void api_offers_create(struct req *r)
 	char *body = json_dumps(r->body, JSON_COMPACT);
 	const char *values[4] = {body, r->actor, r->today, cap > 0 ? dflt : NULL};
 	api_sql_reply(r, "SELECT offer_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
-		      4, values, 201, API_ETAG);
+		      4, values, 201, API_ETAG_OFFER);
 	free(body);
 }
 
@@ -213,25 +215,60 @@ void api_offers_get(struct req *r)
 		if (!o) {
 			req_problem(r, 404, "not-found", "no such offer");
 		} else {
-			snprintf(r->etag, sizeof r->etag, "\"%d\"", o->version);
+			api_offer_etag(r->etag, sizeof r->etag, o->version, inventory_free_on(o, on),
+				       json_string_value(json_object_get(f, "available_on")));
 			req_reply_json(r, 200, offer_json(o, on));
 		}
 	}
 	json_decref(f);
 }
 
+/* An If-Match tag of an offer: its version alone ("3", as the lists'
+ * `version` lets a client write it), or the full ETag of its current
+ * representation ("3-1a2b3c4d"), the one a PATCH answers and a GET without
+ * available_on shows: free places today. */
+struct offer_tag_ctx {
+	const struct inv_offer *o;
+	const char *today;
+};
+
+static long long offer_tag_version(void *arg, const char *tag, size_t len)
+{
+	const struct offer_tag_ctx *c = arg;
+	char buf[32], want[32];
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, tag, len);
+	buf[len] = '\0';
+	char *dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (!buf[0] || strspn(buf, "0123456789") != strlen(buf) || strlen(buf) > 18)
+		return -1;
+	long long v = strtoll(buf, NULL, 10);
+	if (!dash || !c->o)
+		return v;   /* a version alone; an unknown offer is the database's 404 */
+	sdate today;
+	date_parse(c->today, &today);
+	/* the hash part names what was shown: it must be what is shown now */
+	api_offer_etag(want, sizeof want, v, inventory_free_on(c->o, today), c->today);
+	return strlen(want) == len + 2 && memcmp(want + 1, tag, len) == 0 ? v : -1;
+}
+
 void api_offers_patch(struct req *r)
 {
-	long long match = api_if_match(r);
+	struct offer_tag_ctx tc = {inventory_offer(r->app->inv, r->ids[0]), r->today};
+	char versions[API_IF_MATCH_LEN];
+	int match = api_if_match(r, offer_tag_version, &tc, versions);
 	if (match == -2 || !offer_body_ok(r, true))
 		return;
-	char id[24], ver[24];
+	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-	snprintf(ver, sizeof ver, "%lld", match);
 	char *patch = json_dumps(r->body, JSON_COMPACT);
-	const char *values[5] = {id, patch, match >= 0 ? ver : NULL, r->actor, r->today};
-	api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb, $5::date)",
-		      5, values, 200, API_ETAG);
+	const char *values[5] = {id, patch, match > 0 ? versions : NULL, r->actor, r->today};
+	api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, offer_if_match($1::bigint, $3::integer[]), "
+		      "$4::jsonb, $5::date)",
+		      5, values, 200, API_ETAG_OFFER);
 	free(patch);
 }
 
@@ -241,5 +278,5 @@ void api_offers_close(struct req *r)
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	const char *values[3] = {id, r->actor, r->today};
 	api_sql_reply(r, "SELECT offer_close($1::bigint, $2::jsonb, $3::date)", 3, values, 200,
-		      API_ETAG);
+		      API_ETAG_OFFER);
 }

@@ -30,13 +30,16 @@ static const struct vfield create_fields[] = {
 	{"planned_end_date", V_DATE, false, false, 0, 0, NULL, false},
 };
 
-/* The young person must be one of the token's, or the offer the porteur's own. */
-static bool may_propose(struct req *r, const struct inv_youth *y, const struct inv_offer *o)
+/* Only the young person's referent (or an admin) proposes: a porteur holding
+ * someone else's young person on its own offer would block the referent's
+ * proposal until the hold expires (the route table keeps porteurs out, with a
+ * 403 before any eligibility rule is named). */
+static bool may_propose(struct req *r, const struct inv_youth *y)
 {
 	switch (r->who.role) {
 	case ROLE_ADMIN: return true;
 	case ROLE_REFERENT: return auth_has_departement(&r->who, y->departement);
-	case ROLE_PORTEUR: return r->who.porteur_id == o->m.porteur_id;
+	case ROLE_PORTEUR: return false;
 	}
 	return false;
 }
@@ -51,7 +54,7 @@ void api_placements_create(struct req *r)
 		json_integer_value(json_object_get(r->body, "offer_id")));
 	/* unknown ids: the database answers, with the right pointer */
 	if (y && o) {
-		if (!may_propose(r, y, o)) {
+		if (!may_propose(r, y)) {
 			api_forbidden(r, "this young person or offer is outside this token's scope");
 			return;
 		}

@@ -47,15 +47,16 @@ void api_porteurs_get(struct req *r)
 
 void api_porteurs_patch(struct req *r)
 {
-	long long match = api_if_match(r);
+	char versions[API_IF_MATCH_LEN];
+	int match = api_if_match(r, NULL, NULL, versions);
 	if (match == -2 || !api_validate(r, porteur_fields, NFIELDS, true))
 		return;
-	char id[24], ver[24];
+	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-	snprintf(ver, sizeof ver, "%lld", match);
 	char *patch = json_dumps(r->body, JSON_COMPACT);
-	const char *values[4] = {id, patch, match >= 0 ? ver : NULL, r->actor};
-	api_sql_reply(r, "SELECT porteur_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb)",
+	const char *values[4] = {id, patch, match > 0 ? versions : NULL, r->actor};
+	api_sql_reply(r, "SELECT porteur_patch($1::bigint, $2::jsonb, porteur_if_match($1::bigint, $3::integer[]), "
+		      "$4::jsonb)",
 		      4, values, 200, API_ETAG);
 	free(patch);
 }

@@ -32,7 +32,8 @@
 static const char *const columns[][2] = {
 	{"porteur_id", "porteur_id"}, {"porteur", "name"}, {"departement", "departement"},
 	{"objectif_jeunes", "target_youth"}, {"jeunes_accompagnes", "youth_accompanied"},
-	{"propositions", "proposals"}, {"acceptees", "accepted"}, {"taux_acceptation", "acceptance_rate"},
+	{"propositions", "proposals"}, {"acceptees", "accepted"}, {"refusees", "refused"},
+	{"en_attente", "pending"}, {"taux_acceptation", "acceptance_rate"},
 	{"refus", "refusals"}, {"entrees", "entries"}, {"sorties", "exits"},
 	{"sorties_par_destination", "exits_by_destination"}, {"part_logement_durable", "durable_share"},
 	{"duree_moyenne_jours", "mean_stay_days"}, {"duree_mediane_jours", "median_stay_days"},

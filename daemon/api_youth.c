@@ -82,15 +82,16 @@ void api_youth_get(struct req *r)
 
 void api_youth_patch(struct req *r)
 {
-	long long match = api_if_match(r);
+	char versions[API_IF_MATCH_LEN];
+	int match = api_if_match(r, NULL, NULL, versions);
 	if (match == -2 || !api_validate(r, youth_fields, NFIELDS, true))
 		return;
-	char id[24], ver[24];
+	char id[24];
 	id_text(r, id);
-	snprintf(ver, sizeof ver, "%lld", match);
 	char *patch = json_dumps(r->body, JSON_COMPACT);
-	const char *values[5] = {id, patch, match >= 0 ? ver : NULL, r->actor, r->today};
-	api_sql_reply(r, "SELECT youth_patch($1::bigint, $2::jsonb, $3::integer, $4::jsonb, $5::date)",
+	const char *values[5] = {id, patch, match > 0 ? versions : NULL, r->actor, r->today};
+	api_sql_reply(r, "SELECT youth_patch($1::bigint, $2::jsonb, youth_if_match($1::bigint, $3::integer[]), "
+		      "$4::jsonb, $5::date)",
 		      5, values, 200, API_ETAG);
 	free(patch);
 }

@@ -217,6 +217,45 @@ int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start
 	return inventory_free_places((const struct inv_offer *)o, start, end);
 }
 
+/* The first gap of `days` days from `from` in one place's spans: the spans
+ * are sorted and never overlap, so walk them from the first that ends after
+ * `from`, moving the candidate past each span that reaches into it. */
+static sdate place_next_free(const struct inv_place *p, sdate from, int days)
+{
+	int lo = 0, hi = p->nspans;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (p->spans[mid].end <= from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	sdate d = from;
+	for (int i = lo; i < p->nspans && p->spans[i].start < d + days; i++)
+		if (p->spans[i].end > d)
+			d = p->spans[i].end;
+	return d;
+}
+
+sdate inventory_next_free(const struct inv_offer *o, sdate from, int days)
+{
+	sdate best = DATE_NONE;
+	for (int i = 0; i < o->nplaces; i++) {
+		if (!o->places[i].active)
+			continue;
+		sdate d = place_next_free(&o->places[i], from, days);
+		if (best == DATE_NONE || d < best)
+			best = d;
+	}
+	return best;
+}
+
+sdate inventory_next_free_cb(void *ctx, const struct match_offer *o, sdate from, int days)
+{
+	(void)ctx;
+	return inventory_next_free((const struct inv_offer *)o, from, days);
+}
+
 /* ---------------------------------------------------------------- searches */
 
 size_t inventory_offers_near(struct inventory *inv, double lat, double lon, double radius_km,

@@ -97,6 +97,11 @@ int inventory_free_places(const struct inv_offer *o, sdate start, sdate end);
 int inventory_free_on(const struct inv_offer *o, sdate d);
 /* A match_free_places_fn over the inventory (ctx unused). */
 int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start, sdate end);
+/* The earliest day d >= from on which an active place of o is free for
+ * [d, d + days); DATE_NONE without an active place. And the same as a
+ * match_next_free_fn (ctx unused). */
+sdate inventory_next_free(const struct inv_offer *o, sdate from, int days);
+sdate inventory_next_free_cb(void *ctx, const struct match_offer *o, sdate from, int days);
 
 /* Offers whose grid cells come within radius_km of (lat, lon): a superset
  * of those within the radius. Fills out (up to max) and returns the count;

@@ -361,6 +361,119 @@ enum match_rule match_eligible(const struct match_params *p,
 	return r;
 }
 
+/* ---- explanation hints ---- */
+
+/* The rules after age, which no date or distance changes. */
+static bool later_rules_ok(const struct match_youth *y, const struct match_offer *o)
+{
+	return gender_ok(y, o) && household_ok(y, o) && (!y->has_pets || o->accepts_pets) &&
+	       (!(y->needs & MATCH_NEED_WHEELCHAIR) || o->wheelchair_accessible);
+}
+
+/* The first day on which the young person born on `birth` is `years` old,
+ * as date_age_years counts. */
+static sdate birthday(sdate birth, int years)
+{
+	sdate d = date_add_months(birth, 12 * years);
+	/* 29 February in a year without one: date_add_months gives the 28th,
+	 * on which the age is not reached yet */
+	while (date_age_years(birth, d) < years)
+		d++;
+	return d;
+}
+
+/* The day the young person becomes old enough for o, or DATE_NONE. */
+static sdate old_enough_on(const struct match_youth *y, const struct match_offer *o, sdate start)
+{
+	if (y->birth_date == DATE_NONE || !later_rules_ok(y, o))
+		return DATE_NONE;
+	int lo = o->min_age > AGE_MIN ? o->min_age : AGE_MIN;
+	int hi = y->rqth ? AGE_MAX_RQTH : AGE_MAX;
+	if (o->max_age > 0 && o->max_age < hi)
+		hi = o->max_age;
+	if (lo > hi || date_age_years(y->birth_date, start) >= lo)
+		return DATE_NONE;   /* never eligible, or too old rather than too young */
+	sdate d = birthday(y->birth_date, lo);
+	return open_on(o, d) ? d : DATE_NONE;
+}
+
+/* The earliest day from `from` on which a whole period starting that day
+ * is free, or DATE_NONE. The period's length moves a little with its start
+ * (calendar months), so ask again from the day found until it holds. */
+static sdate first_free_start(const struct match_params *p, const struct match_youth *y,
+			      const struct match_offer *o, sdate from)
+{
+	sdate d = from;
+	for (int round = 0; round < 64; round++) {
+		if (!open_on(o, d))
+			return DATE_NONE;
+		sdate s, e;
+		match_period(y, o, d, p->today, &s, &e);
+		sdate next = p->next_free(p->ctx, o, d, (int)(e - s));
+		if (next == DATE_NONE || next < d)
+			return DATE_NONE;
+		if (next == d)
+			return d;
+		d = next;
+	}
+	return DATE_NONE;
+}
+
+void match_explain_hints(const struct match_params *p, const struct match_youth *y,
+			 const struct match_offer *const offers[], size_t n,
+			 struct match_hints *out)
+{
+	struct match_hints h = {.distance_index = MATCH_NO_HINT, .age_index = MATCH_NO_HINT,
+				.free_index = MATCH_NO_HINT};
+	long long best_tenths = LLONG_MAX;
+	for (size_t i = 0; i < n; i++) {
+		const struct match_offer *o = offers[i];
+		struct match_check c = {.age = -1, .free_places = -1};
+		match_period(y, o, p->on, p->today, &c.start, &c.end);
+		if (y->birth_date != DATE_NONE)
+			c.age = date_age_years(y->birth_date, c.start);
+		if (!open_on(o, c.start))
+			continue;
+		long long tenths = distance_tenths(y->lat, y->lon, o->lat, o->lon);
+		if (tenths > max_tenths(y->max_distance_km)) {
+			/* distance is its only fault, and a place waits */
+			if (tenths == LLONG_MAX || !age_ok(y, o, c.age) || !later_rules_ok(y, o) ||
+			    o->capacity <= 0)
+				continue;
+			const struct match_offer *b = h.distance_index == MATCH_NO_HINT
+							      ? NULL : offers[h.distance_index];
+			if (tenths > best_tenths || (tenths == best_tenths && b && o->id >= b->id))
+				continue;
+			int fp = p->free_places ? p->free_places(p->ctx, o, c.start, c.end) : o->capacity;
+			if (fp > 0) {
+				best_tenths = tenths;
+				h.distance_index = i;
+				h.distance_km = (double)tenths / 10;
+			}
+			continue;
+		}
+		if (!age_ok(y, o, c.age)) {
+			sdate d = old_enough_on(y, o, c.start);
+			if (d != DATE_NONE && (h.age_index == MATCH_NO_HINT || d < h.age_date ||
+					       (d == h.age_date && o->id < offers[h.age_index]->id)))
+				h.age_index = i, h.age_date = d;
+			continue;
+		}
+		if (!later_rules_ok(y, o) || o->capacity <= 0 || !p->next_free)
+			continue;
+		int fp = p->free_places ? p->free_places(p->ctx, o, c.start, c.end) : o->capacity;
+		if (fp > 0)
+			continue;   /* eligible: no hint needed */
+		sdate d = first_free_start(p, y, o, c.start);
+		if (d == DATE_NONE || (y->birth_date != DATE_NONE && !age_ok(y, o, date_age_years(y->birth_date, d))))
+			continue;
+		if (h.free_index == MATCH_NO_HINT || d < h.free_date ||
+		    (d == h.free_date && o->id < offers[h.free_index]->id))
+			h.free_index = i, h.free_date = d;
+	}
+	*out = h;
+}
+
 /* ---- score ---- */
 
 /* weight * num / den rounded to the nearest integer, for 0 <= num <= den. */

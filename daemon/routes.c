@@ -52,7 +52,7 @@ const struct route routes[] = {
 	{"DELETE", "/v1/youth/{id}",         api_youth_erase,     A | R,     "youth.erase", YOUTH},
 	{"GET",    "/v1/youth/{id}/matches", api_youth_matches,   A | R,     "youth.matches", 0},
 
-	{"POST",   "/v1/placements",         api_placements_create, A | R | P, "placement.create", PLACEMENT},
+	{"POST",   "/v1/placements",         api_placements_create, A | R,     "placement.create", PLACEMENT},
 	{"GET",    "/v1/placements",         api_placements_list, A | R | P, "placement.list", 0},
 	{"GET",    "/v1/placements/{id}",    api_placements_get,  A | R | P, "placement.get", 0},
 	{"POST",   "/v1/placements/{id}/accept", api_placements_transition, A | P, "placement.accept", PLACEMENT | ALERTS},

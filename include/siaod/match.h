@@ -150,12 +150,19 @@ struct match_weights match_weights_default(void);
 typedef int (*match_free_places_fn)(void *ctx, const struct match_offer *o,
 				    sdate start, sdate end);
 
+/* The earliest day d >= from on which a place of `o` is free for the whole
+ * of [d, d + days), or DATE_NONE when no place ever is (no active place).
+ * Only explanations ask it (match_explain_hints). */
+typedef sdate (*match_next_free_fn)(void *ctx, const struct match_offer *o,
+				    sdate from, int days);
+
 struct match_params {
 	sdate today;                /* in the configured time zone */
 	sdate on;                   /* wished start fixed by the caller, or DATE_NONE */
 	struct match_weights weights;
 	match_free_places_fn free_places;   /* NULL: every place is free */
-	void *ctx;                  /* passed to free_places */
+	match_next_free_fn next_free;       /* NULL: no hint for no_free_place */
+	void *ctx;                  /* passed to free_places and next_free */
 };
 
 /* Great-circle distance (haversine, R = 6371.0 km) rounded to 0.1 km. The
@@ -197,6 +204,44 @@ enum match_rule match_eligible(const struct match_params *p,
 			       const struct match_youth *y,
 			       const struct match_offer *o,
 			       struct match_check *out);
+
+/*
+ * What would change the answer, for an explanation ("why nothing fits"),
+ * one hint per rule where the referent can act or wait. Each hint names the
+ * offer (an index into the array given, MATCH_NO_HINT when there is none):
+ *   distance       the nearest offer (rounded distance, then smaller id)
+ *                  that only its distance keeps out: open on the start,
+ *                  every rule after distance passed and a place free for
+ *                  the whole period — within reach if max_distance_km were
+ *                  distance_km.
+ *   age            the earliest day the young person becomes old enough
+ *                  for an offer that only their age keeps out: too young on
+ *                  the start (age < max(16, min_age)), the offer's range not
+ *                  empty under the programme's limit, the rules after age
+ *                  passed, the offer still taking entries that day. The day
+ *                  is the first on which the age (as match_eligible counts
+ *                  it, so 29 February birthdays count on 1 March) reaches
+ *                  the minimum. Free places on that day are not asked: the
+ *                  referent asks the matches `on` that day.
+ *   no_free_place  the earliest day from the start on which a place frees up
+ *                  for a whole period starting that day (wanted_months cut
+ *                  to the cap, as match_period), among the offers only free
+ *                  places keep out; the offer must still take entries and
+ *                  the young person still be of age that day. Needs
+ *                  p->next_free.
+ */
+#define MATCH_NO_HINT ((size_t)-1)
+struct match_hints {
+	size_t distance_index;
+	double distance_km;
+	size_t age_index;
+	sdate age_date;
+	size_t free_index;
+	sdate free_date;
+};
+void match_explain_hints(const struct match_params *p, const struct match_youth *y,
+			 const struct match_offer *const offers[], size_t n,
+			 struct match_hints *out);
 
 enum match_factor_id {
 	MATCH_FACTOR_DISTANCE,

@@ -1291,7 +1291,9 @@ def live_placements_and_stays():
     call("POST", "/v1/placements/%d/accept" % r.json["id"], pt, status=409)
     r = call("POST", "/v1/placements", ref, {"youth_id": y1, "offer_id": S["offer"], "start_date": day(1)}, status=201)
     call("POST", "/v1/placements/%d/cancel" % r.json["id"], ref, {}, status=200)
-    r = call("POST", "/v1/placements", pt, {"youth_id": y2, "offer_id": S["offer"], "start_date": day(0)}, status=201)
+    # a porteur never proposes (403), the referent does
+    call("POST", "/v1/placements", pt, {"youth_id": y2, "offer_id": S["offer"], "start_date": day(0)}, status=403)
+    r = call("POST", "/v1/placements", ref, {"youth_id": y2, "offer_id": S["offer"], "start_date": day(0)}, status=201)
     S["p2"] = r.json["id"]
     call("POST", "/v1/placements/%d/accept" % S["p2"], pt, status=200)
     call("POST", "/v1/placements/%d/enter" % S["p2"], pt, status=200)

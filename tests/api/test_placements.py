@@ -528,8 +528,9 @@ def proposal_conflicts_and_ineligibility():
                       ({"youth_id": y["id"], "offer_id": 987654, "start_date": days(0)}, "/offer_id")):
         # an id in the body that names nothing: 422 with the field (404 is for the URL's resource)
         expect_problem(D.call("POST", "/v1/placements", REF34, body), 422, ptr, "unknown_value")
-    # the offer's porteur may propose too
-    assert propose(youth(), other, token=PTS)["status"] == "proposed"
+    # the offer's porteur may not propose (issue 11 item 4; see porteurs_never_propose)
+    expect_problem(D.call("POST", "/v1/placements", PTS, {"youth_id": youth()["id"], "offer_id": other["id"],
+                                                          "start_date": days(0)}), 403)
     # scope: a referent of another département, a porteur of another offer
     expect_problem(D.call("POST", "/v1/placements", REF30, {"youth_id": y["id"], "offer_id": other["id"],
                                                             "start_date": days(0)}), 403)
@@ -538,6 +539,153 @@ def proposal_conflicts_and_ineligibility():
     assert DB.sql("SELECT count(*) FROM placements WHERE youth_id = %d" % y["id"]) == ["0"]
     # nothing else was written by the refusals
     assert DB.sql("SELECT count(*) FROM placements WHERE offer_id = %d" % one["id"]) == ["2"]
+
+
+# ---------------------------------------------------------------- issue 11: the end shown is the end booked
+
+def next_august_31():
+    d = datetime.date(today().year, 8, 31)
+    return d if d > today() else datetime.date(today().year + 1, 8, 31)
+
+
+def match_item(y, o, on):
+    r = expect(D.call("GET", "/v1/youth/%d/matches?limit=200&on=%s" % (y["id"], on), REF34), 200)
+    hits = [m for m in r.json["items"] if m["offer_id"] == o["id"]]
+    assert len(hits) == 1, "offer %d not among the matches %r" % (o["id"], r.json["items"])
+    return hits[0]
+
+
+@test
+def a_proposal_books_the_end_its_match_showed():
+    """planned_end_date defaults to start + min(wanted_months calendar months, cap): the
+    match item's end_date, never the offer's cap when the wish is shorter (a 6-month need
+    on an IML offer with a 540-day cap used to hold the place for 540 days)."""
+    start = next_august_31()
+    iml = offer(label="IML 540 jours", kind="iml", capacity=5)
+    assert iml["max_stay_days"] == 540, iml
+    flat = offer(label="F4 90 jours", kind="shared_flat", capacity=5)
+    cases = [(iml, 6, add_months(start, 6)),                                   # the wish, shorter than the cap
+             (iml, 24, start + datetime.timedelta(days=540)),                  # the cap, shorter than the wish
+             (flat, 6, start + datetime.timedelta(days=90))]
+    assert cases[0][2] == datetime.date(start.year + 1, 2, 28 + calendar.isleap(start.year + 1))
+    for o, months, want in cases:
+        y = youth(wanted_months=months)
+        m = match_item(y, o, start.isoformat())
+        assert (m["start_date"], m["end_date"]) == (start.isoformat(), want.isoformat()), (months, m)
+        # without planned_end_date: the end the match showed
+        p = propose(y, o, start=m["start_date"])
+        assert (p["start_date"], p["planned_end_date"]) == (m["start_date"], m["end_date"]), (m, p)
+        ok(p, "cancel", token=REF34)
+        # with the dates the card showed (as the UI and siaoctl send them): the same
+        p = propose(y, o, start=m["start_date"], end=m["end_date"])
+        assert (p["start_date"], p["planned_end_date"]) == (m["start_date"], m["end_date"]), (m, p)
+        ok(p, "cancel", token=REF34)
+    # an explicit end within the cap is booked as given
+    y = youth(wanted_months=6)
+    p = propose(y, iml, start=start.isoformat(), end=(start + datetime.timedelta(days=400)).isoformat())
+    assert p["planned_end_date"] == (start + datetime.timedelta(days=400)).isoformat(), p
+
+
+# ---------------------------------------------------------------- issue 11: the referent's own reference in stays
+
+@test
+def stays_show_ref_to_the_youths_referents_and_admins_never_to_porteurs():
+    o = offer(label="Séjours ref", capacity=3)                     # PS, 34
+    y34 = youth(ref="DOSSIER-SEJOUR-34")
+    y30 = youth(ref="DOSSIER-SEJOUR-30", departement="30")
+    s34 = in_state("active", o, y34)
+    s30 = in_state("active", o, y30, token=REF30)
+
+    def stays(token):
+        items = walk("/v1/stays", token, 200)
+        return {i["id"]: i for i in items if i["id"] in (s34["id"], s30["id"])}
+
+    a = stays(ADMIN)
+    assert (a[s34["id"]].get("ref"), a[s30["id"]].get("ref")) == ("DOSSIER-SEJOUR-34", "DOSSIER-SEJOUR-30"), a
+    r34 = stays(REF34)
+    assert r34[s34["id"]].get("ref") == "DOSSIER-SEJOUR-34", r34
+    # the stay of a young person of 30 on an offer of 34: not this referent's file
+    assert "ref" not in r34[s30["id"]], r34[s30["id"]]
+    r30 = stays(REF30)
+    assert set(r30) == {s30["id"]} and r30[s30["id"]].get("ref") == "DOSSIER-SEJOUR-30", r30
+    # the porteur: the stays, never a file reference, anywhere in the answer
+    pt = stays(PTS)
+    assert set(pt) == {s34["id"], s30["id"]}, pt
+    assert all("ref" not in i and "ref" not in i["youth"] for i in pt.values()), pt
+    r = expect(D.call("GET", "/v1/stays?limit=200", PTS), 200)
+    assert "DOSSIER-SEJOUR" not in r.text, r.text
+
+
+# ---------------------------------------------------------------- issue 11: an offer's ETag follows its representation
+
+@test
+def an_offers_etag_changes_when_its_free_places_do():
+    """free_places changes with a proposal, without a new version of the offer: the ETag
+    (a strong validator of the representation) changes too, and an If-Match with the
+    ETag read before is a 412; the version alone still guards the offer's own fields."""
+    o = offer(label="ETag", capacity=2)
+    path = "/v1/offers/%d" % o["id"]
+
+    def read(query=""):
+        r = expect(D.call("GET", path + query, PTS), 200)
+        return r.headers["ETag"], r.json
+
+    e1, j1 = read()
+    assert read()[0] == e1, "the same representation, the same ETag"
+    assert j1["free_places"] == 2
+    p = propose(youth(), o)
+    e2, j2 = read()
+    assert (j2["free_places"], j2["version"]) == (1, j1["version"]), j2
+    assert e2 != e1, "free_places changed, the ETag did not (%s)" % e1
+    # another day shows another representation
+    e_later, j_later = read("?available_on=%s" % days(400))
+    assert j_later["free_places"] == 2 and e_later not in (e1, e2), (e_later, j_later)
+    # the ETag read before the proposal no longer matches; the current one does
+    r = D.call("PATCH", path, PTS, {"label": "ETag 2"}, headers={"If-Match": e1})
+    expect_problem(r, 412)
+    r = D.call("PATCH", path, PTS, {"label": "ETag 2"}, headers={"If-Match": e2})
+    e3 = expect(r, 200).headers["ETag"]
+    assert read()[0] == e3, "a PATCH answers the ETag a GET then shows"
+    # the place freed: the ETag changes back to another value again
+    ok(p, "cancel", token=REF34)
+    e4, j4 = read()
+    assert j4["free_places"] == 2 and e4 != e3, (e4, e3)
+    # the version alone (as lists give it) still works
+    r = D.call("PATCH", path, PTS, {"label": "ETag 3"}, headers={"If-Match": '"%d"' % j4["version"]})
+    expect(r, 200)
+
+
+# ---------------------------------------------------------------- issue 11: who proposes
+
+@test
+def porteurs_never_propose_but_still_see_candidates_and_answer():
+    """A porteur's POST /v1/placements is a 403 that names no rule, whoever the young
+    person is (eligible or not, of any département), and is audited as a refusal;
+    the young person's referent and an admin still propose; the porteur still sees
+    its offer's candidates and answers the proposals."""
+    o = offer(label="Offre du porteur", capacity=3)
+    fit, old = youth(), youth(birth_date=born(27))
+    audit_before = int(DB.sql("SELECT count(*) FROM audit WHERE action = 'placement.create' "
+                              "AND outcome = 'denied' AND status = 403")[0])
+    for y in (fit, old):
+        r = D.call("POST", "/v1/placements", PTS, {"youth_id": y["id"], "offer_id": o["id"], "start_date": days(0)})
+        pb = expect_problem(r, 403)
+        assert "rules" not in pb and "rule " not in pb["detail"], pb
+        assert "age" not in pb["detail"], pb
+    # before any check of the body either
+    expect_problem(D.call("POST", "/v1/placements", PTS, {"youth_id": 987654, "offer_id": o["id"]}), 403)
+    assert DB.sql("SELECT count(*) FROM placements WHERE offer_id = %d" % o["id"]) == ["0"]
+    eventually(lambda: int(DB.sql("SELECT count(*) FROM audit WHERE action = 'placement.create' "
+                                  "AND outcome = 'denied' AND status = 403")[0]) >= audit_before + 3,
+               msg="the three refusals audited")
+    # the porteur still sees its offer's candidates
+    cands = expect(D.call("GET", "/v1/offers/%d/candidates?limit=200" % o["id"], PTS), 200).json["items"]
+    assert fit["id"] in [c["youth_id"] for c in cands], cands
+    # the referent and an admin propose; the porteur answers
+    p = propose(fit, o, token=REF34)
+    assert ok(p, "accept", token=PTS)["status"] == "accepted"
+    q = propose(youth(), o, token=ADMIN)
+    assert ok(q, "refuse", {"reason": "other"}, token=PTS)["status"] == "refused"
 
 
 @test

@@ -214,6 +214,8 @@ def indicators_fixture_built_through_the_api():
      90   A   closed
     100   Y2  exits on its capped planned end (fjt)
     110   Y4  exits F (other_transitional)
+    115   Y11 proposed on F, cancelled by the referent before any answer
+    119   Y11 proposed on F again, left pending (its hold runs to day 126)
     125   Y9  proposed on F, left pending (after the period);
           Nîmes: Y12, Y13, Y14 entered retroactively on day 0, exit on days 100, 101, 101
     """
@@ -236,7 +238,7 @@ def indicators_fixture_built_through_the_api():
               capacity=3, available_from=day(0))
     FX.update(F=F, A=A, O=O, N=N)
     reg = {"Y0": -40, "Y1": -20, "Y2": -30, "Y3": -15, "Y4": 0, "Y5": -5, "Y6": -5, "Y7": -5,
-           "Y8": -5, "Y9": -5, "Y10": -5}
+           "Y8": -5, "Y9": -5, "Y10": -5, "Y11": -5}
     Y = {n: youth(REF34, registered_at=day(r)) for n, r in reg.items()}
     for n in ("Y12", "Y13", "Y14"):
         Y[n] = youth(REF30, departement="30", commune_insee=NIMES, registered_at=day(-10))
@@ -289,6 +291,10 @@ def indicators_fixture_built_through_the_api():
     assert e2["actual_end_date"] == e2["planned_end_date"] == day(100), e2
     at(110)
     act(pt_sete, p4b, "exit", {"date": day(110), "destination": "other_transitional"})
+    at(115)
+    act(REF34, propose(REF34, Y["Y11"], F), "cancel")
+    at(119)
+    propose(REF34, Y["Y11"], F)
     at(125)
     assert today() == TODAY0.isoformat()
     propose(REF34, Y["Y9"], F)
@@ -314,9 +320,14 @@ def indicators_fixture_built_through_the_api():
 #                      -> 4 (Y0 ended on day 20, before)
 # target_youth         12
 # proposals            created on days 30..119: Y3 (45), Y4 (50), Y5 (60), Y6 (65), Y7 (75),
-#                      Y8 (80), Y4 (85) -> 7 (Y0 1, Y1 5, Y2 10 before; Y9 125 after)
+#                      Y8 (80), Y4 (85), Y11 (115), Y11 (119) -> 9
+#                      (Y0 1, Y1 5, Y2 10 before; Y9 125 after)
 # accepted             Y3, Y4, Y8 (accepted, then cancelled: still accepted), Y4 -> 4
-# acceptance_rate      4 / 7 = 0.571428... -> 0.5714
+# refused              Y5, Y6, Y7 -> 3
+# pending              Y11 (119) -> 1 (Y11 (115) was cancelled before any answer)
+# acceptance_rate      accepted / (accepted + refused), the pending and the cancelled-
+#                      unanswered left out: 4 / 7 = 0.571428... -> 0.5714
+#                      (not 4 / 9 = 0.4444: what the porteur did not answer is no refusal)
 # refusals             youth_declined 1 (Y5), incompatible_needs 2 (Y6, Y7)
 # entries              entry dates in the period: Y3 45, Y4 50, Y4 85 -> 3
 # exits                exit dates in the period: Y1 40, Y4 60, Y2 100, Y4 110 -> 4 (Y0 20 before)
@@ -338,7 +349,8 @@ def indicators_fixture_built_through_the_api():
 #                      (Y1, Y2 first entered on days 5 and 10, before)
 SETE_WANT = {
     "name": "Habitat Jeunes de Sète", "departement": "34", "target_youth": 12,
-    "youth_accompanied": 4, "proposals": 7, "accepted": 4, "acceptance_rate": 0.5714,
+    "youth_accompanied": 4, "proposals": 9, "accepted": 4, "refused": 3, "pending": 1,
+    "acceptance_rate": 0.5714,
     "refusals": {"youth_declined": 1, "incompatible_needs": 2},
     "entries": 3, "exits": 4,
     "exits_by_destination": {"durable_housing": 1, "street": 1, "fjt": 1, "other_transitional": 1},
@@ -353,7 +365,7 @@ SETE_WANT = {
 #   occupancy 15 / 90 = 0.1667; days to entry 35 - (-5) = 40.
 AUTRE_WANT = {
     "name": "Autre porteur 34", "target_youth": 5, "youth_accompanied": 1, "proposals": 1,
-    "accepted": 1, "acceptance_rate": 1.0, "refusals": {}, "entries": 1, "exits": 1,
+    "accepted": 1, "refused": 0, "pending": 0, "acceptance_rate": 1.0, "refusals": {}, "entries": 1, "exits": 1,
     "exits_by_destination": {"durable_housing": 1}, "durable_share": 1.0,
     "mean_stay_days": 15.0, "median_stay_days": 15, "stays_to_cap": 0,
     "place_days_held": 15, "place_days_capacity": 90, "occupancy_rate": 0.1667,
@@ -368,7 +380,8 @@ AUTRE_WANT = {
 #   occupancy 212/270 = 0.785185... -> 0.7852; first entries on day 0, before: median null.
 NIMES_WANT = {
     "name": "Habitat Nîmes", "departement": "30", "target_youth": 8, "youth_accompanied": 3,
-    "proposals": 0, "accepted": 0, "acceptance_rate": None, "refusals": {}, "entries": 0,
+    "proposals": 0, "accepted": 0, "refused": 0, "pending": 0, "acceptance_rate": None,
+    "refusals": {}, "entries": 0,
     "exits": 3, "exits_by_destination": {"durable_housing": 2, "unknown": 1},
     "durable_share": 0.6667, "mean_stay_days": 100.67, "median_stay_days": 101,
     "stays_to_cap": 0, "place_days_held": 212, "place_days_capacity": 270,
@@ -395,6 +408,23 @@ def the_other_porteurs_figures_are_their_own():
     items = expect(indicators(query=period()), 200).json["items"]
     compare(item_of(items, FX["autre"]), AUTRE_WANT, "Autre porteur 34")
     compare(item_of(items, FX["nimes"]), NIMES_WANT, "Habitat Nîmes")
+
+
+@test
+def pending_proposals_are_no_refusals():
+    """[day 120, day 125]: Y9's proposal of day 125, unanswered, is the only one: pending 1,
+    nothing answered, so no rate (null) — not 0.0 as if the porteur had refused it."""
+    one = item_of(expect(indicators(query=period(120, 125)), 200).json["items"], FX["sete"])
+    compare(one, {"proposals": 1, "accepted": 0, "refused": 0, "pending": 1, "acceptance_rate": None},
+            "Sète over days 120-125")
+    # [day 115, day 119]: Y11 cancelled unanswered (left out), Y11 again, pending
+    one = item_of(expect(indicators(query=period(115, 119)), 200).json["items"], FX["sete"])
+    compare(one, {"proposals": 2, "accepted": 0, "refused": 0, "pending": 1, "acceptance_rate": None},
+            "Sète over days 115-119")
+    # [day 60, day 80]: Y5, Y6, Y7 refused, Y8 accepted (then cancelled): 1 / 4
+    one = item_of(expect(indicators(query=period(60, 80)), 200).json["items"], FX["sete"])
+    compare(one, {"proposals": 4, "accepted": 1, "refused": 3, "pending": 0, "acceptance_rate": 0.25},
+            "Sète over days 60-80")
 
 
 @test
@@ -461,7 +491,8 @@ def read_csv(r):
 CSV_COLUMNS = [
     ("porteur_id", "porteur_id"), ("porteur", "name"), ("departement", "departement"),
     ("objectif_jeunes", "target_youth"), ("jeunes_accompagnes", "youth_accompanied"),
-    ("propositions", "proposals"), ("acceptees", "accepted"), ("taux_acceptation", "acceptance_rate"),
+    ("propositions", "proposals"), ("acceptees", "accepted"), ("refusees", "refused"),
+    ("en_attente", "pending"), ("taux_acceptation", "acceptance_rate"),
     ("refus", "refusals"), ("entrees", "entries"), ("sorties", "exits"),
     ("sorties_par_destination", "exits_by_destination"), ("part_logement_durable", "durable_share"),
     ("duree_moyenne_jours", "mean_stay_days"), ("duree_mediane_jours", "median_stay_days"),
@@ -541,11 +572,12 @@ def indicators_in_csv_for_a_french_spreadsheet():
 def csv_figures_keep_every_decimal_of_the_json():
     # Habitat Nîmes's mean stay is 100.67 days in JSON (302 / 3, rounded to 2 decimals by
     # report_porteur); the CSV must say 100,67, not a figure rounded again.
-    row = [x for x in read_csv(expect(indicators(query=period(), csv_=True), 200))[1]
-           if int(x[0]) == FX["nimes"]][0]
-    assert row[13] == "100,67", ("duree_moyenne_jours of Habitat Nîmes is %r in the CSV, 100.67 in the "
-                                 "JSON (daemon/api_reports.c csv_field formats reals with %%.4g: 4 "
-                                 "significant digits)" % row[13])
+    header, rows = read_csv(expect(indicators(query=period(), csv_=True), 200))
+    row = [x for x in rows if int(x[0]) == FX["nimes"]][0]
+    mean = row[header.index("duree_moyenne_jours")]
+    assert mean == "100,67", ("duree_moyenne_jours of Habitat Nîmes is %r in the CSV, 100.67 in the "
+                              "JSON (daemon/api_reports.c csv_field formats reals with %%.4g: 4 "
+                              "significant digits)" % mean)
 
 
 @test

@@ -164,7 +164,7 @@ SCOPE = {
 
     "placement.create": Rule("/v1/placements", lambda: {"youth_id": FX["Y34"], "offer_id": FX["O1"],
                                                          "start_date": day(1)},
-                             ref_out=403, p_other=403),
+                             ref_out=403),   # no porteur proposes (issue 11 item 4)
     "placement.list": Rule("/v1/placements", ref_out="ok", p_other="ok"),
     "placement.get": Rule("/v1/placements/{PL}", ref_out=403, p_other=403),
     "placement.accept": Rule("/v1/placements/{PL}/accept", p_other=403),

@@ -179,6 +179,35 @@ def private_and_loopback_webhook_targets_are_refused_unless_allowed():
         remember(expect(DP.call("POST", "/v1/webhooks", ADMIN_P, hook(url, porteur_id=pp)), 201).json)
 
 
+# The special-purpose blocks of the IANA registries (issue 11 item 11): no ordinary
+# unicast destination, or an IPv6 form that carries an IPv4 address a relay or a local
+# translator could deliver anywhere (so refused whatever IPv4 address it carries).
+SPECIAL = ["http://[::ffff:8.8.8.8]/h", "http://[::ffff:7f00:1]/h", "http://[::8.8.8.8]/h",
+           "http://[::127.0.0.1]/h", "http://[64:ff9b::808:808]/h", "http://[64:ff9b::7f00:1]/h",
+           "http://[2002:7f00:1::1]/h", "http://[2002:808:808::1]/h", "http://198.18.0.1/h",
+           "http://198.19.255.254/h", "http://100.127.255.254/h", "http://192.0.0.8/h",
+           "http://224.0.0.1/h", "http://239.255.255.250/h", "http://[ff02::1]/h", "http://240.0.0.1/h",
+           "http://250.1.2.3/h", "http://255.255.255.255/h"]
+
+
+@test
+def special_purpose_webhook_targets_are_refused_at_creation():
+    before = DB.sql("SELECT count(*) FROM webhooks")[0]
+    for url in SPECIAL:
+        r = D.call("POST", "/v1/webhooks", ADMIN, hook(url))
+        try:
+            expect_problem(r, 400, pointer="/url", code="out_of_range")
+        except AssertionError as e:
+            raise AssertionError("%s: %s" % (url, e))
+    assert DB.sql("SELECT count(*) FROM webhooks")[0] == before, "a special-purpose target was stored"
+    # their neighbours outside the blocks are ordinary addresses
+    for url in ("http://198.20.0.1/h", "http://100.128.0.1/h", "http://192.0.1.1/h", "http://223.1.2.3/h",
+                "http://[2003::1]/h", "http://[2a01:cb00::1]/h"):
+        w = remember(expect(D.call("POST", "/v1/webhooks", ADMIN, hook(url)), 201, url).json)
+        # (no delivery to anyone's real address from a test)
+        expect(D.call("DELETE", "/v1/webhooks/%d" % w["id"], ADMIN), 200)
+
+
 class Receiver:
     def __init__(self):
         self.paths = []

@@ -454,6 +454,44 @@ def delete_erases_the_person_everywhere():
     assert DB.sql("SELECT ref IS NULL, birth_date IS NULL, age_band FROM youth WHERE id = %d" % z["id"]) == ["t|t|18-21"]
 
 
+@test
+def erasure_reaches_what_the_idempotency_store_kept():
+    """Created with an Idempotency-Key, then erased: a replay of the same key and body
+    returns no personal data (ref, birth date, commune, needs...) — the first answer with
+    those members blanked as erasure blanks them — and creates nobody again; the
+    idempotency table holds neither the ref nor the birth date any more. Answers about
+    other young people stay as they were."""
+    body = youth_body(ref="EFFACE-IDEM-0001", departement="11", commune_insee=CARCASSONNE,
+                      birth_date="2005-03-17", needs=["addiction"], has_pets=True,
+                      institution_exit_date=days(-2), situation="institution_exit")
+    other = youth_body(ref="GARDE-IDEM-0002", departement="11", commune_insee=CARCASSONNE,
+                       birth_date="2004-11-02")
+    key, key2 = "erase-me-%d" % SEQ[0], "keep-me-%d" % SEQ[0]
+    first = expect(D.call("POST", "/v1/youth", ADMIN, body,
+                          headers={"Idempotency-Key": key}), 201)
+    kept = expect(D.call("POST", "/v1/youth", ADMIN, other, headers={"Idempotency-Key": key2}), 201)
+    yid = first.json["id"]
+    assert first.json["ref"] == "EFFACE-IDEM-0001", first.json
+    again = expect(D.call("POST", "/v1/youth", ADMIN, body, headers={"Idempotency-Key": key}), 201)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json["ref"] == "EFFACE-IDEM-0001", again
+    expect(D.call("DELETE", "/v1/youth/%d" % yid, ADMIN), 200)
+    n_youth = DB.sql("SELECT count(*) FROM youth")[0]
+    r = D.call("POST", "/v1/youth", ADMIN, body, headers={"Idempotency-Key": key})
+    expect(r, 201)
+    assert r.headers.get("Idempotent-Replayed") == "true", r.headers
+    for secret in ("EFFACE-IDEM-0001", "2005-03-17", CARCASSONNE, "addiction", days(-2)):
+        assert secret not in r.text, "%r still in the replay: %s" % (secret, r.text)
+    j = r.json
+    assert j["id"] == yid and j["ref"] is None and j["birth_date"] is None, j
+    assert (j["commune_insee"], j["needs"], j["has_pets"], j["institution_exit_date"]) == (None, [], False, None), j
+    assert DB.sql("SELECT count(*) FROM youth")[0] == n_youth, "the replay created someone"
+    stored = DB.sql("SELECT response FROM idempotency WHERE key = '%s'" % key)
+    assert len(stored) == 1 and "EFFACE-IDEM-0001" not in stored[0] and "2005-03-17" not in stored[0], stored
+    # another young person's stored answer is untouched
+    r2 = expect(D.call("POST", "/v1/youth", ADMIN, other, headers={"Idempotency-Key": key2}), 201)
+    assert r2.json == kept.json, (r2.json, kept.json)
+
+
 # ---------------------------------------------------------------- matches
 
 def item_checks(item, youth_pos, max_km, offer_pos):
@@ -608,6 +646,80 @@ def age_limits_on_the_start_date():
     y22 = youth(birth_date=born(23, 1))["id"]              # 22 today, 23 tomorrow
     assert eligible(y22) and not eligible(y22, days(1))
     assert not eligible(rqth29), "the offer's max_age bounds RQTH too"
+
+
+@test
+def offers_state_ages_16_to_30_and_matching_keeps_the_programme_limit():
+    """An FJT takes young workers aged 16 to 30: registering max_age 30 (or min_age 30)
+    is accepted (C validation, the SQL CHECK of migration 013, the OpenAPI maximum);
+    31 is not. Matching still applies min(max_age, rqth ? 29 : 25)."""
+    fjt = offer(kind="fjt", label="FJT 16-30", capacity=3, min_age=16, max_age=30)
+    assert (fjt["min_age"], fjt["max_age"]) == (16, 30), fjt
+    thirty = offer(kind="fjt", label="FJT 30 ans", capacity=1, min_age=30, max_age=30)
+    assert (thirty["min_age"], thirty["max_age"]) == (30, 30), thirty
+    # a PATCH up to 30 passes the database's own CHECK
+    o = offer(label="Âges relevés", capacity=2)
+    assert o["max_age"] == 29, o
+    r = D.call("PATCH", "/v1/offers/%d" % o["id"], ADMIN, {"max_age": 30})
+    assert expect(r, 200).json["max_age"] == 30, r
+    assert DB.sql("SELECT max_age FROM offers WHERE id = %d" % o["id"]) == ["30"]
+    for over, pointer in ((dict(max_age=31), "/max_age"), (dict(min_age=31, max_age=31), "/min_age"),
+                          (dict(max_age=15), "/max_age")):
+        expect_problem(D.call("POST", "/v1/offers", ADMIN, offer_body(**over)), 400, pointer, "out_of_range")
+    try:
+        DB.sql("UPDATE offers SET max_age = 31 WHERE id = %d" % o["id"])
+        raise AssertionError("the database took max_age 31")
+    except AssertionError as e:
+        assert "ck_offers__max_age" in str(e), e
+    # the programme's limit on top: 26-29 only with RQTH, 30 never
+    y27, y27r = youth(birth_date=born(27)), youth(birth_date=born(27), rqth=True)
+    y30r = youth(birth_date=born(30), rqth=True)
+    assert fjt["id"] not in offer_ids(matches(y27["id"])) and rule_of(y27["id"], fjt["id"]) == "age"
+    assert fjt["id"] in offer_ids(matches(y27r["id"])), "RQTH: 27 fits an offer up to 30"
+    assert rule_of(y30r["id"], fjt["id"]) == "age", "30 is beyond the programme, whatever the offer says"
+    assert rule_of(y30r["id"], thirty["id"]) == "age"
+
+
+MENDE = "48095"
+
+
+@test
+def explain_says_what_would_change_the_answer():
+    """explain=1 also gives hints: the nearest offer only its distance keeps out (and
+    its distance), the day the young person becomes old enough, the first day a place
+    within reach frees up for the whole period. Around Mende, where no other test puts
+    an offer."""
+    lat, lon = [float(x) for x in DB.sql("SELECT lat, lon FROM communes WHERE insee = '%s'" % MENDE)[0].split("|")]
+    COMMUNES[MENDE] = (lat, lon)
+    far = offer(label="Mende 35 km", commune_insee=MENDE, lat=north(35, MENDE), lon=lon, capacity=1)
+    offer(label="Mende 50 km", commune_insee=MENDE, lat=north(50, MENDE), lon=lon, capacity=1)
+    offer(label="Mende 30 km hommes", commune_insee=MENDE, lat=north(30, MENDE), lon=lon, capacity=1,
+          gender="male")                                    # nearer, but another rule too
+    full = offer(label="Mende complet", commune_insee=MENDE, lat=north(5, MENDE), lon=lon, capacity=1)
+    offer(label="Mende 18 ans", commune_insee=MENDE, lat=north(6, MENDE), lon=lon, capacity=1, min_age=18,
+          status="closed")
+    who = dict(departement="48", commune_insee=MENDE, max_distance_km=20, wanted_months=6, gender="female")
+    z = youth(birth_date=born(20), **who)
+    p = expect(D.call("POST", "/v1/placements", ADMIN, {"youth_id": z["id"], "offer_id": full["id"],
+                                                        "start_date": days(0), "planned_end_date": days(40)}), 201)
+    y = youth(birth_date=born(20), **who)
+    m = explain(y["id"])
+    assert m["items"] == [], m["items"]
+    h = m["hints"]
+    assert h["distance"] == {"offer_id": far["id"], "label": "Mende 35 km", "distance_km": 35.0}, h
+    assert h["no_free_place"] == {"offer_id": full["id"], "label": "Mende complet", "free_from": days(40)}, h
+    assert h["age"] is None, h
+    # 15 today, 16 in 30 days: old enough for "Mende complet" (16) then
+    t = youth(birth_date=born(16, 30), **who)
+    h = explain(t["id"])["hints"]
+    assert h["age"] == {"offer_id": full["id"], "label": "Mende complet", "old_enough_on": days(30)}, h
+    assert h["distance"] is None, "too young for the far offer too: %r" % h
+    # the place freed earlier: the hint follows at once
+    expect(D.call("POST", "/v1/placements/%d/cancel" % p.json["id"], ADMIN), 200)
+    m = explain(y["id"])
+    assert full["id"] in offer_ids(m) and m["hints"]["no_free_place"] is None, m
+    # no explain, no hints
+    assert "hints" not in matches(y["id"])
 
 
 @test

@@ -154,7 +154,11 @@ static void check(enum check c, const char *method, const char *target, const ch
 	case C_DATE: ok = api_query_date(r, f, name, NULL); break;
 	case C_ENUM: ok = api_query_enum(r, f, name, statuses); break;
 	case C_DEPARTEMENT: ok = api_query_departement(r, f, name); break;
-	case C_IF_MATCH: ok = api_if_match(r) != -2; break;
+	case C_IF_MATCH: {
+		char versions[API_IF_MATCH_LEN];
+		ok = api_if_match(r, NULL, NULL, versions) != -2;
+		break;
+	}
 	case C_COUNT: break;
 	}
 	json_decref(f);

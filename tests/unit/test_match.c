@@ -1096,6 +1096,152 @@ static void test_rank_youth(void)
 	CHECK_INT(match_score(&p, &y[3], &o, NULL), 95);
 }
 
+/* ---- explanation hints ---- */
+
+/* The earliest day from `from` with a place free for `days` days, by
+ * asking the fake inventory day after day (slow, obviously right). */
+static sdate fake_next_free(void *ctx, const struct match_offer *o, sdate from, int days)
+{
+	if (o->capacity <= 0)
+		return DATE_NONE;
+	for (sdate d = from; d < from + 3000; d++)
+		if (fake_free_places(ctx, o, d, d + days) > 0)
+			return d;
+	return DATE_NONE;
+}
+
+static void test_hints(void)
+{
+	struct match_params p = base_params();
+	struct match_youth y = base_youth();           /* 19, within 30 km, 6 months */
+	struct match_hints h;
+
+	/* distance: the nearest offer only its distance keeps out, with a place */
+	struct match_offer o[6];
+	for (int i = 0; i < 6; i++) {
+		o[i] = base_offer();
+		o[i].id = 10 + i;
+		o[i].capacity = 1;
+	}
+	o[0].lat = 43.0 + lat_step(50.0);              /* 50,0 km: the hint */
+	o[1].lat = 43.0 + lat_step(40.0);              /* nearer, but men only */
+	o[1].gender = MATCH_OFFER_GENDER_MALE;
+	o[2].lat = 43.0 + lat_step(45.0);              /* nearer, but full */
+	o[3].lat = 43.0 + lat_step(60.0);              /* farther */
+	o[4].lat = 43.0 + lat_step(10.0);              /* within reach: no hint needed */
+	o[5].lat = 43.0 + lat_step(42.0);              /* nearer, but closed */
+	o[5].open = false;
+	const struct occupancy full[] = {{0, ymd(2024, 1, 1), ymd(2026, 1, 1)}};
+	struct fake_inventory inv = {full, 1, 0};
+	/* only offer 2 (index 2) is full: the fake fills place 0 of every
+	 * offer, so give the others two places with one free */
+	for (int i = 0; i < 6; i++)
+		if (i != 2)
+			o[i].capacity = 2;
+	p.free_places = fake_free_places;
+	p.next_free = fake_next_free;
+	p.ctx = &inv;
+	const struct match_offer *ptr[6] = {&o[0], &o[1], &o[2], &o[3], &o[4], &o[5]};
+	match_explain_hints(&p, &y, ptr, 6, &h);
+	CHECK_INT((int)h.distance_index, 0);
+	CHECK(fabs(h.distance_km - 50.0) < 1e-9);
+	CHECK(h.age_index == MATCH_NO_HINT);
+	/* the full offer 2 is excluded by distance first: no free-place hint */
+	CHECK(h.free_index == MATCH_NO_HINT);
+	/* nothing excluded by distance alone: no hint */
+	match_explain_hints(&p, &y, ptr + 4, 1, &h);
+	CHECK(h.distance_index == MATCH_NO_HINT);
+
+	/* age: 15 on 2024-05-01, 16 on 2024-09-10 */
+	struct match_youth young = base_youth();
+	young.birth_date = ymd(2008, 9, 10);
+	struct match_offer a[5];
+	for (int i = 0; i < 5; i++) {
+		a[i] = base_offer();
+		a[i].id = 20 + i;
+	}
+	a[1].min_age = 18;                             /* later: 2026-09-10 */
+	a[2].gender = MATCH_OFFER_GENDER_MALE;         /* another rule too: no hint */
+	a[3].min_age = 16;
+	a[3].available_until = ymd(2024, 9, 9);        /* no entry left by then */
+	a[4].min_age = 26;                             /* above the programme's 25 */
+	const struct match_offer *aptr[5] = {&a[1], &a[2], &a[3], &a[4], &a[0]};
+	struct fake_inventory empty = {NULL, 0, 0};
+	p.ctx = &empty;
+	match_explain_hints(&p, &young, aptr, 5, &h);
+	CHECK_INT((int)h.age_index, 4);
+	CHECK_INT(h.age_date, ymd(2024, 9, 10));
+	CHECK(h.distance_index == MATCH_NO_HINT && h.free_index == MATCH_NO_HINT);
+	match_explain_hints(&p, &young, aptr, 1, &h);  /* min_age 18 only */
+	CHECK_INT(h.age_date, ymd(2026, 9, 10));
+	match_explain_hints(&p, &young, aptr + 1, 3, &h);  /* none can be reached */
+	CHECK(h.age_index == MATCH_NO_HINT);
+	/* born 29 February: 17 on 1 March 2025, as PostgreSQL's age() counts */
+	young.birth_date = ymd(2008, 2, 29);           /* 16 on 2024-05-01 */
+	a[1].min_age = 17;
+	match_explain_hints(&p, &young, aptr, 1, &h);
+	CHECK_INT(h.age_date, ymd(2025, 3, 1));
+	/* too old is not too young: no date to wait for */
+	struct match_youth old = base_youth();
+	old.birth_date = ymd(1997, 1, 1);              /* 27, no RQTH */
+	match_explain_hints(&p, &old, aptr + 4, 1, &h);
+	CHECK(h.age_index == MATCH_NO_HINT);
+	/* erased (no birth date): nothing to say */
+	old.birth_date = DATE_NONE;
+	match_explain_hints(&p, &old, aptr + 4, 1, &h);
+	CHECK(h.age_index == MATCH_NO_HINT);
+
+	/* no_free_place: the first day a whole period (6 months) is free */
+	struct match_offer f[3];
+	for (int i = 0; i < 3; i++) {
+		f[i] = base_offer();
+		f[i].id = 30 + i;
+		f[i].capacity = 1;
+	}
+	f[2].available_until = ymd(2024, 6, 30);       /* frees up too late for an entry */
+	const struct occupancy busy[] = {
+		/* f[0]'s place (place 0 of each offer in the fake): see below */
+		{0, ymd(2024, 3, 1), ymd(2024, 7, 15)},
+	};
+	struct fake_inventory binv = {busy, 1, 0};
+	p.ctx = &binv;
+	const struct match_offer *fptr[3] = {&f[0], &f[1], &f[2]};
+	match_explain_hints(&p, &y, fptr, 3, &h);
+	/* every offer's place 0 is busy until 2024-07-15 in the fake: the
+	 * earliest is f[0] (smaller id) on 2024-07-15; f[2] takes no entry then */
+	CHECK_INT((int)h.free_index, 0);
+	CHECK_INT(h.free_date, ymd(2024, 7, 15));
+	CHECK(h.distance_index == MATCH_NO_HINT && h.age_index == MATCH_NO_HINT);
+	match_explain_hints(&p, &y, fptr + 2, 1, &h);
+	CHECK(h.free_index == MATCH_NO_HINT);
+	/* a gap shorter than the period does not count: busy [03-01, 07-15)
+	 * and [09-01, 2025-06-01): the 48 free days between are too few */
+	const struct occupancy gap[] = {
+		{0, ymd(2024, 3, 1), ymd(2024, 7, 15)},
+		{0, ymd(2024, 9, 1), ymd(2025, 6, 1)},
+	};
+	struct fake_inventory ginv = {gap, 2, 0};
+	p.ctx = &ginv;
+	match_explain_hints(&p, &y, fptr, 1, &h);
+	CHECK_INT(h.free_date, ymd(2025, 6, 1));
+	/* with a cap of 40 days the gap is enough */
+	f[0].max_stay_days = 40;
+	match_explain_hints(&p, &y, fptr, 1, &h);
+	CHECK_INT(h.free_date, ymd(2024, 7, 15));
+	f[0].max_stay_days = 0;
+	/* one becoming too old before the place frees up: no hint (25 on
+	 * 2024-05-01, 26 on 2024-06-01) */
+	struct match_youth nearly = base_youth();
+	nearly.birth_date = ymd(1998, 6, 1);
+	p.ctx = &binv;
+	match_explain_hints(&p, &nearly, fptr, 1, &h);
+	CHECK(h.free_index == MATCH_NO_HINT);
+	/* without next_free the matcher cannot say */
+	p.next_free = NULL;
+	match_explain_hints(&p, &y, fptr, 1, &h);
+	CHECK(h.free_index == MATCH_NO_HINT);
+}
+
 int main(void)
 {
 	test_codes();
@@ -1113,5 +1259,6 @@ int main(void)
 	test_heap();
 	test_rank_offers();
 	test_rank_youth();
+	test_hints();
 	return unit_done("test_match");
 }

@@ -299,7 +299,11 @@ function cells(it) {
     accompanied: [h('strong', {}, num(it.youth_accompanied)), ` / ${num(it.target_youth)}`,
       it.target_youth ? small(` (${pct(it.youth_accompanied / it.target_youth)})`) : null],
     proposals: num(it.proposals),
-    acceptance: [pct(it.acceptance_rate), it.proposals ? small(` (${plural(it.accepted, 'acceptée', 'acceptées')})`) : null],
+    // the rate is over the porteur's answers, accepted / (accepted + refused);
+    // the proposals still waiting for an answer are counted apart
+    acceptance: [pct(it.acceptance_rate), it.accepted + it.refused
+      ? small(` (${plural(it.accepted, 'acceptée', 'acceptées')} sur ${plural(it.accepted + it.refused, 'réponse', 'réponses')})`) : null,
+    it.pending ? small(` · ${plural(it.pending, 'proposition en attente', 'propositions en attente')}`) : null],
     refusals: breakdown(it.refusals, REFUSAL_REASONS),
     entries: num(it.entries),
     exits: [h('strong', {}, num(it.exits)), it.exits ? breakdown(it.exits_by_destination, DESTINATIONS) : null],
@@ -328,7 +332,9 @@ function totals(items) {
     target_youth: sum('target_youth'),
     proposals: sum('proposals'),
     accepted: sum('accepted'),
-    acceptance_rate: ratio(sum('accepted'), sum('proposals')),
+    refused: sum('refused'),
+    pending: sum('pending'),
+    acceptance_rate: ratio(sum('accepted'), sum('accepted') + sum('refused')),
     refusals: merge('refusals'),
     entries: sum('entries'),
     exits,

@@ -67,8 +67,9 @@ export async function render(ctx) {
         h('td', { dataset: { label: 'Offre' } }, s.offer_label || `offre n° ${s.offer_id}`),
         h('td', { dataset: { label: 'Porteur' } }, porteurName(s.porteur_id)),
         h('td', { dataset: { label: 'Dép.' } }, s.departement),
+        // the referent's own file reference when the API gives it (never to a porteur)
         h('td', { dataset: { label: 'Jeune' } }, youthRecords
-          ? h('a', { href: `#/youth/${s.youth_id}` }, `n° ${s.youth_id}`)
+          ? h('a', { href: `#/youth/${s.youth_id}` }, s.ref ? `${s.ref} (n° ${s.youth_id})` : `n° ${s.youth_id}`)
           : `n° ${s.youth_id}${s.youth && s.youth.age_band ? ` (${label(AGE_BANDS, s.youth.age_band)})` : ''}`),
         h('td', { dataset: { label: 'Entrée' } }, fr(s.start_date)));
     })))));

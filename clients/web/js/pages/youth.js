@@ -269,10 +269,11 @@ async function loadMatches(ctx, out, state, refresh) {
           h('span', { class: 'factor' }, label(FACTORS, r.factor)), ' : ',
           h('strong', {}, plural(r.points, 'point', 'points')), ` — ${r.detail}`)))));
     if (canPropose) {
-      const btn = h('button', { type: 'button', class: 'primary' }, `Proposer cette place (entrée le ${fr(m.start_date)})`);
+      const btn = h('button', { type: 'button', class: 'primary' }, `Proposer cette place (du ${fr(m.start_date)} au ${fr(m.end_date)})`);
       btn.addEventListener('click', () => busy(btn, async () => {
         try {
-          await api('POST', '/placements', { body: { youth_id: y.id, offer_id: m.offer_id, start_date: m.start_date } });
+          // the dates the card showed are the dates booked
+          await api('POST', '/placements', { body: { youth_id: y.id, offer_id: m.offer_id, start_date: m.start_date, planned_end_date: m.end_date } });
           notify(`Place proposée : « ${m.label} ». Le porteur doit l'accepter.`);
           await refresh();
         } catch (e) {
@@ -302,6 +303,30 @@ function exclusions(data, open) {
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Règle'), h('th', { scope: 'col' }, 'Offres'))),
         h('tbody', {}, rows.map((r) => h('tr', { dataset: { rule: r } }, h('td', {}, RULES[r]), h('td', { class: 'num' }, String(ex[r])))))));
   }
+  const hints = hintLines(data);
+  if (hints.length) {
+    body.append(h('p', {}, 'Ce qui changerait la réponse :'),
+      h('ul', { class: 'hints' }, hints.map(([rule, text]) => h('li', { dataset: { rule } }, text))));
+  }
   return h('details', { class: 'card why', open: open || undefined },
     h('summary', {}, open ? 'Pourquoi aucune place' : 'Pourquoi pas les autres offres'), body);
+}
+
+// What would change the answer (explain=1 "hints"), one plain French sentence each.
+function hintLines(data) {
+  const hi = data.hints || {};
+  const out = [];
+  if (hi.distance) {
+    out.push(['distance', `L'offre la plus proche écartée pour la seule distance, « ${hi.distance.label} », est à ${km(hi.distance.distance_km)} : `
+      + `elle conviendrait avec une distance maximale d'au moins ${km(hi.distance.distance_km)}.`]);
+  }
+  if (hi.age) {
+    out.push(['age', `L'âge demandé par « ${hi.age.label} » sera atteint le ${fr(hi.age.old_enough_on)} : `
+      + 'relancez la recherche à partir de cette date.']);
+  }
+  if (hi.no_free_place) {
+    out.push(['no_free_place', `Une place de « ${hi.no_free_place.label} » se libère le ${fr(hi.no_free_place.free_from)} `
+      + 'pour toute la durée souhaitée : une entrée est possible à partir de cette date.']);
+  }
+  return out;
 }
