@@ -1016,8 +1016,9 @@ def indicators_in_xlsx_with_typed_cells():
     assert by_id[foix][2].value == "09" and by_id[foix][2].data_type == "s", by_id[foix][2].value
     assert by_id[foix][3].value == 7 and by_id[foix][3].data_type == "n"
     sete = by_id[FX["sete"]]
-    assert math.isclose(sete[7].value, 0.5714) and sete[7].number_format == "0.0%", \
-        (sete[7].value, sete[7].number_format)
+    rate = [col for col, _ in CSV_COLUMNS].index("taux_acceptation")
+    assert math.isclose(sete[rate].value, 0.5714) and sete[rate].number_format == "0.0%", \
+        (sete[rate].value, sete[rate].number_format)
     for pid, name in made.items():
         cell = by_id[pid][1]
         assert cell.data_type == "s" and ooxml_text(cell.value) == name, (pid, cell.data_type, cell.value)
