@@ -174,6 +174,11 @@ export const PROBLEMS = {
   'idempotency-key-reused': 'Cette demande a déjà été envoyée avec un autre contenu : rechargez la page et réessayez.',
   'precondition-failed': "La fiche a été modifiée par quelqu'un d'autre entre-temps : la page a été rechargée, refaites la modification.",
   'body-too-large': 'Envoi trop volumineux.',
+  'bad-request': "La requête est mal formée : rechargez la page et réessayez.",
+  'uri-too-long': 'Adresse trop longue : réduisez les critères de recherche.',
+  'headers-too-large': "La requête est trop volumineuse : rechargez la page et réessayez.",
+  'request-timeout': "La requête n'est pas arrivée à temps : vérifiez la connexion et réessayez.",
+  'not-implemented': "Cette action n'est pas prise en charge.",
   'unsupported-media-type': 'Format de requête refusé.',
   'not-eligible': "Ce ou cette jeune n'est pas éligible à cette offre.",
   'beyond-cap': (p) => (p.max_end_date
