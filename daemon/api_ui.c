@@ -1,7 +1,11 @@
 /*
- * The web UI's files, served at /ui/ from ui_dir (config) or the installed
- * folder. Only plain names are served: letters, digits, '-', '_', '.', '/'
- * (http.c refuses any other path), never a "..", never a hidden file.
+ * The web UI's files, served at /ui/: those compiled into the binary
+ * (clients/web, see assets.h), so that an installed siaod and one run from
+ * its build tree serve the UI they were built with; or, when ui_dir is set,
+ * the files of that folder (scripts/dev up points it at the checkout, so an
+ * edit shows on reload). Only plain names are served: letters, digits, '-',
+ * '_', '.', '/' (the transport refuses any other path), never a "..", never a
+ * hidden file.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,10 +17,7 @@
 
 #include "api.h"
 #include "app.h"
-
-#ifndef SIAOD_UI_INSTALL_DIR
-#define SIAOD_UI_INSTALL_DIR "/usr/local/share/siaod/ui"
-#endif
+#include "assets.h"
 
 static const char *content_type(const char *path)
 {
@@ -31,6 +32,16 @@ static const char *content_type(const char *path)
 		if (strcmp(dot, types[i].ext) == 0)
 			return types[i].type;
 	return "application/octet-stream";
+}
+
+static void ui_headers(struct req *r)
+{
+	/* the UI must always talk to the API version it ships with */
+	req_add_header(r, "Cache-Control", "no-cache");
+	req_add_header(r, "X-Content-Type-Options", "nosniff");
+	req_add_header(r, "Content-Security-Policy",
+		       "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+		       "connect-src 'self'; frame-ancestors 'none'");
 }
 
 void api_ui(struct req *r)
@@ -51,9 +62,21 @@ void api_ui(struct req *r)
 		req_problem(r, 404, "not-found", "no such file");
 		return;
 	}
-	const char *dir = r->app->cfg.ui_dir[0] ? r->app->cfg.ui_dir : SIAOD_UI_INSTALL_DIR;
+	if (!r->app->cfg.ui_dir[0]) {
+		char name[512];
+		const struct asset *a = NULL;
+		if ((size_t)snprintf(name, sizeof name, "ui%s", rel) < sizeof name)
+			a = asset_find(name);
+		if (!a) {
+			req_problem(r, 404, "not-found", "no such file");
+			return;
+		}
+		ui_headers(r);
+		req_reply_raw(r, 200, content_type(name), a->data, a->len);
+		return;
+	}
 	char path[1024];
-	snprintf(path, sizeof path, "%s%s", dir, rel);
+	snprintf(path, sizeof path, "%s%s", r->app->cfg.ui_dir, rel);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -69,12 +92,7 @@ void api_ui(struct req *r)
 		req_problem(r, 503, "unavailable", "cannot read the file");
 		return;
 	}
-	/* the UI must always talk to the API version it ships with */
-	req_add_header(r, "Cache-Control", "no-cache");
-	req_add_header(r, "X-Content-Type-Options", "nosniff");
-	req_add_header(r, "Content-Security-Policy",
-		       "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-		       "connect-src 'self'; frame-ancestors 'none'");
+	ui_headers(r);
 	req_reply_buffer(r, 200, content_type(path), buf);
 	evbuffer_free(buf);
 }

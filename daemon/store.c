@@ -69,8 +69,12 @@ static const char *const conn_keywords[] = {"dbname", "options", "application_na
 static void conn_values(const struct store *st, const char *values[5])
 {
 	values[0] = st->conninfo;
-	/* A statement that runs away must not pin a pooled connection forever. */
-	values[1] = "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=30000";
+	/* A statement that runs away must not pin a pooled connection forever.
+	 * search_path: the API functions (schema api, sql/functions) before the
+	 * tables and what they depend on (public); set here, at connection,
+	 * so it costs no round trip and the SQL in C names no schema. */
+	values[1] = "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=30000 "
+		    "-c search_path=api,public";
 	values[2] = "siaod";
 	values[3] = "5";
 	values[4] = NULL;

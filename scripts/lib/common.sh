@@ -60,7 +60,8 @@ ensure_packages() {
 cmake_build() {
 	local dir=$1; shift
 	say "building $dir"
-	cmake -S "$SIAOD_ROOT" -B "$SIAOD_ROOT/$dir" "$@" >/dev/null
+	# developer builds: warnings are errors (a package build leaves SIAOD_WERROR off)
+	cmake -S "$SIAOD_ROOT" -B "$SIAOD_ROOT/$dir" -DSIAOD_WERROR=ON "$@" >/dev/null
 	cmake --build "$SIAOD_ROOT/$dir" -j"$(nproc)"
 }
 

@@ -1,0 +1,17 @@
+-- errors.sql (schema api, see sql/README.md): How a function refuses: siaod_fail() raises SQLSTATE
+-- 'SI' || http status with MESSAGE = problem slug, DETAIL = human text and HINT = extra problem
+-- members as json; the daemon turns it into an application/problem+json answer.
+
+CREATE FUNCTION siaod_fail(status integer, slug text, detail text, extra jsonb DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'SI' || status::text, MESSAGE = slug,
+        DETAIL = detail, HINT = coalesce(extra::text, '');
+END $$;
+
+CREATE FUNCTION siaod_field_error(status integer, pointer text, code text, detail text)
+RETURNS void LANGUAGE sql AS $$
+    SELECT siaod_fail(status, 'invalid-field', detail,
+        jsonb_build_object('errors', jsonb_build_array(
+            jsonb_build_object('pointer', pointer, 'code', code, 'detail', detail))));
+$$;

@@ -1,0 +1,54 @@
+-- inventory.sql (schema api, see sql/README.md): What the daemon's in-memory inventory loads
+-- (inventory.c): offers, places, the spans placements hold, young people. Columns are read by
+-- name.
+
+CREATE FUNCTION inv_offers(ids bigint[]) RETURNS TABLE (
+    id bigint, porteur_id bigint, kind text, departement text, lat float8, lon float8,
+    capacity integer, max_stay_days integer, min_age integer, max_age integer, gender text,
+    accepts_couples boolean, accepts_children boolean, accepts_pets boolean,
+    wheelchair_accessible boolean, support_level text, monthly_charge_eur float8,
+    available_from integer, available_until integer, status text, label text,
+    commune_insee text, version integer, created_at text, updated_at text)
+LANGUAGE sql STABLE AS $$
+    SELECT id, porteur_id, kind, departement, lat, lon, capacity, coalesce(max_stay_days, 0),
+        min_age, max_age, gender, accepts_couples, accepts_children, accepts_pets,
+        wheelchair_accessible, support_level, monthly_charge_eur::float8,
+        available_from - date '1970-01-01', available_until - date '1970-01-01', status, label,
+        commune_insee, version, to_jsonb(created_at) #>> '{}', to_jsonb(updated_at) #>> '{}'
+    FROM offers WHERE ids IS NULL OR id = ANY(ids) ORDER BY id;
+$$;
+
+CREATE FUNCTION inv_places(ids bigint[]) RETURNS TABLE (
+    offer_id bigint, place_id bigint, number integer, active boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT offer_id, id, number, active FROM places
+    WHERE ids IS NULL OR offer_id = ANY(ids) ORDER BY offer_id, number;
+$$;
+
+-- Spans that hold places, for the daemon's free-place counts.
+CREATE FUNCTION inv_spans(ids bigint[]) RETURNS TABLE (
+    offer_id bigint, place_id bigint, start_day integer, end_day integer, placement_id bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT offer_id, place_id, lower(held) - date '1970-01-01', upper(held) - date '1970-01-01', id
+    FROM placements
+    WHERE NOT isempty(held) AND (ids IS NULL OR offer_id = ANY(ids))
+    ORDER BY offer_id, place_id, lower(held);
+$$;
+
+-- The young people of ids (all when NULL), not erased, for the matcher; dates as days since 1970.
+CREATE FUNCTION inv_youth(ids bigint[]) RETURNS TABLE (
+    id bigint, departement text, birth_date integer, rqth boolean, gender text,
+    household text, has_pets boolean, needs text[], situation text,
+    institution_exit_date integer, lat float8, lon float8, max_distance_km integer,
+    monthly_income_eur float8, support_need text, wanted_from integer, wanted_months integer,
+    registered_at integer, status text, open_placement boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT y.id, y.departement, y.birth_date - date '1970-01-01', y.rqth, y.gender, y.household,
+        y.has_pets, y.needs, y.situation, y.institution_exit_date - date '1970-01-01',
+        c.lat, c.lon, y.max_distance_km, y.monthly_income_eur::float8, y.support_need,
+        y.wanted_from - date '1970-01-01', y.wanted_months, y.registered_at - date '1970-01-01',
+        y.status, EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
+                          AND p.status IN ('proposed', 'accepted', 'active'))
+    FROM youth y LEFT JOIN communes c ON c.insee = y.commune_insee
+    WHERE y.erased_at IS NULL AND (ids IS NULL OR y.id = ANY(ids)) ORDER BY y.id;
+$$;

@@ -1,0 +1,99 @@
+-- reports.sql (schema api, see sql/README.md): Indicators for the bilans: per porteur, over a
+-- period.
+
+-- Capacity segments of an offer: each state of offer_capacity_history
+-- holds until the next; the first also reaches back to available_from; all
+-- cut to [available_from, available_until].
+CREATE FUNCTION offer_capacity_segments(o offers) RETURNS TABLE (seg daterange, capacity integer, open boolean)
+LANGUAGE sql STABLE AS $$
+    WITH h AS (
+        SELECT from_day, capacity, open FROM offer_capacity_history WHERE offer_id = o.id
+    ), s AS (
+        SELECT CASE WHEN from_day = (SELECT min(from_day) FROM h) THEN '-infinity'::date ELSE from_day END AS f,
+               lead(from_day) OVER (ORDER BY from_day) AS t, capacity, open
+        FROM h
+        UNION ALL
+        SELECT '-infinity'::date, NULL, o.capacity, o.status = 'open' WHERE NOT EXISTS (SELECT 1 FROM h)
+    )
+    SELECT daterange(f, t) * daterange(o.available_from, o.available_until + 1), capacity, open FROM s;
+$$;
+
+-- One porteur's indicators over [p_from, p_to]: occupancy counts only days of
+-- open capacity, and days to entry are never negative.
+CREATE FUNCTION report_porteur(p porteurs, p_from date, p_to date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH per AS (SELECT daterange(p_from, p_to + 1) AS r),
+    pl AS (
+        SELECT x.* FROM placements x JOIN offers o ON o.id = x.offer_id WHERE o.porteur_id = p.id
+    ),
+    stays AS (
+        SELECT pl.*, daterange(pl.start_date, coalesce(pl.actual_end_date, pl.planned_end_date)) AS lived
+        FROM pl WHERE pl.status IN ('active', 'ended')
+    ),
+    proposed AS (SELECT * FROM pl, per WHERE per.r @> pl.created_on),
+    exited AS (SELECT * FROM stays, per WHERE stays.status = 'ended' AND per.r @> stays.actual_end_date),
+    -- only days the offer counted as open capacity: a stay recorded from
+    -- before the offer was registered cannot push the rate above 1
+    occ AS (
+        SELECT coalesce(sum(upper(z.x) - lower(z.x)), 0) AS held FROM (
+            SELECT s.lived * per.r * seg.seg AS x
+            FROM stays s JOIN offers o ON o.id = s.offer_id, per, LATERAL offer_capacity_segments(o) seg
+            WHERE seg.open AND s.lived && per.r AND s.lived && seg.seg) z
+        WHERE NOT isempty(z.x)
+    ),
+    cap AS (
+        SELECT coalesce(sum(seg.capacity * (upper(seg.seg * per.r) - lower(seg.seg * per.r))), 0) AS days
+        FROM offers o, per, LATERAL offer_capacity_segments(o) seg
+        WHERE o.porteur_id = p.id AND seg.open AND seg.seg && per.r
+    ),
+    firsts AS (
+        SELECT s.youth_id, min(s.start_date) AS first_entry FROM stays s GROUP BY s.youth_id
+    ),
+    waits AS (
+        -- a young person registered after an entry recorded retroactively waited 0 days
+        SELECT greatest(f.first_entry - y.registered_at, 0) AS days
+        FROM firsts f JOIN youth y ON y.id = f.youth_id, per WHERE per.r @> f.first_entry
+    )
+    SELECT jsonb_build_object(
+        'porteur_id', p.id, 'name', p.name, 'departement', p.departement,
+        'target_youth', p.target_youth,
+        'youth_accompanied', (SELECT count(DISTINCT youth_id) FROM stays, per WHERE stays.lived && per.r),
+        'proposals', (SELECT count(*) FROM proposed),
+        'accepted', (SELECT count(*) FROM proposed WHERE accepted_on IS NOT NULL),
+        'acceptance_rate', (SELECT round(count(*) FILTER (WHERE accepted_on IS NOT NULL)::numeric
+                                   / nullif(count(*), 0), 4) FROM proposed),
+        'refusals', (SELECT coalesce(jsonb_object_agg(refusal_reason, n), '{}') FROM
+                        (SELECT refusal_reason, count(*) AS n FROM proposed WHERE status = 'refused'
+                         GROUP BY refusal_reason) r),
+        'entries', (SELECT count(*) FROM stays, per WHERE per.r @> stays.start_date),
+        'exits', (SELECT count(*) FROM exited),
+        'exits_by_destination', (SELECT coalesce(jsonb_object_agg(exit_destination, n), '{}') FROM
+                        (SELECT exit_destination, count(*) AS n FROM exited GROUP BY exit_destination) d),
+        'durable_share', (SELECT round(count(*) FILTER (WHERE exit_destination = 'durable_housing')::numeric
+                                 / nullif(count(*), 0), 4) FROM exited),
+        'mean_stay_days', (SELECT round(avg(actual_end_date - start_date), 2) FROM exited),
+        'median_stay_days', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY actual_end_date - start_date)
+                             FROM exited),
+        'stays_to_cap', (SELECT count(*) FROM exited WHERE capped AND actual_end_date >= planned_end_date),
+        'place_days_held', (SELECT held FROM occ),
+        'place_days_capacity', (SELECT days FROM cap),
+        'occupancy_rate', (SELECT round(occ.held::numeric / nullif(cap.days, 0), 4) FROM occ, cap),
+        'median_days_to_entry', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY days) FROM waits));
+$$;
+
+-- f: {departement, porteur_id, from, to}; scoped: a porteur its own, a
+-- referent the porteurs of its départements, an admin all.
+CREATE FUNCTION report_indicators(f jsonb, actor jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'from', (f->>'from')::date, 'to', (f->>'to')::date,
+        'departement', f->>'departement', 'porteur_id', (f->>'porteur_id')::bigint,
+        'items', coalesce(jsonb_agg(report_porteur(p, (f->>'from')::date, (f->>'to')::date) ORDER BY p.id), '[]'))
+    FROM porteurs p
+    WHERE (f->>'departement' IS NULL OR p.departement = f->>'departement')
+      AND (f->>'porteur_id' IS NULL OR p.id = (f->>'porteur_id')::bigint)
+      AND CASE actor->>'role'
+            WHEN 'admin' THEN true
+            WHEN 'porteur' THEN p.id = (actor->>'porteur_id')::bigint
+            WHEN 'referent' THEN (actor->'departements') ? p.departement
+            ELSE false END;
+$$;
