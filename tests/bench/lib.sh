@@ -159,7 +159,7 @@ pg_cluster() {
 	"$PG_BIN/psql" -X -q "host=$TMP port=$PGPORT user=postgres dbname=postgres" -c "CREATE DATABASE siaod"
 }
 
-psql_db() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
+psql_db() { PGOPTIONS="-c client_min_messages=warning -c search_path=api,public" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
 
 pg_setting() { psql_db -At -c "SHOW $1"; }
 

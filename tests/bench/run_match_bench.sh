@@ -128,7 +128,7 @@ EOF
 	|| { tail -20 "$TMP/postgres.log" >&2; die "PostgreSQL did not start"; }
 PG_STARTED=1
 CONNINFO="host=$TMP port=$PGPORT user=postgres dbname=siaod"
-psql_db() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
+psql_db() { PGOPTIONS="-c client_min_messages=warning -c search_path=api,public" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
 "$PG_BIN/psql" -X -q "host=$TMP port=$PGPORT user=postgres dbname=postgres" -c "CREATE DATABASE siaod"
 export SIAOD_DATABASE_URL=$CONNINFO
 "$SIAOD" migrate 2>"$TMP/migrate.log" || { cat "$TMP/migrate.log" >&2; die "siaod migrate failed"; }
