@@ -195,13 +195,19 @@ static void lookup_done(void *arg, PGresult *res)
 	struct entry *e = cache_slot(a, l->hash);
 	e->fetched = mono_now();
 	e->found = 0;
-	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 5), "f") == 0) {
+	/* columns by name: token_lookup's row may gain columns (sql/functions/tokens.sql) */
+	int f_id = PQfnumber(res, "id"), f_role = PQfnumber(res, "role"),
+	    f_deps = PQfnumber(res, "departements"), f_porteur = PQfnumber(res, "porteur_id"),
+	    f_expires = PQfnumber(res, "expires_epoch"), f_revoked = PQfnumber(res, "revoked");
+	if (f_id < 0 || f_role < 0 || f_deps < 0 || f_porteur < 0 || f_expires < 0 || f_revoked < 0)
+		log_error("auth", "error=\"token_lookup lacks a column\"");
+	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, f_revoked), "f") == 0) {
 		e->found = 1;
-		e->p.token_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		e->p.role = (enum role)auth_role_parse(PQgetvalue(res, 0, 1));
-		parse_departements(&e->p, PQgetvalue(res, 0, 2));
-		e->p.porteur_id = PQgetisnull(res, 0, 3) ? 0 : strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-		e->expires_epoch = PQgetisnull(res, 0, 4) ? 0 : strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+		e->p.token_id = strtoll(PQgetvalue(res, 0, f_id), NULL, 10);
+		e->p.role = (enum role)auth_role_parse(PQgetvalue(res, 0, f_role));
+		parse_departements(&e->p, PQgetvalue(res, 0, f_deps));
+		e->p.porteur_id = PQgetisnull(res, 0, f_porteur) ? 0 : strtoll(PQgetvalue(res, 0, f_porteur), NULL, 10);
+		e->expires_epoch = PQgetisnull(res, 0, f_expires) ? 0 : strtoll(PQgetvalue(res, 0, f_expires), NULL, 10);
 	}
 	if (entry_usable(e))
 		l->cb(l->arg, 1, &e->p);

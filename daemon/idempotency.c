@@ -31,15 +31,18 @@ static void claimed(void *arg, PGresult *res)
 {
 	struct claim c = *(struct claim *)arg;
 	free(arg);
-	if (store_result_failed(res) || PQntuples(res) != 1) {
+	/* idem_begin's columns, by name (sql/functions/idempotency.sql) */
+	int f_state = PQfnumber(res, "state"), f_status = PQfnumber(res, "status"),
+	    f_response = PQfnumber(res, "response");
+	if (store_result_failed(res) || PQntuples(res) != 1 || f_state < 0 || f_status < 0 || f_response < 0) {
 		c.cb(c.arg, IDEM_ERROR, 0, NULL, (const struct pg_result *)res);
 		return;
 	}
-	const char *state = PQgetvalue(res, 0, 0);
+	const char *state = PQgetvalue(res, 0, f_state);
 	if (strcmp(state, "new") == 0)
 		c.cb(c.arg, IDEM_NEW, 0, NULL, NULL);
 	else if (strcmp(state, "replay") == 0)
-		c.cb(c.arg, IDEM_REPLAY, atoi(PQgetvalue(res, 0, 1)), PQgetvalue(res, 0, 2), NULL);
+		c.cb(c.arg, IDEM_REPLAY, atoi(PQgetvalue(res, 0, f_status)), PQgetvalue(res, 0, f_response), NULL);
 	else if (strcmp(state, "running") == 0)
 		c.cb(c.arg, IDEM_RUNNING, 0, NULL, NULL);
 	else

@@ -24,14 +24,14 @@ static void expire_done(void *arg, PGresult *res)
 		log_warn("hold_expiry", "result=failed");
 		return;
 	}
-	int n = PQntuples(res);
-	if (n == 0)
+	int n = PQntuples(res), f_offer = PQfnumber(res, "offer_id"), f_youth = PQfnumber(res, "youth_id");
+	if (n == 0 || f_offer < 0 || f_youth < 0)
 		return;
 	int64_t *offers = malloc(sizeof *offers * (size_t)n), *youth = malloc(sizeof *youth * (size_t)n);
 	if (offers && youth) {
 		for (int i = 0; i < n; i++) {
-			offers[i] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-			youth[i] = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+			offers[i] = strtoll(PQgetvalue(res, i, f_offer), NULL, 10);
+			youth[i] = strtoll(PQgetvalue(res, i, f_youth), NULL, 10);
 		}
 		inventory_refresh(app->inv, app->store, offers, n, youth, n, NULL, NULL);
 	}
@@ -56,7 +56,10 @@ static void scan_done(void *arg, PGresult *res)
 		log_warn("alert_scan", "result=failed");
 		return;
 	}
-	int n = atoi(PQgetvalue(res, 0, 0));
+	int f_events = PQfnumber(res, "events");
+	if (f_events < 0 || PQntuples(res) != 1)
+		return;
+	int n = atoi(PQgetvalue(res, 0, f_events));
 	if (n > 0) {
 		log_info("alert_scan", "events=%d", n);
 		webhooks_kick(app);
@@ -74,7 +77,7 @@ static void scan_alerts(struct app *app)
 					app->cfg.thresholds[i]);
 	snprintf(thresholds + len, sizeof thresholds - len, "}");
 	const char *values[2] = {today, thresholds};
-	store_query(app->store, "SELECT alerts_scan($1::date, $2::integer[])", 2, values, scan_done, app);
+	store_query(app->store, "SELECT alerts_scan($1::date, $2::integer[]) AS events", 2, values, scan_done, app);
 }
 
 void scheduler_run_now(struct app *app)
@@ -96,13 +99,13 @@ static void retention_done(void *arg, PGresult *res)
 		log_warn("retention", "result=failed");
 		return;
 	}
-	int n = PQntuples(res);
-	if (n == 0)
+	int n = PQntuples(res), f_youth = PQfnumber(res, "youth_id");
+	if (n == 0 || f_youth < 0)
 		return;
 	int64_t *ids = malloc(sizeof *ids * (size_t)n);
 	if (ids) {
 		for (int i = 0; i < n; i++)
-			ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			ids[i] = strtoll(PQgetvalue(res, i, f_youth), NULL, 10);
 		inventory_refresh(app->inv, app->store, NULL, 0, ids, n, NULL, NULL);
 	}
 	free(ids);

@@ -304,15 +304,23 @@ static void record_flush(struct engine *e)
 
 static void attempt_start(struct engine *e, const PGresult *res, int row)
 {
+	/* deliveries_claim's columns, by name (sql/functions/webhooks.sql) */
+	int f_id = PQfnumber(res, "delivery_id"), f_url = PQfnumber(res, "url"),
+	    f_secret = PQfnumber(res, "secret"), f_event = PQfnumber(res, "event_id"),
+	    f_body = PQfnumber(res, "body"), f_attempts = PQfnumber(res, "attempts");
+	if (f_id < 0 || f_url < 0 || f_secret < 0 || f_event < 0 || f_body < 0 || f_attempts < 0) {
+		log_error("webhooks", "error=\"deliveries_claim lacks a column\"");
+		return;
+	}
 	struct attempt *a = calloc(1, sizeof *a);
 	if (!a)
 		return;
 	a->e = e;
-	a->delivery_id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
-	const char *url = PQgetvalue(res, row, 2), *secret = PQgetvalue(res, row, 3);
-	const char *event_id = PQgetvalue(res, row, 4);
-	size_t body_len = (size_t)PQgetlength(res, row, 5);
-	a->attempts = atoi(PQgetvalue(res, row, 6));
+	a->delivery_id = strtoll(PQgetvalue(res, row, f_id), NULL, 10);
+	const char *url = PQgetvalue(res, row, f_url), *secret = PQgetvalue(res, row, f_secret);
+	const char *event_id = PQgetvalue(res, row, f_event);
+	size_t body_len = (size_t)PQgetlength(res, row, f_body);
+	a->attempts = atoi(PQgetvalue(res, row, f_attempts));
 	a->body = malloc(body_len + 1);
 	a->easy = curl_easy_init();
 	if (!a->body || !a->easy) {
@@ -321,7 +329,7 @@ static void attempt_start(struct engine *e, const PGresult *res, int row)
 		attempt_free(a);
 		return;
 	}
-	memcpy(a->body, PQgetvalue(res, row, 5), body_len + 1);
+	memcpy(a->body, PQgetvalue(res, row, f_body), body_len + 1);
 
 	/* webhook-timestamp is fresh on every attempt; webhook-id is the event's */
 	long long ts = (long long)time(NULL);
@@ -454,7 +462,10 @@ static void unready_done(void *arg, PGresult *res)
 {
 	struct engine *e = arg;
 	int n = store_result_failed(res) ? 0 : PQntuples(res);
-	if (n == 0 || e->stopped) {
+	/* outbox_unready's columns, by name (sql/functions/webhooks.sql) */
+	int f_outbox = PQfnumber(res, "outbox_id"), f_offer = PQfnumber(res, "offer_id"),
+	    f_on = PQfnumber(res, "on_day");
+	if (n == 0 || e->stopped || f_outbox < 0 || f_offer < 0 || f_on < 0) {
 		e->enriching = false;
 		return;
 	}
@@ -466,11 +477,11 @@ static void unready_done(void *arg, PGresult *res)
 	en->e = e;
 	en->pending = n;
 	for (int i = 0; i < n; i++) {
-		sdate on = PQgetisnull(res, i, 2) ? DATE_NONE : (sdate)atoi(PQgetvalue(res, i, 2));
-		json_t *cands = candidates_for(e->app, strtoll(PQgetvalue(res, i, 1), NULL, 10), on);
+		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE : (sdate)atoi(PQgetvalue(res, i, f_on));
+		json_t *cands = candidates_for(e->app, strtoll(PQgetvalue(res, i, f_offer), NULL, 10), on);
 		char *text = json_dumps(cands, JSON_COMPACT);
 		json_decref(cands);
-		const char *values[2] = {PQgetvalue(res, i, 0), text ? text : "[]"};
+		const char *values[2] = {PQgetvalue(res, i, f_outbox), text ? text : "[]"};
 		store_query(e->app->store, "SELECT outbox_make_ready($1::bigint, $2::jsonb)", 2, values,
 			    made_ready, en);
 		free(text);
