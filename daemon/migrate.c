@@ -397,7 +397,9 @@ static int functions_load(PGconn *pg)
 	    exec_ok(pg, "DO $$ DECLARE f oid; BEGIN "
 			"FOR f IN SELECT oid FROM pg_proc WHERE pronamespace = 'api'::regnamespace "
 			"AND prokind IN ('f', 'p') ORDER BY oid LOOP "
-			"EXECUTE pg_get_functiondef(f); END LOOP; END $$", "functions_check") != 0)
+			"BEGIN EXECUTE pg_get_functiondef(f); "
+			"EXCEPTION WHEN OTHERS THEN RAISE EXCEPTION '%: %', f::regprocedure, SQLERRM; END; "
+			"END LOOP; END $$", "functions_check") != 0)
 		goto fail;
 	/* schema api holds functions only: anything else would be lost at the
 	 * next load */
