@@ -1,5 +1,5 @@
--- audit.sql (schema api, see sql/README.md): The audit log: what every write records, and the
--- admins' list of it.
+-- audit.sql (schema api, see sql/README.md): The audit log: what every write records, the
+-- unauthenticated attempts counted per client and minute, the admins' list, the retention.
 
 CREATE FUNCTION audit_write(actor jsonb, action text, entity text, entity_id bigint,
                             outcome text DEFAULT 'ok', status integer DEFAULT 200)
@@ -9,7 +9,8 @@ RETURNS void LANGUAGE sql AS $$
             outcome, status, actor->>'request_id');
 $$;
 
--- f: {entity, actor (token id), from, to (dates or timestamps), cursor, limit}
+-- f: {entity, actor (token id), from, to (dates or timestamps), cursor, limit};
+-- with the client address and the count of attempts (015).
 CREATE FUNCTION audit_list(f jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
     WITH page AS (
         SELECT a, row_number() OVER (ORDER BY a.id DESC) AS n FROM audit a
@@ -25,9 +26,29 @@ CREATE FUNCTION audit_list(f jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
                      'token_id', (a).token_id, 'role', (a).role, 'action', (a).action,
                      'entity', (a).entity, 'entity_id', (a).entity_id,
                      'outcome', (a).outcome, 'status', (a).status,
-                     'request_id', (a).request_id) ORDER BY (a).id DESC)
+                     'request_id', (a).request_id, 'client', host((a).client),
+                     'attempts', (a).attempts) ORDER BY (a).id DESC)
                  FILTER (WHERE n <= (f->>'limit')::integer), '[]'),
         'next_cursor', CASE WHEN count(*) > (f->>'limit')::integer
                             THEN (min((a).id) FILTER (WHERE n <= (f->>'limit')::integer))::text END)
     FROM page;
+$$;
+
+-- Counts of one flush: arrays of the same length; minutes as unix seconds.
+CREATE FUNCTION audit_unauthenticated(p_clients inet[], p_minutes bigint[], p_counts integer[],
+                                      p_request_ids text[])
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO audit AS a (at, action, outcome, status, client, attempts, request_id)
+    SELECT to_timestamp(m), 'unauthenticated', 'unauthenticated', 401, c, n, nullif(rid, '')
+    FROM unnest(p_clients, p_minutes, p_counts, p_request_ids) AS u(c, m, n, rid)
+    ON CONFLICT (client, at) WHERE outcome = 'unauthenticated' AND client IS NOT NULL
+    DO UPDATE SET attempts = a.attempts + EXCLUDED.attempts;
+$$;
+
+-- Rows older than `months` go (audit_retention_months, run by the scheduler).
+CREATE FUNCTION audit_purge(months integer) RETURNS integer LANGUAGE sql AS $$
+    WITH gone AS (
+        DELETE FROM audit WHERE at < now() - make_interval(months => months) RETURNING 1
+    )
+    SELECT count(*)::integer FROM gone;
 $$;
