@@ -49,3 +49,58 @@ $$;
 CREATE FUNCTION idem_abandon(p_token bigint, p_key text) RETURNS void LANGUAGE sql AS $$
     DELETE FROM idempotency WHERE token_id = p_token AND key = p_key AND state = 'running';
 $$;
+
+-- A stored answer with the personal members of one young person blanked as
+-- youth_erase blanks them: every object (at any depth) whose "ref" is the
+-- erased reference gets ref, birth_date, institution_exit_date and
+-- commune_insee null, needs [], has_pets false and monthly_income_eur 0 —
+-- for the members it has; nothing is added. Later answers that carry a
+-- young person's ref (allocation plans, imports, notifications) are covered
+-- as long as they name it "ref".
+CREATE FUNCTION jsonb_forget_youth(doc jsonb, p_ref text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    res jsonb;
+    blank CONSTANT jsonb := '{"ref": null, "birth_date": null, "institution_exit_date": null,
+                              "commune_insee": null, "needs": [], "has_pets": false,
+                              "monthly_income_eur": 0}';
+BEGIN
+    IF jsonb_typeof(doc) = 'object' THEN
+        SELECT coalesce(jsonb_object_agg(e.key,
+                   CASE WHEN doc->>'ref' = p_ref AND blank ? e.key THEN blank->e.key
+                        ELSE jsonb_forget_youth(e.value, p_ref) END), '{}')
+        INTO res FROM jsonb_each(doc) e;
+        RETURN res;
+    ELSIF jsonb_typeof(doc) = 'array' THEN
+        SELECT coalesce(jsonb_agg(jsonb_forget_youth(e.value, p_ref) ORDER BY e.n), '[]')
+        INTO res FROM jsonb_array_elements(doc) WITH ORDINALITY AS e(value, n);
+        RETURN res;
+    END IF;
+    RETURN doc;
+END $$;
+
+-- Blanks the young person of reference p_ref in every stored answer. The
+-- record itself stays (same key, same body hash, same status): a retry of
+-- the creation is still recognised as the request already done, so it has
+-- no second effect (it would otherwise create the erased person again from
+-- the retried body), and answers the record as erased.
+CREATE FUNCTION idem_forget_youth(p_ref text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    doc jsonb;
+BEGIN
+    IF p_ref IS NULL THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT token_id, key, response FROM idempotency
+             WHERE state = 'done' AND response LIKE '%"ref"%' FOR UPDATE LOOP
+        BEGIN
+            doc := r.response::jsonb;
+        EXCEPTION WHEN invalid_text_representation THEN
+            CONTINUE;   -- not JSON: nothing of a "ref" member to blank
+        END;
+        IF jsonb_forget_youth(doc, p_ref) IS DISTINCT FROM doc THEN
+            UPDATE idempotency SET response = jsonb_forget_youth(doc, p_ref)::text
+            WHERE token_id = r.token_id AND key = r.key;
+        END IF;
+    END LOOP;
+END $$;

@@ -227,3 +227,8 @@ BEGIN
     $q$ INTO res USING q, dep, lim;
     RETURN res;
 END $$;
+
+CREATE FUNCTION offer_if_match(p_id bigint, candidates integer[]) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT if_match_version(candidates, (SELECT version FROM offers WHERE id = p_id));
+$$;

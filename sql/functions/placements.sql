@@ -49,10 +49,6 @@ BEGIN
     END IF;
 END $$;
 
--- Proposes a placement on the first place of the offer free for the whole
--- stay. The offer row is locked first: proposals on one offer queue up, so
--- two referents racing for its last place get one place and one 409. The
--- exclusion constraint would refuse the second anyway.
 CREATE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -72,9 +68,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM siaod_field_error(422, '/offer_id', 'unknown_value', 'no such offer');
     END IF;
+    -- the young person's referent or an admin; a porteur never proposes
     IF NOT (actor->>'role' = 'admin'
-            OR (actor->>'role' = 'referent' AND (actor->'departements') ? y.departement)
-            OR (actor->>'role' = 'porteur' AND (actor->>'porteur_id')::bigint = o.porteur_id)) THEN
+            OR (actor->>'role' = 'referent' AND (actor->'departements') ? y.departement)) THEN
         PERFORM siaod_fail(403, 'forbidden', 'this young person or offer is outside this token''s scope');
     END IF;
     IF EXISTS (SELECT 1 FROM placements WHERE youth_id = y.id AND status IN ('proposed', 'accepted', 'active')) THEN
@@ -97,7 +93,13 @@ BEGIN
         v_end := (body->>'planned_end_date')::date;
         PERFORM placement_beyond_cap(v_cap, v_end);
     ELSE
-        v_end := coalesce(v_cap, (v_start + make_interval(months => y.wanted_months))::date);
+        -- the matcher's period (match_period in daemon/match.c): wanted_months
+        -- calendar months (the 31st + 1 month is the last day of the next
+        -- month, as date_add_months does), cut to the cap
+        v_end := (v_start + make_interval(months => greatest(y.wanted_months, 1)))::date;
+        IF v_cap IS NOT NULL AND v_end > v_cap THEN
+            v_end := v_cap;
+        END IF;
     END IF;
     IF v_end <= v_start THEN
         PERFORM siaod_field_error(400, '/planned_end_date', 'out_of_range', 'must be after start_date');
@@ -285,10 +287,17 @@ LANGUAGE sql AS $$
     SELECT id, x.offer_id, x.youth_id FROM x;
 $$;
 
--- f: {ending_within_days, departement, porteur_id, cursor, limit}; today
+-- f: {ending_within_days, departement, porteur_id, cursor, limit}; today.
+-- As in 004, plus `ref`, the young person's file reference, for an admin
+-- and the referents of the young person's département (their own files);
+-- never for a porteur, nor for a referent who sees the stay only as the
+-- offer's département.
 CREATE FUNCTION stay_list(f jsonb, actor jsonb, today date) RETURNS jsonb LANGUAGE sql STABLE AS $$
     WITH s AS (
         SELECT p, p.planned_end_date - today AS days_left, o.departement AS odep,
+               CASE WHEN actor->>'role' = 'admin'
+                      OR (actor->>'role' = 'referent' AND (actor->'departements') ? y.departement)
+                    THEN jsonb_build_object('ref', y.ref) ELSE '{}'::jsonb END AS own,
                row_number() OVER (ORDER BY p.planned_end_date, p.id) AS n
         FROM placements p JOIN offers o ON o.id = p.offer_id JOIN youth y ON y.id = p.youth_id
         WHERE p.status = 'active'
@@ -304,7 +313,7 @@ CREATE FUNCTION stay_list(f jsonb, actor jsonb, today date) RETURNS jsonb LANGUA
                 ELSE false END
     )
     SELECT jsonb_build_object(
-        'items', coalesce(jsonb_agg(placement_json(p) || jsonb_build_object('days_left', days_left)
+        'items', coalesce(jsonb_agg(placement_json(p) || jsonb_build_object('days_left', days_left) || own
                                     ORDER BY n)
                           FILTER (WHERE n > coalesce((f->>'cursor')::bigint, 0)
                                   AND n <= coalesce((f->>'cursor')::bigint, 0) + (f->>'limit')::integer), '[]'),

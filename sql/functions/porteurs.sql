@@ -65,3 +65,8 @@ BEGIN
     PERFORM audit_write(actor, 'porteur.patch', 'porteur', p_id);
     RETURN porteur_json(p);
 END $$;
+
+CREATE FUNCTION porteur_if_match(p_id bigint, candidates integer[]) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT if_match_version(candidates, (SELECT version FROM porteurs WHERE id = p_id));
+$$;

@@ -18,8 +18,22 @@ LANGUAGE sql STABLE AS $$
     SELECT daterange(f, t) * daterange(o.available_from, o.available_until + 1), capacity, open FROM s;
 $$;
 
--- One porteur's indicators over [p_from, p_to]: occupancy counts only days of
--- open capacity, and days to entry are never negative.
+-- The indicators of one porteur over [p_from, p_to] (both days included),
+-- as in 010, with the acceptance rate on answered proposals only.
+-- Definitions (also in clients/openapi.yaml):
+--   proposals           placements proposed on its offers during the period
+--                       (whatever became of them);
+--   accepted            of those, the ones the porteur accepted at some point
+--                       (accepted_on set: entered, ended, cancelled or
+--                       expired after the acceptance all count);
+--   refused             of those, the ones the porteur refused;
+--   pending             of those, the ones still waiting for an answer
+--                       (status proposed);
+--   acceptance_rate     accepted / (accepted + refused), null when neither:
+--                       pending proposals, and those cancelled or expired
+--                       before any answer, are left out;
+--   refusals            the refused ones by coded reason.
+-- The other figures are 010's (see that file).
 CREATE FUNCTION report_porteur(p porteurs, p_from date, p_to date) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     WITH per AS (SELECT daterange(p_from, p_to + 1) AS r),
@@ -31,9 +45,13 @@ LANGUAGE sql STABLE AS $$
         FROM pl WHERE pl.status IN ('active', 'ended')
     ),
     proposed AS (SELECT * FROM pl, per WHERE per.r @> pl.created_on),
+    answered AS (
+        SELECT count(*) FILTER (WHERE accepted_on IS NOT NULL) AS accepted,
+               count(*) FILTER (WHERE status = 'refused' AND accepted_on IS NULL) AS refused,
+               count(*) FILTER (WHERE status = 'proposed') AS pending
+        FROM proposed
+    ),
     exited AS (SELECT * FROM stays, per WHERE stays.status = 'ended' AND per.r @> stays.actual_end_date),
-    -- only days the offer counted as open capacity: a stay recorded from
-    -- before the offer was registered cannot push the rate above 1
     occ AS (
         SELECT coalesce(sum(upper(z.x) - lower(z.x)), 0) AS held FROM (
             SELECT s.lived * per.r * seg.seg AS x
@@ -50,7 +68,6 @@ LANGUAGE sql STABLE AS $$
         SELECT s.youth_id, min(s.start_date) AS first_entry FROM stays s GROUP BY s.youth_id
     ),
     waits AS (
-        -- a young person registered after an entry recorded retroactively waited 0 days
         SELECT greatest(f.first_entry - y.registered_at, 0) AS days
         FROM firsts f JOIN youth y ON y.id = f.youth_id, per WHERE per.r @> f.first_entry
     )
@@ -59,9 +76,10 @@ LANGUAGE sql STABLE AS $$
         'target_youth', p.target_youth,
         'youth_accompanied', (SELECT count(DISTINCT youth_id) FROM stays, per WHERE stays.lived && per.r),
         'proposals', (SELECT count(*) FROM proposed),
-        'accepted', (SELECT count(*) FROM proposed WHERE accepted_on IS NOT NULL),
-        'acceptance_rate', (SELECT round(count(*) FILTER (WHERE accepted_on IS NOT NULL)::numeric
-                                   / nullif(count(*), 0), 4) FROM proposed),
+        'accepted', (SELECT accepted FROM answered),
+        'refused', (SELECT refused FROM answered),
+        'pending', (SELECT pending FROM answered),
+        'acceptance_rate', (SELECT round(accepted::numeric / nullif(accepted + refused, 0), 4) FROM answered),
         'refusals', (SELECT coalesce(jsonb_object_agg(refusal_reason, n), '{}') FROM
                         (SELECT refusal_reason, count(*) AS n FROM proposed WHERE status = 'refused'
                          GROUP BY refusal_reason) r),

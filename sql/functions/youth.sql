@@ -151,15 +151,13 @@ BEGIN
     RETURN youth_json(y);
 END $$;
 
--- Erasure: the record stays for the statistics (département, situation,
--- household, an age band) but nothing that points at the person remains.
+-- As in 003, and what the idempotency store kept of them goes too, in the
+-- same transaction.
 CREATE FUNCTION youth_erase(p_id bigint, actor jsonb, today date) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE y youth; freed bigint[];
 BEGIN
     y := youth_fetch(p_id, actor, true);
-    -- Proposals and holds for someone who is gone free their places (the
-    -- placements table comes with migration 004); a stay being lived goes on.
     WITH c AS (
         UPDATE placements SET status = 'cancelled', version = version + 1, updated_at = now()
         WHERE youth_id = p_id AND status IN ('proposed', 'accepted') RETURNING offer_id
@@ -169,8 +167,8 @@ BEGIN
         monthly_income_eur = 0, status = 'closed', erased_at = now(),
         version = version + 1, updated_at = now()
     WHERE id = p_id;
+    PERFORM idem_forget_youth(y.ref);
     PERFORM audit_write(actor, 'youth.erase', 'youth', p_id);
-    -- freed_offers: offers whose pending proposals were cancelled (the daemon re-reads them)
     RETURN jsonb_build_object('id', p_id, 'erased', true,
                               'freed_offers', to_jsonb(coalesce(freed, '{}')));
 END $$;
@@ -200,4 +198,9 @@ LANGUAGE sql AS $$
         SELECT 'system', 'youth.retention', 'youth', id, 'ok', 200 FROM erased
     )
     SELECT id FROM erased;
+$$;
+
+CREATE FUNCTION youth_if_match(p_id bigint, candidates integer[]) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT if_match_version(candidates, (SELECT version FROM youth WHERE id = p_id));
 $$;
