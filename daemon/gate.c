@@ -322,7 +322,12 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 	if (started == 0)
 		started = now;
 	bool late = now - started > app->cfg.shutdown_grace_seconds * 1e3;
-	if (app->inflight == 0 || late) {
+	/* An answered request may still sit in its connection's output buffer:
+	 * leaving the loop before the transport has written it and closed the
+	 * connection would lose the answer the drain exists to deliver. */
+	struct http_stats hs;
+	http_server_stats(app->http, &hs);
+	if ((app->inflight == 0 && hs.connections == 0) || late) {
 		if (late)
 			log_warn("shutdown", "inflight=%d reason=grace_period_over", app->inflight);
 		event_base_loopexit(app->base, NULL);
