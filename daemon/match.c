@@ -55,7 +55,7 @@ static const char *const need_codes[] = {
 	"pregnancy"};
 static const char *const rule_codes[] = {
 	"closed", "distance", "age", "gender", "household", "pets",
-	"wheelchair", "no_free_place"};
+	"wheelchair", "declined_recently", "stale", "no_free_place"};
 static const char *const factor_codes[] = {
 	"distance", "duration", "affordability", "support", "availability"};
 
@@ -312,6 +312,39 @@ static bool open_on(const struct match_offer *o, sdate start)
 	       (o->available_until == DATE_NONE || start <= o->available_until);
 }
 
+/* ---- freshness and refusals ---- */
+
+bool match_offer_to_reconfirm(const struct match_params *p, const struct match_offer *o)
+{
+	return p->reconfirm_days > 0 && o->confirmed_on != DATE_NONE &&
+	       (long long)p->today - o->confirmed_on > p->reconfirm_days;
+}
+
+bool match_offer_stale(const struct match_params *p, const struct match_offer *o)
+{
+	return p->reconfirm_days > 0 && o->confirmed_on != DATE_NONE &&
+	       (long long)p->today - o->confirmed_on > 2LL * p->reconfirm_days;
+}
+
+bool match_declined_recently(const struct match_params *p, const struct match_youth *y,
+			     const struct match_offer *o)
+{
+	if (p->refusal_cooldown_days <= 0 || y->ndeclines == 0)
+		return false;
+	/* binary search: a young person may have declined many offers */
+	size_t lo = 0, hi = y->ndeclines;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (y->declines[mid].offer_id < o->id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == y->ndeclines || y->declines[lo].offer_id != o->id)
+		return false;
+	return (long long)p->today - y->declines[lo].on < p->refusal_cooldown_days;
+}
+
 /* The rules in their documented order; free places are asked last because
  * the callback is the only part that may cost something. */
 static enum match_rule first_failed(const struct match_params *p,
@@ -333,6 +366,10 @@ static enum match_rule first_failed(const struct match_params *p,
 		return MATCH_RULE_PETS;
 	if ((y->needs & MATCH_NEED_WHEELCHAIR) && !o->wheelchair_accessible)
 		return MATCH_RULE_WHEELCHAIR;
+	if (match_declined_recently(p, y, o))
+		return MATCH_RULE_DECLINED_RECENTLY;
+	if (match_offer_stale(p, o))
+		return MATCH_RULE_STALE;
 	if (o->capacity <= 0)
 		c->free_places = 0;
 	else if (p->free_places)
@@ -714,6 +751,7 @@ static void rank_offers_fast(const struct match_params *p, const struct match_yo
 		if (!open_on(o, start) || !age_ok(y, o, age) || !gender_ok(y, o) ||
 		    !household_ok(y, o) || (y->has_pets && !o->accepts_pets) ||
 		    ((y->needs & MATCH_NEED_WHEELCHAIR) && !o->wheelchair_accessible) ||
+		    match_declined_recently(p, y, o) || match_offer_stale(p, o) ||
 		    o->capacity <= 0)
 			continue;
 		long long d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
