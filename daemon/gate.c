@@ -304,10 +304,10 @@ int gate_start(struct app *app, char *err, size_t errlen)
 		.listen = app->cfg.listen,
 		.max_connections = app->cfg.max_connections,
 		.max_header_bytes = (size_t)app->cfg.max_header_bytes,
-		/* the transport knows no routes: the larger limit, imports' (the
-		 * other routes are held to max_body_bytes in read_body) */
-		.max_body_bytes = (size_t)(app->cfg.import_max_bytes > app->cfg.max_body_bytes
-					   ? app->cfg.import_max_bytes : app->cfg.max_body_bytes),
+		.max_body_bytes = (size_t)app->cfg.max_body_bytes,
+		/* imports take spreadsheets up to their own limit */
+		.large_body_path = "/v1/imports",
+		.large_body_bytes = (size_t)app->cfg.import_max_bytes,
 		.request_timeout_ms = app->cfg.request_timeout_ms,
 		.keepalive_timeout_ms = app->cfg.keepalive_timeout_ms,
 		.id_prefix = app->instance,

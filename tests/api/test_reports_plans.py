@@ -954,7 +954,7 @@ def indicators_in_xlsx_with_typed_cells():
     ws = wb.worksheets[0]
     rows = list(ws.iter_rows())
     header = [c.value for c in rows[0]]
-    assert header == [c for c, _ in CSV_COLUMNS] + ["debut_periode", "fin_periode"], header
+    assert header == [c for c, _ in CSV_COLUMNS] + CSV_MORE + ["debut_periode", "fin_periode"], header
     assert len(rows) - 1 == len(js["items"]), (len(rows), len(js["items"]))
     by_id = {}
     for row in rows[1:]:
