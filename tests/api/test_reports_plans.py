@@ -982,7 +982,7 @@ def indicators_in_xlsx_with_typed_cells():
             else:   # exits_by_destination: the CSV's "key: n, key: n"
                 assert cell.data_type == "s" and csv_value(cell.value, "object") == v, (where, cell.value, v)
         # the period's days are dates (openpyxl reads date-formatted numbers as datetimes)
-        d1, d2 = row[len(CSV_COLUMNS)], row[len(CSV_COLUMNS) + 1]
+        d1, d2 = row[len(CSV_COLUMNS) + len(CSV_MORE)], row[len(CSV_COLUMNS) + len(CSV_MORE) + 1]
         assert d1.is_date and d1.value == frm, (d1.value, frm)
         assert d2.is_date and d2.value == to, (d2.value, to)
     # the cases that matter, named: the Ariège's "09", Sète's figures, formula-like names
