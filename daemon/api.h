@@ -88,6 +88,14 @@ void api_offers_list(struct req *r);
 void api_offers_get(struct req *r);
 void api_offers_patch(struct req *r);
 void api_offers_close(struct req *r);
+void api_offers_confirm(struct req *r);
+struct app;
+struct evbuffer;
+/* Per-porteur freshness gauges appended to /metrics. */
+void api_offers_freshness_metrics(struct app *app, struct evbuffer *b);
+void api_imports(struct req *r);
+void api_imports_template(struct req *r);
+void api_refusal_reasons(struct req *r);
 void api_tokens_create(struct req *r);
 void api_tokens_list(struct req *r);
 void api_tokens_revoke(struct req *r);

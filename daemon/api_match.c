@@ -24,6 +24,7 @@ static struct match_params params_for(struct req *r)
 			    c->weight_support, c->weight_availability},
 		.free_places = inventory_free_places_cb,
 		.next_free = inventory_next_free_cb,
+		.reconfirm_days = c->reconfirm_days, .refusal_cooldown_days = c->refusal_cooldown_days,
 	};
 	date_parse(r->today, &p.today);
 	return p;
@@ -158,13 +159,15 @@ void api_youth_matches(struct req *r)
 	json_t *items = json_array();
 	for (int i = 0; i < got; i++) {
 		const struct inv_offer *o = (const struct inv_offer *)cands[res[i].index];
-		json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:i, s:o, s:o, s:o}",
+		json_t *item = json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:i, s:o, s:o, s:o}",
 			"offer_id", (json_int_t)o->m.id, "label", o->label ? o->label : "",
 			"kind", match_kind_code(o->m.kind), "porteur_id", (json_int_t)o->m.porteur_id,
 			"departement", o->departement, "distance_km", res[i].check.distance_km,
 			"score", res[i].score, "free_places", res[i].check.free_places,
 			"start_date", date_json(res[i].check.start), "end_date", date_json(res[i].check.end),
-			"reasons", reasons_json(&res[i])));
+			"reasons", reasons_json(&res[i]));
+		json_object_set_new(item, "to_reconfirm", json_boolean(match_offer_to_reconfirm(&p, &o->m)));
+		json_array_append_new(items, item);
 	}
 	json_t *body = json_pack("{s:I, s:o, s:n}", "youth_id", (json_int_t)y->m.id, "items", items,
 				 "next_cursor");

@@ -76,6 +76,7 @@ static void render(struct req *r, const PGresult *res)
 			    "siaod_inventory_places %zu\n", inventory_place_count(app->inv));
 	evbuffer_add_printf(b, "# HELP siaod_inventory_youth Young people in memory.\n# TYPE siaod_inventory_youth gauge\n"
 			    "siaod_inventory_youth %zu\n", inventory_youth_count(app->inv));
+	api_offers_freshness_metrics(app, b);
 	req_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/buffer.h>
 
 #include "api.h"
 #include "app.h"
@@ -13,6 +14,7 @@
 #include "inventory.h"
 #include "siaod/match.h"
 #include "siaod/date.h"
+#include "clock.h"
 #include "validate.h"
 
 static const char *const genders[] = {"any", "female", "male", NULL};
@@ -43,6 +45,7 @@ static const struct vfield offer_fields[] = {
 	{"available_from", V_DATE, false, false, 0, 0, NULL, false},
 	{"available_until", V_DATE, false, true, 0, 0, NULL, false},
 	{"status", V_ENUM, false, false, 0, 0, statuses, false},
+	{"external_ref", V_STRING, false, true, 1, 64, NULL, false},
 };
 #define NFIELDS (sizeof offer_fields / sizeof *offer_fields)
 
@@ -111,8 +114,13 @@ void api_offers_create(struct req *r)
 
 /* The offer as the API shows it, from the inventory (the same members as
  * offer_json in sql/002), with its free places on day `on`. */
-static json_t *offer_json(const struct inv_offer *o, sdate on)
+static json_t *offer_json(const struct req *r, const struct inv_offer *o, sdate on)
 {
+	struct match_params fp = {.reconfirm_days = r->app->cfg.reconfirm_days};
+	date_parse(r->today, &fp.today);
+	char confirmed_on[11] = "";
+	if (o->m.confirmed_on != DATE_NONE)
+		date_format(o->m.confirmed_on, confirmed_on);
 	const struct match_offer *m = &o->m;
 	char from[11], until[11], day[11];
 	date_format(m->available_from, from);
@@ -137,6 +145,10 @@ static json_t *offer_json(const struct inv_offer *o, sdate on)
 	if (j) {
 		json_object_set_new(j, "max_stay_days", m->max_stay_days ? json_integer(m->max_stay_days) : json_null());
 		json_object_set_new(j, "available_until", m->available_until != DATE_NONE ? json_string(until) : json_null());
+		json_object_set_new(j, "external_ref", o->external_ref ? json_string(o->external_ref) : json_null());
+		json_object_set_new(j, "confirmed_at", json_string(o->confirmed_at));
+		json_object_set_new(j, "confirmed_on", confirmed_on[0] ? json_string(confirmed_on) : json_null());
+		json_object_set_new(j, "to_reconfirm", json_boolean(match_offer_to_reconfirm(&fp, m)));
 	}
 	return j;
 }
@@ -192,7 +204,7 @@ void api_offers_list(struct req *r)
 	qsort(all, kept, sizeof *all, cmp_offer_id);
 	json_t *items = json_array();
 	for (size_t i = 0; i < kept && i < limit; i++)
-		json_array_append_new(items, offer_json((const struct inv_offer *)all[i], on));
+		json_array_append_new(items, offer_json(r, (const struct inv_offer *)all[i], on));
 	json_t *next = json_null();
 	if (kept > limit) {
 		char c[24];
@@ -217,7 +229,7 @@ void api_offers_get(struct req *r)
 		} else {
 			api_offer_etag(r->etag, sizeof r->etag, o->version, inventory_free_on(o, on),
 				       json_string_value(json_object_get(f, "available_on")));
-			req_reply_json(r, 200, offer_json(o, on));
+			req_reply_json(r, 200, offer_json(r, o, on));
 		}
 	}
 	json_decref(f);
@@ -279,4 +291,64 @@ void api_offers_close(struct req *r)
 	const char *values[3] = {id, r->actor, r->today};
 	api_sql_reply(r, "SELECT offer_close($1::bigint, $2::jsonb, $3::date)", 3, values, 200,
 		      API_ETAG_OFFER);
+}
+
+/* POST /v1/offers/{id}/confirm: "toujours à jour", one click of the porteur. */
+void api_offers_confirm(struct req *r)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
+	const char *values[3] = {id, r->actor, r->today};
+	api_sql_reply(r, "SELECT offer_confirm($1::bigint, $2::jsonb, $3::date)", 3, values, 200,
+		      API_ETAG_OFFER);
+}
+
+static int cmp_porteur(const void *a, const void *b)
+{
+	int64_t x = (*(const struct match_offer *const *)a)->porteur_id;
+	int64_t y = (*(const struct match_offer *const *)b)->porteur_id;
+	return x < y ? -1 : x > y;
+}
+
+/* For /metrics: per porteur, its open offers and those confirmed within
+ * reconfirm_days (the share the indicators give, live). */
+void api_offers_freshness_metrics(struct app *app, struct evbuffer *b)
+{
+	size_t n = inventory_all_offers(app->inv, NULL, 0);
+	const struct match_offer **all = malloc((n + 1) * sizeof *all);
+	if (!all)
+		return;
+	n = inventory_all_offers(app->inv, all, n);
+	qsort(all, n, sizeof *all, cmp_porteur);
+	char today[11];
+	clock_today(&app->cfg, today);
+	struct match_params fp = {.reconfirm_days = app->cfg.reconfirm_days};
+	date_parse(today, &fp.today);
+	evbuffer_add_printf(b, "# HELP siaod_offers_open Open offers, by porteur.\n"
+			    "# TYPE siaod_offers_open gauge\n");
+	struct evbuffer *fresh = evbuffer_new();
+	if (fresh)
+		evbuffer_add_printf(fresh, "# HELP siaod_offers_confirmed_in_time Open offers confirmed "
+				    "within reconfirm_days, by porteur.\n"
+				    "# TYPE siaod_offers_confirmed_in_time gauge\n");
+	for (size_t i = 0; i < n;) {
+		int64_t p = all[i]->porteur_id;
+		long open = 0, in_time = 0;
+		for (; i < n && all[i]->porteur_id == p; i++)
+			if (all[i]->open) {
+				open++;
+				in_time += !match_offer_to_reconfirm(&fp, all[i]);
+			}
+		if (open == 0)
+			continue;
+		evbuffer_add_printf(b, "siaod_offers_open{porteur_id=\"%lld\"} %ld\n", (long long)p, open);
+		if (fresh)
+			evbuffer_add_printf(fresh, "siaod_offers_confirmed_in_time{porteur_id=\"%lld\"} %ld\n",
+					    (long long)p, in_time);
+	}
+	if (fresh) {
+		evbuffer_add_buffer(b, fresh);
+		evbuffer_free(fresh);
+	}
+	free(all);
 }

@@ -18,8 +18,8 @@
 
 static const char *const statuses[] = {"proposed", "accepted", "active", "ended", "refused",
 				       "cancelled", "expired", NULL};
-static const char *const reasons[] = {"youth_declined", "no_show", "incompatible_needs",
-				      "place_unavailable", "other", NULL};
+/* Refusal reasons are the config's (refusal_reasons), checked below. */
+static const char *const sides[] = {"youth", "porteur", NULL};
 static const char *const destinations[] = {"durable_housing", "fjt", "family", "institution",
 					   "other_transitional", "street", "unknown", NULL};
 
@@ -63,6 +63,8 @@ void api_placements_create(struct req *r)
 			.weights = {r->app->cfg.weight_distance, r->app->cfg.weight_duration,
 				    r->app->cfg.weight_affordability, r->app->cfg.weight_support,
 				    r->app->cfg.weight_availability},
+			.reconfirm_days = r->app->cfg.reconfirm_days,
+			.refusal_cooldown_days = r->app->cfg.refusal_cooldown_days,
 		};
 		date_parse(r->today, &p.today);
 		date_parse(json_string_value(json_object_get(r->body, "start_date")), &p.on);
@@ -110,7 +112,8 @@ void api_placements_get(struct req *r)
 
 /* The body each transition takes. */
 static const struct vfield refuse_fields[] = {
-	{"reason", V_ENUM, true, false, 0, 0, reasons, false},
+	{"reason", V_STRING, true, false, 1, 40, NULL, false},
+	{"by", V_ENUM, false, false, 0, 0, sides, false},
 };
 static const struct vfield enter_fields[] = {
 	{"date", V_DATE, false, false, 0, 0, NULL, false},
@@ -131,7 +134,7 @@ struct transition {
 
 static const struct transition transitions[] = {
 	{"accept", NULL, 0},
-	{"refuse", refuse_fields, 1},
+	{"refuse", refuse_fields, 2},
 	{"enter", enter_fields, 1},
 	{"exit", exit_fields, 2},
 	{"extend", extend_fields, 1},
@@ -150,6 +153,12 @@ void api_placements_transition(struct req *r)
 		r->body = json_object(); /* accept and cancel need no body */
 	if (!api_validate(r, t->fields, t->nfields, false))
 		return;
+	if (strcmp(action, "refuse") == 0 &&
+	    !config_refusal_reason_ok(&r->app->cfg, json_string_value(json_object_get(r->body, "reason")))) {
+		req_field_error(r, "/reason", "unknown_value",
+				"not one of the refusal reasons (GET /v1/refusal-reasons)");
+		return;
+	}
 	char id[24], hold[16];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
@@ -232,4 +241,15 @@ void api_offer_availability(struct req *r)
 	req_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:i, s:o, s:o}", "offer_id", (json_int_t)o->m.id,
 					 "from", fbuf, "to", tbuf, "capacity", o->m.capacity,
 					 "days", days, "frees_up", frees));
+}
+
+/* GET /v1/refusal-reasons: the configured codes and their French labels. */
+void api_refusal_reasons(struct req *r)
+{
+	json_t *items = json_array();
+	char code[64], label[256];
+	for (size_t i = 0; config_refusal_reason_at(&r->app->cfg, i, code, sizeof code, label, sizeof label); i++)
+		json_array_append_new(items, json_pack("{s:s, s:s}", "code", code, "label", label));
+	/* a short configured list, not a paged collection */
+	req_reply_json(r, 200, json_pack("{s:o}", "reasons", items));
 }

@@ -44,6 +44,7 @@ static struct match_params params_on(struct req *r, sdate on)
 		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
 			    c->weight_support, c->weight_availability},
 		.free_places = inventory_free_places_cb,
+		.reconfirm_days = c->reconfirm_days, .refusal_cooldown_days = c->refusal_cooldown_days,
 	};
 	date_parse(r->today, &p.today);
 	return p;

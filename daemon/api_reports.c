@@ -40,8 +40,23 @@ static const char *const columns[][2] = {
 	{"sejours_au_plafond", "stays_to_cap"}, {"jours_places_occupes", "place_days_held"},
 	{"jours_places_ouverts", "place_days_capacity"}, {"taux_occupation", "occupancy_rate"},
 	{"delai_median_entree_jours", "median_days_to_entry"},
+	{"refus_par_le_jeune", "refusals_by_side/youth"}, {"refus_par_le_porteur", "refusals_by_side/porteur"},
+	{"delai_median_reponse_heures", "median_hours_to_answer"}, {"offres_ouvertes", "offers_open"},
+	{"offres_confirmees_a_temps", "offers_confirmed_in_time"},
+	{"part_confirmees_a_temps", "confirmed_in_time_share"},
 };
 #define NCOLUMNS (sizeof columns / sizeof *columns)
+
+/* A column's value: "a/b" is member b of object a. */
+static const json_t *column_value(const json_t *item, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	if (!slash)
+		return json_object_get(item, key);
+	char outer[64];
+	snprintf(outer, sizeof outer, "%.*s", (int)(slash - key), key);
+	return json_object_get(json_object_get(item, outer), slash + 1);
+}
 
 #define XLSX_TYPE "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -139,7 +154,7 @@ static void reply_csv(struct req *r, json_t *report)
 		for (size_t c = 0; c < NCOLUMNS; c++) {
 			if (c)
 				evbuffer_add(out, ";", 1);
-			csv_field(out, json_object_get(item, columns[c][1]));
+			csv_field(out, column_value(item, columns[c][1]));
 		}
 		evbuffer_add(out, "\r\n", 2);
 	}
@@ -229,7 +244,7 @@ static int write_xlsx(const char *path, const char *dir, json_t *report)
 	json_array_foreach(json_object_get(report, "items"), i, item) {
 		lxw_row_t row = (lxw_row_t)(i + 1);
 		for (c = 0; c < NCOLUMNS; c++) {
-			const json_t *v = json_object_get(item, columns[c][1]);
+			const json_t *v = column_value(item, columns[c][1]);
 			if (json_is_number(v)) {
 				worksheet_write_number(ws, row, c, json_number_value(v),
 						       is_rate(columns[c][1]) ? pct : NULL);
@@ -357,6 +372,9 @@ void api_reports_indicators(struct req *r)
 		const char *accept = req_header(r, "Accept");
 		c->r = r;
 		c->format = report_format(accept);
+		/* freshness is counted on today, with the configured delay */
+		json_object_set_new(f, "today", json_string(r->today));
+		json_object_set_new(f, "reconfirm_days", json_integer(r->app->cfg.reconfirm_days));
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[2] = {fs, r->actor};
 		store_query(r->app->store, "SELECT report_indicators($1::jsonb, $2::jsonb)", 2, values,

@@ -18,12 +18,12 @@
 
 static const char *const event_types[] = {"stay.ending_soon", "stay.overdue",
 					  "offer.capacity_available", "placement.status_changed",
-					  "hold.expired", NULL};
+					  "hold.expired", "offer.reconfirm_due", NULL};
 static const char *const delivery_statuses[] = {"pending", "delivering", "succeeded", "failed", NULL};
 
 static const struct vfield webhook_fields[] = {
 	{"url", V_STRING, true, false, 1, 2000, NULL, false},
-	{"event_types", V_ENUM_ARRAY, true, false, 1, 5, event_types, false},
+	{"event_types", V_ENUM_ARRAY, true, false, 1, 6, event_types, false},
 	{"departement", V_DEPARTEMENT, false, false, 0, 0, NULL, false},
 	{"porteur_id", V_INT, false, false, 1, INT64_MAX, NULL, false},
 	{"label", V_STRING, false, false, 0, 200, NULL, false},

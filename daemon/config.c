@@ -25,6 +25,12 @@ struct key {
 	bool reload;            /* may change on SIGHUP */
 };
 
+/* The reasons DESIGN names, with their French labels. */
+#define REFUSAL_REASONS_DEFAULT \
+	"youth_declined=Refus du jeune;no_show=Ne s'est pas présenté;" \
+	"incompatible_needs=Besoins incompatibles avec l'offre;" \
+	"place_unavailable=Place plus disponible;incomplete_file=Dossier incomplet;other=Autre motif"
+
 #define S(f) T_STR, offsetof(struct config, f)
 #define I(f) T_INT, offsetof(struct config, f)
 #define B(f) T_BOOL, offsetof(struct config, f)
@@ -39,6 +45,7 @@ static const struct key keys[] = {
 	{"default_max_distance_km",     I(default_max_distance_km), "30", 1, 2000, true},
 	{"hold_days",                   I(hold_days), "7", 1, 90, true},
 	{"keepalive_timeout_ms",        I(keepalive_timeout_ms), "15000", 100, 3600000, false},
+	{"import_max_bytes",            I(import_max_bytes), "16777216", 1024, 256 << 20, false},
 	{"listen",                      S(listen), "127.0.0.1:8080", 0, 0, false},
 	{"log_level",                   S(log_level), "info", 0, 0, true},
 	{"max_body_bytes",              I(max_body_bytes), "1048576", 1024, 64 << 20, false},
@@ -52,6 +59,9 @@ static const struct key keys[] = {
 	{"rate_limit_burst",            I(rate_limit_burst), "200", 1, 100000, true},
 	{"rate_limit_per_second",       I(rate_limit_per_second), "100", 0, 100000, true},
 	{"reconcile_interval_seconds",  I(reconcile_interval_seconds), "300", 60, 86400, true},
+	{"reconfirm_days",              I(reconfirm_days), "30", 1, 3650, true},
+	{"refusal_cooldown_days",       I(refusal_cooldown_days), "90", 0, 3650, true},
+	{"refusal_reasons",             S(refusal_reasons), REFUSAL_REASONS_DEFAULT, 0, 0, true},
 	{"request_timeout_ms",          I(request_timeout_ms), "10000", 100, 3600000, false},
 	{"retention_months",            I(retention_months), "24", 1, 240, true},
 	{"shutdown_grace_seconds",      I(shutdown_grace_seconds), "30", 0, 3600, false},
@@ -277,8 +287,61 @@ static int parse_schedule(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+bool config_refusal_reason_at(const struct config *cfg, size_t i, char *code, size_t codelen,
+			      char *label, size_t labellen)
+{
+	const char *p = cfg->refusal_reasons;
+	for (; p && *p; i--) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (i == 0) {
+			const char *eq = memchr(p, '=', n);
+			size_t cn = eq ? (size_t)(eq - p) : n;
+			snprintf(code, codelen, "%.*s", (int)cn, p);
+			snprintf(label, labellen, "%.*s", eq ? (int)(n - cn - 1) : 0, eq ? eq + 1 : "");
+			return true;
+		}
+		p = end ? end + 1 : p + n;
+	}
+	return false;
+}
+
+bool config_refusal_reason_ok(const struct config *cfg, const char *code)
+{
+	char c[48], l[8];
+	for (size_t i = 0; code && config_refusal_reason_at(cfg, i, c, sizeof c, l, sizeof l); i++)
+		if (strcmp(c, code) == 0)
+			return true;
+	return false;
+}
+
+/* code=Libellé entries separated by ';', codes as the database takes them
+ * (ck_placements__refusal_reason: a lower-case slug of at most 40). */
+static int check_refusal_reasons(const struct config *cfg, char *err, size_t errlen)
+{
+	char code[64], label[256];
+	size_t i = 0;
+	for (; config_refusal_reason_at(cfg, i, code, sizeof code, label, sizeof label); i++) {
+		bool ok = code[0] >= 'a' && code[0] <= 'z' && strlen(code) <= 40 && label[0];
+		for (const char *c = code; ok && *c; c++)
+			ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
+		if (!ok) {
+			snprintf(err, errlen, "refusal_reasons: expected code=Libellé entries separated "
+				 "by ';', codes in lower case letters, digits and _ (entry %zu)", i + 1);
+			return -1;
+		}
+	}
+	if (i == 0) {
+		snprintf(err, errlen, "refusal_reasons: at least one reason");
+		return -1;
+	}
+	return 0;
+}
+
 int config_validate(struct config *cfg, char *err, size_t errlen)
 {
+	if (check_refusal_reasons(cfg, err, errlen) != 0)
+		return -1;
 	int sum = cfg->weight_distance + cfg->weight_duration + cfg->weight_affordability +
 		  cfg->weight_support + cfg->weight_availability;
 	if (sum != 100) {

@@ -51,6 +51,10 @@ struct config {
 	int audit_retention_months;
 	int shutdown_grace_seconds;
 	int test_clock_offset_days;    /* only settable in a SIAOD_TEST_CLOCK build */
+	int import_max_bytes;          /* body limit of POST /v1/imports only */
+	int reconfirm_days;            /* offers "à reconfirmer" after, stale after twice */
+	int refusal_cooldown_days;     /* rule declined_recently */
+	char *refusal_reasons;         /* "code=Libellé;code=Libellé" */
 };
 
 /* Fills cfg with the built-in defaults. */
@@ -74,6 +78,12 @@ void config_free(struct config *cfg);
 size_t config_key_count(void);
 const char *config_key_name(size_t i);
 const char *config_kind_name(enum offer_kind kind);
+/* Refusal reasons (config refusal_reasons): the i-th code and French label
+ * into code/label; false past the last one. */
+bool config_refusal_reason_at(const struct config *cfg, size_t i, char *code, size_t codelen,
+			      char *label, size_t labellen);
+/* Whether code is one of the configured refusal reasons. */
+bool config_refusal_reason_ok(const struct config *cfg, const char *code);
 int  config_kind_parse(const char *s);
 
 #endif

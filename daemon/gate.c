@@ -95,7 +95,18 @@ static bool read_body(struct req *r)
 		EVP_DigestFinal_ex(md, r->body_hash, NULL);
 	}
 	EVP_MD_CTX_free(md);
-	if (!wants_body || len == 0)
+	/* each route its limit: a CSV import up to import_max_bytes, any
+	 * other body max_body_bytes */
+	size_t limit = (size_t)(routes_raw_body(r->route) ? r->app->cfg.import_max_bytes
+							   : r->app->cfg.max_body_bytes);
+	if (len > limit) {
+		char detail[96];
+		snprintf(detail, sizeof detail, "the body is larger than %zu bytes", limit);
+		req_problem(r, 413, "body-too-large", detail);
+		return false;
+	}
+	/* not JSON: the handler reads the bytes (req_raw_body) */
+	if (!wants_body || len == 0 || routes_raw_body(r->route))
 		return true;
 	const char *ct = req_header(r, "Content-Type");
 	if (!json_media_type(ct)) {
@@ -294,6 +305,9 @@ int gate_start(struct app *app, char *err, size_t errlen)
 		.max_connections = app->cfg.max_connections,
 		.max_header_bytes = (size_t)app->cfg.max_header_bytes,
 		.max_body_bytes = (size_t)app->cfg.max_body_bytes,
+		/* imports take spreadsheets up to their own limit */
+		.large_body_path = "/v1/imports",
+		.large_body_bytes = (size_t)app->cfg.import_max_bytes,
 		.request_timeout_ms = app->cfg.request_timeout_ms,
 		.keepalive_timeout_ms = app->cfg.keepalive_timeout_ms,
 		.id_prefix = app->instance,

@@ -74,6 +74,7 @@ struct http_conn {
 	int nh;
 	enum { P_NONE, P_URL, P_FIELD, P_VALUE } last;
 	size_t body_len;
+	size_t body_max;                /* this request's body limit */
 	int err_status;                   /* a refusal decided in a parser callback */
 	const char *err_slug, *err_detail;
 	struct evbuffer *body;
@@ -561,7 +562,12 @@ static int on_headers_complete(http_parser *p)
 	r->path = c->buf + path_at;
 	r->query = query_at ? c->buf + query_at : NULL;
 	/* The body's size is decided before reading it. */
-	if ((p->flags & F_CONTENTLENGTH) && p->content_length > s->opt.max_body_bytes)
+	/* one path may take larger bodies (a CSV import); the limit is the
+	 * connection's until the next request */
+	c->body_max = s->opt.max_body_bytes;
+	if (s->opt.large_body_path && p->method == HTTP_POST && strcmp(r->path, s->opt.large_body_path) == 0)
+		c->body_max = s->opt.large_body_bytes;
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->body_max)
 		return refuse_in_parser(c, 413, "body-too-large", "the body is larger than the limit");
 	const char *expect = http_header(r, "Expect");
 	if (expect && strcasecmp(expect, "100-continue") == 0 && !c->continue_sent) {
@@ -576,7 +582,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
 	struct http_conn *c = p->data;
 	c->body_len += n;
 	/* chunked: stop at the limit */
-	if (c->body_len > c->srv->opt.max_body_bytes)
+	if (c->body_len > (c->body_max ? c->body_max : c->srv->opt.max_body_bytes))
 		return refuse_in_parser(c, 413, "body-too-large", "the body is larger than the limit");
 	return evbuffer_add(c->body, at, n) == 0 ? 0 : refuse_in_parser(c, 503, "out-of-memory", "try again");
 }

@@ -64,6 +64,8 @@ struct http_options {
 	int max_connections;             /* <= 0: 3/4 of the descriptor limit */
 	size_t max_header_bytes;         /* request line and headers: 414/431 above */
 	size_t max_body_bytes;           /* 413 above, whatever the framing */
+	const char *large_body_path;     /* POSTs to this path (imports) may reach: */
+	size_t large_body_bytes;         /* (0: no such path) */
 	int request_timeout_ms;          /* a request arrives whole within this */
 	int keepalive_timeout_ms;        /* an idle connection is closed after this */
 	const char *id_prefix;           /* request ids are <prefix>-<n> */

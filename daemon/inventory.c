@@ -111,7 +111,15 @@ static void offer_free(struct inv_offer *o)
 		free(o->places[i].spans);
 	free(o->places);
 	free(o->label);
+	free(o->external_ref);
 	free(o);
+}
+
+static void youth_free(struct inv_youth *y)
+{
+	if (y)
+		free(y->declines);
+	free(y);
 }
 
 void inventory_free(struct inventory *inv)
@@ -122,7 +130,7 @@ void inventory_free(struct inventory *inv)
 		if (inv->offers.vals[i])
 			offer_free(inv->offers.vals[i]);
 	for (size_t i = 0; i < inv->youth.cap; i++)
-		free(inv->youth.vals[i]);
+		youth_free(inv->youth.vals[i]);
 	free(inv->offers.keys);
 	free(inv->offers.vals);
 	free(inv->youth.keys);
@@ -336,7 +344,8 @@ static void offer_unlink(struct inventory *inv, struct inv_offer *o)
  * capacity, max_stay_days, min_age, max_age, gender, accepts_couples,
  * accepts_children, accepts_pets, wheelchair_accessible, support_level,
  * monthly_charge_eur, available_from, available_until, status, label,
- * commune_insee, version, created_at, updated_at. */
+ * commune_insee, version, created_at, updated_at, external_ref, confirmed_at,
+ * confirmed_on. */
 static int apply_offer_row(struct inventory *inv, const PGresult *res, int i)
 {
 	int64_t id = ival(res, i, 0);
@@ -376,6 +385,10 @@ static int apply_offer_row(struct inventory *inv, const PGresult *res, int i)
 	o->version = (int)ival(res, i, 22);
 	snprintf(o->created_at, sizeof o->created_at, "%s", PQgetvalue(res, i, 23));
 	snprintf(o->updated_at, sizeof o->updated_at, "%s", PQgetvalue(res, i, 24));
+	snprintf(o->confirmed_at, sizeof o->confirmed_at, "%s", PQgetvalue(res, i, 26));
+	m->confirmed_on = dval(res, i, 27);
+	free(o->external_ref);
+	o->external_ref = val(res, i, 25) ? strdup(PQgetvalue(res, i, 25)) : NULL;
 	char *label = strdup(PQgetvalue(res, i, 20));
 	if (label) {
 		free(o->label);
@@ -512,6 +525,38 @@ static int apply_spans(struct inventory *inv, const PGresult *res, const int64_t
 	return 0;
 }
 
+/* "{12,40}" and "{20400,20455}" (offers, day numbers) into y->declines. */
+static int youth_declines(struct inv_youth *y, const char *offers, const char *days)
+{
+	free(y->declines);
+	y->declines = NULL;
+	y->m.declines = NULL;
+	y->m.ndeclines = 0;
+	if (!offers || !days)
+		return 0;
+	size_t n = 1;
+	for (const char *c = offers; *c; c++)
+		n += *c == ',';
+	y->declines = calloc(n, sizeof *y->declines);
+	if (!y->declines)
+		return -1;
+	const char *a = offers + (*offers == '{'), *b = days + (*days == '{');
+	size_t k = 0;
+	while (k < n && *a && *a != '}' && *b && *b != '}') {
+		char *ea, *eb;
+		y->declines[k].offer_id = strtoll(a, &ea, 10);
+		y->declines[k].on = (sdate)strtol(b, &eb, 10);
+		if (ea == a || eb == b)
+			break;
+		k++;
+		a = ea + (*ea == ',');
+		b = eb + (*eb == ',');
+	}
+	y->m.declines = y->declines;
+	y->m.ndeclines = k;
+	return 0;
+}
+
 static void youth_unlink(struct inventory *inv, struct inv_youth *y)
 {
 	if (y->grid_cell)
@@ -522,7 +567,8 @@ static void youth_unlink(struct inventory *inv, struct inv_youth *y)
 /* Columns of inv_youth(): id, departement, birth_date, rqth, gender,
  * household, has_pets, needs, situation, institution_exit_date, lat, lon,
  * max_distance_km, monthly_income_eur, support_need, wanted_from,
- * wanted_months, registered_at, status, open_placement. */
+ * wanted_months, registered_at, status, open_placement, declined_offers,
+ * declined_on (bigint[] and integer[] of the same length, by offer id). */
 static int apply_youth_row(struct inventory *inv, const PGresult *res, int i)
 {
 	int64_t id = ival(res, i, 0);
@@ -573,6 +619,8 @@ static int apply_youth_row(struct inventory *inv, const PGresult *res, int i)
 	y->status_waiting = strcmp(PQgetvalue(res, i, 18), "waiting") == 0;
 	y->waiting = y->status_waiting && !y->open_placement;
 	y->gen = inv->gen;
+	if (youth_declines(y, val(res, i, 20), val(res, i, 21)) != 0)
+		return -1;
 	if (y->waiting && y->located) {
 		y->grid_cell = grid_add(&inv->youth_grid, m->lat, m->lon, y);
 		if (!y->grid_cell)
@@ -589,7 +637,7 @@ static void youth_sweep(struct inventory *inv)
 		struct inv_youth *y = inv->youth.vals[i];
 		if (y && y->gen != inv->gen) {
 			youth_unlink(inv, y);
-			free(y);
+			youth_free(y);
 			inv->youth.vals[i] = NULL;
 		}
 	}
@@ -605,7 +653,7 @@ static int apply_youth(struct inventory *inv, const PGresult *res, const int64_t
 		void **slot = idmap_slot(&inv->youth, ids[k], false);
 		if (!listed && slot && *slot) {
 			youth_unlink(inv, *slot);
-			free(*slot);
+			youth_free(*slot);
 			*slot = NULL;
 		}
 	}

@@ -44,6 +44,8 @@ struct inv_offer {
 	int version;
 	char *label;
 	char created_at[40], updated_at[40];  /* as PostgreSQL writes them in JSON */
+	char confirmed_at[40];
+	char *external_ref;         /* the porteur's own code, NULL when none */
 	struct inv_place *places;
 	int nplaces, capplaces;
 	int64_t grid_cell;          /* key of its grid cell, 0 when not in the grid */
@@ -58,6 +60,7 @@ struct inv_youth {
 	bool located;               /* has a wished commune */
 	int own_max_distance_km;    /* 0: the configured default applies */
 	unsigned gen;               /* full reload in which it was last seen */
+	struct match_decline *declines;  /* owned; m.declines points here */
 	int64_t grid_cell;
 };
 

@@ -55,7 +55,7 @@ static const char *const need_codes[] = {
 	"pregnancy"};
 static const char *const rule_codes[] = {
 	"closed", "distance", "age", "gender", "household", "pets",
-	"wheelchair", "no_free_place"};
+	"wheelchair", "declined_recently", "stale", "no_free_place"};
 static const char *const factor_codes[] = {
 	"distance", "duration", "affordability", "support", "availability"};
 
@@ -312,6 +312,39 @@ static bool open_on(const struct match_offer *o, sdate start)
 	       (o->available_until == DATE_NONE || start <= o->available_until);
 }
 
+/* ---- freshness and refusals ---- */
+
+bool match_offer_to_reconfirm(const struct match_params *p, const struct match_offer *o)
+{
+	return p->reconfirm_days > 0 && o->confirmed_on != DATE_NONE &&
+	       (long long)p->today - o->confirmed_on > p->reconfirm_days;
+}
+
+bool match_offer_stale(const struct match_params *p, const struct match_offer *o)
+{
+	return p->reconfirm_days > 0 && o->confirmed_on != DATE_NONE &&
+	       (long long)p->today - o->confirmed_on > 2LL * p->reconfirm_days;
+}
+
+bool match_declined_recently(const struct match_params *p, const struct match_youth *y,
+			     const struct match_offer *o)
+{
+	if (p->refusal_cooldown_days <= 0 || y->ndeclines == 0)
+		return false;
+	/* binary search: a young person may have declined many offers */
+	size_t lo = 0, hi = y->ndeclines;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (y->declines[mid].offer_id < o->id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == y->ndeclines || y->declines[lo].offer_id != o->id)
+		return false;
+	return (long long)p->today - y->declines[lo].on < p->refusal_cooldown_days;
+}
+
 /* The rules in their documented order; free places are asked last because
  * the callback is the only part that may cost something. */
 static enum match_rule first_failed(const struct match_params *p,
@@ -333,6 +366,10 @@ static enum match_rule first_failed(const struct match_params *p,
 		return MATCH_RULE_PETS;
 	if ((y->needs & MATCH_NEED_WHEELCHAIR) && !o->wheelchair_accessible)
 		return MATCH_RULE_WHEELCHAIR;
+	if (match_declined_recently(p, y, o))
+		return MATCH_RULE_DECLINED_RECENTLY;
+	if (match_offer_stale(p, o))
+		return MATCH_RULE_STALE;
 	if (o->capacity <= 0)
 		c->free_places = 0;
 	else if (p->free_places)
@@ -363,11 +400,15 @@ enum match_rule match_eligible(const struct match_params *p,
 
 /* ---- explanation hints ---- */
 
-/* The rules after age, which no date or distance changes. */
-static bool later_rules_ok(const struct match_youth *y, const struct match_offer *o)
+/* The rules after age, which no wished date or distance changes: a hint
+ * towards an offer the young person declined lately, or one whose capacity
+ * nobody confirmed, would point at an offer the matcher keeps out anyway. */
+static bool later_rules_ok(const struct match_params *p, const struct match_youth *y,
+			   const struct match_offer *o)
 {
 	return gender_ok(y, o) && household_ok(y, o) && (!y->has_pets || o->accepts_pets) &&
-	       (!(y->needs & MATCH_NEED_WHEELCHAIR) || o->wheelchair_accessible);
+	       (!(y->needs & MATCH_NEED_WHEELCHAIR) || o->wheelchair_accessible) &&
+	       !match_declined_recently(p, y, o) && !match_offer_stale(p, o);
 }
 
 /* The first day on which the young person born on `birth` is `years` old,
@@ -383,9 +424,10 @@ static sdate birthday(sdate birth, int years)
 }
 
 /* The day the young person becomes old enough for o, or DATE_NONE. */
-static sdate old_enough_on(const struct match_youth *y, const struct match_offer *o, sdate start)
+static sdate old_enough_on(const struct match_params *p, const struct match_youth *y,
+			   const struct match_offer *o, sdate start)
 {
-	if (y->birth_date == DATE_NONE || !later_rules_ok(y, o))
+	if (y->birth_date == DATE_NONE || !later_rules_ok(p, y, o))
 		return DATE_NONE;
 	int lo = o->min_age > AGE_MIN ? o->min_age : AGE_MIN;
 	int hi = y->rqth ? AGE_MAX_RQTH : AGE_MAX;
@@ -437,7 +479,7 @@ void match_explain_hints(const struct match_params *p, const struct match_youth 
 		long long tenths = distance_tenths(y->lat, y->lon, o->lat, o->lon);
 		if (tenths > max_tenths(y->max_distance_km)) {
 			/* distance is its only fault, and a place waits */
-			if (tenths == LLONG_MAX || !age_ok(y, o, c.age) || !later_rules_ok(y, o) ||
+			if (tenths == LLONG_MAX || !age_ok(y, o, c.age) || !later_rules_ok(p, y, o) ||
 			    o->capacity <= 0)
 				continue;
 			const struct match_offer *b = h.distance_index == MATCH_NO_HINT
@@ -453,13 +495,13 @@ void match_explain_hints(const struct match_params *p, const struct match_youth 
 			continue;
 		}
 		if (!age_ok(y, o, c.age)) {
-			sdate d = old_enough_on(y, o, c.start);
+			sdate d = old_enough_on(p, y, o, c.start);
 			if (d != DATE_NONE && (h.age_index == MATCH_NO_HINT || d < h.age_date ||
 					       (d == h.age_date && o->id < offers[h.age_index]->id)))
 				h.age_index = i, h.age_date = d;
 			continue;
 		}
-		if (!later_rules_ok(y, o) || o->capacity <= 0 || !p->next_free)
+		if (!later_rules_ok(p, y, o) || o->capacity <= 0 || !p->next_free)
 			continue;
 		int fp = p->free_places ? p->free_places(p->ctx, o, c.start, c.end) : o->capacity;
 		if (fp > 0)
@@ -827,6 +869,7 @@ static void rank_offers_fast(const struct match_params *p, const struct match_yo
 		if (!open_on(o, start) || !age_ok(y, o, age) || !gender_ok(y, o) ||
 		    !household_ok(y, o) || (y->has_pets && !o->accepts_pets) ||
 		    ((y->needs & MATCH_NEED_WHEELCHAIR) && !o->wheelchair_accessible) ||
+		    match_declined_recently(p, y, o) || match_offer_stale(p, o) ||
 		    o->capacity <= 0)
 			continue;
 		long long d = distance_tenths(y->lat, y->lon, o->lat, o->lon);

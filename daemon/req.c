@@ -212,6 +212,13 @@ const char *req_query(struct req *r, const char *name)
 	return evhttp_find_header(&r->query, name);
 }
 
+const char *req_raw_body(struct req *r, size_t *len)
+{
+	struct evbuffer *in = r->hr->body;
+	*len = evbuffer_get_length(in);
+	return *len ? (const char *)evbuffer_pullup(in, -1) : "";
+}
+
 const char *req_header(struct req *r, const char *name)
 {
 	return http_header(r->hr, name);

@@ -72,6 +72,8 @@ void req_field_error(struct req *r, const char *pointer, const char *code, const
 /* Query string access: NULL when absent. */
 const char *req_query(struct req *r, const char *name);
 const char *req_header(struct req *r, const char *name);
+/* The body's bytes as received (routes_raw_body routes); valid while r is. */
+const char *req_raw_body(struct req *r, size_t *len);
 /* A response header, sent with the answer. */
 void req_add_header(struct req *r, const char *name, const char *value);
 

@@ -44,6 +44,11 @@ const struct route routes[] = {
 	{"DELETE", "/v1/offers/{id}",        api_offers_close,    A | P,     "offer.close", OFFER},
 	{"GET",    "/v1/offers/{id}/candidates", api_offer_candidates, A | R | P, "offer.candidates", 0},
 	{"GET",    "/v1/offers/{id}/availability", api_offer_availability, A | R | P, "offer.availability", 0},
+	{"POST",   "/v1/offers/{id}/confirm", api_offers_confirm, A | P,     "offer.confirm", OFFER},
+	/* the import refreshes what it changed itself (api_imports.c) */
+	{"POST",   "/v1/imports",            api_imports,         A | R | P, "import.run", 0},
+	{"GET",    "/v1/imports/template",   api_imports_template, A | R | P, "import.template", 0},
+	{"GET",    "/v1/refusal-reasons",    api_refusal_reasons, A | R | P, "refusal_reason.list", 0},
 
 	{"POST",   "/v1/youth",              api_youth_create,    A | R,     "youth.create", YOUTH},
 	{"GET",    "/v1/youth",              api_youth_list,      A | R,     "youth.list", 0},
@@ -56,7 +61,7 @@ const struct route routes[] = {
 	{"GET",    "/v1/placements",         api_placements_list, A | R | P, "placement.list", 0},
 	{"GET",    "/v1/placements/{id}",    api_placements_get,  A | R | P, "placement.get", 0},
 	{"POST",   "/v1/placements/{id}/accept", api_placements_transition, A | P, "placement.accept", PLACEMENT | ALERTS},
-	{"POST",   "/v1/placements/{id}/refuse", api_placements_transition, A | P, "placement.refuse", PLACEMENT | ALERTS},
+	{"POST",   "/v1/placements/{id}/refuse", api_placements_transition, A | R | P, "placement.refuse", PLACEMENT | ALERTS},
 	{"POST",   "/v1/placements/{id}/enter",  api_placements_transition, A | P, "placement.enter", PLACEMENT | ALERTS},
 	{"POST",   "/v1/placements/{id}/exit",   api_placements_transition, A | P, "placement.exit", PLACEMENT | ALERTS},
 	{"POST",   "/v1/placements/{id}/extend", api_placements_transition, A | P, "placement.extend", PLACEMENT | ALERTS},
@@ -81,6 +86,11 @@ const struct route routes[] = {
 	{"GET",    "/v1/audit",              api_audit_list,      A,         "audit.list", 0},
 };
 const size_t nroutes = sizeof routes / sizeof *routes;
+
+bool routes_raw_body(const struct route *r)
+{
+	return r && r->handler == api_imports;
+}
 
 /* Matches one pattern; {id} takes a positive integer of at most 18 digits. */
 static int match_pattern(const char *pattern, const char *path, int64_t *ids, int maxids, int *nids)

@@ -6,6 +6,7 @@
 #ifndef SIAOD_ROUTES_H
 #define SIAOD_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,11 @@ struct route {
 	int effects;           /* what a successful write triggers after commit
 	                          (a mask of enum effect, see effects.h) */
 };
+
+/* Routes whose body is not JSON (POST /v1/imports: a CSV file): the handler
+ * reads the bytes (req_raw_body), and import_max_bytes, not max_body_bytes,
+ * bounds them. */
+bool routes_raw_body(const struct route *r);
 
 extern const struct route routes[];
 extern const size_t nroutes;

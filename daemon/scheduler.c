@@ -80,10 +80,37 @@ static void scan_alerts(struct app *app)
 	store_query(app->store, "SELECT alerts_scan($1::date, $2::integer[]) AS events", 2, values, scan_done, app);
 }
 
+/* Offers reconfirm_days old: one offer.reconfirm_due event each, the
+ * porteur's reminder (sql/018_imports_freshness.sql). */
+static void reconfirm_done(void *arg, PGresult *res)
+{
+	struct app *app = arg;
+	if (store_result_failed(res)) {
+		log_warn("reconfirm_scan", "result=failed");
+		return;
+	}
+	int n = atoi(PQgetvalue(res, 0, 0));
+	if (n > 0) {
+		log_info("reconfirm_scan", "events=%d", n);
+		webhooks_kick(app);
+	}
+}
+
+static void scan_reconfirm(struct app *app)
+{
+	char today[11], days[16];
+	clock_today(&app->cfg, today);
+	snprintf(days, sizeof days, "%d", app->cfg.reconfirm_days);
+	const char *values[2] = {today, days};
+	store_query(app->store, "SELECT offers_reconfirm_scan($1::date, $2::integer)", 2, values,
+		    reconfirm_done, app);
+}
+
 void scheduler_run_now(struct app *app)
 {
 	expire_holds(app);
 	scan_alerts(app);
+	scan_reconfirm(app);
 	apply_retention(app);
 }
 
@@ -159,6 +186,7 @@ static void alert_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct app *app = arg;
 	scan_alerts(app);
+	scan_reconfirm(app);
 	/* the period may have changed on SIGHUP */
 	struct timeval tv = {app->cfg.alerts_interval_seconds, 0};
 	evtimer_add(app->alert_timer, &tv);

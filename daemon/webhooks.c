@@ -438,6 +438,7 @@ static json_t *candidates_for(struct app *app, int64_t offer_id, sdate on)
 		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
 			    c->weight_support, c->weight_availability},
 		.free_places = inventory_free_places_cb,
+		.reconfirm_days = c->reconfirm_days, .refusal_cooldown_days = c->refusal_cooldown_days,
 	};
 	char today[11];
 	clock_today(c, today);

@@ -28,7 +28,8 @@ const char cmd_place_help[] =
 	"defaults to the wished duration within the offer's cap). Then the\n"
 	"offer's porteur accepts or refuses, records the entry (default today), extends\n"
 	"the stay (within the cap) and records the exit; the referent may cancel.\n"
-	"R: youth_declined, no_show, incompatible_needs, place_unavailable, other.\n"
+	"R: youth_declined, no_show, incompatible_needs, place_unavailable, incomplete_file, other\n"
+	"   (the server's refusal_reasons).\n"
 	"X: durable_housing, fjt, family, institution, other_transitional, street, unknown.\n"
 	"\n"
 	"Global options: --url URL (or --server URL), --token TOKEN, --json (the API's JSON).\n";

@@ -113,6 +113,13 @@ struct match_offer {
 	enum match_support support_level;
 	double monthly_charge_eur;
 	int capacity;
+	sdate confirmed_on;         /* capacity last confirmed; DATE_NONE: never goes stale */
+};
+
+/* An offer the young person declined (a refusal by: youth), on `on`. */
+struct match_decline {
+	int64_t offer_id;
+	sdate on;
 };
 
 struct match_youth {
@@ -132,6 +139,10 @@ struct match_youth {
 	sdate wanted_from;          /* DATE_NONE: as soon as possible */
 	int wanted_months;          /* below 1 counts as 1 */
 	sdate registered_at;        /* DATE_NONE: counts as registered today */
+	/* The offers this young person declined, the latest refusal per offer,
+	 * sorted by offer_id; the caller owns the array. */
+	const struct match_decline *declines;
+	size_t ndeclines;
 };
 
 /* Points of each factor; valid when each is in [0, 100] and they sum to 100. */
@@ -163,7 +174,25 @@ struct match_params {
 	match_free_places_fn free_places;   /* NULL: every place is free */
 	match_next_free_fn next_free;       /* NULL: no hint for no_free_place */
 	void *ctx;                  /* passed to free_places and next_free */
+	int reconfirm_days;         /* freshness (rule stale); 0: offers never go stale */
+	int refusal_cooldown_days;  /* rule declined_recently; 0: off */
 };
+
+/*
+ * Freshness of an offer's capacity, age = today - confirmed_on in days:
+ *   to reconfirm ("à reconfirmer")  age > reconfirm_days
+ *   stale (rule `stale`)            age > 2 * reconfirm_days
+ * Neither when reconfirm_days is 0 or confirmed_on is DATE_NONE.
+ */
+bool match_offer_to_reconfirm(const struct match_params *p, const struct match_offer *o);
+bool match_offer_stale(const struct match_params *p, const struct match_offer *o);
+/*
+ * Rule `declined_recently`: the young person declined this offer on day d
+ * (their latest refusal of it) and today - d < refusal_cooldown_days, so the
+ * offer comes back on day d + refusal_cooldown_days.
+ */
+bool match_declined_recently(const struct match_params *p, const struct match_youth *y,
+			     const struct match_offer *o);
 
 /* Great-circle distance (haversine, R = 6371.0 km) rounded to 0.1 km. The
  * rounded value is the one the distance rule compares, so a youth's
@@ -185,6 +214,8 @@ enum match_rule {
 	MATCH_RULE_HOUSEHOLD,       /* couple / with_children need the offer's consent */
 	MATCH_RULE_PETS,
 	MATCH_RULE_WHEELCHAIR,
+	MATCH_RULE_DECLINED_RECENTLY, /* declined by the young person within the cooldown */
+	MATCH_RULE_STALE,           /* capacity not reconfirmed for 2 x reconfirm_days */
 	MATCH_RULE_NO_FREE_PLACE,   /* no place free for the whole period */
 	MATCH_RULE_COUNT,           /* number of rules: the size of excluded[] */
 	MATCH_OK = MATCH_RULE_COUNT /* eligible: no rule failed */

@@ -8,13 +8,15 @@ CREATE FUNCTION inv_offers(ids bigint[]) RETURNS TABLE (
     accepts_couples boolean, accepts_children boolean, accepts_pets boolean,
     wheelchair_accessible boolean, support_level text, monthly_charge_eur float8,
     available_from integer, available_until integer, status text, label text,
-    commune_insee text, version integer, created_at text, updated_at text)
+    commune_insee text, version integer, created_at text, updated_at text,
+    external_ref text, confirmed_at text, confirmed_on integer)
 LANGUAGE sql STABLE AS $$
     SELECT id, porteur_id, kind, departement, lat, lon, capacity, coalesce(max_stay_days, 0),
         min_age, max_age, gender, accepts_couples, accepts_children, accepts_pets,
         wheelchair_accessible, support_level, monthly_charge_eur::float8,
         available_from - date '1970-01-01', available_until - date '1970-01-01', status, label,
-        commune_insee, version, to_jsonb(created_at) #>> '{}', to_jsonb(updated_at) #>> '{}'
+        commune_insee, version, to_jsonb(created_at) #>> '{}', to_jsonb(updated_at) #>> '{}',
+        external_ref, to_jsonb(confirmed_at) #>> '{}', confirmed_on - date '1970-01-01'
     FROM offers WHERE ids IS NULL OR id = ANY(ids) ORDER BY id;
 $$;
 
@@ -41,14 +43,23 @@ CREATE FUNCTION inv_youth(ids bigint[]) RETURNS TABLE (
     household text, has_pets boolean, needs text[], situation text,
     institution_exit_date integer, lat float8, lon float8, max_distance_km integer,
     monthly_income_eur float8, support_need text, wanted_from integer, wanted_months integer,
-    registered_at integer, status text, open_placement boolean)
+    registered_at integer, status text, open_placement boolean,
+    declined_offers bigint[], declined_on integer[])
 LANGUAGE sql STABLE AS $$
     SELECT y.id, y.departement, y.birth_date - date '1970-01-01', y.rqth, y.gender, y.household,
         y.has_pets, y.needs, y.situation, y.institution_exit_date - date '1970-01-01',
         c.lat, c.lon, y.max_distance_km, y.monthly_income_eur::float8, y.support_need,
         y.wanted_from - date '1970-01-01', y.wanted_months, y.registered_at - date '1970-01-01',
         y.status, EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
-                          AND p.status IN ('proposed', 'accepted', 'active'))
+                          AND p.status IN ('proposed', 'accepted', 'active')),
+        d.offers, d.days
     FROM youth y LEFT JOIN communes c ON c.insee = y.commune_insee
+    LEFT JOIN LATERAL (
+        SELECT array_agg(offer_id ORDER BY offer_id) AS offers,
+               array_agg(day - date '1970-01-01' ORDER BY offer_id) AS days
+        FROM (SELECT p.offer_id, max(p.answered_on) AS day FROM placements p
+              WHERE p.youth_id = y.id AND p.status = 'refused' AND p.refused_by = 'youth'
+                AND p.answered_on IS NOT NULL
+              GROUP BY p.offer_id) x) d ON true
     WHERE y.erased_at IS NULL AND (ids IS NULL OR y.id = ANY(ids)) ORDER BY y.id;
 $$;

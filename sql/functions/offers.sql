@@ -29,6 +29,8 @@ CREATE FUNCTION offer_json(o offers, d date) RETURNS jsonb LANGUAGE sql STABLE A
                              AND (o.available_until IS NULL OR d <= o.available_until)
                             THEN offer_free_places(o.id, d) ELSE 0 END,
         'free_places_on', d,
+        'external_ref', o.external_ref, 'confirmed_at', o.confirmed_at,
+        'confirmed_on', o.confirmed_on, 'to_reconfirm', false,
         'created_at', o.created_at, 'updated_at', o.updated_at);
 $$;
 
@@ -105,11 +107,18 @@ BEGIN
         PERFORM siaod_field_error(400, '/porteur_id', 'unknown_value',
             format('porteur %s does not exist', body->>'porteur_id'));
     END IF;
+    IF body->>'external_ref' IS NOT NULL AND EXISTS (SELECT 1 FROM offers
+            WHERE porteur_id = (body->>'porteur_id')::bigint AND external_ref = body->>'external_ref') THEN
+        PERFORM siaod_fail(409, 'conflict', 'this porteur already has an offer with this external_ref',
+            jsonb_build_object('errors', jsonb_build_array(jsonb_build_object(
+                'pointer', '/external_ref', 'code', 'duplicate', 'detail', 'already used by another offer'))));
+    END IF;
     c := offer_locate(body);
     INSERT INTO offers (porteur_id, kind, label, commune_insee, departement, lat, lon,
         capacity, max_stay_days, min_age, max_age, gender, accepts_couples,
         accepts_children, accepts_pets, wheelchair_accessible, support_level,
-        monthly_charge_eur, available_from, available_until, status)
+        monthly_charge_eur, available_from, available_until, status, external_ref,
+        confirmed_at, confirmed_on)
     VALUES ((body->>'porteur_id')::bigint, body->>'kind', body->>'label', c.insee,
         coalesce(body->>'departement', c.departement),
         coalesce((body->>'lat')::double precision, c.lat),
@@ -127,7 +136,7 @@ BEGIN
         coalesce((body->>'monthly_charge_eur')::numeric, 0),
         coalesce((body->>'available_from')::date, today),
         (body->>'available_until')::date,
-        coalesce(body->>'status', 'open'))
+        coalesce(body->>'status', 'open'), body->>'external_ref', now(), today)
     RETURNING * INTO o;
     INSERT INTO places (offer_id, number)
     SELECT o.id, n FROM generate_series(1, o.capacity) AS n;
@@ -162,6 +171,12 @@ BEGIN
             format('the offer is at version %s, not %s', o.version, if_match));
     END IF;
     n := jsonb_populate_record(o, patch);
+    IF n.external_ref IS DISTINCT FROM o.external_ref AND n.external_ref IS NOT NULL AND EXISTS (
+            SELECT 1 FROM offers WHERE porteur_id = o.porteur_id AND external_ref = n.external_ref) THEN
+        PERFORM siaod_fail(409, 'conflict', 'this porteur already has an offer with this external_ref',
+            jsonb_build_object('errors', jsonb_build_array(jsonb_build_object(
+                'pointer', '/external_ref', 'code', 'duplicate', 'detail', 'already used by another offer'))));
+    END IF;
     IF patch ? 'commune_insee' THEN
         c := offer_locate(patch);
         n.departement := coalesce(patch->>'departement', c.departement);
@@ -184,6 +199,7 @@ BEGIN
         monthly_charge_eur = coalesce(n.monthly_charge_eur, 0),
         available_from = coalesce(n.available_from, today),
         available_until = n.available_until, status = coalesce(n.status, 'open'),
+        external_ref = n.external_ref, confirmed_at = now(), confirmed_on = today,
         version = version + 1, updated_at = now()
     WHERE id = p_id RETURNING * INTO o;
     PERFORM offer_capacity_note(o, today);
@@ -200,7 +216,8 @@ BEGIN
         PERFORM siaod_fail(404, 'not-found', format('offer %s does not exist', p_id));
     END IF;
     PERFORM offer_check_owner(o, actor);
-    UPDATE offers SET status = 'closed', version = version + 1, updated_at = now()
+    UPDATE offers SET status = 'closed', version = version + 1, updated_at = now(),
+        confirmed_at = now(), confirmed_on = today
     WHERE id = p_id RETURNING * INTO o;
     PERFORM offer_capacity_note(o, today);
     PERFORM audit_write(actor, 'offer.close', 'offer', p_id);
@@ -231,4 +248,36 @@ END $$;
 CREATE FUNCTION offer_if_match(p_id bigint, candidates integer[]) RETURNS integer
 LANGUAGE sql STABLE AS $$
     SELECT if_match_version(candidates, (SELECT version FROM offers WHERE id = p_id));
+$$;
+
+-- "Toujours à jour": the porteur says the offer is as it stands. Not a new
+-- version and no event: nothing changed but the date it was confirmed.
+CREATE FUNCTION offer_confirm(p_id bigint, actor jsonb, today date) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE o offers;
+BEGIN
+    SELECT * INTO o FROM offers WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM siaod_fail(404, 'not-found', format('offer %s does not exist', p_id));
+    END IF;
+    PERFORM offer_check_owner(o, actor);
+    UPDATE offers SET confirmed_at = now(), confirmed_on = today WHERE id = p_id RETURNING * INTO o;
+    PERFORM audit_write(actor, 'offer.confirm', 'offer', p_id);
+    RETURN offer_json(o, today);
+END $$;
+
+-- The reminder: one offer.reconfirm_due event per offer and confirmation,
+-- once the offer is reconfirm_days old (the porteur's webhooks and, later,
+-- its e-mail notifications come from this event).
+CREATE FUNCTION offers_reconfirm_scan(today date, days integer) RETURNS integer
+LANGUAGE sql AS $$
+    SELECT count(outbox_emit('offer.reconfirm_due',
+               format('offer.reconfirm_due:offer:%s:%s', o.id, o.confirmed_on),
+               jsonb_build_object('offer_id', o.id, 'porteur_id', o.porteur_id,
+                   'confirmed_on', o.confirmed_on, 'reconfirm_by', o.confirmed_on + 2 * days),
+               ARRAY[o.departement], o.porteur_id))::integer
+    FROM offers o
+    WHERE o.status = 'open' AND o.confirmed_on + days < today
+      AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.dedup_key =
+                      format('offer.reconfirm_due:offer:%s:%s', o.id, o.confirmed_on));
 $$;

@@ -7,7 +7,8 @@ CREATE FUNCTION placement_json(p placements) RETURNS jsonb LANGUAGE sql STABLE A
         'youth_departement', y.departement, 'place_id', p.place_id, 'place_number', pl.number,
         'status', p.status, 'start_date', p.start_date, 'planned_end_date', p.planned_end_date,
         'actual_end_date', p.actual_end_date, 'exit_destination', p.exit_destination,
-        'refusal_reason', p.refusal_reason,
+        'refusal_reason', p.refusal_reason, 'refused_by', p.refused_by,
+        'answered_at', p.answered_at,
         'hold_until', CASE WHEN p.status IN ('proposed', 'accepted') THEN p.hold_until END,
         -- what a porteur may know of the young person: never ref or birth date
         'youth', jsonb_build_object(
@@ -193,7 +194,9 @@ BEGIN
     is_porteur := actor->>'role' = 'admin'
                   OR (actor->>'role' = 'porteur' AND (actor->>'porteur_id')::bigint = o.porteur_id);
     is_referent := actor->>'role' = 'referent' AND (actor->'departements') ? y.departement;
-    IF NOT is_porteur AND NOT (action = 'cancel' AND is_referent) THEN
+    -- a referent records that the young person declined (by: youth)
+    IF NOT is_porteur AND NOT (action = 'cancel' AND is_referent)
+       AND NOT (action = 'refuse' AND is_referent AND coalesce(body->>'by', 'youth') = 'youth') THEN
         IF NOT placement_visible(p, actor) THEN
             PERFORM siaod_fail(403, 'forbidden', 'this placement is outside this token''s scope');
         END IF;
@@ -225,10 +228,14 @@ BEGIN
         -- start already past (an entry being recorded after the fact) the
         -- days count from the acceptance, or it would expire at once
         UPDATE placements SET status = 'accepted', accepted_on = today,
+            answered_at = now(), answered_on = today,
             hold_until = greatest(start_date, today) + hold_days
         WHERE id = p_id;
     ELSIF action = 'refuse' THEN
-        UPDATE placements SET status = 'refused', refusal_reason = body->>'reason' WHERE id = p_id;
+        UPDATE placements SET status = 'refused', refusal_reason = body->>'reason',
+            refused_by = coalesce(body->>'by', CASE WHEN is_porteur THEN 'porteur' ELSE 'youth' END),
+            answered_at = now(), answered_on = today
+        WHERE id = p_id;
     ELSIF action = 'cancel' THEN
         UPDATE placements SET status = 'cancelled' WHERE id = p_id;
     ELSIF action = 'enter' THEN

@@ -26,7 +26,9 @@ $$;
 --   accepted            of those, the ones the porteur accepted at some point
 --                       (accepted_on set: entered, ended, cancelled or
 --                       expired after the acceptance all count);
---   refused             of those, the ones the porteur refused;
+--   refused             of those, the ones the porteur refused (refused_by
+--                       porteur: a young person's decline, recorded by
+--                       either side, is no answer of the porteur's);
 --   pending             of those, the ones still waiting for an answer
 --                       (status proposed);
 --   acceptance_rate     accepted / (accepted + refused), null when neither:
@@ -47,7 +49,8 @@ LANGUAGE sql STABLE AS $$
     proposed AS (SELECT * FROM pl, per WHERE per.r @> pl.created_on),
     answered AS (
         SELECT count(*) FILTER (WHERE accepted_on IS NOT NULL) AS accepted,
-               count(*) FILTER (WHERE status = 'refused' AND accepted_on IS NULL) AS refused,
+               count(*) FILTER (WHERE status = 'refused' AND accepted_on IS NULL
+                                AND refused_by IS DISTINCT FROM 'youth') AS refused,
                count(*) FILTER (WHERE status = 'proposed') AS pending
         FROM proposed
     ),
@@ -99,13 +102,52 @@ LANGUAGE sql STABLE AS $$
         'median_days_to_entry', (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY days) FROM waits));
 $$;
 
+-- What issue 16 adds per porteur, merged into report_porteur's object:
+--   refusals_by_side      {youth: {reason: n}, porteur: {reason: n}}: the
+--                         proposals of [from, to] refused, by side and reason;
+--   median_hours_to_answer  median of answered_at - created_at (hours, 2
+--                         decimals) over the proposals of [from, to] answered;
+--   offers_open           open offers now;
+--   offers_confirmed_in_time  of those, confirmed within reconfirm_days of
+--                         today (today - confirmed_on <= reconfirm_days);
+--   confirmed_in_time_share   the ratio (4 decimals), null without open offers.
+CREATE FUNCTION report_porteur_answers(p porteurs, p_from date, p_to date, today date,
+                                       reconfirm_days integer) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH proposed AS (
+        SELECT x.* FROM placements x JOIN offers o ON o.id = x.offer_id
+        WHERE o.porteur_id = p.id AND x.created_on BETWEEN p_from AND p_to
+    ), fresh AS (
+        SELECT count(*) AS open,
+               count(*) FILTER (WHERE today - confirmed_on <= reconfirm_days) AS in_time
+        FROM offers WHERE porteur_id = p.id AND status = 'open'
+    )
+    SELECT jsonb_build_object(
+        'refusals_by_side', (SELECT jsonb_build_object(
+              'youth', coalesce(jsonb_object_agg(refusal_reason, n) FILTER (WHERE refused_by = 'youth'), '{}'),
+              'porteur', coalesce(jsonb_object_agg(refusal_reason, n) FILTER (WHERE refused_by = 'porteur'), '{}'))
+            FROM (SELECT refused_by, refusal_reason, count(*) AS n FROM proposed
+                  WHERE status = 'refused' AND refused_by IS NOT NULL
+                  GROUP BY refused_by, refusal_reason) r),
+        'median_hours_to_answer', (SELECT round((percentile_cont(0.5) WITHIN GROUP (
+                  ORDER BY extract(epoch FROM answered_at - created_at) / 3600))::numeric, 2)
+            FROM proposed WHERE answered_at IS NOT NULL),
+        'offers_open', (SELECT open FROM fresh),
+        'offers_confirmed_in_time', (SELECT in_time FROM fresh),
+        'confirmed_in_time_share', (SELECT round(in_time::numeric / nullif(open, 0), 4) FROM fresh));
+$$;
+
 -- f: {departement, porteur_id, from, to}; scoped: a porteur its own, a
 -- referent the porteurs of its départements, an admin all.
 CREATE FUNCTION report_indicators(f jsonb, actor jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'from', (f->>'from')::date, 'to', (f->>'to')::date,
         'departement', f->>'departement', 'porteur_id', (f->>'porteur_id')::bigint,
-        'items', coalesce(jsonb_agg(report_porteur(p, (f->>'from')::date, (f->>'to')::date) ORDER BY p.id), '[]'))
+        'items', coalesce(jsonb_agg(report_porteur(p, (f->>'from')::date, (f->>'to')::date)
+                   || report_porteur_answers(p, (f->>'from')::date, (f->>'to')::date,
+                          coalesce((f->>'today')::date, (f->>'to')::date),
+                          coalesce((f->>'reconfirm_days')::integer, 30))
+                   ORDER BY p.id), '[]'))
     FROM porteurs p
     WHERE (f->>'departement' IS NULL OR p.departement = f->>'departement')
       AND (f->>'porteur_id' IS NULL OR p.id = (f->>'porteur_id')::bigint)

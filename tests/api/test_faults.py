@@ -55,7 +55,8 @@ def write_conf(i, valid=True):
 def setup():
     global DB, D, CONF, ADMIN, REF, PT, P1, TODAY
     DB = Database("faults")
-    D = Daemon(DB, name="main", start=False)
+    # offers registered on day 0 must not go stale (rule stale) as the test clock moves; freshness is test_imports.py's
+    D = Daemon(DB, name="main", start=False, env={"SIAOD_RECONFIRM_DAYS": "3650"})
     CONF = os.path.join(D.dir, "siaod.conf")
     write_conf(0)
     D.args = ["--config", CONF]

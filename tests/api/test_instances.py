@@ -47,7 +47,9 @@ def write_conf(offset):
 def setup():
     global DB, A, B, CONF, ADMIN, REF, P1, TODAY, RECEIVER
     DB = Database("instances")
-    env = {"SIAOD_WEBHOOK_ALLOW_PRIVATE": "true", "SIAOD_WEBHOOK_RETRY_SCHEDULE": "1s,1s,2s,5s"}
+    # offers registered on day 0 must not go stale (rule stale) as the test clock moves; freshness is test_imports.py's
+    env = {"SIAOD_WEBHOOK_ALLOW_PRIVATE": "true", "SIAOD_WEBHOOK_RETRY_SCHEDULE": "1s,1s,2s,5s",
+           "SIAOD_RECONFIRM_DAYS": "3650"}
     A = Daemon(DB, env=env, name="a", start=False)
     CONF = os.path.join(A.dir, "siaod.conf")
     write_conf(0)

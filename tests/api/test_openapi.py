@@ -424,7 +424,7 @@ BODY_TABLES = [
 # Routes that take no body (or an empty object).
 EMPTY_BODY_ROUTES = {"placement.accept", "placement.cancel", "webhook.retry"}
 # Routes whose handler checks its body by hand (no vfield table): route -> schema.
-CUSTOM_BODY_ROUTES = {"plan.apply": "PlanApply"}
+CUSTOM_BODY_ROUTES = {"plan.apply": "PlanApply", "import.run": "ImportCsv"}
 
 # Enums of the YAML and the C arrays they must equal: (pointer, file, array).
 ENUMS = [
@@ -439,7 +439,7 @@ ENUMS = [
     ("#/components/schemas/Situation", "match.c", "situation_codes"),
     ("#/components/schemas/YouthStatus", "api_youth.c", "all_statuses"),
     ("#/components/schemas/PlacementStatus", "api_placements.c", "statuses"),
-    ("#/components/schemas/RefusalReason", "api_placements.c", "reasons"),
+    # RefusalReason: the config's refusal_reasons, checked live (GET /v1/refusal-reasons)
     ("#/components/schemas/ExitDestination", "api_placements.c", "destinations"),
     ("#/components/schemas/Role", "api_tokens.c", "roles"),
     ("#/components/schemas/EventType", "api_webhooks.c", "event_types"),
@@ -707,7 +707,9 @@ def the_error_contract_is_described_per_operation():
             for s in ("400", "413", "415"):
                 need(s, "it takes a body")
             for mt in op["requestBody"].get("content", {}):
-                if mt not in ("application/json", "application/merge-patch+json"):
+                # a CSV file is the one other body (POST /v1/imports)
+                if mt not in ("application/json", "application/merge-patch+json") and \
+                        not (mt == "text/csv" and path == "/v1/imports"):
                     problems.append("%s: request media type %s" % (where, mt))
         if m == "post" and roles:
             if ("Idempotency-Key", "header") not in params:
@@ -1101,7 +1103,9 @@ def call(method, path, token=None, body=None, headers=None, raw=None, status=Non
         problems.append("%s: no operation in openapi.yaml" % where)
     else:
         SEEN.setdefault(op["operationId"], set()).add(r.status)
-        sent = body if body is not None else (json.loads(raw) if raw is not None and 200 <= r.status < 300 else None)
+        csv_body = ((headers or {}).get("Content-Type") or "").startswith("text/csv")
+        sent = body if body is not None else (
+            (raw.decode("utf-8-sig") if csv_body else json.loads(raw)) if raw is not None and 200 <= r.status < 300 else None)
         if sent is not None and 200 <= r.status < 300:
             content = (op.get("requestBody") or {}).get("content") or {}
             ct = ((headers or {}).get("Content-Type") or "application/json").split(";")[0]
@@ -1253,6 +1257,15 @@ def live_offers_and_youth():
     r = call("POST", "/v1/offers", pt, {"kind": "shared_flat", "label": "F4 Sète", "commune_insee": "34301",
                                         "capacity": 1, "gender": "male", "max_stay_days": 90}, status=201)
     S["male_offer"] = r.json["id"]
+    # freshness, imports and the configured refusal reasons (issue 16)
+    call("POST", "/v1/offers/%d/confirm" % S["male_offer"], pt, status=200)
+    call("GET", "/v1/imports/template?kind=offers", pt, status=200)
+    csv_text = ("Code offre;Type;Libellé;Commune;Capacité\r\nOA-1;alt;ALT Sète;Sète;2\r\n").encode()
+    r = call("POST", "/v1/imports?kind=offers", pt, raw=csv_text, headers={"Content-Type": "text/csv"}, status=200)
+    assert r.json["rows"][0]["outcome"] == "create", r.json
+    r = call("GET", "/v1/refusal-reasons", pt, status=200)
+    assert sorted(x["code"] for x in r.json["reasons"]) == \
+        sorted(doc()["components"]["schemas"]["RefusalReason"]["enum"]), r.json
     call("GET", "/v1/offers?departement=34&kind=iml&min_free=1&limit=10", ref, status=200)
     call("GET", "/v1/offers/%d?available_on=%s" % (S["offer"], day(3)), pt, status=200)
     call("PATCH", "/v1/offers/%d" % S["offer"], pt, headers={"Content-Type": "application/merge-patch+json"},
@@ -1381,6 +1394,8 @@ def live_webhook_events_and_deliveries():
     DB.sql("UPDATE placements SET start_date = '%s', planned_end_date = '%s' WHERE id = %d"
            % (day(-40), day(-2), S["p0"]))
     DB.sql("UPDATE placements SET hold_until = '%s' WHERE id = %d" % (day(0), S["p3"]))
+    # offer.reconfirm_due: an offer last confirmed 31 days ago (reconfirm_days 30)
+    DB.sql("UPDATE offers SET confirmed_on = '%s' WHERE id = %d" % (day(-31), S["offer"]))
     D.restart()
     want = set(doc()["webhooks"])
 

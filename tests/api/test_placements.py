@@ -45,7 +45,8 @@ LEGAL = {("proposed", "accept"): "accepted", ("proposed", "refuse"): "refused",
 def setup():
     global D, DB, CONF, ADMIN, REF34, REF30, PS, PO, PN, PTS, PTO, PTN, TODAY0
     DB = Database("placements")
-    D = Daemon(DB, name="main", start=False)
+    # offers registered on day 0 must not go stale (rule stale) as the test clock moves; freshness is test_imports.py's
+    D = Daemon(DB, name="main", start=False, env={"SIAOD_RECONFIRM_DAYS": "3650"})
     CONF = os.path.join(D.dir, "siaod.conf")
     write_conf(0)
     D.args = ["--config", CONF]
@@ -427,7 +428,12 @@ def referent_may_only_cancel_and_other_porteurs_nothing():
     p = propose(youth(), o)
     bad = []
     for action in ACTIONS[:-1]:
-        r = act(p, action, valid_body(action, p), REF34)
+        body = valid_body(action, p)
+        if action == "refuse":
+            # a referent records the young person's refusal only (by: youth,
+            # tested in test_imports.py), never the porteur's
+            body = dict(body, by="porteur")
+        r = act(p, action, body, REF34)
         if r.status != 403:
             bad.append("referent %s: %r" % (action, r))
     for action in ACTIONS:

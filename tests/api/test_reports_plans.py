@@ -45,7 +45,8 @@ WEIGHTS = {}                   # weight_<factor> from --check-config
 SETE, FRONTIGNAN, NIMES = "34301", "34108", "30189"
 PERPIGNAN, CARCASSONNE, RODEZ, FOIX, MENDE, ALBI = "66136", "11069", "12202", "09122", "48095", "81004"
 FACTORS = ["distance", "duration", "affordability", "support", "availability"]
-RULES = ["closed", "distance", "age", "gender", "household", "pets", "wheelchair", "no_free_place"]
+RULES = ["closed", "distance", "age", "gender", "household", "pets", "wheelchair", "declined_recently", "stale",
+         "no_free_place"]
 
 # The indicators fixture (filled by indicators_fixture_built_through_the_api).
 FX = {}
@@ -55,7 +56,8 @@ FROM, TO = 30, 119             # the period, in fixture days, both included
 def setup():
     global D, DB, CONF, ADMIN, REF34, REF30, REF66, REF11, REF12, REF09, REF48, REF81, TODAY0, B
     DB = Database("reports_plans")
-    D = Daemon(DB, name="main", start=False)
+    # offers registered on day 0 must not go stale (rule stale) as the test clock moves; freshness is test_imports.py's
+    D = Daemon(DB, name="main", start=False, env={"SIAOD_RECONFIRM_DAYS": "3650"})
     CONF = os.path.join(D.dir, "siaod.conf")
     write_conf(0)
     D.args = ["--config", CONF]
@@ -500,6 +502,9 @@ CSV_COLUMNS = [
     ("jours_places_ouverts", "place_days_capacity"), ("taux_occupation", "occupancy_rate"),
     ("delai_median_entree_jours", "median_days_to_entry"),
 ]
+# Issue 16's columns, after those (their values are checked in test_imports.py).
+CSV_MORE = ["refus_par_le_jeune", "refus_par_le_porteur", "delai_median_reponse_heures",
+            "offres_ouvertes", "offres_confirmees_a_temps", "part_confirmees_a_temps"]
 
 
 def csv_value(field, kind):
@@ -531,11 +536,11 @@ def indicators_in_csv_for_a_french_spreadsheet():
     r = expect(indicators(query=period(), csv_=True), 200)
     raw = r.data[3:].decode("utf-8")
     header, rows = read_csv(r)
-    assert raw.split("\r\n")[0] == ";".join(c for c, _ in CSV_COLUMNS), raw.split("\r\n")[0]
-    assert header == [c for c, _ in CSV_COLUMNS], header
+    assert raw.split("\r\n")[0] == ";".join([c for c, _ in CSV_COLUMNS] + CSV_MORE), raw.split("\r\n")[0]
+    assert header == [c for c, _ in CSV_COLUMNS] + CSV_MORE, header
     assert len(rows) == len(js), (rows, js)
     for row in rows:
-        assert len(row) == len(CSV_COLUMNS), row
+        assert len(row) == len(CSV_COLUMNS) + len(CSV_MORE), row
     by_id = {int(row[0]): row for row in rows}
     sete_row = by_id[FX["sete"]]
     # the Sète row holds the hand-computed figures, with decimal commas
@@ -981,7 +986,7 @@ def indicators_in_xlsx_with_typed_cells():
     ws = wb.worksheets[0]
     rows = list(ws.iter_rows())
     header = [c.value for c in rows[0]]
-    assert header == [c for c, _ in CSV_COLUMNS] + ["debut_periode", "fin_periode"], header
+    assert header == [c for c, _ in CSV_COLUMNS] + CSV_MORE + ["debut_periode", "fin_periode"], header
     assert len(rows) - 1 == len(js["items"]), (len(rows), len(js["items"]))
     by_id = {}
     for row in rows[1:]:
@@ -1009,7 +1014,7 @@ def indicators_in_xlsx_with_typed_cells():
             else:   # exits_by_destination: the CSV's "key: n, key: n"
                 assert cell.data_type == "s" and csv_value(cell.value, "object") == v, (where, cell.value, v)
         # the period's days are dates (openpyxl reads date-formatted numbers as datetimes)
-        d1, d2 = row[len(CSV_COLUMNS)], row[len(CSV_COLUMNS) + 1]
+        d1, d2 = row[len(CSV_COLUMNS) + len(CSV_MORE)], row[len(CSV_COLUMNS) + len(CSV_MORE) + 1]
         assert d1.is_date and d1.value == frm, (d1.value, frm)
         assert d2.is_date and d2.value == to, (d2.value, to)
     # the cases that matter, named: the Ariège's "09", Sète's figures, formula-like names

@@ -154,6 +154,12 @@ SCOPE = {
     "offer.close": Rule("/v1/offers/{O_CLOSE}", p_other=403),
     "offer.candidates": Rule("/v1/offers/{O1}/candidates", ref_out="ok", p_other=403),
     "offer.availability": Rule("/v1/offers/{O1}/availability", ref_out="ok", p_other="ok"),
+    "offer.confirm": Rule("/v1/offers/{O1}/confirm", p_other=403),
+    # imports: a JSON body is refused (415) in scope; the scope comes first
+    "import.run": Rule({"referent": "/v1/imports?kind=youth", "porteur": "/v1/imports?kind=offers",
+                        "admin": "/v1/imports?kind=offers"}, {}, ref_out="ok", p_other="ok"),
+    "import.template": Rule("/v1/imports/template?kind=offers", ref_out="ok", p_other="ok"),
+    "refusal_reason.list": Rule("/v1/refusal-reasons", ref_out="ok", p_other="ok"),
 
     "youth.create": Rule("/v1/youth", lambda: youth_body(), ref_out=403),
     "youth.list": Rule("/v1/youth", ref_out="ok"),
@@ -168,7 +174,7 @@ SCOPE = {
     "placement.list": Rule("/v1/placements", ref_out="ok", p_other="ok"),
     "placement.get": Rule("/v1/placements/{PL}", ref_out=403, p_other=403),
     "placement.accept": Rule("/v1/placements/{PL}/accept", p_other=403),
-    "placement.refuse": Rule("/v1/placements/{PL}/refuse", {"reason": "other"}, p_other=403),
+    "placement.refuse": Rule("/v1/placements/{PL}/refuse", {"reason": "other"}, ref_out=403, p_other=403),
     "placement.enter": Rule("/v1/placements/{PL}/enter", {}, p_other=403),
     "placement.exit": Rule("/v1/placements/{PL}/exit", lambda: {"date": day(0), "destination": "unknown"},
                            p_other=403),

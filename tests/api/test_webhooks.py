@@ -40,6 +40,8 @@ WH_ENV = {
     "SIAOD_WEBHOOK_ALLOW_PRIVATE": "true",
     "SIAOD_WEBHOOK_RETRY_SCHEDULE": "1s,1s,1s",
     "SIAOD_WEBHOOK_TIMEOUT_SECONDS": "2",
+    # offers registered on day 0 must not go stale (rule stale) as the test clock moves; freshness is test_imports.py's
+    "SIAOD_RECONFIRM_DAYS": "3650",
 }
 ATTEMPTS = 4                       # the first one and 3 retries
 LEASE = 2 + 30                     # webhook_timeout_seconds + 30

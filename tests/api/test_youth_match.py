@@ -36,7 +36,8 @@ COMMUNES = {}                  # insee -> (lat, lon)
 SETE, FRONTIGNAN, MONTPELLIER, BEZIERS = "34301", "34108", "34172", "34032"
 PERPIGNAN, CANET, CARCASSONNE = "66136", "66037", "11069"
 FACTORS = ["distance", "duration", "affordability", "support", "availability"]
-RULES = ["closed", "distance", "age", "gender", "household", "pets", "wheelchair", "no_free_place"]
+RULES = ["closed", "distance", "age", "gender", "household", "pets", "wheelchair", "declined_recently", "stale",
+         "no_free_place"]
 
 
 def setup():
@@ -534,6 +535,8 @@ def matches_rank_explain_and_reasons():
         "household": [offer(label="x no couples", **dict(ok, accepts_couples=False))],
         "pets": [offer(label="x no pets", **dict(ok, accepts_pets=False, wheelchair_accessible=False))],
         "wheelchair": [offer(label="x stairs", **dict(ok, wheelchair_accessible=False))],
+        # (declined_recently and stale have tests of their own in test_imports.py)
+        "declined_recently": [], "stale": [],
         "no_free_place": [offer(label="x full", **dict(ok, capacity=0))],
     }
     after = explain(yid)

@@ -482,7 +482,7 @@ test('(e) the menus follow the role GET /v1/me names: referent, porteur, admin',
   page.on('request', (r) => { if (new URL(r.url()).pathname === '/v1/me') meCalls.push(r.url()); });
   await signIn(page, T.referent);
   assert.ok(meCalls.length >= 1, 'the sign-in asks GET /v1/me');
-  assert.deepEqual(await navLinks(page), ['Places libres', 'Jeunes', 'Fins de séjour', 'Indicateurs', 'Répartition']);
+  assert.deepEqual(await navLinks(page), ['Places libres', 'Jeunes', 'Fins de séjour', 'Indicateurs', 'Répartition', 'Import']);
   assert.match(await page.locator('#who').textContent(), /Référent SIAO · 34/);
   // a page outside the role's menus is not offered
   await visit(page, '#/porteur');
@@ -495,7 +495,7 @@ test('(e) the menus follow the role GET /v1/me names: referent, porteur, admin',
   await page.getByLabel("Jeton d'accès").fill(T.porteur_montpellier);
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: /Espace porteur : Foyer d'essai de Montpellier/ }).waitFor();
-  assert.deepEqual(await navLinks(page), ['Espace porteur', 'Places libres', 'Fins de séjour', 'Indicateurs']);
+  assert.deepEqual(await navLinks(page), ['Espace porteur', 'Places libres', 'Fins de séjour', 'Indicateurs', 'Import']);
   assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Espace porteur');
   assert.match(await page.locator('#who').textContent(), /Porteur · Foyer d'essai de Montpellier/);
   await visit(page, '#/youth');
@@ -511,7 +511,7 @@ test('(e) the menus follow the role GET /v1/me names: referent, porteur, admin',
   const admin = await newPage('roles-admin');
   await signIn(admin, T.admin);
   assert.deepEqual(await navLinks(admin),
-    ['Places libres', 'Jeunes', 'Fins de séjour', 'Espace porteur', 'Indicateurs', 'Répartition']);
+    ['Places libres', 'Jeunes', 'Fins de séjour', 'Espace porteur', 'Indicateurs', 'Répartition', 'Import']);
   await visit(admin, '#/porteur');
   await admin.getByLabel('Porteur', { exact: true }).selectOption(String(FIXTURE.porteurs.sete));
   await admin.getByRole('button', { name: 'Afficher' }).click();
@@ -713,6 +713,63 @@ test('(h) indicators: a table, one bar per porteur, the CSV and the XLSX files',
   assert.equal(await own.locator('table.ind-activity tbody tr').count(), 1);
   assert.equal(await own.getByLabel('Porteur', { exact: true }).count(), 0);
   await own.close();
+});
+
+test('(i) a porteur imports 500 offers from a spreadsheet: dry run, one error fixed, apply, re-import unchanged', async () => {
+  const page = await newPage('import');
+  await signIn(page, T.porteur_sete);
+  await visit(page, '#/imports');
+  await page.getByRole('heading', { name: 'Importer un tableur' }).waitFor();
+  await assertLabelled(page, 'import page');
+  const head = 'Code offre;Type;Libellé;Commune;Capacité;Charge mensuelle (€);Couples';
+  const rows = [];
+  for (let i = 1; i <= 500; i += 1) {
+    rows.push(`UI-${String(i).padStart(3, '0')};${i % 2 ? 'iml' : 'colocation'};Logement ${i} été;${i % 3 ? 'Sète' : '34301'};${1 + (i % 4)};${i},50;${i % 5 ? 'non' : 'oui'}`);
+  }
+  const bad = rows.slice();
+  bad[41] = 'UI-042;iml;Logement 42;Sète;beaucoup;0;non';       // line 43 of the file
+  const file = (lines, name) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(`${head}\r\n${lines.join('\r\n')}\r\n`, 'latin1') });
+  // Windows-1252 as a French Excel writes it (latin1 covers these characters)
+  await page.locator('#import-file').setInputFiles(file(bad, 'offres.csv'));
+  await page.getByRole('button', { name: 'Vérifier le fichier' }).click();
+  await page.locator('.import-summary').waitFor();
+  assert.equal(await page.locator('.import-summary').textContent(), '500 lignes : 499 à créer, 0 à mettre à jour, 0 inchangée, 1 ligne en erreur.');
+  const errRow = page.locator('tr[data-row="43"]');
+  assert.equal(await errRow.getAttribute('data-outcome'), 'error');
+  assert.match(await errRow.textContent(), /Capacité : Cette valeur n'a pas le format attendu\./);
+  assert.ok(await page.locator('#import-apply').isDisabled(), 'a file with errors can be applied');
+  assert.equal(await page.locator('tr[data-outcome="create"]').count(), 499);
+  await shot(page, '40-import-dry-run-error');
+  let count = await call(T.porteur_sete, 'GET', `/offers?porteur_id=${FIXTURE.porteurs.sete}&limit=200`);
+  const before = count.json.items.length;
+
+  await page.locator('#import-file').setInputFiles(file(rows, 'offres.csv'));
+  await page.getByRole('button', { name: 'Vérifier le fichier' }).click();
+  await page.getByText('500 lignes : 500 à créer, 0 à mettre à jour, 0 inchangée.').waitFor();
+  await page.locator('#import-apply').click();
+  await page.getByRole('heading', { name: 'Import enregistré' }).waitFor();
+  assert.equal(await page.locator('.import-summary').textContent(), '500 lignes : 500 créées, 0 mise à jour, 0 inchangée.');
+  await shot(page, '41-import-applied');
+  const all = [];
+  let cursor = null;
+  do {
+    const r = await ok(T.porteur_sete, 'GET', `/offers?porteur_id=${FIXTURE.porteurs.sete}&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+    all.push(...r.items);
+    cursor = r.next_cursor;
+  } while (cursor);
+  const imported = all.filter((o) => /^UI-\d{3}$/.test(o.external_ref || ''));
+  assert.equal(imported.length, 500);
+  const o7 = imported.find((o) => o.external_ref === 'UI-007');
+  assert.equal(o7.label, 'Logement 7 été');
+  assert.equal(o7.monthly_charge_eur, 7.5);
+  assert.equal(o7.commune_insee, '34301');
+  assert.ok(all.length >= before + 500);
+
+  // the same file again: nothing to do
+  await page.locator('#import-file').setInputFiles(file(rows, 'offres.csv'));
+  await page.getByRole('button', { name: 'Vérifier le fichier' }).click();
+  await page.getByText('500 lignes : 0 à créer, 0 à mettre à jour, 500 inchangées.').waitFor();
+  await page.close();
 });
 
 // ------------------------------------------------------------------ every error path, in French

@@ -130,7 +130,9 @@ static void test_codes(void)
 	CHECK_STR(match_rule_code(MATCH_RULE_WHEELCHAIR), "wheelchair");
 	CHECK_STR(match_rule_code(MATCH_RULE_NO_FREE_PLACE), "no_free_place");
 	CHECK_STR(match_rule_code(MATCH_OK), "ok");
-	CHECK_INT(MATCH_RULE_COUNT, 8);
+	CHECK_STR(match_rule_code(MATCH_RULE_DECLINED_RECENTLY), "declined_recently");
+	CHECK_STR(match_rule_code(MATCH_RULE_STALE), "stale");
+	CHECK_INT(MATCH_RULE_COUNT, 10);
 	CHECK_STR(match_factor_code(MATCH_FACTOR_DISTANCE), "distance");
 	CHECK_STR(match_factor_code(MATCH_FACTOR_AVAILABILITY), "availability");
 	CHECK(match_factor_code(MATCH_FACTOR_COUNT) == NULL);
@@ -1236,10 +1238,129 @@ static void test_hints(void)
 	p.ctx = &binv;
 	match_explain_hints(&p, &nearly, fptr, 1, &h);
 	CHECK(h.free_index == MATCH_NO_HINT);
+	/* an offer the matcher keeps out for staleness or a recent decline
+	 * gives no hint either, even though a place frees up */
+	p.ctx = &binv;
+	match_explain_hints(&p, &y, fptr, 1, &h);
+	CHECK_INT((int)h.free_index, 0);
+	p.reconfirm_days = 30;
+	f[0].confirmed_on = p.today - 61;              /* stale */
+	match_explain_hints(&p, &y, fptr, 1, &h);
+	CHECK(h.free_index == MATCH_NO_HINT);
+	f[0].confirmed_on = p.today - 60;              /* only to reconfirm: still a hint */
+	match_explain_hints(&p, &y, fptr, 1, &h);
+	CHECK_INT((int)h.free_index, 0);
+	struct match_decline dec[] = {{f[0].id, p.today - 3}};
+	struct match_youth decl = y;
+	decl.declines = dec;
+	decl.ndeclines = 1;
+	p.refusal_cooldown_days = 20;
+	match_explain_hints(&p, &decl, fptr, 1, &h);
+	CHECK(h.free_index == MATCH_NO_HINT);
+	p.refusal_cooldown_days = 0;
+	match_explain_hints(&p, &decl, fptr, 1, &h);
+	CHECK_INT((int)h.free_index, 0);
+	/* the distance hint too: o[0] at 50 km, declined lately (o[0] was
+	 * never confirmed: freshness off) */
+	p.reconfirm_days = 0;
+	struct match_decline dec0[] = {{o[0].id, p.today - 3}};
+	decl.declines = dec0;
+	p.refusal_cooldown_days = 20;
+	p.ctx = &inv;
+	match_explain_hints(&p, &decl, ptr, 1, &h);
+	CHECK(h.distance_index == MATCH_NO_HINT);
+	match_explain_hints(&p, &y, ptr, 1, &h);
+	CHECK_INT((int)h.distance_index, 0);
+	p.refusal_cooldown_days = 0;
+	p.reconfirm_days = 0;
+	p.ctx = &binv;
 	/* without next_free the matcher cannot say */
 	p.next_free = NULL;
 	match_explain_hints(&p, &y, fptr, 1, &h);
 	CHECK(h.free_index == MATCH_NO_HINT);
+}
+
+/* Freshness and the refusal cooldown, at their edges, and their place in
+ * the order: after wheelchair, declined_recently before stale before
+ * no_free_place; the fast ranking path agrees with match_eligible. */
+static void test_stale_and_declined(void)
+{
+	struct match_params p = base_params();     /* today 2024-05-01 */
+	p.reconfirm_days = 30;
+	p.refusal_cooldown_days = 20;
+	struct match_youth y = base_youth();
+	struct match_offer o = base_offer();
+	o.confirmed_on = p.today - 30;
+	CHECK(!match_offer_to_reconfirm(&p, &o));
+	o.confirmed_on = p.today - 31;
+	CHECK(match_offer_to_reconfirm(&p, &o));
+	CHECK(!match_offer_stale(&p, &o));
+	CHECK_INT(rule(&p, &y, &o), MATCH_OK);
+	o.confirmed_on = p.today - 60;
+	CHECK_INT(rule(&p, &y, &o), MATCH_OK);
+	o.confirmed_on = p.today - 61;
+	CHECK(match_offer_stale(&p, &o));
+	CHECK_INT(rule(&p, &y, &o), MATCH_RULE_STALE);
+	o.confirmed_on = DATE_NONE;                /* never goes stale */
+	CHECK_INT(rule(&p, &y, &o), MATCH_OK);
+	p.reconfirm_days = 0;                      /* freshness off */
+	o.confirmed_on = p.today - 1000;
+	CHECK_INT(rule(&p, &y, &o), MATCH_OK);
+	p.reconfirm_days = 30;
+
+	/* declines sorted by offer id; offer 5 declined 19 days ago */
+	struct match_decline d[] = {{2, p.today - 100}, {5, p.today - 19}, {9, p.today}};
+	y.declines = d;
+	y.ndeclines = 3;
+	o.id = 5;
+	o.confirmed_on = p.today - 61;             /* also stale: declined comes first */
+	CHECK_INT(rule(&p, &y, &o), MATCH_RULE_DECLINED_RECENTLY);
+	o.confirmed_on = p.today;
+	d[1].on = p.today - 20;                    /* back on day d + 20 */
+	CHECK_INT(rule(&p, &y, &o), MATCH_OK);
+	d[1].on = p.today - 19;
+	o.id = 9;
+	CHECK_INT(rule(&p, &y, &o), MATCH_RULE_DECLINED_RECENTLY);
+	o.id = 2;
+	CHECK_INT(rule(&p, &y, &o), MATCH_OK);
+	o.id = 3;                                  /* not declined */
+	CHECK_INT(rule(&p, &y, &o), MATCH_OK);
+	o.id = 5;
+	y.has_pets = true;                         /* pets comes before declined */
+	CHECK_INT(rule(&p, &y, &o), MATCH_RULE_PETS);
+	y.has_pets = false;
+	o.capacity = 0;                            /* declined before no_free_place */
+	CHECK_INT(rule(&p, &y, &o), MATCH_RULE_DECLINED_RECENTLY);
+	p.refusal_cooldown_days = 0;
+	CHECK_INT(rule(&p, &y, &o), MATCH_RULE_NO_FREE_PLACE);
+	p.refusal_cooldown_days = 20;
+	o.capacity = 2;
+
+	/* ranking with and without explain leaves out the same offers */
+	struct match_offer os[4];
+	const struct match_offer *ptr[4];
+	for (int i = 0; i < 4; i++) {
+		os[i] = base_offer();
+		os[i].id = i + 4;                  /* 4, 5, 6, 7 */
+		os[i].confirmed_on = p.today;
+		ptr[i] = &os[i];
+	}
+	os[2].confirmed_on = p.today - 61;         /* 6: stale */
+	os[3].confirmed_on = p.today - 45;         /* 7: to reconfirm, still matched */
+	size_t excluded[MATCH_RULE_COUNT];
+	struct match_result out[4];
+	int n = match_rank_offers(&p, &y, ptr, 4, 4, out, excluded);
+	CHECK_INT(n, 2);
+	CHECK_INT(excluded[MATCH_RULE_DECLINED_RECENTLY], 1);
+	CHECK_INT(excluded[MATCH_RULE_STALE], 1);
+	int m = match_rank_offers(&p, &y, ptr, 4, 4, out, NULL);
+	CHECK_INT(m, 2);
+	bool seen4 = false, seen7 = false;
+	for (int i = 0; i < m; i++) {
+		seen4 |= out[i].index == 0;
+		seen7 |= out[i].index == 3;
+	}
+	CHECK(seen4 && seen7);
 }
 
 int main(void)
@@ -1260,5 +1381,6 @@ int main(void)
 	test_rank_offers();
 	test_rank_youth();
 	test_hints();
+	test_stale_and_declined();
 	return unit_done("test_match");
 }

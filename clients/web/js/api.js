@@ -89,6 +89,21 @@ export async function api(method, path, { query, body, etag } = {}) {
   return { data, etag: res.headers.get('ETag'), status: res.status };
 }
 
+// A CSV file POSTed as it is (imports): the answer is JSON.
+export async function apiCsv(path, query, bytes) {
+  const headers = { Accept: 'application/json, application/problem+json', 'Content-Type': 'text/csv' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(url(path, query), { method: 'POST', headers, body: bytes, cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, NETWORK_DOWN);
+  }
+  if (!res.ok) throw await problemOf(res);
+  return { data: await res.json(), status: res.status };
+}
+
 // A GET answered in another format than JSON (the indicators' CSV): the
 // bytes as they came, in a Blob.
 export async function apiBlob(path, { query, accept }) {

@@ -13,6 +13,7 @@ import * as stays from './pages/stays.js';
 import * as porteur from './pages/porteur.js';
 import * as indicators from './pages/indicators.js';
 import * as plans from './pages/plans.js';
+import * as imports from './pages/imports.js';
 
 const routes = [
   { re: /^\/places$/, nav: 'places', render: places.render },
@@ -23,6 +24,7 @@ const routes = [
   { re: /^\/porteur$/, nav: 'porteur', render: porteur.render },
   { re: /^\/indicators$/, nav: 'indicators', render: indicators.render },
   { re: /^\/plans$/, nav: 'plans', render: plans.render },
+  { re: /^\/imports$/, nav: 'imports', render: imports.render },
 ];
 
 // The menus of each role, in their order; a page outside them is not offered
@@ -34,11 +36,12 @@ const NAV = {
   porteur: { href: '#/porteur', text: 'Espace porteur' },
   indicators: { href: '#/indicators', text: 'Indicateurs' },
   plans: { href: '#/plans', text: 'Répartition' },
+  imports: { href: '#/imports', text: 'Import' },
 };
 const MENUS = {
-  referent: ['places', 'youth', 'stays', 'indicators', 'plans'],
-  porteur: ['porteur', 'places', 'stays', 'indicators'],
-  admin: ['places', 'youth', 'stays', 'porteur', 'indicators', 'plans'],
+  referent: ['places', 'youth', 'stays', 'indicators', 'plans', 'imports'],
+  porteur: ['porteur', 'places', 'stays', 'indicators', 'imports'],
+  admin: ['places', 'youth', 'stays', 'porteur', 'indicators', 'plans', 'imports'],
 };
 
 function menuOf(me) {

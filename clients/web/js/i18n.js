@@ -49,6 +49,7 @@ export const REFUSAL_REASONS = {
   no_show: "Ne s'est pas présenté·e",
   incompatible_needs: 'Besoins incompatibles',
   place_unavailable: 'Place indisponible',
+  incomplete_file: 'Dossier incomplet',
   other: 'Autre motif',
 };
 export const DESTINATIONS = {
@@ -70,6 +71,8 @@ export const RULES = {
   household: 'Composition du foyer non acceptée (couple, enfants)',
   pets: 'Animaux non acceptés',
   wheelchair: "Pas d'accès en fauteuil roulant",
+  declined_recently: 'Offre déclinée récemment par le ou la jeune',
+  stale: 'Places non reconfirmées par le porteur depuis trop longtemps',
   no_free_place: 'Aucune place libre sur toute la période souhaitée',
 };
 
@@ -100,6 +103,9 @@ export const ERROR_CODES = {
   'invalid_utf8': 'Ce texte contient des caractères invalides.',
   'not_an_object': 'La requête est mal formée.',
   'too_long': 'Ce texte est trop long.',
+  'ambiguous': 'Plusieurs possibilités : précisez (par exemple le département ou le code INSEE).',
+  'duplicate': 'Déjà présent (en double).',
+  'forbidden': 'Hors de votre périmètre.',
 };
 const FIELD_ERRORS = {
   'commune_insee.unknown_value': 'Commune inconnue : tapez le début de son nom et choisissez-la dans la liste (ou tapez son code INSEE, par exemple 34301).',
@@ -185,6 +191,7 @@ export const PROBLEMS = {
   'not-implemented': "Cette action n'existe pas sur ce service.",
   'unsupported-media-type': 'Format de requête refusé.',
   'not-eligible': "Ce ou cette jeune n'est pas éligible à cette offre.",
+  'import-invalid': "Le fichier contient des erreurs : rien n'a été importé. Corrigez les lignes signalées puis recommencez.",
   'beyond-cap': (p) => (p.max_end_date
     ? `Le séjour dépasserait la durée maximale de l'offre : fin au plus tard le ${p.max_end_date.split('-').reverse().join('/')}.`
     : "Le séjour dépasserait la durée maximale de l'offre."),

@@ -288,6 +288,16 @@ const TABLES = [
       { key: 'occupancy', head: "Taux d'occupation" },
     ],
   },
+  {
+    key: 'answers',
+    title: 'Réponses aux propositions et fraîcheur des offres',
+    columns: [
+      { key: 'refusedByYouth', head: 'Refus du ou de la jeune' },
+      { key: 'refusedByPorteur', head: 'Refus du porteur' },
+      { key: 'answerDelay', head: 'Délai médian de réponse' },
+      { key: 'fresh', head: 'Offres confirmées à temps' },
+    ],
+  },
 ];
 
 function days(v) {
@@ -313,7 +323,18 @@ function cells(it) {
     occupancy: [pct(it.occupancy_rate), it.place_days_capacity
       ? small(` (${num(it.place_days_held)} sur ${num(it.place_days_capacity)} jours-places)`) : null],
     wait: days(it.median_days_to_entry),
+    refusedByYouth: breakdown((it.refusals_by_side || {}).youth, REFUSAL_REASONS),
+    refusedByPorteur: breakdown((it.refusals_by_side || {}).porteur, REFUSAL_REASONS),
+    answerDelay: it.median_hours_to_answer === null || it.median_hours_to_answer === undefined
+      ? '—' : `${num(it.median_hours_to_answer)} h`,
+    fresh: [pct(it.confirmed_in_time_share), it.offers_open
+      ? small(` (${num(it.offers_confirmed_in_time)} sur ${plural(it.offers_open, 'offre ouverte', 'offres ouvertes')})`) : null],
   };
+}
+
+function addInto(o, counts) {
+  for (const [c, n] of Object.entries(counts || {})) o[c] = (o[c] || 0) + n;
+  return o;
 }
 
 // The row "Ensemble": the sums, and the rates of the sums (a median does not add up).
@@ -347,6 +368,14 @@ function totals(items) {
     place_days_capacity: sum('place_days_capacity'),
     occupancy_rate: ratio(sum('place_days_held'), sum('place_days_capacity')),
     median_days_to_entry: null,
+    refusals_by_side: {
+      youth: items.reduce((o, it) => addInto(o, (it.refusals_by_side || {}).youth), {}),
+      porteur: items.reduce((o, it) => addInto(o, (it.refusals_by_side || {}).porteur), {}),
+    },
+    median_hours_to_answer: null,
+    offers_open: sum('offers_open'),
+    offers_confirmed_in_time: sum('offers_confirmed_in_time'),
+    confirmed_in_time_share: ratio(sum('offers_confirmed_in_time'), sum('offers_open')),
   };
 }
 

@@ -223,11 +223,15 @@ async function renderOffers(ctx, box, porteurId, reload) {
       });
     });
     const card = h('li', { class: ['card', 'offer', `offer-${o.status}`], dataset: { offerId: o.id } },
-      h('h3', {}, o.label, ' ', h('span', { class: ['badge', `of-${o.status}`] }, label(OFFER_STATUSES, o.status))),
+      h('h3', {}, o.label, ' ', h('span', { class: ['badge', `of-${o.status}`] }, label(OFFER_STATUSES, o.status)),
+        o.to_reconfirm ? h('span', { class: ['badge', 'to-reconfirm'] }, ' À reconfirmer') : null),
       h('p', { class: 'meta' }, `${label(KINDS, o.kind)} · `, communeLabel(o.commune_insee), ` (${o.departement}) · ${o.max_stay_days ? `${o.max_stay_days} jours au plus` : 'sans durée maximale'}`),
       h('p', { class: 'free' }, h('strong', {}, plural(o.free_places, 'place libre', 'places libres')), ` aujourd'hui sur ${plural(o.capacity, 'place', 'places')}`),
       capForm);
     if (o.status === 'open') {
+      // "toujours à jour": the porteur confirms the capacity as it stands
+      card.append(h('div', { class: 'row-actions' }, actionButton('Toujours à jour', o.to_reconfirm ? 'primary' : '',
+        () => api('POST', `/offers/${o.id}/confirm`), reload, `Offre « ${o.label} » reconfirmée.`)));
       card.append(h('div', { class: 'row-actions' }, actionButton("Fermer l'offre", 'danger',
         () => api('DELETE', `/offers/${o.id}`), reload, `Offre « ${o.label} » fermée.`,
         `Fermer l'offre « ${o.label} » ? Elle ne sera plus proposée (les séjours en cours continuent).`)));

@@ -255,7 +255,7 @@ async function loadMatches(ctx, out, state, refresh) {
   for (const m of data.items) {
     const li = h('li', { class: 'card match', dataset: { offerId: m.offer_id } },
       h('div', { class: 'match-head' },
-        h('h3', {}, m.label),
+        h('h3', {}, m.label, m.to_reconfirm ? h('span', { class: ['badge', 'to-reconfirm'] }, ' À reconfirmer') : null),
         h('p', { class: 'score' },
           h('meter', { min: 0, max: 100, low: 40, high: 70, optimum: 100, value: m.score, 'aria-label': `Score ${m.score} sur 100` }),
           h('span', {}, h('strong', {}, String(m.score)), ' / 100'))),

@@ -1,0 +1,763 @@
+/*
+ * Spreadsheet rows into typed values (see import.h). libcsv splits the
+ * fields; this file decides the encoding and the separator, maps the
+ * headers to columns and turns each cell into the JSON value the API takes.
+ */
+#include "import.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "siaod/date.h"
+
+enum ctype { C_STR, C_INT, C_NUM, C_BOOL, C_DATE, C_ENUM, C_LIST, C_DEP };
+
+/* A French word (folded) that stands for a code. */
+struct alias {
+	const char *word, *code;
+};
+
+struct column {
+	const char *key;            /* the API's field */
+	const char *header;         /* the template's French header */
+	enum ctype type;
+	bool required;
+	long long min, max;         /* C_INT, C_NUM; C_STR: length */
+	const struct alias *aliases;    /* C_ENUM, C_LIST: NULL-terminated */
+};
+
+static const struct alias kinds[] = {
+	{"iml", "iml"}, {"intermediation_locative", "iml"}, {"alt", "alt"},
+	{"studio_tiroir", "studio_tiroir"}, {"fjt", "fjt"}, {"foyer_de_jeunes_travailleurs", "fjt"},
+	{"shared_flat", "shared_flat"}, {"colocation", "shared_flat"},
+	{"logement_partage", "shared_flat"}, {NULL, NULL}};
+static const struct alias offer_genders[] = {
+	{"any", "any"}, {"mixte", "any"}, {"tous", "any"}, {"female", "female"},
+	{"femmes", "female"}, {"femme", "female"}, {"male", "male"}, {"hommes", "male"},
+	{"homme", "male"}, {NULL, NULL}};
+static const struct alias levels[] = {
+	{"light", "light"}, {"leger", "light"}, {"standard", "standard"},
+	{"intensive", "intensive"}, {"intensif", "intensive"}, {NULL, NULL}};
+static const struct alias statuses[] = {
+	{"open", "open"}, {"ouverte", "open"}, {"ouvert", "open"}, {"closed", "closed"},
+	{"fermee", "closed"}, {"ferme", "closed"}, {NULL, NULL}};
+static const struct alias genders[] = {
+	{"female", "female"}, {"femme", "female"}, {"f", "female"}, {"male", "male"},
+	{"homme", "male"}, {"h", "male"}, {"m", "male"}, {"other", "other"}, {"autre", "other"},
+	{NULL, NULL}};
+static const struct alias households[] = {
+	{"alone", "alone"}, {"seul", "alone"}, {"seule", "alone"}, {"couple", "couple"},
+	{"with_children", "with_children"}, {"avec_enfants", "with_children"},
+	{"avec_enfant", "with_children"}, {NULL, NULL}};
+static const struct alias needs[] = {
+	{"wheelchair", "wheelchair"}, {"fauteuil", "wheelchair"}, {"fauteuil_roulant", "wheelchair"},
+	{"mental_health", "mental_health"}, {"sante_mentale", "mental_health"},
+	{"addiction", "addiction"}, {"addictions", "addiction"},
+	{"justice_followup", "justice_followup"}, {"suivi_justice", "justice_followup"},
+	{"suivi_judiciaire", "justice_followup"}, {"pregnancy", "pregnancy"},
+	{"grossesse", "pregnancy"}, {NULL, NULL}};
+static const struct alias situations[] = {
+	{"street", "street"}, {"rue", "street"}, {"emergency_shelter", "emergency_shelter"},
+	{"hebergement_d_urgence", "emergency_shelter"}, {"urgence", "emergency_shelter"},
+	{"precarious", "precarious"}, {"precaire", "precarious"},
+	{"hebergement_precaire", "precarious"}, {"institution_exit", "institution_exit"},
+	{"sortie_d_institution", "institution_exit"}, {"sortie_institution", "institution_exit"},
+	{"family_breakdown", "family_breakdown"}, {"rupture_familiale", "family_breakdown"},
+	{NULL, NULL}};
+
+static const struct column offer_columns[] = {
+	{"id", "Identifiant siaod", C_INT, false, 1, INT64_MAX, NULL},
+	{"external_ref", "Code offre", C_STR, false, 1, 64, NULL},
+	{"porteur_id", "Porteur", C_INT, false, 1, INT64_MAX, NULL},
+	{"kind", "Type", C_ENUM, true, 0, 0, kinds},
+	{"label", "Libellé", C_STR, true, 1, 200, NULL},
+	{"commune", "Commune", C_STR, true, 1, 100, NULL},
+	{"departement", "Département", C_DEP, false, 0, 0, NULL},
+	{"capacity", "Capacité", C_INT, true, 0, 1000, NULL},
+	{"max_stay_days", "Durée max (jours)", C_INT, false, 1, 3650, NULL},
+	{"min_age", "Âge min", C_INT, false, 16, 29, NULL},
+	{"max_age", "Âge max", C_INT, false, 16, 29, NULL},
+	{"gender", "Public", C_ENUM, false, 0, 0, offer_genders},
+	{"accepts_couples", "Couples", C_BOOL, false, 0, 0, NULL},
+	{"accepts_children", "Enfants", C_BOOL, false, 0, 0, NULL},
+	{"accepts_pets", "Animaux", C_BOOL, false, 0, 0, NULL},
+	{"wheelchair_accessible", "Accès fauteuil", C_BOOL, false, 0, 0, NULL},
+	{"support_level", "Accompagnement", C_ENUM, false, 0, 0, levels},
+	{"monthly_charge_eur", "Charge mensuelle (€)", C_NUM, false, 0, 5000, NULL},
+	{"available_from", "Disponible à partir du", C_DATE, false, 0, 0, NULL},
+	{"available_until", "Disponible jusqu'au", C_DATE, false, 0, 0, NULL},
+	{"status", "Statut", C_ENUM, false, 0, 0, statuses},
+};
+
+static const struct column youth_columns[] = {
+	{"ref", "Référence", C_STR, true, 1, 64, NULL},
+	{"departement", "Département", C_DEP, true, 0, 0, NULL},
+	{"birth_date", "Date de naissance", C_DATE, true, 0, 0, NULL},
+	{"rqth", "RQTH", C_BOOL, false, 0, 0, NULL},
+	{"gender", "Genre", C_ENUM, true, 0, 0, genders},
+	{"household", "Ménage", C_ENUM, false, 0, 0, households},
+	{"has_pets", "Animaux", C_BOOL, false, 0, 0, NULL},
+	{"needs", "Besoins", C_LIST, false, 0, 0, needs},
+	{"situation", "Situation", C_ENUM, true, 0, 0, situations},
+	{"institution_exit_date", "Date de sortie d'institution", C_DATE, false, 0, 0, NULL},
+	{"commune", "Commune souhaitée", C_STR, false, 1, 100, NULL},
+	{"max_distance_km", "Distance max (km)", C_INT, false, 1, 1000, NULL},
+	{"monthly_income_eur", "Ressources mensuelles (€)", C_NUM, false, 0, 10000, NULL},
+	{"support_need", "Besoin d'accompagnement", C_ENUM, false, 0, 0, levels},
+	{"wanted_from", "Souhaité à partir du", C_DATE, false, 0, 0, NULL},
+	{"wanted_months", "Durée souhaitée (mois)", C_INT, false, 1, 60, NULL},
+	{"registered_at", "Inscrit le", C_DATE, false, 0, 0, NULL},
+};
+
+#define NCOLS(a) (sizeof(a) / sizeof *(a))
+#define MAX_COLS 32
+
+static const struct column *columns_of(enum import_kind kind, size_t *n)
+{
+	if (kind == IMPORT_OFFERS) {
+		*n = NCOLS(offer_columns);
+		return offer_columns;
+	}
+	*n = NCOLS(youth_columns);
+	return youth_columns;
+}
+
+bool import_kind_parse(const char *s, enum import_kind *out)
+{
+	if (s && strcmp(s, "offers") == 0)
+		*out = IMPORT_OFFERS;
+	else if (s && strcmp(s, "youth") == 0)
+		*out = IMPORT_YOUTH;
+	else
+		return false;
+	return true;
+}
+
+size_t import_column_count(enum import_kind kind)
+{
+	size_t n;
+	columns_of(kind, &n);
+	return n;
+}
+
+const char *import_column_key(enum import_kind kind, size_t i)
+{
+	size_t n;
+	const struct column *c = columns_of(kind, &n);
+	return i < n ? c[i].key : NULL;
+}
+
+const char *import_column_header(enum import_kind kind, size_t i)
+{
+	size_t n;
+	const struct column *c = columns_of(kind, &n);
+	return i < n ? c[i].header : NULL;
+}
+
+void import_header_line(enum import_kind kind, char *buf, size_t len)
+{
+	size_t n, used = 0;
+	const struct column *c = columns_of(kind, &n);
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ";" : "", c[i].header);
+}
+
+/* ---------------------------------------------------------------- encoding */
+
+static bool valid_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+			 : (c & 0xF8) == 0xF0 ? 3 : 9;
+		if (n == 9 || (n == 1 && c < 0xC2) || i + n >= len + (n ? 0 : 1))
+			return false;
+		for (size_t k = 1; k <= n; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* Windows-1252's 0x80-0x9F; 0xA0-0xFF are Latin-1, the code points themselves. */
+static const uint16_t cp1252_high[32] = {
+	0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+	0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+	0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178};
+
+static char *cp1252_to_utf8(const unsigned char *s, size_t len, size_t *outlen)
+{
+	char *out = malloc(len * 3 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned cp = s[i] < 0x80 ? s[i] : s[i] < 0xA0 ? cp1252_high[s[i] - 0x80] : s[i];
+		if (cp < 0x80) {
+			out[o++] = (char)cp;
+		} else if (cp < 0x800) {
+			out[o++] = (char)(0xC0 | cp >> 6);
+			out[o++] = (char)(0x80 | (cp & 0x3F));
+		} else {
+			out[o++] = (char)(0xE0 | cp >> 12);
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			out[o++] = (char)(0x80 | (cp & 0x3F));
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+/* ---------------------------------------------------------------- folding */
+
+/* Lower case, accents off (the Latin letters French uses), every run of
+ * other characters one '_', none at the ends: "Durée max (jours)" and
+ * "duree_max_jours" are the same header, "Hébergement d'urgence" and
+ * "hebergement_d_urgence" the same word. */
+static void fold(const char *s, char *out, size_t outlen)
+{
+	static const struct { const char *utf8; char ascii; } acc[] = {
+		{"à", 'a'}, {"â", 'a'}, {"ä", 'a'}, {"À", 'a'}, {"Â", 'a'}, {"Ä", 'a'},
+		{"ç", 'c'}, {"Ç", 'c'}, {"é", 'e'}, {"è", 'e'}, {"ê", 'e'}, {"ë", 'e'},
+		{"É", 'e'}, {"È", 'e'}, {"Ê", 'e'}, {"Ë", 'e'}, {"î", 'i'}, {"ï", 'i'},
+		{"Î", 'i'}, {"Ï", 'i'}, {"ô", 'o'}, {"ö", 'o'}, {"Ô", 'o'}, {"Ö", 'o'},
+		{"ù", 'u'}, {"û", 'u'}, {"ü", 'u'}, {"Ù", 'u'}, {"Û", 'u'}, {"Ü", 'u'},
+		{"ÿ", 'y'}, {"Ÿ", 'y'}, {"œ", 'o'}, {"Œ", 'o'}};
+	size_t o = 0;
+	bool gap = false;
+	while (*s && o + 2 < outlen) {
+		char c = 0;
+		size_t adv = 1;
+		unsigned char u = (unsigned char)*s;
+		if ((u >= 'a' && u <= 'z') || (u >= '0' && u <= '9'))
+			c = (char)u;
+		else if (u >= 'A' && u <= 'Z')
+			c = (char)(u - 'A' + 'a');
+		else if (u >= 0x80) {
+			adv = (u & 0xE0) == 0xC0 ? 2 : (u & 0xF0) == 0xE0 ? 3 : (u & 0xF8) == 0xF0 ? 4 : 1;
+			for (size_t k = 0; k < sizeof acc / sizeof *acc; k++)
+				if (strncmp(s, acc[k].utf8, strlen(acc[k].utf8)) == 0) {
+					c = acc[k].ascii;
+					break;
+				}
+			for (size_t k = 1; k < adv; k++)
+				if (!s[k]) {
+					adv = k;
+					break;
+				}
+		}
+		if (c) {
+			if (gap && o > 0)
+				out[o++] = '_';
+			gap = false;
+			out[o++] = c;
+		} else {
+			gap = true;
+		}
+		s += adv;
+	}
+	out[o] = '\0';
+}
+
+/* ---------------------------------------------------------------- output */
+
+/* The rows are written as JSON text as they are read: a Jansson object per
+ * row and then json_dumps cost more than the whole database check. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1 << 16;
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; the
+ * text is valid UTF-8 by then. */
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, "\"", 1);
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sb_add(b, run, (size_t)(s - run));
+		char esc[8];
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof esc, "\\%c", c);
+		else
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+		sb_puts(b, esc);
+		run = s + 1;
+	}
+	sb_add(b, run, (size_t)(s - run));
+	sb_add(b, "\"", 1);
+}
+
+static void sb_key(struct sbuf *b, const char *key)
+{
+	sb_add(b, ",\"", 2);
+	sb_puts(b, key);
+	sb_add(b, "\":", 2);
+}
+
+/* ---------------------------------------------------------------- cells */
+
+struct parse {
+	enum import_kind kind;
+	const struct column *cols;
+	size_t ncols;
+	int map[MAX_COLS * 2];      /* file column -> index in cols, -1 ignored */
+	size_t nfile;               /* columns in the file's header */
+	size_t line;                /* current record's number, header = 1 */
+	char **cells;               /* current record */
+	size_t ncells, capcells;
+	bool oom;
+	size_t nrows;
+	struct sbuf rows;           /* "[{...},{...}" while reading */
+	json_t *file_errors;
+};
+
+static void add_error(json_t *errors, size_t row, const struct column *c, const char *code,
+		      const char *detail)
+{
+	char ptr[96];
+	snprintf(ptr, sizeof ptr, "/rows/%zu/%s", row, c ? c->key : "");
+	json_array_append_new(errors, json_pack("{s:I, s:s, s:s, s:s, s:s}", "row", (json_int_t)row,
+		"column", c ? c->header : "", "pointer", ptr, "code", code, "detail", detail));
+}
+
+/* Digits with spaces between thousands and a decimal comma or point. */
+static bool parse_number(const char *s, double *out, bool integer)
+{
+	char buf[64];
+	size_t o = 0;
+	for (; *s && o + 1 < sizeof buf; s++) {
+		unsigned char u = (unsigned char)*s;
+		if (u == ' ')
+			continue;
+		if (u == 0xC2 && (unsigned char)s[1] == 0xA0) {     /* no-break space */
+			s++;
+			continue;
+		}
+		if (u == 0xE2 && (unsigned char)s[1] == 0x80 && (unsigned char)s[2] == 0xAF) {
+			s += 2;                                         /* narrow no-break space */
+			continue;
+		}
+		buf[o++] = u == ',' ? '.' : (char)u;
+	}
+	if (*s || o == 0)
+		return false;
+	buf[o] = '\0';
+	for (size_t i = 0; i < o; i++)
+		if (!((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.' || (i == 0 && buf[i] == '-')))
+			return false;
+	char *end;
+	errno = 0;
+	double v = strtod(buf, &end);
+	if (errno || *end || (integer && v != (double)(long long)v))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* JJ/MM/AAAA (what a French spreadsheet shows) or AAAA-MM-JJ. */
+static bool parse_day(const char *s, char iso[11])
+{
+	int d, m, y;
+	char extra;
+	sdate day;
+	if (sscanf(s, "%2d/%2d/%4d%c", &d, &m, &y, &extra) == 3 && y >= 1000) {
+		if (d < 1 || d > 31 || m < 1 || m > 12)
+			return false;
+		char buf[48];
+		snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d);
+		if (!date_parse(buf, &day))
+			return false;
+	} else if (!date_parse(s, &day)) {
+		return false;
+	}
+	date_format(day, iso);
+	return true;
+}
+
+static const char *alias_code(const struct alias *a, const char *value)
+{
+	char f[128];
+	fold(value, f, sizeof f);
+	for (; a->word; a++)
+		if (strcmp(a->word, f) == 0)
+			return a->code;
+	return NULL;
+}
+
+static bool departement_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 2)
+		return (s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+			!(s[0] == '0' && s[1] == '0') && !(s[0] == '2' && s[1] == '0')) ||
+		       (s[0] == '2' && (s[1] == 'A' || s[1] == 'B'));
+	return n == 3 && s[0] == '9' && s[1] == '7' && s[2] >= '1' && s[2] <= '6';
+}
+
+static bool utf8_len_ok(const char *s, long long min, long long max)
+{
+	long long n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n >= min && n <= max;
+}
+
+/* One cell into values[key], or an error. Blank cells are left out. */
+static void convert(const struct column *c, const char *raw, size_t row, struct sbuf *values,
+		    json_t *errors)
+{
+	/* spreadsheets pad; a cell of spaces is blank */
+	while (*raw == ' ' || *raw == '\t')
+		raw++;
+	size_t n = strlen(raw);
+	while (n && (raw[n - 1] == ' ' || raw[n - 1] == '\t'))
+		n--;
+	char *v = strndup(raw, n);
+	if (!v)
+		return;
+	char detail[160];
+	if (n == 0) {
+		if (c->required)
+			add_error(errors, row, c, "required", "cette colonne est obligatoire");
+		goto out;
+	}
+	switch (c->type) {
+	case C_STR:
+		if (!utf8_len_ok(v, c->min, c->max)) {
+			snprintf(detail, sizeof detail, "au plus %lld caractères", c->max);
+			add_error(errors, row, c, "too_long", detail);
+		} else {
+			sb_key(values, c->key);
+			sb_json_str(values, v);
+		}
+		break;
+	case C_INT:
+	case C_NUM: {
+		double d;
+		if (!parse_number(v, &d, c->type == C_INT)) {
+			add_error(errors, row, c, "wrong_type",
+				  c->type == C_INT ? "un nombre entier est attendu" : "un nombre est attendu");
+		} else if (d < (double)c->min || d > (double)c->max) {
+			snprintf(detail, sizeof detail, "entre %lld et %lld", c->min, c->max);
+			add_error(errors, row, c, "out_of_range", detail);
+		} else {
+			char num[40];
+			if (c->type == C_INT)
+				snprintf(num, sizeof num, "%lld", (long long)d);
+			else
+				snprintf(num, sizeof num, "%.15g", d);  /* 12,34 stays 12.34 */
+			sb_key(values, c->key);
+			sb_puts(values, num);
+		}
+		break;
+	}
+	case C_BOOL: {
+		char f[16];
+		fold(v, f, sizeof f);
+		if (!strcmp(f, "oui") || !strcmp(f, "o") || !strcmp(f, "x") || !strcmp(f, "1") ||
+		    !strcmp(f, "vrai") || !strcmp(f, "true") || !strcmp(f, "yes")) {
+			sb_key(values, c->key);
+			sb_puts(values, "true");
+		} else if (!strcmp(f, "non") || !strcmp(f, "n") || !strcmp(f, "0") ||
+			   !strcmp(f, "faux") || !strcmp(f, "false") || !strcmp(f, "no")) {
+			sb_key(values, c->key);
+			sb_puts(values, "false");
+		} else
+			add_error(errors, row, c, "wrong_type", "oui ou non est attendu");
+		break;
+	}
+	case C_DATE: {
+		char iso[11];
+		if (parse_day(v, iso)) {
+			sb_key(values, c->key);
+			sb_json_str(values, iso);
+		} else
+			add_error(errors, row, c, "wrong_type", "une date JJ/MM/AAAA est attendue");
+		break;
+	}
+	case C_ENUM: {
+		const char *code = alias_code(c->aliases, v);
+		if (code) {
+			sb_key(values, c->key);
+			sb_json_str(values, code);
+		} else {
+			add_error(errors, row, c, "unknown_value", "valeur inconnue");
+		}
+		break;
+	}
+	case C_LIST: {
+		json_t *list = json_array();
+		char *save = NULL;
+		bool bad = false;
+		for (char *t = strtok_r(v, ",;|/+", &save); t; t = strtok_r(NULL, ",;|/+", &save)) {
+			const char *code = alias_code(c->aliases, t);
+			if (!code) {
+				bad = true;
+				continue;
+			}
+			bool seen = false;
+			for (size_t i = 0; i < json_array_size(list); i++)
+				seen |= strcmp(json_string_value(json_array_get(list, i)), code) == 0;
+			if (!seen)
+				json_array_append_new(list, json_string(code));
+		}
+		if (bad) {
+			add_error(errors, row, c, "unknown_value", "un des besoins est inconnu");
+			json_decref(list);
+		} else {
+			sb_key(values, c->key);
+			sb_add(values, "[", 1);
+			for (size_t i = 0; i < json_array_size(list); i++) {
+				if (i)
+					sb_add(values, ",", 1);
+				sb_json_str(values, json_string_value(json_array_get(list, i)));
+			}
+			sb_add(values, "]", 1);
+			json_decref(list);
+		}
+		break;
+	}
+	case C_DEP:
+		if (n == 1 && v[0] >= '1' && v[0] <= '9') {         /* "9" typed for "09" */
+			char two[3] = {'0', v[0], '\0'};
+			sb_key(values, c->key);
+			sb_json_str(values, two);
+		} else if (departement_ok(v)) {
+			sb_key(values, c->key);
+			sb_json_str(values, v);
+		} else {
+			add_error(errors, row, c, "unknown_value", "département inconnu");
+		}
+		break;
+	}
+out:
+	free(v);
+}
+
+static void header_record(struct parse *p)
+{
+	bool seen[MAX_COLS] = {false};
+	p->nfile = p->ncells < MAX_COLS * 2 ? p->ncells : MAX_COLS * 2;
+	for (size_t i = 0; i < p->nfile; i++) {
+		char f[128], g[128];
+		fold(p->cells[i], f, sizeof f);
+		p->map[i] = -1;
+		if (!f[0])
+			continue;            /* an empty header: a blank column */
+		for (size_t k = 0; k < p->ncols; k++) {
+			fold(p->cols[k].header, g, sizeof g);
+			if (strcmp(f, g) == 0 || strcmp(f, p->cols[k].key) == 0) {
+				p->map[i] = (int)k;
+				break;
+			}
+		}
+		char detail[200];
+		if (p->map[i] < 0) {
+			snprintf(detail, sizeof detail, "colonne « %.100s » inconnue (voir le modèle)", p->cells[i]);
+			json_array_append_new(p->file_errors, json_pack("{s:i, s:s, s:s, s:s, s:s}", "row", 1,
+				"column", p->cells[i], "pointer", "/rows/1", "code", "unknown_field", "detail", detail));
+		} else if (seen[p->map[i]]) {
+			add_error(p->file_errors, 1, &p->cols[p->map[i]], "duplicate", "colonne en double");
+			p->map[i] = -1;
+		} else {
+			seen[p->map[i]] = true;
+		}
+	}
+	for (size_t k = 0; k < p->ncols; k++)
+		if (p->cols[k].required && !seen[k])
+			add_error(p->file_errors, 1, &p->cols[k], "required", "colonne obligatoire absente");
+}
+
+static void data_record(struct parse *p)
+{
+	bool blank = true;
+	for (size_t i = 0; i < p->ncells && blank; i++)
+		for (const char *c = p->cells[i]; *c && blank; c++)
+			blank = *c == ' ' || *c == '\t';
+	if (blank)
+		return;
+	struct sbuf values = {0};
+	json_t *errors = json_array();
+	bool present[MAX_COLS] = {false};
+	for (size_t i = 0; i < p->ncells && i < p->nfile; i++) {
+		if (p->map[i] < 0)
+			continue;
+		present[p->map[i]] = true;
+		convert(&p->cols[p->map[i]], p->cells[i], p->line, &values, errors);
+	}
+	/* a row shorter than the header: its missing cells are blank */
+	for (size_t k = 0; k < p->ncols; k++)
+		if (!present[k] && p->cols[k].required) {
+			bool in_file = false;
+			for (size_t i = 0; i < p->nfile; i++)
+				in_file |= p->map[i] == (int)k;
+			if (in_file)
+				add_error(errors, p->line, &p->cols[k], "required", "cette colonne est obligatoire");
+		}
+	if (p->ncells > p->nfile)
+		add_error(errors, p->line, NULL, "unknown_field", "plus de cellules que de colonnes");
+	/* flat: the database reads the rows with json_to_recordset */
+	char head[48];
+	snprintf(head, sizeof head, "%s{\"row\":%zu,\"errors\":", p->nrows ? "," : "[", p->line);
+	sb_puts(&p->rows, head);
+	char *e = json_dumps(errors, JSON_COMPACT);
+	sb_puts(&p->rows, e ? e : "[]");
+	free(e);
+	json_decref(errors);
+	if (values.p)
+		sb_add(&p->rows, values.p, values.len);
+	sb_add(&p->rows, "}", 1);
+	free(values.p);
+	p->oom |= values.oom;
+	p->nrows++;
+}
+
+static void on_field(void *s, size_t len, void *arg)
+{
+	struct parse *p = arg;
+	if (p->oom)
+		return;
+	if (p->ncells == p->capcells) {
+		size_t cap = p->capcells ? p->capcells * 2 : 32;
+		char **grown = realloc(p->cells, cap * sizeof *grown);
+		if (!grown) {
+			p->oom = true;
+			return;
+		}
+		p->cells = grown;
+		p->capcells = cap;
+	}
+	char *cell = s ? strndup(s, len) : strdup("");
+	if (!cell) {
+		p->oom = true;
+		return;
+	}
+	p->cells[p->ncells++] = cell;
+}
+
+static void on_record(int term, void *arg)
+{
+	struct parse *p = arg;
+	(void)term;
+	p->line++;
+	if (!p->oom) {
+		if (p->line == 1)
+			header_record(p);
+		else
+			data_record(p);
+	}
+	for (size_t i = 0; i < p->ncells; i++)
+		free(p->cells[i]);
+	p->ncells = 0;
+}
+
+/* ';' unless the first line has more ',' (outside quotes). */
+static unsigned char guess_separator(const char *s, size_t len)
+{
+	size_t semi = 0, comma = 0;
+	bool quoted = false;
+	for (size_t i = 0; i < len && (quoted || (s[i] != '\n' && s[i] != '\r')); i++) {
+		if (s[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && s[i] == ';')
+			semi++;
+		else if (!quoted && s[i] == ',')
+			comma++;
+	}
+	return comma > semi ? ',' : ';';
+}
+
+json_t *import_parse(enum import_kind kind, const char *data, size_t len, char **rows_json)
+{
+	struct parse p = {.kind = kind};
+	struct csv_parser csv;
+	char *converted = NULL;
+	const char *encoding = "utf-8";
+	p.cols = columns_of(kind, &p.ncols);
+	*rows_json = NULL;
+	p.file_errors = json_array();
+	json_t *headers = json_object();
+	for (size_t k = 0; k < p.ncols; k++)
+		json_object_set_new(headers, p.cols[k].key, json_string(p.cols[k].header));
+
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+		data += 3;
+		len -= 3;
+	} else if (!valid_utf8((const unsigned char *)data, len)) {
+		/* not UTF-8: what Excel writes for "CSV (séparateur: point-virgule)" */
+		converted = cp1252_to_utf8((const unsigned char *)data, len, &len);
+		if (!converted)
+			goto fail;
+		data = converted;
+		encoding = "windows-1252";
+	}
+	unsigned char sep = guess_separator(data, len);
+	if (csv_init(&csv, CSV_APPEND_NULL) != 0)
+		goto fail;
+	csv_set_delim(&csv, sep);
+	if (csv_parse(&csv, data, len, on_field, on_record, &p) != len)
+		p.oom = true;
+	csv_fini(&csv, on_field, on_record, &p);
+	csv_free(&csv);
+	for (size_t i = 0; i < p.ncells; i++)
+		free(p.cells[i]);
+	free(p.cells);
+	free(converted);
+	converted = NULL;
+	sb_puts(&p.rows, p.nrows ? "]" : "[]");
+	if (p.oom || p.rows.oom)
+		goto fail;
+	if (p.line == 0)
+		json_array_append_new(p.file_errors, json_pack("{s:i, s:s, s:s, s:s, s:s}", "row", 1,
+			"column", "", "pointer", "/rows/1", "code", "required",
+			"detail", "le fichier est vide : la ligne d'en-tête du modèle est attendue"));
+	char sepstr[2] = {(char)sep, '\0'};
+	*rows_json = p.rows.p;
+	return json_pack("{s:I, s:o, s:o, s:s, s:s}", "nrows", (json_int_t)p.nrows, "errors", p.file_errors,
+			 "headers", headers, "encoding", encoding, "separator", sepstr);
+fail:
+	free(converted);
+	free(p.rows.p);
+	json_decref(p.file_errors);
+	json_decref(headers);
+	return NULL;
+}
