@@ -470,6 +470,11 @@ def indicators_against_a_hand_computed_fixture():
     it = rep[0]
     assert it["refusals_by_side"] == {"porteur": {"incomplete_file": 2}, "youth": {"youth_declined": 1}}, it
     assert it["median_hours_to_answer"] == 7.0, it
+    # the acceptance rate is over the porteur's answers: 1 accepted, 2 refused by the porteur;
+    # the young person's decline (recorded by the referent) is no answer of the porteur's,
+    # and ps[4] is pending -> 1 / 3 (not 1 / 4)
+    assert (it["accepted"], it["refused"], it["pending"]) == (1, 2, 1), it
+    assert it["acceptance_rate"] == 0.3333, it
     assert (it["offers_open"], it["offers_confirmed_in_time"]) == (3, 1), it
     assert it["confirmed_in_time_share"] == 0.3333, it
     csv = expect(D.call("GET", "/v1/reports/indicators?porteur_id=%d" % P, ADMIN,
