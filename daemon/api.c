@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "inventory.h"
+#include "inventory_refresh.h"
 #include "scheduler.h"
 #include "webhooks.h"
 #include "log.h"
@@ -165,7 +166,7 @@ static void sql_reply_done(void *arg, PGresult *res)
 		sql_reply_send(c);
 		return;
 	}
-	inventory_refresh(r->app->inv, r->app->store, offers, noffers, youth, nyouth, sql_refreshed, c);
+	inventory_refresh(r->app->refresh, offers, noffers, youth, nyouth, sql_refreshed, c);
 }
 
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,

@@ -14,6 +14,7 @@
 #include "api.h"
 #include "app.h"
 #include "inventory.h"
+#include "inventory_refresh.h"
 #include "log.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
@@ -350,7 +351,7 @@ static void apply_next(struct apply *a)
 	struct req *r = a->r;
 	if (a->next == json_array_size(a->pairs)) {
 		/* the answer waits until matches see the new proposals */
-		inventory_refresh(r->app->inv, r->app->store, a->offers, a->nids, a->youth, a->nids,
+		inventory_refresh(r->app->refresh, a->offers, a->nids, a->youth, a->nids,
 				  apply_refreshed, a);
 		return;
 	}

@@ -17,6 +17,8 @@ struct evhttp_bound_socket;
 struct store;
 struct auth;
 struct inventory;
+struct inventory_refresh;
+struct plan_jobs;
 struct req;
 struct engine;
 struct ratelimit;
@@ -29,7 +31,10 @@ struct app {
 	struct evhttp_bound_socket *bound;
 	struct store *store;
 	struct auth *auth;
-	struct inventory *inv;            /* what matching reads, see inventory.h */
+	struct inventory *inv;            /* the published snapshot every handler reads,
+					     swapped by the refresher (inventory_refresh.h) */
+	struct inventory_refresh *refresh; /* keeps it fresh after writes */
+	struct plan_jobs *plans;          /* plans and applies in worker threads (plan_jobs.h) */
 	struct ratelimit *ratelimit;
 	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
 	size_t scratch_cap;

@@ -112,6 +112,36 @@ void grid_remove(struct grid *g, int64_t key, void *item)
 		}
 }
 
+int grid_clone(struct grid *dst, const struct grid *src)
+{
+	*dst = (struct grid){0};
+	if (!src->cap)
+		return 0;
+	dst->cells = calloc(src->cap, sizeof *dst->cells);
+	if (!dst->cells)
+		return -1;
+	dst->cap = src->cap;
+	dst->used = src->used;
+	for (size_t i = 0; i < src->cap; i++) {
+		const struct cell *s = &src->cells[i];
+		struct cell *d = &dst->cells[i];
+		d->key = s->key;
+		if (!s->n)
+			continue;
+		d->items = malloc((size_t)s->n * sizeof *d->items);
+		d->xyz = malloc((size_t)s->n * 3 * sizeof *d->xyz);
+		if (!d->items || !d->xyz) {
+			grid_free(dst);
+			*dst = (struct grid){0};
+			return -1;
+		}
+		memcpy(d->items, s->items, (size_t)s->n * sizeof *d->items);
+		memcpy(d->xyz, s->xyz, (size_t)s->n * 3 * sizeof *d->xyz);
+		d->n = d->cap = s->n;
+	}
+	return 0;
+}
+
 void grid_free(struct grid *g)
 {
 	for (size_t i = 0; i < g->cap; i++) {
@@ -125,7 +155,7 @@ void grid_free(struct grid *g)
  * touches, less those whose straight-line (chord) distance shows them out
  * of the circle: a superset of the items within radius_km, with a margin
  * for the rounding of distances to 0.1 km (the matcher decides exactly). */
-size_t grid_near(struct grid *g, double lat, double lon, double radius_km,
+size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 			const void **out, size_t max)
 {
 	double p[3];
@@ -147,7 +177,8 @@ size_t grid_near(struct grid *g, double lat, double lon, double radius_km,
 		for (int64_t c = c0; c <= c1; c++) {
 			/* wrap around the antimeridian */
 			int64_t cc = ((c % 1800) + 1800) % 1800;
-			struct cell *cell = grid_cell(g, r * 4096 + cc + 1, false);
+			/* a lookup (insert false) never changes the grid */
+			const struct cell *cell = grid_cell((struct grid *)g, r * 4096 + cc + 1, false);
 			for (int i = 0; cell && i < cell->n; i++) {
 				const double *v = &cell->xyz[3 * i];
 				double dx = v[0] - p[0], dy = v[1] - p[1], dz = v[2] - p[2];

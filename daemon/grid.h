@@ -23,11 +23,14 @@ struct grid {
 int64_t grid_add(struct grid *g, double lat, double lon, void *item);
 void grid_remove(struct grid *g, int64_t key, void *item);
 void grid_free(struct grid *g);
+/* dst (uninitialised) becomes a copy of src holding the same item pointers.
+ * 0, or -1 when out of memory (dst then empty). */
+int grid_clone(struct grid *dst, const struct grid *src);
 /* The items within radius_km of (lat, lon), and perhaps a few just beyond
  * (a margin for the rounding of distances to 0.1 km: callers decide
  * exactly). Fills out (up to max) and returns the count; a return above max
  * means out was too small. */
-size_t grid_near(struct grid *g, double lat, double lon, double radius_km,
+size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 		 const void **out, size_t max);
 
 #endif
