@@ -186,6 +186,8 @@ static void req_send(struct req *r, int status, const char *content_type, struct
 		evhttp_add_header(h, "X-Request-Id", r->id);
 		if (r->etag[0])
 			evhttp_add_header(h, "ETag", r->etag);
+		if (r->location[0])
+			evhttp_add_header(h, "Location", r->location);
 		if (r->retry_after > 0) {
 			char ra[16];
 			snprintf(ra, sizeof ra, "%d", r->retry_after);

@@ -46,6 +46,7 @@ struct req {
 	const char *idem_redact;      /* member not to keep in the stored answer ("token") */
 	char etag[24];                /* sent as ETag when set by the handler */
 	int retry_after;              /* sent as Retry-After when > 0 */
+	char location[96];            /* sent as Location when set (202 Accepted) */
 	double start_ms;
 	bool gone;                    /* the connection closed before we answered */
 };

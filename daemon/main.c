@@ -22,6 +22,7 @@
 #include "http.h"
 #include "inventory.h"
 #include "inventory_refresh.h"
+#include "plan_jobs.h"
 #include "log.h"
 #include "migrate.h"
 #include "ratelimit.h"
@@ -246,6 +247,9 @@ static int cmd_serve(struct app *app)
 	app->auth = auth_new(app->store);
 	if (app->store)
 		inventory_refresh_start(app->refresh, app->base, app->store);
+	/* Jansson's hash seed, before any other thread builds JSON */
+	json_object_seed(0);
+	app->plans = plan_jobs_new(app->base, app->cfg.plan_workers, app->cfg.plan_queue_max);
 	app->ratelimit = ratelimit_new();
 	if (app->store)
 		store_listen(app->store, "LISTEN siaod_inventory; LISTEN siaod_outbox", on_notify,
@@ -259,7 +263,7 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	if (!app->store || !app->auth || http_start(app, err, sizeof err) != 0 ||
+	if (!app->store || !app->auth || !app->plans || http_start(app, err, sizeof err) != 0 ||
 	    scheduler_start(app) != 0 || webhooks_start(app) != 0) {
 		log_error("start", "error=\"%s\"", app->store && app->auth ? err : "out of memory");
 		rc = 1;
@@ -273,6 +277,9 @@ static int cmd_serve(struct app *app)
 	 * (with "unavailable"); they free themselves after. */
 	scheduler_stop(app);
 	http_stop(app);
+	/* the workers finish what they run; results still arriving are stored
+	 * (or answered "unavailable" by the store going next) */
+	plan_jobs_free(app->plans);
 	store_free(app->store);
 	webhooks_stop(app);
 	auth_free(app->auth);
