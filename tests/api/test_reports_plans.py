@@ -735,8 +735,10 @@ def ties_go_to_the_higher_priority():
     a = p["assignments"][0]
     assert a["score"] == 100 and a.get("priority") == 500, a
     check_reasons(a, {f: WEIGHTS[f] for f in FACTORS})
-    assert p["unassigned"] == [{"youth_id": Dp["id"], "why": "places_went_to_better_matches",
+    # the referent sees the young person's own file reference, not only an id
+    assert p["unassigned"] == [{"youth_id": Dp["id"], "ref": Dp["ref"], "why": "places_went_to_better_matches",
                                 "eligible_offers": 1}], p["unassigned"]
+    assert a["ref"] == E["ref"], a
     assert p["total_score"] == 100, p
     # apply with no body: every pair of the plan is proposed
     res = apply(REF11, p["id"])
