@@ -827,6 +827,13 @@ static void apply_prepared(struct plan_job *job)
 		apply_free(a);
 		return;
 	}
+	/* proposing takes a round trip per pair: from now on, the request
+	 * waits plan_sync_wait_ms at most */
+	int wait = a->app->cfg.plan_sync_wait_ms;
+	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+	a->timer = evtimer_new(a->app->base, on_apply_timer, a);
+	if (!a->timer || evtimer_add(a->timer, &tv) != 0)
+		apply_accepted(a);
 	apply_next(a);
 }
 
@@ -852,13 +859,9 @@ static void plan_loaded(void *arg, PGresult *res)
 		r->retry_after = retry_after(a->app);
 		req_problem(r, 429, "too-many-plans", "every plan worker is busy and the queue is full; try again later");
 		apply_free(a);
-		return;
 	}
-	int wait = a->app->cfg.plan_sync_wait_ms;
-	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
-	a->timer = evtimer_new(a->app->base, on_apply_timer, a);
-	if (!a->timer || evtimer_add(a->timer, &tv) != 0)
-		apply_accepted(a);
+	/* The request waits for the check of its pairs (a parse and a lookup
+	 * per pair), so a pair not in the plan is always answered 422. */
 }
 
 void api_plans_apply(struct req *r)

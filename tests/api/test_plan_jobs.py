@@ -21,7 +21,7 @@ sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Daemon, Database, expect, expect_problem, run_all, test  # noqa: E402
 
-N_YOUTH, N_OFFERS = 700, 500
+N_YOUTH, N_OFFERS = 500, 300
 SETE = "34301"
 D = DB = None
 ADMIN = REF = None
