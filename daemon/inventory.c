@@ -1,40 +1,105 @@
 /*
  * The in-memory inventory model (see inventory.h).
  *
- * Ownership: each record (inv_offer, inv_youth, with an offer's label,
- * places and spans) is owned jointly by the inventories whose id map holds
- * it, counted in its `refs`; the last inventory to let go frees it. The
- * working model changes only records it holds alone (refs == 1): before
- * changing a shared one it replaces it by a private copy (own_offer,
- * own_youth). A count read as 2 while a worker drops a snapshot to 1 only
- * costs a needless copy; a count of 1 cannot grow behind the loop's back,
- * since only the loop freezes.
+ * Ownership: the working model owns every block it holds (records, id-map
+ * chunks, grid vectors), and the blocks it retired until inventory_collect
+ * frees them; a snapshot owns only its pointer tables (the chunk tables of
+ * its id maps, the cell tables of its grids) and reads the rest. Blocks are
+ * never changed once a snapshot may read them: the working model copies
+ * first (own_chunk, own_offer, own_youth, the grid's own_vec). Only the
+ * snapshots' reference counts are shared with other threads (atomics).
  */
 #include "inventory.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "grid.h"
 
-/* id → pointer, open addressing; ids are never 0. */
+/* id → pointer, open addressing over fixed chunks of slots, so that a
+ * snapshot shares the chunks and a write copies only the one it touches;
+ * ids are never 0. */
+#define CHUNK_BITS 8
+#define CHUNK ((size_t)1 << CHUNK_BITS)
+#define CHUNK_MASK (CHUNK - 1)
+
+struct chunk {
+	unsigned epoch;             /* made in */
+	int64_t keys[CHUNK];
+	void *vals[CHUNK];
+};
+
 struct idmap {
-	int64_t *keys;
-	void **vals;
+	struct chunk **chunks;      /* cap / CHUNK of them */
 	size_t cap, len;
 };
 
+/* A block replaced in the working model, freed once no snapshot made
+ * before `epoch` (when it was retired) is alive. */
+struct retired {
+	void *block;
+	void (*free_fn)(void *);
+	unsigned epoch;
+};
+
 struct inventory {
-	atomic_int refs;            /* of the inventory itself */
+	atomic_int refs;            /* of a snapshot */
 	bool frozen;                /* a snapshot: never changed again */
+	unsigned epoch;             /* working: the current one; snapshot: the one it ended */
 	struct idmap offers, youth;
 	struct grid offer_grid, youth_grid;
 	size_t nplaces;
 	int default_km;
 	int max_youth_km;           /* high-water mark of waiting youth's reach */
 	unsigned gen;               /* of the last full reload */
+	/* working model only */
+	struct retired *retired;
+	size_t nretired, capretired;
+	struct inventory **snaps;   /* snapshots made and not yet freed */
+	size_t nsnaps, capsnaps;
 };
+
+/* ---------------------------------------------------------------- retiring */
+
+static void offer_free(struct inv_offer *o)
+{
+	for (int i = 0; i < o->nplaces; i++)
+		free(o->places[i].spans);
+	free(o->places);
+	free(o->label);
+	free(o);
+}
+
+static void offer_free_cb(void *p)
+{
+	offer_free(p);
+}
+
+/* A block made in `born` leaves the working model: freed now if no
+ * snapshot can read it, else when none can any more. */
+static void retire(struct inventory *inv, void *block, void (*free_fn)(void *), unsigned born)
+{
+	if (born == inv->epoch) {
+		free_fn(block);
+		return;
+	}
+	if (inv->nretired == inv->capretired) {
+		size_t cap = inv->capretired ? inv->capretired * 2 : 256;
+		struct retired *grown = realloc(inv->retired, cap * sizeof *grown);
+		if (!grown)
+			return;   /* out of memory: leaked rather than freed under a reader */
+		inv->retired = grown;
+		inv->capretired = cap;
+	}
+	inv->retired[inv->nretired++] = (struct retired){block, free_fn, inv->epoch};
+}
+
+static void retire_vector(void *ctx, void *vector, unsigned born)
+{
+	retire(ctx, vector, grid_free_vector, born);
+}
 
 /* ---------------------------------------------------------------- idmap */
 
@@ -47,106 +112,126 @@ static size_t hash64(int64_t k)
 	return (size_t)x;
 }
 
-static void **idmap_slot(struct idmap *m, int64_t key, bool insert);
-
-static int idmap_grow(struct idmap *m)
+static int64_t key_at(const struct idmap *m, size_t i)
 {
-	struct idmap n = {0};
-	n.cap = m->cap ? m->cap * 2 : 1024;
-	n.keys = calloc(n.cap, sizeof *n.keys);
-	n.vals = calloc(n.cap, sizeof *n.vals);
-	if (!n.keys || !n.vals) {
-		free(n.keys);
-		free(n.vals);
-		return -1;
-	}
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->keys[i] && m->vals[i])
-			*idmap_slot(&n, m->keys[i], true) = m->vals[i];
-	free(m->keys);
-	free(m->vals);
-	*m = n;
-	return 0;
+	return m->chunks[i >> CHUNK_BITS]->keys[i & CHUNK_MASK];
 }
 
-/* Deleted entries keep their key with a NULL value (a tombstone). */
-static void **idmap_slot(struct idmap *m, int64_t key, bool insert)
+static void *val_at(const struct idmap *m, size_t i)
 {
-	if (insert && (m->len + 1) * 2 > m->cap && idmap_grow(m) != 0)
-		return NULL;
-	if (!m->cap)
-		return NULL;
-	for (size_t i = hash64(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (m->keys[i] == key)
-			return &m->vals[i];
-		if (m->keys[i] == 0) {
-			if (!insert)
-				return NULL;
-			m->keys[i] = key;
-			m->len++;
-			return &m->vals[i];
-		}
-	}
+	return m->chunks[i >> CHUNK_BITS]->vals[i & CHUNK_MASK];
+}
+
+/* Slot index of key, or of the empty slot where it would go. */
+static size_t idmap_find(const struct idmap *m, int64_t key)
+{
+	size_t i = hash64(key) & (m->cap - 1);
+	for (int64_t k; (k = key_at(m, i)) != key && k != 0; i = (i + 1) & (m->cap - 1))
+		;
+	return i;
 }
 
 static void *idmap_get(const struct idmap *m, int64_t key)
 {
-	/* a lookup (insert false) never changes the map */
-	void **slot = idmap_slot((struct idmap *)m, key, false);
-	return slot ? *slot : NULL;
+	if (!m->cap)
+		return NULL;
+	size_t i = idmap_find(m, key);
+	return key_at(m, i) == key ? val_at(m, i) : NULL;
 }
 
-static int idmap_clone(struct idmap *dst, const struct idmap *src)
+/* The chunk of slot i, the working model's own (copied first if shared). */
+static struct chunk *own_chunk(struct inventory *inv, struct idmap *m, size_t i)
 {
-	*dst = (struct idmap){0};
-	if (!src->cap)
-		return 0;
-	dst->keys = malloc(src->cap * sizeof *dst->keys);
-	dst->vals = malloc(src->cap * sizeof *dst->vals);
-	if (!dst->keys || !dst->vals) {
-		free(dst->keys);
-		free(dst->vals);
-		*dst = (struct idmap){0};
+	struct chunk **cp = &m->chunks[i >> CHUNK_BITS], *c = *cp;
+	if (c->epoch == inv->epoch)
+		return c;
+	struct chunk *n = malloc(sizeof *n);
+	if (!n)
+		return NULL;
+	memcpy(n, c, sizeof *n);
+	n->epoch = inv->epoch;
+	retire(inv, c, free, c->epoch);
+	*cp = n;
+	return n;
+}
+
+static void free_chunks(struct chunk **chunks, size_t n)
+{
+	for (size_t c = 0; c < n; c++)
+		free(chunks[c]);
+	free(chunks);
+}
+
+static int idmap_grow(struct inventory *inv, struct idmap *m)
+{
+	struct idmap n = {0};
+	n.cap = m->cap ? m->cap * 2 : 1024;
+	n.chunks = calloc(n.cap / CHUNK, sizeof *n.chunks);
+	if (!n.chunks)
 		return -1;
+	for (size_t c = 0; c < n.cap / CHUNK; c++)
+		if (!(n.chunks[c] = calloc(1, sizeof **n.chunks))) {
+			free_chunks(n.chunks, c);
+			return -1;
+		}
+		else
+			n.chunks[c]->epoch = inv->epoch;
+	for (size_t i = 0; i < m->cap; i++) {
+		int64_t k = key_at(m, i);
+		void *v = val_at(m, i);
+		if (k && v) {
+			size_t j = idmap_find(&n, k);
+			n.chunks[j >> CHUNK_BITS]->keys[j & CHUNK_MASK] = k;
+			n.chunks[j >> CHUNK_BITS]->vals[j & CHUNK_MASK] = v;
+			n.len++;
+		}
 	}
-	memcpy(dst->keys, src->keys, src->cap * sizeof *dst->keys);
-	memcpy(dst->vals, src->vals, src->cap * sizeof *dst->vals);
-	dst->cap = src->cap;
-	dst->len = src->len;
+	for (size_t c = 0; c < m->cap / CHUNK; c++)
+		retire(inv, m->chunks[c], free, m->chunks[c]->epoch);
+	free(m->chunks);
+	*m = n;
 	return 0;
+}
+
+/* Slot of key in a chunk the working model owns, ready to be written;
+ * NULL when absent (insert false) or out of memory. Deleted entries keep
+ * their key with a NULL value (a tombstone). */
+static void **idmap_slot(struct inventory *inv, struct idmap *m, int64_t key, bool insert)
+{
+	if (insert && (m->len + 1) * 2 > m->cap && idmap_grow(inv, m) != 0)
+		return NULL;
+	if (!m->cap)
+		return NULL;
+	size_t i = idmap_find(m, key);
+	if (key_at(m, i) != key && !insert)
+		return NULL;
+	struct chunk *c = own_chunk(inv, m, i);
+	if (!c)
+		return NULL;
+	if (c->keys[i & CHUNK_MASK] != key) {
+		c->keys[i & CHUNK_MASK] = key;
+		m->len++;
+	}
+	return &c->vals[i & CHUNK_MASK];
+}
+
+/* The slot of index i, in a chunk the working model owns. */
+static void **idmap_slot_at(struct inventory *inv, struct idmap *m, size_t i)
+{
+	struct chunk *c = own_chunk(inv, m, i);
+	return c ? &c->vals[i & CHUNK_MASK] : NULL;
 }
 
 /* ---------------------------------------------------------------- records */
 
-static void offer_free(struct inv_offer *o)
-{
-	for (int i = 0; i < o->nplaces; i++)
-		free(o->places[i].spans);
-	free(o->places);
-	free(o->label);
-	free(o);
-}
-
-static void offer_unref(struct inv_offer *o)
-{
-	if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
-		offer_free(o);
-}
-
-static void youth_unref(struct inv_youth *y)
-{
-	if (y && atomic_fetch_sub_explicit(&y->refs, 1, memory_order_acq_rel) == 1)
-		free(y);
-}
-
-/* A private deep copy of o, held once. */
-static struct inv_offer *offer_copy(const struct inv_offer *o)
+/* A private deep copy of o, made in the current epoch. */
+static struct inv_offer *offer_copy(const struct inv_offer *o, unsigned epoch)
 {
 	struct inv_offer *c = malloc(sizeof *c);
 	if (!c)
 		return NULL;
 	memcpy(c, o, sizeof *c);
-	atomic_init(&c->refs, 1);
+	c->epoch = epoch;
 	c->label = NULL;
 	c->places = NULL;
 	c->nplaces = c->capplaces = 0;
@@ -161,18 +246,15 @@ static struct inv_offer *offer_copy(const struct inv_offer *o)
 			struct inv_place *p = &c->places[i];
 			*p = o->places[i];
 			p->spans = NULL;
-			p->capspans = 0;
+			p->nspans = p->capspans = 0;
+			c->nplaces = i + 1;
 			if (o->places[i].nspans) {
 				p->spans = malloc((size_t)o->places[i].nspans * sizeof *p->spans);
-				if (!p->spans) {
-					p->nspans = 0;
-					c->nplaces = i;
+				if (!p->spans)
 					goto fail;
-				}
 				memcpy(p->spans, o->places[i].spans, (size_t)o->places[i].nspans * sizeof *p->spans);
-				p->capspans = p->nspans;
+				p->nspans = p->capspans = o->places[i].nspans;
 			}
-			c->nplaces = i + 1;
 		}
 	}
 	return c;
@@ -181,15 +263,15 @@ fail:
 	return NULL;
 }
 
-/* The offer in *slot, held by this (working) inventory alone: copied first
- * if a snapshot shares it, the grid pointing at the copy. NULL when out of
- * memory (the shared record stays in place). */
+/* The offer in *slot (a slot of an owned chunk), the working model's own:
+ * copied first if a snapshot may read it, the grid pointing at the copy.
+ * NULL when out of memory (the shared record stays in place). */
 static struct inv_offer *own_offer(struct inventory *inv, void **slot)
 {
 	struct inv_offer *o = *slot;
-	if (atomic_load_explicit(&o->refs, memory_order_acquire) == 1)
+	if (o->epoch == inv->epoch)
 		return o;
-	struct inv_offer *c = offer_copy(o);
+	struct inv_offer *c = offer_copy(o, inv->epoch);
 	if (!c)
 		return NULL;
 	if (o->grid_cell) {
@@ -197,26 +279,26 @@ static struct inv_offer *own_offer(struct inventory *inv, void **slot)
 		c->grid_cell = grid_add(&inv->offer_grid, c->m.lat, c->m.lon, c);
 	}
 	*slot = c;
-	offer_unref(o);
+	retire(inv, o, offer_free_cb, o->epoch);
 	return c;
 }
 
 static struct inv_youth *own_youth(struct inventory *inv, void **slot)
 {
 	struct inv_youth *y = *slot;
-	if (atomic_load_explicit(&y->refs, memory_order_acquire) == 1)
+	if (y->epoch == inv->epoch)
 		return y;
 	struct inv_youth *c = malloc(sizeof *c);
 	if (!c)
 		return NULL;
 	memcpy(c, y, sizeof *c);
-	atomic_init(&c->refs, 1);
+	c->epoch = inv->epoch;
 	if (y->grid_cell) {
 		grid_remove(&inv->youth_grid, y->grid_cell, y);
 		c->grid_cell = grid_add(&inv->youth_grid, c->m.lat, c->m.lon, c);
 	}
 	*slot = c;
-	youth_unref(y);
+	retire(inv, y, free, y->epoch);
 	return c;
 }
 
@@ -225,62 +307,116 @@ static struct inv_youth *own_youth(struct inventory *inv, void **slot)
 struct inventory *inventory_new(int default_max_distance_km)
 {
 	struct inventory *inv = calloc(1, sizeof *inv);
-	if (inv) {
-		atomic_init(&inv->refs, 1);
-		inv->default_km = default_max_distance_km;
-	}
+	if (!inv)
+		return NULL;
+	atomic_init(&inv->refs, 1);
+	inv->default_km = default_max_distance_km;
+	inv->offer_grid.retire = inv->youth_grid.retire = retire_vector;
+	inv->offer_grid.retire_ctx = inv->youth_grid.retire_ctx = inv;
 	return inv;
 }
 
-static void inventory_destroy(struct inventory *inv)
+static void snapshot_destroy(struct inventory *s)
 {
+	free(s->offers.chunks);
+	free(s->youth.chunks);
+	grid_free_clone(&s->offer_grid);
+	grid_free_clone(&s->youth_grid);
+	free(s);
+}
+
+static void working_destroy(struct inventory *inv)
+{
+	for (size_t i = 0; i < inv->nsnaps; i++)
+		snapshot_destroy(inv->snaps[i]);
+	free(inv->snaps);
+	for (size_t i = 0; i < inv->nretired; i++)
+		inv->retired[i].free_fn(inv->retired[i].block);
+	free(inv->retired);
 	for (size_t i = 0; i < inv->offers.cap; i++)
-		offer_unref(inv->offers.vals[i]);
+		if (val_at(&inv->offers, i))
+			offer_free(val_at(&inv->offers, i));
 	for (size_t i = 0; i < inv->youth.cap; i++)
-		youth_unref(inv->youth.vals[i]);
-	free(inv->offers.keys);
-	free(inv->offers.vals);
-	free(inv->youth.keys);
-	free(inv->youth.vals);
+		free(val_at(&inv->youth, i));
+	free_chunks(inv->offers.chunks, inv->offers.cap / CHUNK);
+	free_chunks(inv->youth.chunks, inv->youth.cap / CHUNK);
 	grid_free(&inv->offer_grid);
 	grid_free(&inv->youth_grid);
 	free(inv);
 }
 
+static struct chunk **chunks_clone(const struct idmap *m)
+{
+	size_t n = m->cap / CHUNK;
+	struct chunk **c = malloc((n ? n : 1) * sizeof *c);
+	if (c && n)
+		memcpy(c, m->chunks, n * sizeof *c);
+	return c;
+}
+
 struct inventory *inventory_freeze(struct inventory *work)
 {
+	if (work->nsnaps == work->capsnaps) {
+		size_t cap = work->capsnaps ? work->capsnaps * 2 : 8;
+		struct inventory **grown = realloc(work->snaps, cap * sizeof *grown);
+		if (!grown)
+			return NULL;
+		work->snaps = grown;
+		work->capsnaps = cap;
+	}
 	struct inventory *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	atomic_init(&s->refs, 1);
 	s->frozen = true;
+	s->epoch = work->epoch;
 	s->nplaces = work->nplaces;
 	s->default_km = work->default_km;
 	s->max_youth_km = work->max_youth_km;
 	s->gen = work->gen;
-	if (idmap_clone(&s->offers, &work->offers) != 0 || idmap_clone(&s->youth, &work->youth) != 0) {
-		/* nothing counted yet: free the arrays only */
-		free(s->offers.keys);
-		free(s->offers.vals);
-		free(s->youth.keys);
-		free(s->youth.vals);
-		free(s);
-		return NULL;
-	}
-	for (size_t i = 0; i < s->offers.cap; i++)
-		if (s->offers.vals[i])
-			atomic_fetch_add_explicit(&((struct inv_offer *)s->offers.vals[i])->refs, 1,
-						  memory_order_relaxed);
-	for (size_t i = 0; i < s->youth.cap; i++)
-		if (s->youth.vals[i])
-			atomic_fetch_add_explicit(&((struct inv_youth *)s->youth.vals[i])->refs, 1,
-						  memory_order_relaxed);
-	if (grid_clone(&s->offer_grid, &work->offer_grid) != 0 ||
+	s->offers = work->offers;
+	s->youth = work->youth;
+	s->offers.chunks = chunks_clone(&work->offers);
+	s->youth.chunks = chunks_clone(&work->youth);
+	if (!s->offers.chunks || !s->youth.chunks ||
+	    grid_clone(&s->offer_grid, &work->offer_grid) != 0 ||
 	    grid_clone(&s->youth_grid, &work->youth_grid) != 0) {
-		inventory_destroy(s);
+		snapshot_destroy(s);
 		return NULL;
 	}
+	work->snaps[work->nsnaps++] = s;
+	/* from now on, what the snapshot reads is copied before any change */
+	work->epoch++;
+	work->offer_grid.epoch = work->youth_grid.epoch = work->epoch;
 	return s;
+}
+
+int inventory_collect(struct inventory *work)
+{
+	unsigned oldest = work->epoch;
+	size_t kept = 0;
+	for (size_t i = 0; i < work->nsnaps; i++) {
+		struct inventory *s = work->snaps[i];
+		if (atomic_load_explicit(&s->refs, memory_order_acquire) == 0) {
+			snapshot_destroy(s);
+			continue;
+		}
+		if (s->epoch < oldest)
+			oldest = s->epoch;
+		work->snaps[kept++] = s;
+	}
+	work->nsnaps = kept;
+	/* retired in epoch r: read only by snapshots of epochs before r */
+	size_t left = 0;
+	for (size_t i = 0; i < work->nretired; i++) {
+		struct retired *r = &work->retired[i];
+		if (r->epoch <= oldest)
+			r->free_fn(r->block);
+		else
+			work->retired[left++] = *r;
+	}
+	work->nretired = left;
+	return (int)kept;
 }
 
 struct inventory *inventory_retain(struct inventory *inv)
@@ -292,8 +428,11 @@ struct inventory *inventory_retain(struct inventory *inv)
 
 void inventory_release(struct inventory *inv)
 {
-	if (inv && atomic_fetch_sub_explicit(&inv->refs, 1, memory_order_acq_rel) == 1)
-		inventory_destroy(inv);
+	if (!inv)
+		return;
+	if (atomic_fetch_sub_explicit(&inv->refs, 1, memory_order_acq_rel) == 1 && !inv->frozen)
+		working_destroy(inv);
+	/* a snapshot at 0 is freed by the working model's next collection */
 }
 
 void inventory_free(struct inventory *inv)
@@ -322,7 +461,7 @@ size_t inventory_offer_count(const struct inventory *inv)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < inv->offers.cap; i++)
-		n += inv->offers.vals[i] != NULL;
+		n += val_at(&inv->offers, i) != NULL;
 	return n;
 }
 
@@ -330,7 +469,7 @@ size_t inventory_youth_count(const struct inventory *inv)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < inv->youth.cap; i++)
-		n += inv->youth.vals[i] != NULL;
+		n += val_at(&inv->youth, i) != NULL;
 	return n;
 }
 
@@ -388,9 +527,9 @@ size_t inventory_all_offers(const struct inventory *inv, const struct match_offe
 {
 	size_t n = 0;
 	for (size_t i = 0; i < inv->offers.cap; i++)
-		if (inv->offers.vals[i]) {
+		if (val_at(&inv->offers, i)) {
 			if (n < max)
-				out[n] = inv->offers.vals[i];
+				out[n] = val_at(&inv->offers, i);
 			n++;
 		}
 	return n;
@@ -400,9 +539,9 @@ size_t inventory_all_youth(const struct inventory *inv, const struct inv_youth *
 {
 	size_t n = 0;
 	for (size_t i = 0; i < inv->youth.cap; i++)
-		if (inv->youth.vals[i]) {
+		if (val_at(&inv->youth, i)) {
 			if (n < max)
-				out[n] = inv->youth.vals[i];
+				out[n] = val_at(&inv->youth, i);
 			n++;
 		}
 	return n;
@@ -420,15 +559,16 @@ void inventory_set_default_distance(struct inventory *inv, int km)
 {
 	inv->default_km = km;
 	for (size_t i = 0; i < inv->youth.cap; i++) {
-		if (!inv->youth.vals[i])
+		if (!val_at(&inv->youth, i))
 			continue;
-		const struct inv_youth *cur = inv->youth.vals[i];
+		const struct inv_youth *cur = val_at(&inv->youth, i);
 		if (!cur->own_max_distance_km && cur->m.max_distance_km != km) {
-			struct inv_youth *y = own_youth(inv, &inv->youth.vals[i]);
+			void **slot = idmap_slot_at(inv, &inv->youth, i);
+			struct inv_youth *y = slot ? own_youth(inv, slot) : NULL;
 			if (y)
 				y->m.max_distance_km = km;
 		}
-		cur = inv->youth.vals[i];
+		cur = val_at(&inv->youth, i);
 		if (cur->waiting && cur->m.max_distance_km > inv->max_youth_km)
 			inv->max_youth_km = (int)cur->m.max_distance_km;
 	}
@@ -436,7 +576,7 @@ void inventory_set_default_distance(struct inventory *inv, int km)
 
 int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 {
-	void **slot = idmap_slot(&inv->offers, f->m.id, true);
+	void **slot = idmap_slot(inv, &inv->offers, f->m.id, true);
 	if (!slot)
 		return -1;
 	char *label = strdup(f->label ? f->label : "");
@@ -449,7 +589,7 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 			free(label);
 			return -1;
 		}
-		atomic_init(&o->refs, 1);
+		o->epoch = inv->epoch;
 		*slot = o;
 	} else if (!(o = own_offer(inv, slot))) {
 		free(label);
@@ -472,7 +612,7 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 
 int inventory_set_places(struct inventory *inv, int64_t offer_id, const struct inv_place *given, int n)
 {
-	void **slot = idmap_slot(&inv->offers, offer_id, false);
+	void **slot = idmap_slot(inv, &inv->offers, offer_id, false);
 	if (!slot || !*slot)
 		return 0;
 	struct inv_offer *o = own_offer(inv, slot);
@@ -508,7 +648,7 @@ int inventory_set_places(struct inventory *inv, int64_t offer_id, const struct i
 int inventory_clear_spans(struct inventory *inv, int64_t offer_id)
 {
 	if (offer_id) {
-		void **slot = idmap_slot(&inv->offers, offer_id, false);
+		void **slot = idmap_slot(inv, &inv->offers, offer_id, false);
 		if (!slot || !*slot)
 			return 0;
 		struct inv_offer *o = own_offer(inv, slot);
@@ -519,9 +659,10 @@ int inventory_clear_spans(struct inventory *inv, int64_t offer_id)
 		return 0;
 	}
 	for (size_t i = 0; i < inv->offers.cap; i++) {
-		if (!inv->offers.vals[i])
+		if (!val_at(&inv->offers, i))
 			continue;
-		struct inv_offer *o = own_offer(inv, &inv->offers.vals[i]);
+		void **slot = idmap_slot_at(inv, &inv->offers, i);
+		struct inv_offer *o = slot ? own_offer(inv, slot) : NULL;
 		if (!o)
 			return -1;
 		for (int p = 0; p < o->nplaces; p++)
@@ -532,7 +673,7 @@ int inventory_clear_spans(struct inventory *inv, int64_t offer_id)
 
 int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s)
 {
-	void **slot = idmap_slot(&inv->offers, offer_id, false);
+	void **slot = idmap_slot(inv, &inv->offers, offer_id, false);
 	if (!slot || !*slot)
 		return 0;
 	struct inv_offer *o = own_offer(inv, slot);
@@ -570,21 +711,21 @@ static void youth_unlink(struct inventory *inv, struct inv_youth *y)
 
 void inventory_drop_youth(struct inventory *inv, int64_t id)
 {
-	void **slot = idmap_slot(&inv->youth, id, false);
+	void **slot = idmap_slot(inv, &inv->youth, id, false);
 	if (!slot || !*slot)
 		return;
 	struct inv_youth *y = *slot;
-	/* out of this inventory's grid; a snapshot keeps its own grid and count */
+	/* out of this inventory's grid; a snapshot keeps its own grid and record */
 	if (y->grid_cell)
 		grid_remove(&inv->youth_grid, y->grid_cell, y);
 	*slot = NULL;
-	youth_unref(y);
+	retire(inv, y, free, y->epoch);
 }
 
 void inventory_sweep_youth(struct inventory *inv)
 {
 	for (size_t i = 0; i < inv->youth.cap; i++) {
-		struct inv_youth *y = inv->youth.vals[i];
+		struct inv_youth *y = val_at(&inv->youth, i);
 		if (y && y->gen != inv->gen)
 			inventory_drop_youth(inv, y->m.id);
 	}
@@ -592,7 +733,7 @@ void inventory_sweep_youth(struct inventory *inv)
 
 int inventory_put_youth(struct inventory *inv, const struct inv_youth *f)
 {
-	void **slot = idmap_slot(&inv->youth, f->m.id, true);
+	void **slot = idmap_slot(inv, &inv->youth, f->m.id, true);
 	if (!slot)
 		return -1;
 	struct inv_youth *y;
@@ -600,7 +741,7 @@ int inventory_put_youth(struct inventory *inv, const struct inv_youth *f)
 		y = calloc(1, sizeof *y);
 		if (!y)
 			return -1;
-		atomic_init(&y->refs, 1);
+		y->epoch = inv->epoch;
 		*slot = y;
 	} else if (!(y = own_youth(inv, slot)))
 		return -1;

@@ -15,15 +15,20 @@
  *   - SNAPSHOTS, made by inventory_freeze(): immutable, reference counted
  *     (inventory_retain / inventory_release from any thread), read by the
  *     loop's handlers and by worker threads alike.
- * A snapshot shares every record with the working model (each record has
- * its own atomic count); the working model copies a record before changing
- * it when a snapshot still holds it (copy on write). Freezing costs the
- * id maps and grids (pointer arrays), never a copy of the records.
+ *
+ * Copy on write by epochs: every block the working model holds (a record,
+ * a chunk of 256 id-map slots, a grid cell's vector) carries the epoch it
+ * was made in; each freeze ends an epoch. The working model changes a
+ * block in place only if it was made in the current epoch (no snapshot
+ * can hold it); otherwise it copies the block and RETIRES the old one,
+ * which the working model frees once every snapshot of an earlier epoch
+ * is released (inventory_collect, on the loop). So freezing copies only
+ * pointer tables (a few kB for the national set), never a record; a write
+ * copies the few blocks it touches.
  */
 #ifndef SIAOD_INVENTORY_H
 #define SIAOD_INVENTORY_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,7 +59,7 @@ struct inv_offer {
 	struct inv_place *places;
 	int nplaces, capplaces;
 	int64_t grid_cell;          /* key of its grid cell, 0 when not in the grid */
-	atomic_int refs;            /* inventories holding it (working model, snapshots) */
+	unsigned epoch;             /* made in (see above) */
 };
 
 struct inv_youth {
@@ -67,7 +72,7 @@ struct inv_youth {
 	int own_max_distance_km;    /* 0: the configured default applies */
 	unsigned gen;               /* full reload in which it was last seen */
 	int64_t grid_cell;
-	atomic_int refs;            /* as for offers */
+	unsigned epoch;             /* made in (see above) */
 };
 
 struct inventory;
@@ -77,13 +82,19 @@ struct inventory;
 /* An empty working model. */
 struct inventory *inventory_new(int default_max_distance_km);
 /* An immutable snapshot of the working model as it is now (count 1). NULL
- * when out of memory. Loop only (it reads the working model). */
+ * when out of memory. Loop only (it reads and ends an epoch of the working
+ * model). */
 struct inventory *inventory_freeze(struct inventory *work);
-/* Any thread. The last release frees the inventory and the records no
- * other inventory holds. inventory_free is inventory_release. */
+/* Any thread. A snapshot released by all is freed, with the blocks only it
+ * still read, by the next inventory_collect; releasing the working model
+ * frees it at once with every snapshot (at exit: none may be in use).
+ * inventory_free is inventory_release. */
 struct inventory *inventory_retain(struct inventory *inv);
 void inventory_release(struct inventory *inv);
 void inventory_free(struct inventory *inv);
+/* Loop: frees the snapshots no one holds any more, and the retired blocks
+ * no remaining snapshot can read. Returns the snapshots still alive. */
+int inventory_collect(struct inventory *work);
 bool inventory_frozen(const struct inventory *inv);
 
 /* ---------------------------------------------------------------- reading (any inventory) */

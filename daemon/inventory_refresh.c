@@ -174,6 +174,8 @@ static void publish(struct inventory_refresh *f)
 	struct inventory *old = *f->published;
 	*f->published = snap;
 	inventory_release(old);
+	/* frees the snapshots no reader holds any more, and what only they read */
+	inventory_collect(f->work);
 }
 
 static void refresh_start(struct inventory_refresh *f);
