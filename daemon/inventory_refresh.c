@@ -436,8 +436,9 @@ void inventory_refresh_free(struct inventory_refresh *f)
 	free(f->unpublished.w);
 	free(f->offer_param);
 	free(f->youth_param);
-	inventory_release(f->work);
+	/* the published snapshot first: the working model frees every snapshot it made */
 	inventory_release(*f->published);
 	*f->published = NULL;
+	inventory_release(f->work);
 	free(f);
 }

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The event loop under heavy work (issue "No one can freeze siaod", item 4 (a)
+# and (b)): while probe.py measures GET /healthz and GET /v1/offers every
+# 50 ms, run (a) three concurrent allocation plans of the département of the
+# national set closest to 3,000 waiting young people, then (b) an apply of
+# 25,000 pairs. Prints the probe's p50 / p99 / worst per phase, the plans'
+# total scores (to compare between builds) and saves it all to
+# tests/bench/results/loop-<date>-<label>.txt. See tests/bench/README.md.
+#
+#   tests/bench/run_loop_bench.sh [--ref GIT_REF] [--label NAME] [--no-save]
+#
+# --ref builds that commit (e.g. main) from a `git archive` copy instead of
+# the working tree, so two builds are measured the same way on one machine.
+# The data: gen_data.py's national set (seed 20240601, today), its stays
+# loaded as placements, plus, for (b), 25,000 waiting young people and
+# 25,000 one-place offers spread over the communes of département 59 (each
+# young person reaching only their own commune: max_distance_km 1), so that
+# the plan of 59 has more than 25,000 assignments to apply.
+# Targets: probe worst <= 100 ms and p99 <= 20 ms during (a) and (b).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init
+
+REF="" LABEL="" SAVE=1
+SEED=${BENCH_SEED:-20240601}
+SCALE=${BENCH_SCALE:-1.0}
+N_APPLY=${BENCH_APPLY_PAIRS:-25000}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--ref) REF=$2; shift 2 ;;
+	--label) LABEL=$2; shift 2 ;;
+	--no-save) SAVE=0; shift ;;
+	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+	*) die "unknown argument $1" ;;
+	esac
+done
+LABEL=${LABEL:-${REF:-worktree}}
+bench_packages
+bench_tmp
+
+# ------------------------------------------------------------------ build
+if [[ -n $REF ]]; then
+	COMMIT=$(git -C "$ROOT" rev-parse --short "$REF")
+	say "building Release of $REF ($COMMIT) from a copy of its tree"
+	mkdir -p "$TMP/src"
+	git -C "$ROOT" archive "$REF" | tar -x -C "$TMP/src"
+	cmake -S "$TMP/src" -B "$TMP/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$TMP/build" -j2 --target siaod >/dev/null
+	SIAOD=$TMP/build/siaod
+else
+	COMMIT=$(bench_commit)
+	bench_build
+fi
+
+# ------------------------------------------------------------------ data
+pg_cluster fast
+siaod_migrate
+TODAY=$(TZ=$TZ_NAME date +%F)
+say "generating and loading the national set (seed $SEED, scale $SCALE, today $TODAY)"
+gen() { python3 "$BENCH/gen_data.py" "$1" --seed "$SEED" --scale "$SCALE" --today "$TODAY"; }
+copy_in() {
+	local table=$1 target=${2:-$1}
+	gen "$table" | psql_db -c "\\copy $target ($(python3 "$BENCH/gen_data.py" columns "$table")) FROM STDIN WITH (FORMAT csv)"
+}
+psql_db -c "CREATE TABLE bench_stays (place_id bigint NOT NULL, youth_id bigint NOT NULL,
+	start_date date NOT NULL, end_date date NOT NULL)"
+for t in porteurs offers places youth; do psql_db -c "ALTER TABLE $t DISABLE TRIGGER USER"; done
+LOAD_T=$(now)
+( copy_in porteurs && copy_in offers && copy_in places ) &
+LANE=$!
+copy_in youth
+copy_in stays bench_stays
+wait "$LANE" || die "loading porteurs, offers or places failed"
+psql_db <<SQL
+ALTER TABLE placements DISABLE TRIGGER USER;
+INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date,
+    actual_end_date, exit_destination, created_on, entered_on)
+SELECT s.youth_id, p.offer_id, s.place_id,
+       CASE WHEN s.end_date > date '$TODAY' THEN 'active' ELSE 'ended' END,
+       s.start_date, s.end_date,
+       CASE WHEN s.end_date > date '$TODAY' THEN NULL ELSE s.end_date END,
+       CASE WHEN s.end_date > date '$TODAY' THEN NULL ELSE 'unknown' END,
+       s.start_date, s.start_date
+FROM bench_stays s JOIN places p ON p.id = s.place_id;
+ALTER TABLE placements ENABLE TRIGGER USER;
+SELECT setval('porteurs_id_seq', (SELECT max(id) FROM porteurs));
+SELECT setval('offers_id_seq', (SELECT max(id) FROM offers));
+SELECT setval('places_id_seq', (SELECT max(id) FROM places));
+SELECT setval('youth_id_seq', (SELECT max(id) FROM youth));
+SELECT setval('placements_id_seq', greatest(1, (SELECT max(id) FROM placements)));
+-- (b): $N_APPLY young people and one-place offers over the communes of 59
+WITH cs AS (SELECT insee, lat, lon, row_number() OVER (ORDER BY insee) - 1 AS k, count(*) OVER () AS n
+            FROM communes WHERE departement = '59')
+INSERT INTO offers (porteur_id, kind, label, commune_insee, departement, lat, lon, capacity,
+                    available_from, status)
+SELECT (SELECT min(id) FROM porteurs WHERE departement = '59'), 'alt', 'Bench apply ' || g, cs.insee,
+       '59', cs.lat, cs.lon, 1, date '$TODAY' - 1, 'open'
+FROM generate_series(0, $N_APPLY - 1) g JOIN cs ON cs.k = g % cs.n;
+INSERT INTO places (offer_id, number, active)
+SELECT id, 1, true FROM offers WHERE label LIKE 'Bench apply %';
+WITH cs AS (SELECT insee, row_number() OVER (ORDER BY insee) - 1 AS k, count(*) OVER () AS n
+            FROM communes WHERE departement = '59')
+INSERT INTO youth (ref, departement, birth_date, gender, household, situation, commune_insee,
+                   max_distance_km, support_need, wanted_from, wanted_months, registered_at, status)
+SELECT 'BA-' || g, '59', date '$TODAY' - 7300 - g % 1000, 'female', 'alone', 'precarious', cs.insee,
+       1, 'standard', date '$TODAY', 6, date '$TODAY' - g % 300, 'waiting'
+FROM generate_series(0, $N_APPLY - 1) g JOIN cs ON cs.k = g % cs.n;
+SQL
+for t in porteurs offers places youth; do psql_db -c "ALTER TABLE $t ENABLE TRIGGER USER"; done
+for t in porteurs offers places youth placements communes; do psql_db -c "VACUUM (ANALYZE) $t"; done
+say "loaded in $(elapsed "$LOAD_T" "$(now)") s"
+# (a): the département closest to 3,000 waiting young people
+read -r DEP_A WAIT_A OFFERS_A <<<"$(psql_db -At -F ' ' -c "
+	SELECT y.departement, y.n, (SELECT count(*) FROM offers o WHERE o.departement = y.departement)
+	FROM (SELECT departement, count(*) AS n FROM youth WHERE status = 'waiting' AND ref IS NULL
+	      OR status = 'waiting' AND ref NOT LIKE 'BA-%' GROUP BY departement) y
+	ORDER BY abs(y.n - 3000) LIMIT 1")"
+say "(a) département $DEP_A: $WAIT_A waiting young people, $OFFERS_A offers"
+
+# ------------------------------------------------------------------ siaod
+TOKEN=$(siaod_token)
+siaod_start siaod SIAOD_MAX_BODY_BYTES=8388608 SIAOD_REQUEST_TIMEOUT_SECONDS=600
+say "siaod ready in $SIAOD_READY_S s on $BASE"
+api() {   # api METHOD PATH [BODY_FILE]: prints "STATUS BODY_FILE"
+	local out=$TMP/resp.$RANDOM.$RANDOM code
+	if [[ -n ${3:-} ]]; then
+		code=$(curl -s -m 900 -o "$out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" \
+			-H 'Content-Type: application/json' --data-binary "@$3" "$BASE$2")
+	else
+		code=$(curl -s -m 900 -o "$out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" "$BASE$2")
+	fi
+	echo "$code $out"
+}
+jget() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$@"; }
+# A plan answered 202 (worker threads) is polled until done; 201 is done.
+plan_done() {   # plan_done STATUS FILE: the stored plan's file
+	local code=$1 file=$2 id
+	if [[ $code == 202 ]]; then
+		id=$(jget "$file" 'd["id"]')
+		while :; do
+			read -r code file <<<"$(api GET "/v1/allocation-plans/$id")"
+			[[ $(jget "$file" 'd["status"]') =~ ^(done|failed)$ ]] && break
+			sleep 0.2
+		done
+	fi
+	[[ $code =~ ^20[01]$ ]] || die "plan: HTTP $code $(head -c 300 "$file")"
+	echo "$file"
+}
+
+# the plan of 59 that (b) applies: computed before the probe starts
+say "(b) preparing: the plan of 59"
+echo "{\"departement\": \"59\", \"on\": \"$TODAY\"}" >"$TMP/plan59.json"
+read -r code file <<<"$(api POST /v1/allocation-plans "$TMP/plan59.json")"
+P59=$(plan_done "$code" "$file")
+P59_ID=$(jget "$P59" 'd["id"]')
+jget "$P59" 'json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]} for a in d["assignments"][:'"$N_APPLY"']]})' \
+	>"$TMP/pairs.json" 2>/dev/null || python3 - "$P59" "$N_APPLY" >"$TMP/pairs.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]}
+                            for a in d["assignments"][:int(sys.argv[2])]]}))
+PY
+N_PAIRS=$(jget "$TMP/pairs.json" 'len(d["pairs"])')
+say "(b) plan $P59_ID of 59: $(jget "$P59" 'len(d["assignments"])') assignments, total score $(jget "$P59" 'd["total_score"]'); applying $N_PAIRS"
+
+# ------------------------------------------------------------------ measures
+PROBE_OUT=$TMP/probe.txt
+python3 "$BENCH/probe.py" "$BASE" "$TOKEN" "$PROBE_OUT" &
+PROBE=$!
+BENCH_PIDS+=("$PROBE")
+sleep 3
+IDLE0=$(date +%s.%N); sleep 5; IDLE1=$(date +%s.%N)
+
+say "(a) three concurrent plans of $DEP_A"
+echo "{\"departement\": \"$DEP_A\", \"on\": \"$TODAY\"}" >"$TMP/planA.json"
+A0=$(date +%s.%N)
+for k in 1 2 3; do ( api POST /v1/allocation-plans "$TMP/planA.json" >"$TMP/a$k.txt" ) & done
+wait $(jobs -p | grep -v "^$PROBE\$") 2>/dev/null || true
+TOTALS=()
+for k in 1 2 3; do
+	read -r code file <"$TMP/a$k.txt"
+	f=$(plan_done "$code" "$file")
+	TOTALS+=("$(jget "$f" 'd["total_score"]')/$(jget "$f" 'len(d["assignments"])')/$(jget "$f" 'd["eligible_pairs"]')")
+	FIRST_CODES+="$code "
+done
+A1=$(date +%s.%N)
+say "(a) done in $(elapsed "$A0" "$A1") s: first answers ${FIRST_CODES}, total_score/assignments/pairs ${TOTALS[*]}"
+sleep 2
+
+say "(b) apply of $N_PAIRS pairs to plan $P59_ID"
+B0=$(date +%s.%N)
+read -r code file <<<"$(api POST "/v1/allocation-plans/$P59_ID/apply" "$TMP/pairs.json")"
+B_FIRST=$code
+if [[ $code == 202 ]]; then
+	while :; do
+		read -r code file <<<"$(api GET "/v1/allocation-plans/$P59_ID")"
+		[[ $(jget "$file" '"apply" in d') == False ]] && break
+		sleep 0.5
+	done
+	APPLIED=$(jget "$file" 'sum(1 for x in (d["applied"] or []) if x["status"] == 201)')
+else
+	[[ $code == 200 ]] || die "apply: HTTP $code $(head -c 300 "$file")"
+	APPLIED=$(jget "$file" 'sum(1 for x in d["results"] if x["status"] == 201)')
+fi
+B1=$(date +%s.%N)
+say "(b) done in $(elapsed "$B0" "$B1") s (first answer $B_FIRST): $APPLIED proposals made"
+sleep 1
+kill -TERM "$PROBE"; wait "$PROBE" 2>/dev/null || true
+
+# ------------------------------------------------------------------ report
+REPORT=$TMP/report.txt
+{
+	echo "run_loop_bench.sh --label $LABEL${REF:+ --ref $REF}: $(date -u +%FT%TZ)"
+	echo "commit: $COMMIT"
+	echo "machine: $(bench_machine); load average at the start: $LOADAVG_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "data: national set seed $SEED scale $SCALE today $TODAY + $N_APPLY young people and one-place offers in 59"
+	echo "probe: GET /healthz and GET /v1/offers?limit=50 every 50 ms, keep-alive (tests/bench/probe.py)"
+	echo
+	echo "idle (5 s):"
+	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$IDLE0" "$IDLE1"
+	echo
+	echo "(a) three concurrent plans of $DEP_A ($WAIT_A waiting, $OFFERS_A offers): $(elapsed "$A0" "$A1") s, first answers ${FIRST_CODES}"
+	echo "    total_score/assignments/eligible_pairs: ${TOTALS[*]}"
+	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$A0" "$A1"
+	echo
+	echo "(b) apply of $N_PAIRS pairs (plan of 59, total score $(jget "$P59" 'd["total_score"]')): $(elapsed "$B0" "$B1") s, first answer $B_FIRST, $APPLIED proposed"
+	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$B0" "$B1"
+} >"$REPORT"
+cat "$REPORT"
+if (( SAVE )); then
+	mkdir -p "$BENCH/results"
+	cp "$REPORT" "$BENCH/results/loop-$(date +%F)-$LABEL.txt"
+	say "saved tests/bench/results/loop-$(date +%F)-$LABEL.txt"
+fi
