@@ -363,6 +363,9 @@ static void run_stored(void *arg, PGresult *res)
 /* The row exists and the worker is done: store the result. */
 static void run_store(struct plan_run *run)
 {
+	log_info("plan", "id=%lld departement=%s youth=%d offers=%d pairs=%zu build_ms=%.0f solve_ms=%.0f result=%s",
+		 (long long)run->id, run->dep, run->n, run->m, run->pairs, run->build_ms, run->solve_ms,
+		 run->plan ? "done" : "failed");
 	char id[24], tot[16];
 	snprintf(id, sizeof id, "%lld", (long long)run->id);
 	snprintf(tot, sizeof tot, "%d", run->total);
@@ -380,9 +383,6 @@ static void run_done(struct plan_job *job)
 		free(run->plan);
 		run->plan = NULL;
 	}
-	log_info("plan", "id=%lld departement=%s youth=%d offers=%d pairs=%zu build_ms=%.0f solve_ms=%.0f result=%s",
-		 (long long)run->id, run->dep, run->n, run->m, run->pairs, run->build_ms, run->solve_ms,
-		 run->plan ? "done" : "failed");
 	if (run->row_failed)
 		run_free(run);
 	else if (run->id)
