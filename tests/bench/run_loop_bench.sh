@@ -5,51 +5,52 @@
 # national set closest to 3,000 waiting young people, then (b) an apply of
 # 25,000 pairs. Prints the probe's p50 / p99 / worst per phase, the plans'
 # total scores (to compare between builds) and saves it all to
-# tests/bench/results/loop-<date>-<label>.txt. See tests/bench/README.md.
+# tests/bench/results/loop-<date>.txt. See tests/bench/README.md.
 #
-#   tests/bench/run_loop_bench.sh [--ref GIT_REF] [--label NAME] [--no-save]
+#   tests/bench/run_loop_bench.sh [--ref GIT_REF] [--no-save]
 #
-# --ref builds that commit (e.g. main) from a `git archive` copy instead of
-# the working tree, so two builds are measured the same way on one machine.
+# Measures the working tree's build and, with --ref (e.g. main), that
+# commit's build too (from a `git archive` copy), one after the other on
+# the same data (two copies of one loaded database), on one machine.
 # The data: gen_data.py's national set (seed 20240601, today), its stays
 # loaded as placements, plus, for (b), 25,000 waiting young people and
-# 25,000 one-place offers spread over the communes of département 59 (each
+# 25,000 one-place offers spread over the communes of département 23 (each
 # young person reaching only their own commune: max_distance_km 1), so that
-# the plan of 59 has more than 25,000 assignments to apply.
+# the plan of 23 has more than 25,000 assignments to apply.
 # Targets: probe worst <= 100 ms and p99 <= 20 ms during (a) and (b).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init
 
-REF="" LABEL="" SAVE=1
+REF="" SAVE=1
+APPLY_DEP=${BENCH_APPLY_DEP:-23}
 SEED=${BENCH_SEED:-20240601}
 SCALE=${BENCH_SCALE:-1.0}
 N_APPLY=${BENCH_APPLY_PAIRS:-25000}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--ref) REF=$2; shift 2 ;;
-	--label) LABEL=$2; shift 2 ;;
 	--no-save) SAVE=0; shift ;;
 	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) die "unknown argument $1" ;;
 	esac
 done
-LABEL=${LABEL:-${REF:-worktree}}
 bench_packages
 bench_tmp
 
 # ------------------------------------------------------------------ build
+COMMIT=$(bench_commit)
+bench_build
+SIAOD_WORKTREE=$SIAOD
 if [[ -n $REF ]]; then
-	COMMIT=$(git -C "$ROOT" rev-parse --short "$REF")
-	say "building Release of $REF ($COMMIT) from a copy of its tree"
+	REF_COMMIT=$(git -C "$ROOT" rev-parse --short "$REF")
+	say "building Release of $REF ($REF_COMMIT) from a copy of its tree"
 	mkdir -p "$TMP/src"
 	git -C "$ROOT" archive "$REF" | tar -x -C "$TMP/src"
 	cmake -S "$TMP/src" -B "$TMP/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build "$TMP/build" -j2 --target siaod >/dev/null
-	SIAOD=$TMP/build/siaod
-else
-	COMMIT=$(bench_commit)
-	bench_build
+	SIAOD_REF=$TMP/build/siaod
+	SIAOD=$SIAOD_REF       # the older schema loads the data; the newer migrates its copy
 fi
 
 # ------------------------------------------------------------------ data
@@ -88,21 +89,21 @@ SELECT setval('offers_id_seq', (SELECT max(id) FROM offers));
 SELECT setval('places_id_seq', (SELECT max(id) FROM places));
 SELECT setval('youth_id_seq', (SELECT max(id) FROM youth));
 SELECT setval('placements_id_seq', greatest(1, (SELECT max(id) FROM placements)));
--- (b): $N_APPLY young people and one-place offers over the communes of 59
+-- (b): $N_APPLY young people and one-place offers over the communes of $APPLY_DEP
 WITH cs AS (SELECT insee, lat, lon, row_number() OVER (ORDER BY insee) - 1 AS k, count(*) OVER () AS n
-            FROM communes WHERE departement = '59')
+            FROM communes WHERE departement = '$APPLY_DEP')
 INSERT INTO offers (porteur_id, kind, label, commune_insee, departement, lat, lon, capacity,
                     available_from, status)
-SELECT (SELECT min(id) FROM porteurs WHERE departement = '59'), 'alt', 'Bench apply ' || g, cs.insee,
-       '59', cs.lat, cs.lon, 1, date '$TODAY' - 1, 'open'
+SELECT (SELECT min(id) FROM porteurs WHERE departement = '$APPLY_DEP'), 'alt', 'Bench apply ' || g, cs.insee,
+       '$APPLY_DEP', cs.lat, cs.lon, 1, date '$TODAY' - 1, 'open'
 FROM generate_series(0, $N_APPLY - 1) g JOIN cs ON cs.k = g % cs.n;
 INSERT INTO places (offer_id, number, active)
 SELECT id, 1, true FROM offers WHERE label LIKE 'Bench apply %';
 WITH cs AS (SELECT insee, row_number() OVER (ORDER BY insee) - 1 AS k, count(*) OVER () AS n
-            FROM communes WHERE departement = '59')
+            FROM communes WHERE departement = '$APPLY_DEP')
 INSERT INTO youth (ref, departement, birth_date, gender, household, situation, commune_insee,
                    max_distance_km, support_need, wanted_from, wanted_months, registered_at, status)
-SELECT 'BA-' || g, '59', date '$TODAY' - 7300 - g % 1000, 'female', 'alone', 'precarious', cs.insee,
+SELECT 'BA-' || g, '$APPLY_DEP', date '$TODAY' - 7300 - g % 1000, 'female', 'alone', 'precarious', cs.insee,
        1, 'standard', date '$TODAY', 6, date '$TODAY' - g % 300, 'waiting'
 FROM generate_series(0, $N_APPLY - 1) g JOIN cs ON cs.k = g % cs.n;
 SQL
@@ -117,9 +118,14 @@ read -r DEP_A WAIT_A OFFERS_A <<<"$(psql_db -At -F ' ' -c "
 	ORDER BY abs(y.n - 3000) LIMIT 1")"
 say "(a) département $DEP_A: $WAIT_A waiting young people, $OFFERS_A offers"
 
+measure() {   # measure LABEL COMMIT: one build on its own copy of the data
+LABEL=$1 SIAOD_COMMIT=$2
+FIRST_CODES=""
 # ------------------------------------------------------------------ siaod
+CONNINFO=$BASE_CONNINFO_PREFIX$LABEL
+siaod_migrate
 TOKEN=$(siaod_token)
-siaod_start siaod SIAOD_MAX_BODY_BYTES=8388608 SIAOD_REQUEST_TIMEOUT_SECONDS=600
+siaod_start "$LABEL" SIAOD_MAX_BODY_BYTES=8388608 SIAOD_REQUEST_TIMEOUT_SECONDS=600
 say "siaod ready in $SIAOD_READY_S s on $BASE"
 api() {   # api METHOD PATH [BODY_FILE]: prints "STATUS BODY_FILE"
 	local out=$TMP/resp.$RANDOM.$RANDOM code
@@ -147,24 +153,24 @@ plan_done() {   # plan_done STATUS FILE: the stored plan's file
 	echo "$file"
 }
 
-# the plan of 59 that (b) applies: computed before the probe starts
-say "(b) preparing: the plan of 59"
-echo "{\"departement\": \"59\", \"on\": \"$TODAY\"}" >"$TMP/plan59.json"
-read -r code file <<<"$(api POST /v1/allocation-plans "$TMP/plan59.json")"
-P59=$(plan_done "$code" "$file")
-P59_ID=$(jget "$P59" 'd["id"]')
-jget "$P59" 'json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]} for a in d["assignments"][:'"$N_APPLY"']]})' \
-	>"$TMP/pairs.json" 2>/dev/null || python3 - "$P59" "$N_APPLY" >"$TMP/pairs.json" <<'PY'
+# the plan of $APPLY_DEP that (b) applies: computed before the probe starts
+say "(b) preparing: the plan of $APPLY_DEP"
+echo "{\"departement\": \"$APPLY_DEP\", \"on\": \"$TODAY\"}" >"$TMP/plan$APPLY_DEP.json"
+read -r code file <<<"$(api POST /v1/allocation-plans "$TMP/plan$APPLY_DEP.json")"
+P$APPLY_DEP=$(plan_done "$code" "$file")
+P$APPLY_DEP_ID=$(jget "$P$APPLY_DEP" 'd["id"]')
+jget "$P$APPLY_DEP" 'json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]} for a in d["assignments"][:'"$N_APPLY"']]})' \
+	>"$TMP/pairs.json" 2>/dev/null || python3 - "$P$APPLY_DEP" "$N_APPLY" >"$TMP/pairs.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]}
                             for a in d["assignments"][:int(sys.argv[2])]]}))
 PY
 N_PAIRS=$(jget "$TMP/pairs.json" 'len(d["pairs"])')
-say "(b) plan $P59_ID of 59: $(jget "$P59" 'len(d["assignments"])') assignments, total score $(jget "$P59" 'd["total_score"]'); applying $N_PAIRS"
+say "(b) plan $P$APPLY_DEP_ID of $APPLY_DEP: $(jget "$P$APPLY_DEP" 'len(d["assignments"])') assignments, total score $(jget "$P$APPLY_DEP" 'd["total_score"]'); applying $N_PAIRS"
 
 # ------------------------------------------------------------------ measures
-PROBE_OUT=$TMP/probe.txt
+PROBE_OUT=$TMP/probe-$LABEL.txt
 python3 "$BENCH/probe.py" "$BASE" "$TOKEN" "$PROBE_OUT" &
 PROBE=$!
 BENCH_PIDS+=("$PROBE")
@@ -187,13 +193,13 @@ A1=$(date +%s.%N)
 say "(a) done in $(elapsed "$A0" "$A1") s: first answers ${FIRST_CODES}, total_score/assignments/pairs ${TOTALS[*]}"
 sleep 2
 
-say "(b) apply of $N_PAIRS pairs to plan $P59_ID"
+say "(b) apply of $N_PAIRS pairs to plan $P$APPLY_DEP_ID"
 B0=$(date +%s.%N)
-read -r code file <<<"$(api POST "/v1/allocation-plans/$P59_ID/apply" "$TMP/pairs.json")"
+read -r code file <<<"$(api POST "/v1/allocation-plans/$P$APPLY_DEP_ID/apply" "$TMP/pairs.json")"
 B_FIRST=$code
 if [[ $code == 202 ]]; then
 	while :; do
-		read -r code file <<<"$(api GET "/v1/allocation-plans/$P59_ID")"
+		read -r code file <<<"$(api GET "/v1/allocation-plans/$P$APPLY_DEP_ID")"
 		[[ $(jget "$file" '"apply" in d') == False ]] && break
 		sleep 0.5
 	done
@@ -207,15 +213,8 @@ say "(b) done in $(elapsed "$B0" "$B1") s (first answer $B_FIRST): $APPLIED prop
 sleep 1
 kill -TERM "$PROBE"; wait "$PROBE" 2>/dev/null || true
 
-# ------------------------------------------------------------------ report
-REPORT=$TMP/report.txt
 {
-	echo "run_loop_bench.sh --label $LABEL${REF:+ --ref $REF}: $(date -u +%FT%TZ)"
-	echo "commit: $COMMIT"
-	echo "machine: $(bench_machine); load average at the start: $LOADAVG_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "data: national set seed $SEED scale $SCALE today $TODAY + $N_APPLY young people and one-place offers in 59"
-	echo "probe: GET /healthz and GET /v1/offers?limit=50 every 50 ms, keep-alive (tests/bench/probe.py)"
-	echo
+	echo "== $LABEL: $SIAOD_COMMIT (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 	echo "idle (5 s):"
 	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$IDLE0" "$IDLE1"
 	echo
@@ -223,12 +222,36 @@ REPORT=$TMP/report.txt
 	echo "    total_score/assignments/eligible_pairs: ${TOTALS[*]}"
 	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$A0" "$A1"
 	echo
-	echo "(b) apply of $N_PAIRS pairs (plan of 59, total score $(jget "$P59" 'd["total_score"]')): $(elapsed "$B0" "$B1") s, first answer $B_FIRST, $APPLIED proposed"
+	echo "(b) apply of $N_PAIRS pairs (plan of $APPLY_DEP, total score $(jget "$P$APPLY_DEP" 'd["total_score"]')): $(elapsed "$B0" "$B1") s, first answer $B_FIRST, $APPLIED proposed"
 	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$B0" "$B1"
+} >>"$REPORT"
+siaod_stop
+}
+
+REPORT=$TMP/report.txt
+{
+	echo "tests/bench/run_loop_bench.sh${REF:+ --ref $REF}: $(date -u +%FT%TZ)"
+	echo "machine: $(bench_machine); load average at the start: $LOADAVG_START"
+	echo "data: national set seed $SEED scale $SCALE today $TODAY + $N_APPLY young people and one-place offers in $APPLY_DEP"
+	echo "probe: GET /healthz and GET /v1/offers?limit=50 every 50 ms, keep-alive (tests/bench/probe.py)"
+	echo "targets in (a) and (b): worst <= 100 ms, p99 <= 20 ms"
+	echo
 } >"$REPORT"
+# two copies of the loaded database, one per build
+BASE_CONNINFO_PREFIX="host=$TMP port=$PGPORT user=postgres dbname=siaod_"
+for label in ${REF:+ref} worktree; do
+	"$PG_BIN/psql" -X -q "host=$TMP port=$PGPORT user=postgres dbname=postgres" \
+		-c "CREATE DATABASE siaod_$label TEMPLATE siaod"
+done
+if [[ -n $REF ]]; then
+	SIAOD=$SIAOD_REF
+	measure ref "$REF $REF_COMMIT"
+fi
+SIAOD=$SIAOD_WORKTREE
+measure worktree "$COMMIT"
 cat "$REPORT"
 if (( SAVE )); then
 	mkdir -p "$BENCH/results"
-	cp "$REPORT" "$BENCH/results/loop-$(date +%F)-$LABEL.txt"
-	say "saved tests/bench/results/loop-$(date +%F)-$LABEL.txt"
+	cp "$REPORT" "$BENCH/results/loop-$(date +%F).txt"
+	say "saved tests/bench/results/loop-$(date +%F).txt"
 fi
