@@ -65,11 +65,6 @@ static struct match_params params_on(struct req *r, sdate on)
 	return p;
 }
 
-static const char *state_code(int state)
-{
-	return state == PLAN_JOB_QUEUED ? "queued" : state == PLAN_JOB_RUNNING ? "running" : "done";
-}
-
 /* Retry-After for a 429: a plan takes a few seconds; more when many wait. */
 static int retry_after(const struct app *app)
 {
@@ -320,7 +315,8 @@ static json_t *run_status_json(const struct plan_run *run)
 	date_format(run->on, day);
 	int state = atomic_load(&run->job.state);
 	return json_pack("{s:I, s:s, s:s, s:s, s:f}", "id", (json_int_t)run->id, "departement", run->dep,
-			 "on", day, "status", run->computed ? "running" : state_code(state),
+			 /* done only once stored: until then GET answers from here */
+			 "on", day, "status", state == PLAN_JOB_QUEUED && !run->computed ? "queued" : "running",
 			 "progress", atomic_load(&run->job.progress) / 1000.0);
 }
 
