@@ -157,17 +157,17 @@ plan_done() {   # plan_done STATUS FILE: the stored plan's file
 say "(b) preparing: the plan of $APPLY_DEP"
 echo "{\"departement\": \"$APPLY_DEP\", \"on\": \"$TODAY\"}" >"$TMP/plan$APPLY_DEP.json"
 read -r code file <<<"$(api POST /v1/allocation-plans "$TMP/plan$APPLY_DEP.json")"
-P$APPLY_DEP=$(plan_done "$code" "$file")
-P$APPLY_DEP_ID=$(jget "$P$APPLY_DEP" 'd["id"]')
-jget "$P$APPLY_DEP" 'json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]} for a in d["assignments"][:'"$N_APPLY"']]})' \
-	>"$TMP/pairs.json" 2>/dev/null || python3 - "$P$APPLY_DEP" "$N_APPLY" >"$TMP/pairs.json" <<'PY'
+PAPPLY=$(plan_done "$code" "$file")
+PAPPLY_ID=$(jget "$PAPPLY" 'd["id"]')
+jget "$PAPPLY" 'json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]} for a in d["assignments"][:'"$N_APPLY"']]})' \
+	>"$TMP/pairs.json" 2>/dev/null || python3 - "$PAPPLY" "$N_APPLY" >"$TMP/pairs.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(json.dumps({"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]}
                             for a in d["assignments"][:int(sys.argv[2])]]}))
 PY
 N_PAIRS=$(jget "$TMP/pairs.json" 'len(d["pairs"])')
-say "(b) plan $P$APPLY_DEP_ID of $APPLY_DEP: $(jget "$P$APPLY_DEP" 'len(d["assignments"])') assignments, total score $(jget "$P$APPLY_DEP" 'd["total_score"]'); applying $N_PAIRS"
+say "(b) plan $PAPPLY_ID of $APPLY_DEP: $(jget "$PAPPLY" 'len(d["assignments"])') assignments, total score $(jget "$PAPPLY" 'd["total_score"]'); applying $N_PAIRS"
 
 # ------------------------------------------------------------------ measures
 PROBE_OUT=$TMP/probe-$LABEL.txt
@@ -193,13 +193,13 @@ A1=$(date +%s.%N)
 say "(a) done in $(elapsed "$A0" "$A1") s: first answers ${FIRST_CODES}, total_score/assignments/pairs ${TOTALS[*]}"
 sleep 2
 
-say "(b) apply of $N_PAIRS pairs to plan $P$APPLY_DEP_ID"
+say "(b) apply of $N_PAIRS pairs to plan $PAPPLY_ID"
 B0=$(date +%s.%N)
-read -r code file <<<"$(api POST "/v1/allocation-plans/$P$APPLY_DEP_ID/apply" "$TMP/pairs.json")"
+read -r code file <<<"$(api POST "/v1/allocation-plans/$PAPPLY_ID/apply" "$TMP/pairs.json")"
 B_FIRST=$code
 if [[ $code == 202 ]]; then
 	while :; do
-		read -r code file <<<"$(api GET "/v1/allocation-plans/$P$APPLY_DEP_ID")"
+		read -r code file <<<"$(api GET "/v1/allocation-plans/$PAPPLY_ID")"
 		[[ $(jget "$file" '"apply" in d') == False ]] && break
 		sleep 0.5
 	done
@@ -222,7 +222,7 @@ kill -TERM "$PROBE"; wait "$PROBE" 2>/dev/null || true
 	echo "    total_score/assignments/eligible_pairs: ${TOTALS[*]}"
 	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$A0" "$A1"
 	echo
-	echo "(b) apply of $N_PAIRS pairs (plan of $APPLY_DEP, total score $(jget "$P$APPLY_DEP" 'd["total_score"]')): $(elapsed "$B0" "$B1") s, first answer $B_FIRST, $APPLIED proposed"
+	echo "(b) apply of $N_PAIRS pairs (plan of $APPLY_DEP, total score $(jget "$PAPPLY" 'd["total_score"]')): $(elapsed "$B0" "$B1") s, first answer $B_FIRST, $APPLIED proposed"
 	python3 "$BENCH/probe.py" --summary "$PROBE_OUT" "$B0" "$B1"
 } >>"$REPORT"
 siaod_stop
