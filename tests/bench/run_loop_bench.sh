@@ -180,8 +180,9 @@ IDLE0=$(date +%s.%N); sleep 5; IDLE1=$(date +%s.%N)
 say "(a) three concurrent plans of $DEP_A"
 echo "{\"departement\": \"$DEP_A\", \"on\": \"$TODAY\"}" >"$TMP/planA.json"
 A0=$(date +%s.%N)
-for k in 1 2 3; do ( api POST /v1/allocation-plans "$TMP/planA.json" >"$TMP/a$k.txt" ) & done
-wait $(jobs -p | grep -v "^$PROBE\$") 2>/dev/null || true
+PIDS=()
+for k in 1 2 3; do ( api POST /v1/allocation-plans "$TMP/planA.json" >"$TMP/a$k.txt" ) & PIDS+=($!); done
+wait "${PIDS[@]}"
 TOTALS=()
 for k in 1 2 3; do
 	read -r code file <"$TMP/a$k.txt"
