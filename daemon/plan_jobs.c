@@ -3,7 +3,7 @@
  *
  * THE THREADING MODEL OF SIAOD (the one place it is written down)
  *
- * - One event loop thread does all I/O: HTTP (evhttp), PostgreSQL (libpq,
+ * - One event loop thread does all I/O: HTTP (http.c), PostgreSQL (libpq,
  *   store.c), webhooks (libcurl), timers, signals. No other thread ever
  *   touches a libevent, libpq or curl handle, nor struct app.
  * - The inventory that handlers read is an immutable, reference-counted
