@@ -22,6 +22,7 @@
 #include "config.h"
 #include "import.h"
 #include "inventory.h"
+#include "inventory_refresh.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
 #include "store.h"
@@ -113,7 +114,7 @@ static void import_done(void *arg, PGresult *res)
 	ids_of(report, "offer_ids", &offers, &noffers);
 	ids_of(report, "youth_ids", &youth, &nyouth);
 	json_decref(report);
-	inventory_refresh(r->app->inv, r->app->store, offers, noffers, youth, nyouth,
+	inventory_refresh(r->app->refresh, offers, noffers, youth, nyouth,
 			  import_refreshed, c);
 	free(offers);
 	free(youth);
