@@ -38,8 +38,11 @@ ALTER TABLE offers DISABLE TRIGGER USER;
 UPDATE offers SET confirmed_at = updated_at,
                   confirmed_on = (updated_at AT TIME ZONE 'Europe/Paris')::date;
 ALTER TABLE offers ENABLE TRIGGER USER;
+-- A row written by other means than the API (demo data, a bench, an
+-- operator's SQL) counts as confirmed when written, as the backfill does.
 ALTER TABLE offers ALTER COLUMN confirmed_at SET NOT NULL, ALTER COLUMN confirmed_at SET DEFAULT now(),
-                   ALTER COLUMN confirmed_on SET NOT NULL;
+                   ALTER COLUMN confirmed_on SET NOT NULL,
+                   ALTER COLUMN confirmed_on SET DEFAULT ((now() AT TIME ZONE 'Europe/Paris')::date);
 CREATE UNIQUE INDEX offers_external_ref_uq ON offers (porteur_id, external_ref)
     WHERE external_ref IS NOT NULL;
 CREATE UNIQUE INDEX youth_ref_uq ON youth (departement, ref)
