@@ -21,6 +21,9 @@ struct inventory;
 struct req;
 struct engine;
 struct ratelimit;
+struct sessions;
+struct password;
+struct mailer;
 
 struct app {
 	struct config cfg;
@@ -33,6 +36,9 @@ struct app {
 	struct auth *auth;
 	struct inventory *inv;            /* what matching reads, see inventory.h */
 	struct ratelimit *ratelimit;
+	struct sessions *sessions;        /* accounts: session cookies, see session.h */
+	struct password *password;        /* accounts: Argon2 worker, see password.h */
+	struct mailer *mail;              /* accounts: outgoing mail, see mail.h */
 	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
 	size_t scratch_cap;
 	int inflight;                     /* requests accepted and not yet answered */

@@ -12,6 +12,7 @@ SIAOD_PACKAGES=(
 	chromium nodejs npm
 	clang libclang-rt-dev
 	libxlsxwriter-dev python3-yaml python3-jsonschema python3-openpyxl
+	libargon2-dev libcjose-dev python3-aiosmtpd
 )
 
 say()  { printf '==> %s\n' "$*" >&2; }
