@@ -259,6 +259,25 @@ def changing_a_scope_ends_the_sessions_that_carried_the_old_one():
 
 
 @test
+def account_patch_takes_an_if_match_list_compared_strongly():
+    acc, _ = H.person(D, ADMIN, "ifmatch@example.org", "referent", ["34"])
+    path = "/v1/accounts/%d" % acc["id"]
+    r = expect(D.call("GET", path, ADMIN), 200)
+    etag, v = r.headers["ETag"], r.json["version"]
+    assert etag == '"%d"' % v, (etag, v)
+
+    def patch(name, if_match):
+        return D.call("PATCH", path, ADMIN, {"display_name": name},
+                      headers={"Content-Type": "application/merge-patch+json", "If-Match": if_match})
+    expect_problem(patch("Faible", "W/" + etag), 412)
+    expect_problem(patch("Ancienne", '"%d"' % (v + 50)), 412)
+    r = expect(patch("Liste", '"%d", %s' % (v + 50, etag)), 200)
+    assert r.json["display_name"] == "Liste" and r.json["version"] == v + 1, r.json
+    expect_problem(patch("Perdu", etag), 412)
+    assert expect(D.call("GET", path, ADMIN), 200).json["display_name"] == "Liste"
+
+
+@test
 def idle_and_absolute_expiry():
     acc, _ = H.person(D, ADMIN, "court@example.org", "referent", ["34"])
     pw = H.PASSWORD % acc["id"]
