@@ -121,7 +121,7 @@ static const struct match_offer **candidate_offers(struct app *app, const struct
 void api_youth_matches(struct req *r)
 {
 	struct app *app = r->app;
-	struct inv_youth *y = inventory_youth(app->inv, r->ids[0]);
+	const struct inv_youth *y = inventory_youth(app->inv, r->ids[0]);
 	if (!y) {
 		req_problem(r, 404, "not-found", "no such young person");
 		return;
@@ -211,7 +211,7 @@ static json_t *porteur_view(const struct match_youth *y, sdate today)
 void api_offer_candidates(struct req *r)
 {
 	struct app *app = r->app;
-	struct inv_offer *o = inventory_offer(app->inv, r->ids[0]);
+	const struct inv_offer *o = inventory_offer(app->inv, r->ids[0]);
 	if (!o) {
 		req_problem(r, 404, "not-found", "no such offer");
 		return;

@@ -48,9 +48,9 @@ void api_placements_create(struct req *r)
 {
 	if (!api_validate(r, create_fields, sizeof create_fields / sizeof *create_fields, false))
 		return;
-	struct inv_youth *y = inventory_youth(r->app->inv,
+	const struct inv_youth *y = inventory_youth(r->app->inv,
 		json_integer_value(json_object_get(r->body, "youth_id")));
-	struct inv_offer *o = inventory_offer(r->app->inv,
+	const struct inv_offer *o = inventory_offer(r->app->inv,
 		json_integer_value(json_object_get(r->body, "offer_id")));
 	/* unknown ids: the database answers, with the right pointer */
 	if (y && o) {
@@ -183,7 +183,7 @@ static json_t *day(sdate d)
 
 void api_offer_availability(struct req *r)
 {
-	struct inv_offer *o = inventory_offer(r->app->inv, r->ids[0]);
+	const struct inv_offer *o = inventory_offer(r->app->inv, r->ids[0]);
 	if (!o) {
 		req_problem(r, 404, "not-found", "no such offer");
 		return;

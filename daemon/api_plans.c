@@ -1,9 +1,22 @@
 /*
  * Allocation plans: for a département and a date, the assignment of its
  * waiting young people to its free places that maximises the total match
- * score (ties: the higher priorities), computed from the inventory by the
- * planner (include/siaod/plan.h), explained pair by pair, stored, and turned
- * into proposals only by an explicit POST .../apply.
+ * score (ties: the higher priorities), computed from an inventory snapshot
+ * by the planner (include/siaod/plan.h) in a worker thread (plan_jobs.c),
+ * explained pair by pair, stored, and turned into proposals only by an
+ * explicit POST .../apply.
+ *
+ *   POST ──▶ job submitted (429 if plan_workers + plan_queue_max are busy)
+ *        ──▶ row queued (plan_enqueue) ─┐   worker: pairs, solve, JSON
+ *                                       ▼
+ *        plan_finish(result) ◀── both done
+ *   The request waits plan_sync_wait_ms: 201 with the plan if it is stored
+ *   by then, else 202 + Location; GET shows status and progress meanwhile.
+ *
+ * Apply: the plan is read (SQL), parsed and its pairs checked in a worker
+ * (a pair asked for that is not among the plan's assignments: 422, nothing
+ * proposed), then each pair is proposed in its own transaction from the
+ * loop, one round trip at a time; the same wait, 202 and GET apply.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,10 +24,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "api.h"
 #include "app.h"
 #include "inventory.h"
+#include "inventory_refresh.h"
 #include "log.h"
+#include "plan_jobs.h"
 #include "problem.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
@@ -49,6 +66,38 @@ static struct match_params params_on(struct req *r, sdate on)
 	return p;
 }
 
+/* Retry-After for a 429: a plan takes a few seconds; more when many wait. */
+static int retry_after(const struct app *app)
+{
+	return 2 + plan_jobs_pending(app->plans) / (app->cfg.plan_workers ? app->cfg.plan_workers : 1);
+}
+
+/* ================================================================ plans */
+
+struct plan_run {
+	struct plan_job job;        /* first: a plan_job * is a plan_run * */
+	struct app *app;
+	struct req *r;              /* waiting for the answer; NULL once answered */
+	struct event *timer;        /* plan_sync_wait_ms */
+	int64_t id;                 /* 0 until the row exists */
+	bool row_failed;            /* the row could not be written: answered already */
+	bool computed;              /* the worker's part is done */
+	char dep[4];
+	sdate on;
+	struct match_params p;
+	struct inventory *snap;     /* the worker's reference, released by it */
+	/* written by the worker */
+	char *plan;                 /* JSON, NULL when it failed */
+	int total;
+	int32_t n, m;
+	size_t pairs;
+	double build_ms, solve_ms;
+	struct plan_run *next;      /* runs in memory, for GET */
+};
+
+/* Runs not yet stored, for GET while they are queued or running. Loop only. */
+static struct plan_run *runs;
+
 static json_t *reasons_json(const struct match_factor *f)
 {
 	json_t *a = json_array();
@@ -78,12 +127,17 @@ static int32_t column_of(const struct column_of *cols, int32_t m, const struct i
 	return c ? c->column : -1;
 }
 
-/* The plan as JSON; NULL when out of memory. Owns nothing it is given. */
-static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_score)
+/* In a worker thread: the plan as JSON text into run->plan (NULL when out
+ * of memory). Reads only run->snap and run's inputs. Progress: pairs
+ * built 0–600 ‰, solved 800 ‰, explained up to 1000 ‰. */
+static void plan_compute(struct plan_job *job)
 {
+	struct plan_run *run = (struct plan_run *)job;
 	double t_start = now_ms();
-	struct inventory *inv = r->app->inv;
-	struct match_params p = params_on(r, on);
+	const struct inventory *inv = run->snap;
+	const char *dep = run->dep;
+	sdate on = run->on;
+	const struct match_params *pp = &run->p;
 	size_t ny = inventory_all_youth(inv, NULL, 0), no = inventory_all_offers(inv, NULL, 0);
 	const struct inv_youth **all_y = malloc((ny + 1) * sizeof *all_y);
 	const struct match_offer **all_o = malloc((no + 1) * sizeof *all_o);
@@ -91,17 +145,18 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 	const struct inv_offer **os = malloc((no + 1) * sizeof *os);
 	int32_t *cap = malloc((no + 1) * sizeof *cap);
 	struct column_of *col = malloc((no + 1) * sizeof *col);
+	sdate *last_end = malloc((no + 1) * sizeof *last_end);
 	size_t ecap = 1024, ne = 0;
 	struct plan_edge *edges = malloc(ecap * sizeof *edges);
 	const struct match_offer **near = malloc((no + 1) * sizeof *near);
+	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	json_t *plan = NULL;
 	struct plan_result res = {0};
-	if (!all_y || !all_o || !ys || !os || !cap || !col || !edges || !near)
+	if (!all_y || !all_o || !ys || !os || !cap || !col || !last_end || !edges || !near || !pending)
 		goto out;
 	inventory_all_youth(inv, all_y, ny);
 	inventory_all_offers(inv, all_o, no);
 	int32_t n = 0, m = 0;
-	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	for (size_t i = 0; i < ny; i++) {
 		const struct inv_youth *y = all_y[i];
 		if (!y->located || strcmp(y->departement, dep) != 0)
@@ -111,11 +166,6 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 		else if (y->status_waiting && y->open_placement)
 			json_array_append_new(pending, json_pack("{s:I, s:s}", "youth_id", (json_int_t)y->m.id,
 								 "why", "has_an_open_placement"));
-	}
-	sdate *last_end = malloc((no + 1) * sizeof *last_end);
-	if (!last_end) {
-		json_decref(pending);
-		goto out;
 	}
 	for (size_t j = 0; j < no; j++) {
 		const struct inv_offer *o = (const struct inv_offer *)all_o[j];
@@ -130,11 +180,11 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 	for (int32_t i = 0; i < n; i++) {
 		const struct match_youth *y = &ys[i]->m;
 		size_t k = inventory_offers_near(inv, y->lat, y->lon, y->max_distance_km, near, no);
-		int prio = match_priority(y, p.today);
+		int prio = match_priority(y, pp->today);
 		for (size_t c = 0; c < k && c < no; c++) {
 			const struct inv_offer *o = (const struct inv_offer *)near[c];
 			struct match_check chk;
-			if (strcmp(o->departement, dep) != 0 || match_eligible(&p, y, &o->m, &chk) != MATCH_OK)
+			if (strcmp(o->departement, dep) != 0 || match_eligible(pp, y, &o->m, &chk) != MATCH_OK)
 				continue;
 			int32_t j = column_of(col, m, o);
 			if (j < 0)
@@ -149,33 +199,36 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 				ecap *= 2;
 			}
 			edges[ne++] = (struct plan_edge){i, j,
-				plan_weight(match_score(&p, y, &o->m, NULL), prio, n, MAX_PRIORITY)};
+				plan_weight(match_score(pp, y, &o->m, NULL), prio, n, MAX_PRIORITY)};
 		}
+		if ((i & 63) == 0)
+			atomic_store(&job->progress, (int)(600LL * i / n));
 	}
+	atomic_store(&job->progress, 600);
 	/* An offer gives the plan the places free for the longest stay asked
 	 * of it: never more young people than its places can take, whatever
 	 * the mix of stays. */
 	for (int32_t j = 0; j < m; j++)
 		cap[j] = inventory_free_places(os[j], on, last_end[j]);
-	free(last_end);
-	last_end = NULL;
 	struct plan_input in = {n, m, cap, edges, ne};
 	double t_solve = now_ms();
-	if (plan_solve(&in, &res) != 0) {
-		json_decref(pending);
+	if (plan_solve(&in, &res) != 0)
 		goto out;
-	}
+	run->build_ms = t_solve - t_start;
+	run->solve_ms = now_ms() - t_solve;
+	atomic_store(&job->progress, 800);
 	json_t *assignments = json_array(), *unassigned = pending;
+	pending = NULL;
 	int total = 0;
 	for (int32_t i = 0; i < n; i++) {
 		const struct match_youth *y = &ys[i]->m;
 		int32_t j = res.offer_of[i];
 		if (j >= 0) {
 			struct match_factor f[MATCH_FACTOR_COUNT];
-			int score = match_score(&p, y, &os[j]->m, f);
+			int score = match_score(pp, y, &os[j]->m, f);
 			sdate start, end;
 			char sd[11], ed[11];
-			match_period(y, &os[j]->m, on, p.today, &start, &end);
+			match_period(y, &os[j]->m, on, pp->today, &start, &end);
 			date_format(start, sd);
 			date_format(end, ed);
 			total += score;
@@ -183,7 +236,7 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 			json_array_append_new(assignments, json_pack("{s:I, s:I, s:s, s:i, s:i, s:s, s:s, s:o}",
 				"youth_id", (json_int_t)y->id, "offer_id", (json_int_t)os[j]->m.id,
 				"label", os[j]->label ? os[j]->label : "", "score", score,
-				"priority", match_priority(y, p.today), "start_date", sd, "end_date", ed,
+				"priority", match_priority(y, pp->today), "start_date", sd, "end_date", ed,
 				"reasons", reasons_json(f)));
 			continue;
 		}
@@ -203,7 +256,7 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 				const struct inv_offer *o = (const struct inv_offer *)all_o[c];
 				if (strcmp(o->departement, dep) != 0)
 					continue;
-				enum match_rule rule = match_eligible(&p, y, &o->m, NULL);
+				enum match_rule rule = match_eligible(pp, y, &o->m, NULL);
 				excluded[rule == MATCH_OK ? MATCH_RULE_NO_FREE_PLACE : rule]++;
 			}
 			json_t *ex = json_object();
@@ -213,12 +266,16 @@ static json_t *build_plan(struct req *r, const char *dep, sdate on, int *total_s
 		}
 		json_array_append_new(unassigned, item);
 	}
-	*total_score = total;
-	log_info("plan", "departement=%s youth=%d offers=%d pairs=%zu build_ms=%.0f solve_ms=%.0f",
-		 dep, n, m, ne, t_solve - t_start, now_ms() - t_solve);
+	run->total = total;
+	run->n = n;
+	run->m = m;
+	run->pairs = ne;
 	plan = json_pack("{s:o, s:o, s:i, s:i, s:i}", "assignments", assignments, "unassigned", unassigned,
 			 "waiting_youth", n, "offers_with_free_places", m, "eligible_pairs", (int)ne);
+	run->plan = plan ? json_dumps(plan, JSON_COMPACT) : NULL;
 out:
+	json_decref(pending);
+	json_decref(plan);
 	plan_result_free(&res);
 	free(all_y);
 	free(all_o);
@@ -226,9 +283,138 @@ out:
 	free(os);
 	free(cap);
 	free(col);
+	free(last_end);
 	free(edges);
 	free(near);
-	return plan;
+	/* done reading: the snapshot may go as soon as the loop swaps it */
+	inventory_release(run->snap);
+	run->snap = NULL;
+}
+
+static void run_unlink(struct plan_run *run)
+{
+	for (struct plan_run **p = &runs; *p; p = &(*p)->next)
+		if (*p == run) {
+			*p = run->next;
+			return;
+		}
+}
+
+static void run_free(struct plan_run *run)
+{
+	run_unlink(run);
+	if (run->timer)
+		event_free(run->timer);
+	inventory_release(run->snap);
+	free(run->plan);
+	free(run);
+}
+
+static json_t *run_status_json(const struct plan_run *run)
+{
+	char day[11];
+	date_format(run->on, day);
+	int state = atomic_load(&run->job.state);
+	return json_pack("{s:I, s:s, s:s, s:s, s:f}", "id", (json_int_t)run->id, "departement", run->dep,
+			 /* done only once stored: until then GET answers from here */
+			 "on", day, "status", state == PLAN_JOB_QUEUED && !run->computed ? "queued" : "running",
+			 "progress", atomic_load(&run->job.progress) / 1000.0);
+}
+
+/* plan_sync_wait_ms passed: 202 with where to look. */
+static void run_accepted(struct plan_run *run)
+{
+	struct req *r = run->r;
+	run->r = NULL;
+	char location[64];
+	snprintf(location, sizeof location, "/v1/allocation-plans/%lld", (long long)run->id);
+	req_add_header(r, "Location", location);
+	req_reply_json(r, 202, run_status_json(run));
+}
+
+static void on_run_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct plan_run *run = arg;
+	if (run->r)
+		run_accepted(run);
+}
+
+static void run_stored(void *arg, PGresult *res)
+{
+	struct plan_run *run = arg;
+	struct req *r = run->r;
+	run->r = NULL;
+	if (r) {
+		if (store_result_failed(res))
+			api_sql_problem(r, res);
+		else if (!run->plan)
+			req_problem(r, 503, "plan-failed", "the plan could not be computed; try again");
+		else
+			req_reply_raw(r, 201, "application/json", PQgetvalue(res, 0, 0),
+				      (size_t)PQgetlength(res, 0, 0));
+	} else if (store_result_failed(res))
+		log_warn("plan", "id=%lld stored=failed", (long long)run->id);
+	run_free(run);
+}
+
+/* The row exists and the worker is done: store the result. */
+static void run_store(struct plan_run *run)
+{
+	log_info("plan", "id=%lld departement=%s youth=%d offers=%d pairs=%zu build_ms=%.0f solve_ms=%.0f result=%s",
+		 (long long)run->id, run->dep, run->n, run->m, run->pairs, run->build_ms, run->solve_ms,
+		 run->plan ? "done" : "failed");
+	char id[24], tot[16];
+	snprintf(id, sizeof id, "%lld", (long long)run->id);
+	snprintf(tot, sizeof tot, "%d", run->total);
+	const char *values[3] = {id, run->plan ? tot : NULL, run->plan};
+	store_query(run->app->store, "SELECT plan_finish($1::bigint, $2::integer, $3::jsonb)", 3, values,
+		    run_stored, run);
+}
+
+/* On the loop, once the worker is done (or the pool stopped). */
+static void run_done(struct plan_job *job)
+{
+	struct plan_run *run = (struct plan_run *)job;
+	run->computed = true;
+	if (job->cancelled) {
+		free(run->plan);
+		run->plan = NULL;
+	}
+	if (run->row_failed)
+		run_free(run);
+	else if (run->id)
+		run_store(run);
+	/* else: stored as soon as the row exists (run_enqueued) */
+}
+
+static void run_enqueued(void *arg, PGresult *res)
+{
+	struct plan_run *run = arg;
+	if (store_result_failed(res)) {
+		struct req *r = run->r;
+		run->r = NULL;
+		run->row_failed = true;
+		api_sql_problem(r, res);
+		if (run->computed)
+			run_free(run);
+		return;
+	}
+	json_t *row = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	run->id = json_integer_value(json_object_get(row, "id"));
+	json_decref(row);
+	run->next = runs;
+	runs = run;
+	if (run->computed) {
+		run_store(run);
+		return;
+	}
+	int wait = run->app->cfg.plan_sync_wait_ms;
+	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+	run->timer = evtimer_new(run->app->base, on_run_timer, run);
+	if (!run->timer || evtimer_add(run->timer, &tv) != 0)
+		run_accepted(run);
 }
 
 void api_plans_create(struct req *r)
@@ -240,53 +426,278 @@ void api_plans_create(struct req *r)
 		api_forbidden(r, "this département is outside this token's scope");
 		return;
 	}
-	sdate on;
-	const char *on_s = json_string_value(json_object_get(r->body, "on"));
-	date_parse(on_s ? on_s : r->today, &on);
-	int total = 0;
-	json_t *plan = build_plan(r, dep, on, &total);
-	if (!plan) {
+	struct app *app = r->app;
+	struct plan_run *run = calloc(1, sizeof *run);
+	if (!run || !app->plans) {
+		free(run);
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	char *ps = json_dumps(plan, JSON_COMPACT), day[11], tot[16];
-	json_decref(plan);
-	date_format(on, day);
-	snprintf(tot, sizeof tot, "%d", total);
-	const char *values[5] = {dep, day, tot, ps, r->actor};
-	api_sql_reply(r, "SELECT plan_create($1, $2::date, $3::integer, $4::jsonb, $5::jsonb)", 5, values, 201, 0);
-	free(ps);
+	const char *on_s = json_string_value(json_object_get(r->body, "on"));
+	date_parse(on_s ? on_s : r->today, &run->on);
+	snprintf(run->dep, sizeof run->dep, "%s", dep);
+	run->p = params_on(r, run->on);
+	run->app = app;
+	run->r = r;
+	run->job.run = plan_compute;
+	run->job.done = run_done;
+	run->snap = inventory_refresh_acquire(app->refresh);
+	if (plan_jobs_submit(app->plans, &run->job) != 0) {
+		run->r = NULL;
+		run_free(run);
+		r->retry_after = retry_after(app);
+		req_problem(r, 429, "too-many-plans", "every plan worker is busy and the queue is full; try again later");
+		return;
+	}
+	/* the worker computes while the row is written */
+	char day[11];
+	date_format(run->on, day);
+	const char *values[3] = {dep, day, r->actor};
+	store_query(app->store, "SELECT plan_enqueue($1, $2::date, $3::jsonb)", 3, values, run_enqueued, run);
 }
 
-void api_plans_get(struct req *r)
-{
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-	const char *values[2] = {id, r->actor};
-	api_sql_reply(r, "SELECT plan_get($1::bigint, $2::jsonb)", 2, values, 200, 0);
-}
+/* ================================================================ apply */
 
-/* ---------------------------------------------------------------- apply */
-
-/* Applying proposes the chosen pairs one after the other, each in its own
- * transaction: a place taken meanwhile fails that pair only. */
-struct apply {
-	struct req *r;
-	json_t *pairs;      /* [{youth_id, offer_id}] to propose */
-	size_t next;
-	json_t *results;
-	char start[11];
-	int64_t *offers, *youth;
-	int nids;
+/* A pair of the plan to propose, prepared by the worker. */
+struct apply_pair {
+	int64_t youth, offer;
+	char *body;                 /* placement_create's JSON, or NULL: */
+	char *result;               /* its outcome already known (not eligible) */
 };
+
+struct apply {
+	struct plan_job job;        /* first */
+	struct app *app;
+	struct req *r;              /* waiting for the answer; NULL once answered */
+	int64_t plan_id;
+	struct event *timer;
+	char actor[512];
+	char today[11];
+	char hold[16];
+	struct match_params p;      /* weights and today; `on` set per pair */
+	/* inputs of the worker */
+	char *plan_text;
+	int64_t *ask_y, *ask_o;     /* pairs asked for; NULL: all */
+	size_t nask;
+	struct inventory *snap;
+	/* written by the worker */
+	bool failed;
+	bool not_done;              /* the plan is not computed (yet) */
+	json_t *not_in_plan;        /* errors [{pointer, code, detail}] when asked pairs are not in the plan */
+	struct apply_pair *pairs;
+	size_t npairs;
+	/* the loop's progress through the pairs */
+	size_t next;
+	char *results;              /* "[{...},{...}" as it grows */
+	size_t rlen, rcap;
+	int64_t *offers, *youth;    /* proposed, to refresh */
+	int nids;
+	struct apply *link;         /* applies in memory, for GET and "one at a time" */
+};
+
+static struct apply *applies;
+
+static struct apply *apply_of_plan(int64_t plan_id)
+{
+	for (struct apply *a = applies; a; a = a->link)
+		if (a->plan_id == plan_id)
+			return a;
+	return NULL;
+}
 
 static void apply_free(struct apply *a)
 {
-	json_decref(a->pairs);
-	json_decref(a->results);
+	for (struct apply **p = &applies; *p; p = &(*p)->link)
+		if (*p == a) {
+			*p = a->link;
+			break;
+		}
+	if (a->timer)
+		event_free(a->timer);
+	for (size_t i = 0; i < a->npairs; i++) {
+		free(a->pairs[i].body);
+		free(a->pairs[i].result);
+	}
+	free(a->pairs);
+	free(a->plan_text);
+	free(a->ask_y);
+	free(a->ask_o);
+	inventory_release(a->snap);
+	json_decref(a->not_in_plan);
+	free(a->results);
 	free(a->offers);
 	free(a->youth);
 	free(a);
+}
+
+struct pair_key {
+	int64_t youth, offer;
+	size_t index;
+};
+
+static int cmp_pair_key(const void *a, const void *b)
+{
+	const struct pair_key *x = a, *y = b;
+	if (x->youth != y->youth)
+		return x->youth < y->youth ? -1 : 1;
+	return x->offer < y->offer ? -1 : x->offer > y->offer;
+}
+
+/* In a worker: parses the plan, finds the pairs asked for among its
+ * assignments (sorted once, a binary search per pair: n log n, not n²),
+ * checks each pair against the matcher's rules again and writes what the
+ * loop will send. */
+static void apply_prepare(struct plan_job *job)
+{
+	struct apply *a = (struct apply *)job;
+	json_t *plan = json_loads(a->plan_text, 0, NULL);
+	json_t *assignments = json_object_get(plan, "assignments");
+	size_t na = json_array_size(assignments);
+	struct pair_key *keys = malloc((na + 1) * sizeof *keys);
+	size_t *chosen = malloc(((a->ask_y ? a->nask : na) + 1) * sizeof *chosen);
+	size_t nchosen = 0;
+	a->failed = true;
+	if (!plan || !keys || !chosen)
+		goto out;
+	const char *status = json_string_value(json_object_get(plan, "status"));
+	if (status && strcmp(status, "done") != 0) {
+		a->not_done = true;
+		a->failed = false;
+		goto out;
+	}
+	for (size_t k = 0; k < na; k++) {
+		json_t *have = json_array_get(assignments, k);
+		keys[k] = (struct pair_key){json_integer_value(json_object_get(have, "youth_id")),
+					    json_integer_value(json_object_get(have, "offer_id")), k};
+	}
+	qsort(keys, na, sizeof *keys, cmp_pair_key);
+	if (!a->ask_y) {
+		for (size_t k = 0; k < na; k++)
+			chosen[nchosen++] = k;
+	} else {
+		for (size_t i = 0; i < a->nask; i++) {
+			struct pair_key want = {a->ask_y[i], a->ask_o[i], 0};
+			const struct pair_key *hit = bsearch(&want, keys, na, sizeof *keys, cmp_pair_key);
+			if (hit) {
+				chosen[nchosen++] = hit->index;
+				continue;
+			}
+			if (!a->not_in_plan)
+				a->not_in_plan = json_array();
+			char ptr[32];
+			snprintf(ptr, sizeof ptr, "/pairs/%zu", i);
+			json_array_append_new(a->not_in_plan, json_pack("{s:s, s:s, s:s}", "pointer", ptr,
+				"code", "unknown_value", "detail", "this pair is not among the plan's assignments"));
+		}
+		if (a->not_in_plan) {
+			a->failed = false;
+			goto out;
+		}
+	}
+	const char *on = json_string_value(json_object_get(plan, "on"));
+	/* proposals start on the plan's day, or today if that has passed */
+	char start_default[11];
+	snprintf(start_default, sizeof start_default, "%s", on && strcmp(on, a->today) > 0 ? on : a->today);
+	a->pairs = calloc(nchosen + 1, sizeof *a->pairs);
+	if (!a->pairs)
+		goto out;
+	for (size_t c = 0; c < nchosen; c++) {
+		json_t *pair = json_array_get(assignments, chosen[c]);
+		struct apply_pair *ap = &a->pairs[a->npairs++];
+		ap->youth = json_integer_value(json_object_get(pair, "youth_id"));
+		ap->offer = json_integer_value(json_object_get(pair, "offer_id"));
+		const char *start = json_string_value(json_object_get(pair, "start_date"));
+		const char *end = json_string_value(json_object_get(pair, "end_date"));
+		bool moved = !start || strcmp(start, a->today) < 0;
+		if (moved)
+			start = start_default;
+		/* Things may have changed since the plan: the pair must still pass
+		 * the matcher's rules (free places are the database's to decide). */
+		const struct inv_youth *y = inventory_youth(a->snap, ap->youth);
+		const struct inv_offer *o = inventory_offer(a->snap, ap->offer);
+		if (y && o) {
+			struct match_params p = a->p;
+			date_parse(start, &p.on);
+			enum match_rule rule = match_eligible(&p, &y->m, &o->m, NULL);
+			if (rule != MATCH_OK && rule != MATCH_RULE_NO_FREE_PLACE) {
+				json_t *res = json_pack("{s:I, s:I, s:i, s:s, s:[s]}", "youth_id", (json_int_t)ap->youth,
+					"offer_id", (json_int_t)ap->offer, "status", 422, "problem", "not-eligible",
+					"rules", match_rule_code(rule));
+				ap->result = res ? json_dumps(res, JSON_COMPACT) : NULL;
+				json_decref(res);
+				if (!ap->result)
+					goto out;
+				continue;
+			}
+		}
+		json_t *body = json_pack("{s:I, s:I, s:s}", "youth_id", (json_int_t)ap->youth,
+					 "offer_id", (json_int_t)ap->offer, "start_date", start);
+		/* the end the plan checked, unless the start moved to today */
+		if (body && end && !moved)
+			json_object_set_new(body, "planned_end_date", json_string(end));
+		ap->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		if (!ap->body)
+			goto out;
+		if ((c & 255) == 0)
+			atomic_store(&job->progress, (int)(100 * c / (nchosen ? nchosen : 1)));
+	}
+	a->failed = false;
+out:
+	json_decref(plan);
+	free(keys);
+	free(chosen);
+	free(a->plan_text);
+	a->plan_text = NULL;
+	inventory_release(a->snap);
+	a->snap = NULL;
+}
+
+/* Progress of an apply: preparing 0–10 %, then the pairs proposed. */
+static double apply_progress(const struct apply *a)
+{
+	if (!a->pairs)
+		return atomic_load(&a->job.progress) / 10000.0;
+	return 0.1 + 0.9 * (double)a->next / (double)(a->npairs ? a->npairs : 1);
+}
+
+static void apply_accepted(struct apply *a)
+{
+	struct req *r = a->r;
+	a->r = NULL;
+	char location[64];
+	snprintf(location, sizeof location, "/v1/allocation-plans/%lld", (long long)a->plan_id);
+	req_add_header(r, "Location", location);
+	req_reply_json(r, 202, json_pack("{s:I, s:s, s:f}", "plan_id", (json_int_t)a->plan_id,
+					 "status", "running", "progress", apply_progress(a)));
+}
+
+static void on_apply_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct apply *a = arg;
+	if (a->r)
+		apply_accepted(a);
+}
+
+static int results_add(struct apply *a, const char *item)
+{
+	size_t len = strlen(item);
+	if (a->rlen + len + 3 > a->rcap) {
+		size_t cap = (a->rcap ? a->rcap * 2 : 4096) + len;
+		char *grown = realloc(a->results, cap);
+		if (!grown)
+			return -1;
+		a->results = grown;
+		a->rcap = cap;
+	}
+	char sep = a->rlen ? ',' : '[';
+	a->results[a->rlen++] = sep;
+	memcpy(a->results + a->rlen, item, len);
+	a->rlen += len;
+	a->results[a->rlen] = '\0';
+	return 0;
 }
 
 static void apply_next(struct apply *a);
@@ -294,32 +705,39 @@ static void apply_next(struct apply *a);
 static void apply_recorded(void *arg, PGresult *res)
 {
 	struct apply *a = arg;
-	if (store_result_failed(res))
-		api_sql_problem(a->r, res);
-	else
-		req_reply_raw(a->r, 200, "application/json", PQgetvalue(res, 0, 0),
-			      (size_t)PQgetlength(res, 0, 0));
+	struct req *r = a->r;
+	a->r = NULL;
+	if (r) {
+		if (store_result_failed(res))
+			api_sql_problem(r, res);
+		else
+			req_reply_raw(r, 200, "application/json", PQgetvalue(res, 0, 0),
+				      (size_t)PQgetlength(res, 0, 0));
+	} else if (store_result_failed(res))
+		log_warn("plan_apply", "plan_id=%lld recorded=failed", (long long)a->plan_id);
 	apply_free(a);
 }
 
 static void apply_refreshed(void *arg, bool ok)
 {
+	(void)ok;
 	struct apply *a = arg;
 	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)a->r->ids[0]);
-	char *results = json_dumps(a->results, JSON_COMPACT);
-	const char *values[3] = {id, results ? results : "[]", a->r->actor};
-	store_query(a->r->app->store, "SELECT plan_record_applied($1::bigint, $2::jsonb, $3::jsonb)", 3,
+	snprintf(id, sizeof id, "%lld", (long long)a->plan_id);
+	if (!a->results)
+		results_add(a, "");       /* "[" */
+	if (a->results && a->rlen > 1)
+		strcat(a->results, "]");
+	const char *values[3] = {id, a->results && a->rlen > 1 ? a->results : "[]", a->actor};
+	store_query(a->app->store, "SELECT plan_record_applied($1::bigint, $2::jsonb, $3::jsonb)", 3,
 		    values, apply_recorded, a);
-	free(results);
 }
 
 static void pair_done(void *arg, PGresult *res)
 {
 	struct apply *a = arg;
-	json_t *pair = json_array_get(a->pairs, a->next - 1);
-	json_t *out = json_pack("{s:O, s:O}", "youth_id", json_object_get(pair, "youth_id"),
-				"offer_id", json_object_get(pair, "offer_id"));
+	const struct apply_pair *ap = &a->pairs[a->next - 1];
+	json_t *out = json_pack("{s:I, s:I}", "youth_id", (json_int_t)ap->youth, "offer_id", (json_int_t)ap->offer);
 	if (!res) {
 		json_object_set_new(out, "status", json_integer(503));
 		json_object_set_new(out, "problem", json_string("database-unavailable"));
@@ -338,86 +756,85 @@ static void pair_done(void *arg, PGresult *res)
 		json_object_set_new(out, "status", json_integer(201));
 		json_object_set(out, "placement_id", json_object_get(pl, "id"));
 		json_decref(pl);
-		a->offers[a->nids] = json_integer_value(json_object_get(pair, "offer_id"));
-		a->youth[a->nids++] = json_integer_value(json_object_get(pair, "youth_id"));
+		a->offers[a->nids] = ap->offer;
+		a->youth[a->nids++] = ap->youth;
 	}
-	json_array_append_new(a->results, out);
+	char *s = out ? json_dumps(out, JSON_COMPACT) : NULL;
+	json_decref(out);
+	if (s)
+		results_add(a, s);
+	free(s);
 	apply_next(a);
 }
 
 static void apply_next(struct apply *a)
 {
-	struct req *r = a->r;
-	if (a->next == json_array_size(a->pairs)) {
+	/* one pair per round trip: the loop serves others between two */
+	while (a->next < a->npairs && a->pairs[a->next].result)
+		results_add(a, a->pairs[a->next++].result);
+	if (a->next == a->npairs) {
 		/* the answer waits until matches see the new proposals */
-		inventory_refresh(r->app->inv, r->app->store, a->offers, a->nids, a->youth, a->nids,
-				  apply_refreshed, a);
+		inventory_refresh(a->app->refresh, a->offers, a->nids, a->youth, a->nids, apply_refreshed, a);
 		return;
 	}
-	json_t *pair = json_array_get(a->pairs, a->next++);
-	const char *start = json_string_value(json_object_get(pair, "start_date"));
-	const char *end = json_string_value(json_object_get(pair, "end_date"));
-	if (!start || strcmp(start, r->today) < 0)
-		start = a->start;
-	/* Things may have changed since the plan: the pair must still pass the
-	 * matcher's rules (free places are the database's to decide). */
-	const struct inv_youth *y = inventory_youth(r->app->inv, json_integer_value(json_object_get(pair, "youth_id")));
-	const struct inv_offer *o = inventory_offer(r->app->inv, json_integer_value(json_object_get(pair, "offer_id")));
-	if (y && o) {
-		struct match_params p;
-		sdate on;
-		date_parse(start, &on);
-		p = params_on(r, on);
-		enum match_rule rule = match_eligible(&p, &y->m, &o->m, NULL);
-		if (rule != MATCH_OK && rule != MATCH_RULE_NO_FREE_PLACE) {
-			json_array_append_new(a->results, json_pack("{s:O, s:O, s:i, s:s, s:[s]}",
-				"youth_id", json_object_get(pair, "youth_id"), "offer_id", json_object_get(pair, "offer_id"),
-				"status", 422, "problem", "not-eligible", "rules", match_rule_code(rule)));
-			apply_next(a);
-			return;
-		}
-	}
-	json_t *body = json_pack("{s:O, s:O, s:s}", "youth_id", json_object_get(pair, "youth_id"),
-				 "offer_id", json_object_get(pair, "offer_id"), "start_date", start);
-	/* the end the plan checked, unless the start moved to today */
-	if (end && start != a->start)
-		json_object_set_new(body, "planned_end_date", json_string(end));
-	char *bs = json_dumps(body, JSON_COMPACT), hold[16];
-	json_decref(body);
-	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
-	const char *values[4] = {bs, r->actor, r->today, hold};
-	store_query(r->app->store, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
+	const char *values[4] = {a->pairs[a->next].body, a->actor, a->today, a->hold};
+	a->next++;
+	store_query(a->app->store, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
 		    4, values, pair_done, a);
-	free(bs);
 }
 
-/* The pairs asked for must be pairs of the plan; the others are reported. */
-static json_t *chosen_pairs(json_t *plan, const json_t *asked, json_t *results)
+/* On the loop, the worker's part done. */
+static void apply_prepared(struct plan_job *job)
 {
-	json_t *assignments = json_object_get(plan, "assignments");
-	if (!asked)
-		return json_incref(assignments);
-	json_t *pairs = json_array();
-	size_t i, k;
-	const json_t *want, *have;
-	json_array_foreach(asked, i, want) {
-		bool found = false;
-		json_array_foreach(assignments, k, have)
-			if (json_equal(json_object_get(have, "youth_id"), json_object_get(want, "youth_id")) &&
-			    json_equal(json_object_get(have, "offer_id"), json_object_get(want, "offer_id")))
-				found = true;
-		if (found) {
-			json_array_foreach(assignments, k, have)
-				if (json_equal(json_object_get(have, "youth_id"), json_object_get(want, "youth_id")) &&
-				    json_equal(json_object_get(have, "offer_id"), json_object_get(want, "offer_id")))
-					json_array_append(pairs, (json_t *)have);
-		}
-		else
-			json_array_append_new(results, json_pack("{s:O, s:O, s:i, s:s}",
-				"youth_id", json_object_get(want, "youth_id"),
-				"offer_id", json_object_get(want, "offer_id"), "status", 422, "problem", "not-in-plan"));
+	struct apply *a = (struct apply *)job;
+	if (job->cancelled || a->failed) {
+		struct req *r = a->r;
+		a->r = NULL;
+		if (r)
+			req_problem(r, 503, "out-of-memory", "try again");
+		apply_free(a);
+		return;
 	}
-	return pairs;
+	if (a->not_done) {
+		struct req *r = a->r;
+		a->r = NULL;
+		if (r)
+			req_problem(r, 409, "plan-not-done", "this plan has no result to apply");
+		apply_free(a);
+		return;
+	}
+	if (a->not_in_plan) {
+		struct req *r = a->r;
+		a->r = NULL;
+		json_t *errors = a->not_in_plan;
+		a->not_in_plan = NULL;
+		if (r)
+			req_problem_full(r, 422, "not-in-plan",
+					 "only pairs among the plan's assignments can be applied; nothing was proposed",
+					 errors, NULL);
+		else
+			json_decref(errors);
+		apply_free(a);
+		return;
+	}
+	a->offers = malloc((a->npairs + 1) * sizeof *a->offers);
+	a->youth = malloc((a->npairs + 1) * sizeof *a->youth);
+	if (!a->offers || !a->youth) {
+		struct req *r = a->r;
+		a->r = NULL;
+		if (r)
+			req_problem(r, 503, "out-of-memory", "try again");
+		apply_free(a);
+		return;
+	}
+	/* proposing takes a round trip per pair: from now on, the request
+	 * waits plan_sync_wait_ms at most */
+	int wait = a->app->cfg.plan_sync_wait_ms;
+	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+	a->timer = evtimer_new(a->app->base, on_apply_timer, a);
+	if (!a->timer || evtimer_add(a->timer, &tv) != 0)
+		apply_accepted(a);
+	apply_next(a);
 }
 
 static void plan_loaded(void *arg, PGresult *res)
@@ -425,25 +842,26 @@ static void plan_loaded(void *arg, PGresult *res)
 	struct apply *a = arg;
 	struct req *r = a->r;
 	if (store_result_failed(res)) {
+		a->r = NULL;
 		api_sql_problem(r, res);
 		apply_free(a);
 		return;
 	}
-	json_t *plan = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	a->pairs = chosen_pairs(plan, json_object_get(r->body, "pairs"), a->results);
-	const char *on = json_string_value(json_object_get(plan, "on"));
-	/* proposals start on the plan's day, or today if that has passed */
-	snprintf(a->start, sizeof a->start, "%s", on && strcmp(on, r->today) > 0 ? on : r->today);
-	json_decref(plan);
-	size_t n = json_array_size(a->pairs);
-	a->offers = malloc((n + 1) * sizeof *a->offers);
-	a->youth = malloc((n + 1) * sizeof *a->youth);
-	if (!a->offers || !a->youth) {
+	if (!(a->plan_text = strdup(PQgetvalue(res, 0, 0)))) {
+		a->r = NULL;
 		req_problem(r, 503, "out-of-memory", "try again");
 		apply_free(a);
 		return;
 	}
-	apply_next(a);
+	a->snap = inventory_refresh_acquire(a->app->refresh);
+	if (plan_jobs_submit(a->app->plans, &a->job) != 0) {
+		a->r = NULL;
+		r->retry_after = retry_after(a->app);
+		req_problem(r, 429, "too-many-plans", "every plan worker is busy and the queue is full; try again later");
+		apply_free(a);
+	}
+	/* The request waits for the check of its pairs (a parse and a lookup
+	 * per pair), so a pair not in the plan is always answered 422. */
 }
 
 void api_plans_apply(struct req *r)
@@ -476,15 +894,76 @@ void api_plans_apply(struct req *r)
 		req_problem_full(r, 400, "invalid-field", "the pairs to apply are malformed", errors, NULL);
 		return;
 	}
+	for (struct plan_run *run = runs; run; run = run->next)
+		if (run->id == r->ids[0] && auth_has_departement(&r->who, run->dep)) {
+			req_problem(r, 409, "plan-not-done", "this plan is still being computed; see GET on the plan");
+			return;
+		}
+	if (apply_of_plan(r->ids[0])) {
+		req_problem(r, 409, "apply-in-progress", "this plan is being applied; see GET on the plan");
+		return;
+	}
 	struct apply *a = calloc(1, sizeof *a);
-	if (!a || !(a->results = json_array())) {
+	if (!a || !r->app->plans) {
 		free(a);
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
+	a->app = r->app;
 	a->r = r;
+	a->plan_id = r->ids[0];
+	a->job.run = apply_prepare;
+	a->job.done = apply_prepared;
+	snprintf(a->actor, sizeof a->actor, "%s", r->actor);
+	snprintf(a->today, sizeof a->today, "%s", r->today);
+	snprintf(a->hold, sizeof a->hold, "%d", r->app->cfg.hold_days);
+	a->p = params_on(r, DATE_NONE);
+	if (pairs) {
+		a->nask = json_array_size(pairs);
+		a->ask_y = malloc((a->nask + 1) * sizeof *a->ask_y);
+		a->ask_o = malloc((a->nask + 1) * sizeof *a->ask_o);
+		if (!a->ask_y || !a->ask_o) {
+			apply_free(a);
+			req_problem(r, 503, "out-of-memory", "try again");
+			return;
+		}
+		json_array_foreach(pairs, i, p) {
+			a->ask_y[i] = json_integer_value(json_object_get(p, "youth_id"));
+			a->ask_o[i] = json_integer_value(json_object_get(p, "offer_id"));
+		}
+	}
+	a->link = applies;
+	applies = a;
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	const char *values[2] = {id, r->actor};
 	store_query(r->app->store, "SELECT plan_get($1::bigint, $2::jsonb)", 2, values, plan_loaded, a);
+}
+
+/* ================================================================ GET */
+
+void api_plans_get(struct req *r)
+{
+	for (struct plan_run *run = runs; run; run = run->next)
+		if (run->id == r->ids[0]) {
+			/* not stored yet: answered from memory, with the same scope rule */
+			if (!auth_has_departement(&r->who, run->dep)) {
+				api_forbidden(r, "this département is outside this token's scope");
+				return;
+			}
+			req_reply_json(r, 200, run_status_json(run));
+			return;
+		}
+	char id[24], progress[16];
+	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
+	const struct apply *a = apply_of_plan(r->ids[0]);
+	if (a) {
+		snprintf(progress, sizeof progress, "%.3f", apply_progress(a));
+		const char *values[3] = {id, r->actor, progress};
+		api_sql_reply(r, "SELECT plan_get($1::bigint, $2::jsonb) || jsonb_build_object('apply', "
+			      "jsonb_build_object('status', 'running', 'progress', $3::real))", 3, values, 200, 0);
+		return;
+	}
+	const char *values[2] = {id, r->actor};
+	api_sql_reply(r, "SELECT plan_get($1::bigint, $2::jsonb)", 2, values, 200, 0);
 }

@@ -18,6 +18,8 @@ struct proxies;
 struct store;
 struct auth;
 struct inventory;
+struct inventory_refresh;
+struct plan_jobs;
 struct req;
 struct engine;
 struct ratelimit;
@@ -34,7 +36,10 @@ struct app {
 	struct proxies *proxies;          /* trusted_proxies, see proxies.h */
 	struct store *store;
 	struct auth *auth;
-	struct inventory *inv;            /* what matching reads, see inventory.h */
+	struct inventory *inv;            /* the published snapshot every handler reads,
+					     swapped by the refresher (inventory_refresh.h) */
+	struct inventory_refresh *refresh; /* keeps it fresh after writes */
+	struct plan_jobs *plans;          /* plans and applies in worker threads (plan_jobs.h) */
 	struct ratelimit *ratelimit;
 	struct sessions *sessions;        /* accounts: session cookies, see session.h */
 	struct password *password;        /* accounts: Argon2 worker, see password.h */

@@ -40,6 +40,9 @@ struct config {
 	int webhook_max_inflight;
 	int retention_months;
 	int reconcile_interval_seconds;
+	int plan_queue_max;             /* plans and applies waiting for a worker */
+	int plan_sync_wait_ms;          /* how long a plan request waits before 202 */
+	int plan_workers;               /* worker threads, see plan_jobs.c */
 	int rate_limit_per_second;
 	int rate_limit_burst;
 	int max_body_bytes;

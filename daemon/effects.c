@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "app.h"
-#include "inventory.h"
+#include "inventory_refresh.h"
 #include "scheduler.h"
 #include "webhooks.h"
 
@@ -66,5 +66,5 @@ void effects_after_commit(struct app *app, int effects, const char *result, effe
 		return;
 	}
 	*a = (struct after){app, effects, done, arg};
-	inventory_refresh(app->inv, app->store, offers, noffers, youth, nyouth, refreshed, a);
+	inventory_refresh(app->refresh, offers, noffers, youth, nyouth, refreshed, a);
 }

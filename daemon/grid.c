@@ -15,11 +15,16 @@
 /* One grid: cell key → a vector of pointers, with each item's position as
  * a unit vector, so a search drops what is out of reach without touching
  * the item itself (a cache miss per item was most of a match's time). */
-struct cell {
-	int64_t key;                /* 0: empty slot */
+struct vec {
+	unsigned born;              /* the owner's epoch when it was made */
 	void **items;
 	double *xyz;                /* 3 per item */
 	int n, cap;
+};
+
+struct cell {
+	int64_t key;                /* 0: empty slot */
+	struct vec *v;              /* NULL until an item is added */
 };
 
 static size_t hash64(int64_t k)
@@ -53,7 +58,9 @@ static struct cell *grid_cell(struct grid *g, int64_t key, bool insert)
 				*c = g->cells[i];
 			}
 		free(g->cells);
-		*g = n;
+		g->cells = n.cells;   /* the epoch and the retire hook stay */
+		g->cap = n.cap;
+		g->used = n.used;
 	}
 	if (!g->cap)
 		return NULL;
@@ -78,10 +85,52 @@ static void unit_vector(double lat, double lon, double v[3])
 	v[2] = sin(rl);
 }
 
+void grid_free_vector(void *vector)
+{
+	struct vec *v = vector;
+	if (!v)
+		return;
+	free(v->items);
+	free(v->xyz);
+	free(v);
+}
+
+/* The cell's vector, the owner's own (copied first if a clone may read it). */
+static struct vec *own_vec(struct grid *g, struct cell *c)
+{
+	struct vec *v = c->v;
+	if (v && v->born == g->epoch)
+		return v;
+	struct vec *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	n->born = g->epoch;
+	if (v && v->n) {
+		n->items = malloc((size_t)v->n * sizeof *n->items);
+		n->xyz = malloc((size_t)v->n * 3 * sizeof *n->xyz);
+		if (!n->items || !n->xyz) {
+			grid_free_vector(n);
+			return NULL;
+		}
+		memcpy(n->items, v->items, (size_t)v->n * sizeof *n->items);
+		memcpy(n->xyz, v->xyz, (size_t)v->n * 3 * sizeof *n->xyz);
+		n->n = n->cap = v->n;
+	}
+	if (v) {
+		if (g->retire)
+			g->retire(g->retire_ctx, v, v->born);
+		else
+			grid_free_vector(v);
+	}
+	c->v = n;
+	return n;
+}
+
 int64_t grid_add(struct grid *g, double lat, double lon, void *item)
 {
 	int64_t key = cell_key(lat, lon);
-	struct cell *c = grid_cell(g, key, true);
+	struct cell *cell = grid_cell(g, key, true);
+	struct vec *c = cell ? own_vec(g, cell) : NULL;
 	if (!c)
 		return 0;
 	if (c->n == c->cap) {
@@ -103,21 +152,45 @@ int64_t grid_add(struct grid *g, double lat, double lon, void *item)
 
 void grid_remove(struct grid *g, int64_t key, void *item)
 {
-	struct cell *c = grid_cell(g, key, false);
-	for (int i = 0; c && i < c->n; i++)
-		if (c->items[i] == item) {
+	struct cell *cell = grid_cell(g, key, false);
+	if (!cell || !cell->v)
+		return;
+	for (int i = 0; i < cell->v->n; i++)
+		if (cell->v->items[i] == item) {
+			struct vec *c = own_vec(g, cell);
+			if (!c)
+				return;  /* out of memory: the item stays, callers re-check what they find */
 			c->items[i] = c->items[--c->n];
 			memcpy(&c->xyz[3 * i], &c->xyz[3 * c->n], 3 * sizeof(double));
 			return;
 		}
 }
 
+int grid_clone(struct grid *dst, const struct grid *src)
+{
+	*dst = (struct grid){0};
+	if (!src->cap)
+		return 0;
+	dst->cells = malloc(src->cap * sizeof *dst->cells);
+	if (!dst->cells)
+		return -1;
+	memcpy(dst->cells, src->cells, src->cap * sizeof *dst->cells);
+	dst->cap = src->cap;
+	dst->used = src->used;
+	dst->epoch = src->epoch;
+	return 0;
+}
+
+void grid_free_clone(struct grid *g)
+{
+	free(g->cells);
+	*g = (struct grid){0};
+}
+
 void grid_free(struct grid *g)
 {
-	for (size_t i = 0; i < g->cap; i++) {
-		free(g->cells[i].items);
-		free(g->cells[i].xyz);
-	}
+	for (size_t i = 0; i < g->cap; i++)
+		grid_free_vector(g->cells[i].v);
 	free(g->cells);
 }
 
@@ -125,7 +198,7 @@ void grid_free(struct grid *g)
  * touches, less those whose straight-line (chord) distance shows them out
  * of the circle: a superset of the items within radius_km, with a margin
  * for the rounding of distances to 0.1 km (the matcher decides exactly). */
-size_t grid_near(struct grid *g, double lat, double lon, double radius_km,
+size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 			const void **out, size_t max)
 {
 	double p[3];
@@ -147,14 +220,16 @@ size_t grid_near(struct grid *g, double lat, double lon, double radius_km,
 		for (int64_t c = c0; c <= c1; c++) {
 			/* wrap around the antimeridian */
 			int64_t cc = ((c % 1800) + 1800) % 1800;
-			struct cell *cell = grid_cell(g, r * 4096 + cc + 1, false);
-			for (int i = 0; cell && i < cell->n; i++) {
-				const double *v = &cell->xyz[3 * i];
+			/* a lookup (insert false) never changes the grid */
+			const struct cell *cell = grid_cell((struct grid *)g, r * 4096 + cc + 1, false);
+			const struct vec *vec = cell ? cell->v : NULL;
+			for (int i = 0; vec && i < vec->n; i++) {
+				const double *v = &vec->xyz[3 * i];
 				double dx = v[0] - p[0], dy = v[1] - p[1], dz = v[2] - p[2];
 				if (dx * dx + dy * dy + dz * dz > chord2)
 					continue;
 				if (n < max)
-					out[n] = cell->items[i];
+					out[n] = vec->items[i];
 				n++;
 			}
 		}

@@ -1,15 +1,30 @@
 /*
- * inventory: the in-memory copy of what matching needs — offers with their
- * places and the date ranges that hold each place, and young people — loaded
- * from PostgreSQL at start and refreshed after every committed write, so a
- * match answers from memory, at once, and reflects the last write.
+ * inventory: the in-memory model of what matching and planning need —
+ * offers with their places and the date ranges that hold each place, and
+ * young people — with two grids (offers by location, waiting youth by
+ * wished commune) so a distance-limited search visits the cells around a
+ * point, never the country.
  *
- * PostgreSQL stays the source of truth: the inventory is only ever filled
- * from the inv_* SQL functions (sql/003_youth.sql and later), with the same
- * row parsers for the full load and for a refresh of a few ids.
+ * This module is the model only: no libpq, no event loop. It is filled by
+ * inventory_rows.c (PostgreSQL rows, read by column name) and kept fresh by
+ * inventory_refresh.c (batching, snapshots).
  *
- * Two grids (offers by location, waiting youth by wished commune) keep a
- * distance-limited search to the cells around a point, never the country.
+ * Two kinds of inventory, one type:
+ *   - the WORKING model, owned by the event loop, changed in place by the
+ *     inventory_put_* / inventory_set_* calls below;
+ *   - SNAPSHOTS, made by inventory_freeze(): immutable, reference counted
+ *     (inventory_retain / inventory_release from any thread), read by the
+ *     loop's handlers and by worker threads alike.
+ *
+ * Copy on write by epochs: every block the working model holds (a record,
+ * a chunk of 256 id-map slots, a grid cell's vector) carries the epoch it
+ * was made in; each freeze ends an epoch. The working model changes a
+ * block in place only if it was made in the current epoch (no snapshot
+ * can hold it); otherwise it copies the block and RETIRES the old one,
+ * which the working model frees once every snapshot of an earlier epoch
+ * is released (inventory_collect, on the loop). So freezing copies only
+ * pointer tables (a few kB for the national set), never a record; a write
+ * copies the few blocks it touches.
  */
 #ifndef SIAOD_INVENTORY_H
 #define SIAOD_INVENTORY_H
@@ -17,11 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <libpq-fe.h>
 
 #include "siaod/match.h"
-
-struct store;
 
 /* A date range that holds a place, [start, end), from a placement. */
 struct inv_span {
@@ -47,6 +59,7 @@ struct inv_offer {
 	struct inv_place *places;
 	int nplaces, capplaces;
 	int64_t grid_cell;          /* key of its grid cell, 0 when not in the grid */
+	unsigned epoch;             /* made in (see above) */
 };
 
 struct inv_youth {
@@ -59,32 +72,35 @@ struct inv_youth {
 	int own_max_distance_km;    /* 0: the configured default applies */
 	unsigned gen;               /* full reload in which it was last seen */
 	int64_t grid_cell;
+	unsigned epoch;             /* made in (see above) */
 };
 
 struct inventory;
 
+/* ---------------------------------------------------------------- lifecycle */
+
+/* An empty working model. */
 struct inventory *inventory_new(int default_max_distance_km);
-/* default_max_distance_km changed (SIGHUP): applies it to records without their own. */
-void inventory_set_default_distance(struct inventory *inv, int km);
+/* An immutable snapshot of the working model as it is now (count 1). NULL
+ * when out of memory. Loop only (it reads and ends an epoch of the working
+ * model). */
+struct inventory *inventory_freeze(struct inventory *work);
+/* Any thread. A snapshot released by all is freed, with the blocks only it
+ * still read, by the next inventory_collect; releasing the working model
+ * frees it at once with every snapshot (at exit: none may be in use).
+ * inventory_free is inventory_release. */
+struct inventory *inventory_retain(struct inventory *inv);
+void inventory_release(struct inventory *inv);
 void inventory_free(struct inventory *inv);
+/* Loop: frees the snapshots no one holds any more, and the retired blocks
+ * no remaining snapshot can read. Returns the snapshots still alive. */
+int inventory_collect(struct inventory *work);
+bool inventory_frozen(const struct inventory *inv);
 
-/* Full load before the event loop runs (blocking). -1 on error (logged). */
-int inventory_load(struct inventory *inv, PGconn *pg);
+/* ---------------------------------------------------------------- reading (any inventory) */
 
-/* Re-reads the given offers and youth from the database, asynchronously,
- * then calls done(arg, ok). Used after each write and on notifications. */
-typedef void (*inventory_done_fn)(void *arg, bool ok);
-void inventory_refresh(struct inventory *inv, struct store *st,
-		       const int64_t *offer_ids, int noffers,
-		       const int64_t *youth_ids, int nyouth,
-		       inventory_done_fn done, void *arg);
-
-/* Re-reads everything (after a lost LISTEN connection, and periodically as
- * a safety net); young people no longer returned are dropped. */
-void inventory_refresh_all(struct inventory *inv, struct store *st, inventory_done_fn done, void *arg);
-
-struct inv_offer *inventory_offer(struct inventory *inv, int64_t id);
-struct inv_youth *inventory_youth(struct inventory *inv, int64_t id);
+const struct inv_offer *inventory_offer(const struct inventory *inv, int64_t id);
+const struct inv_youth *inventory_youth(const struct inventory *inv, int64_t id);
 size_t inventory_offer_count(const struct inventory *inv);
 size_t inventory_youth_count(const struct inventory *inv);
 size_t inventory_place_count(const struct inventory *inv);
@@ -106,15 +122,43 @@ sdate inventory_next_free_cb(void *ctx, const struct match_offer *o, sdate from,
 /* Offers whose grid cells come within radius_km of (lat, lon): a superset
  * of those within the radius. Fills out (up to max) and returns the count;
  * a return above max means out was too small. */
-size_t inventory_offers_near(struct inventory *inv, double lat, double lon, double radius_km,
+size_t inventory_offers_near(const struct inventory *inv, double lat, double lon, double radius_km,
 			     const struct match_offer **out, size_t max);
 /* Every offer, for explanations that must count the whole country. */
-size_t inventory_all_offers(struct inventory *inv, const struct match_offer **out, size_t max);
+size_t inventory_all_offers(const struct inventory *inv, const struct match_offer **out, size_t max);
 /* Every young person (waiting or not), for the planner. */
-size_t inventory_all_youth(struct inventory *inv, const struct inv_youth **out, size_t max);
+size_t inventory_all_youth(const struct inventory *inv, const struct inv_youth **out, size_t max);
 /* Waiting young people who might reach (lat, lon) with their own
  * max_distance_km (the grid is searched with the largest of those). */
-size_t inventory_youth_near(struct inventory *inv, double lat, double lon,
+size_t inventory_youth_near(const struct inventory *inv, double lat, double lon,
 			    const struct match_youth **out, size_t max);
+
+/* ---------------------------------------------------------------- changing (working model only) */
+
+/* default_max_distance_km changed (SIGHUP): applies it to records without their own. */
+void inventory_set_default_distance(struct inventory *inv, int km);
+
+/* Adds or replaces an offer's own fields (m, departement, commune_insee,
+ * version, label, created_at, updated_at of `fields`); its places and
+ * spans stay. 0, or -1 when out of memory. */
+int inventory_put_offer(struct inventory *inv, const struct inv_offer *fields);
+/* The offer's places become `places` (id, number, active of each); a
+ * place that stays keeps its spans. Unknown offer: ignored. */
+int inventory_set_places(struct inventory *inv, int64_t offer_id, const struct inv_place *places, int n);
+/* Forgets the spans of one offer (or of every offer, offer_id 0), before
+ * inventory_add_span gives them again. */
+int inventory_clear_spans(struct inventory *inv, int64_t offer_id);
+/* Appends a span (in start order) to a place; unknown place: ignored. */
+int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s);
+
+/* Starts a full reload: young people not put again before
+ * inventory_sweep_youth are dropped by it. */
+void inventory_begin_full(struct inventory *inv);
+void inventory_sweep_youth(struct inventory *inv);
+/* Adds or replaces a young person (every field of `fields` but gen,
+ * grid_cell and m.max_distance_km, which the model works out). */
+int inventory_put_youth(struct inventory *inv, const struct inv_youth *fields);
+/* Erased: gone from everything. */
+void inventory_drop_youth(struct inventory *inv, int64_t id);
 
 #endif

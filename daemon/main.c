@@ -28,6 +28,8 @@
 #include "audit.h"
 #include "gate.h"
 #include "inventory.h"
+#include "inventory_refresh.h"
+#include "plan_jobs.h"
 #include "log.h"
 #include "migrate.h"
 #include "ratelimit.h"
@@ -286,7 +288,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	enum log_level lvl;
 	if (log_level_parse(app->cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
-	inventory_set_default_distance(app->inv, app->cfg.default_max_distance_km);
+	inventory_refresh_default_distance(app->refresh, app->cfg.default_max_distance_km);
 	scheduler_run_now(app);
 	log_info("reload", "result=ok%s%s", changed[0] ? " needs_restart=" : "", changed);
 }
@@ -316,9 +318,9 @@ static void on_notify(void *arg, const char *channel, const char *payload)
 	if (id <= 0)
 		return;
 	if (payload[0] == 'o')
-		inventory_refresh(app->inv, app->store, &id, 1, NULL, 0, NULL, NULL);
+		inventory_refresh(app->refresh, &id, 1, NULL, 0, NULL, NULL);
 	else if (payload[0] == 'y')
-		inventory_refresh(app->inv, app->store, NULL, 0, &id, 1, NULL, NULL);
+		inventory_refresh(app->refresh, NULL, 0, &id, 1, NULL, NULL);
 }
 
 /* The listening connection is (back) up: anything notified while it was
@@ -328,7 +330,7 @@ static void on_listen_up(void *arg)
 {
 	struct app *app = arg;
 	if (app->listened_once++)
-		inventory_refresh_all(app->inv, app->store, NULL, NULL);
+		inventory_refresh_all(app->refresh, NULL, NULL);
 }
 
 static int cmd_serve(struct app *app)
@@ -337,10 +339,9 @@ static int cmd_serve(struct app *app)
 	if (!pg)
 		return 1;
 	int migrated = migrate_run(pg);
-	app->inv = inventory_new(app->cfg.default_max_distance_km);
-	if (migrated < 0 || !app->inv || inventory_load(app->inv, pg) != 0) {
+	if (migrated < 0 ||
+	    !(app->refresh = inventory_refresh_load(pg, app->cfg.default_max_distance_km, &app->inv))) {
 		PQfinish(pg);
-		inventory_free(app->inv);
 		return 1;
 	}
 	PQfinish(pg);
@@ -355,6 +356,11 @@ static int cmd_serve(struct app *app)
 	app->base = event_base_new();
 	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
 	app->auth = auth_new(app->store);
+	if (app->store)
+		inventory_refresh_start(app->refresh, app->base, app->store);
+	/* Jansson's hash seed, before any other thread builds JSON */
+	json_object_seed(0);
+	app->plans = plan_jobs_new(app->base, app->cfg.plan_workers, app->cfg.plan_queue_max);
 	app->ratelimit = ratelimit_new();
 	app->audit = app->store ? audit_new(app->base, app->store) : NULL;
 	app->sessions = session_new(app);
@@ -371,7 +377,7 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	bool made = app->store && app->auth && app->audit && app->sessions && app->password;
+	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
 	if (!made || gate_start(app, err, sizeof err) != 0 ||
 	    scheduler_start(app) != 0 || webhooks_start(app) != 0 || mail_start(app) != 0) {
 		log_error("start", "error=\"%s\"", made ? err : "out of memory");
@@ -387,6 +393,9 @@ static int cmd_serve(struct app *app)
 	scheduler_stop(app);
 	gate_stop(app);
 	audit_free(app->audit);   /* its last counts go to the store's queue */
+	/* the workers finish what they run; results still arriving are stored
+	 * (or answered "unavailable" by the store going next) */
+	plan_jobs_free(app->plans);
 	store_free(app->store);
 	webhooks_stop(app);
 	mail_stop(app);
@@ -395,7 +404,7 @@ static int cmd_serve(struct app *app)
 	auth_free(app->auth);
 	ratelimit_free(app->ratelimit);
 	free(app->scratch);
-	inventory_free(app->inv);
+	inventory_refresh_free(app->refresh);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);

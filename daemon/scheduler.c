@@ -11,6 +11,7 @@
 #include "app.h"
 #include "clock.h"
 #include "inventory.h"
+#include "inventory_refresh.h"
 #include "log.h"
 #include "store.h"
 #include "webhooks.h"
@@ -33,7 +34,7 @@ static void expire_done(void *arg, PGresult *res)
 			offers[i] = strtoll(PQgetvalue(res, i, f_offer), NULL, 10);
 			youth[i] = strtoll(PQgetvalue(res, i, f_youth), NULL, 10);
 		}
-		inventory_refresh(app->inv, app->store, offers, n, youth, n, NULL, NULL);
+		inventory_refresh(app->refresh, offers, n, youth, n, NULL, NULL);
 	}
 	free(offers);
 	free(youth);
@@ -106,7 +107,7 @@ static void retention_done(void *arg, PGresult *res)
 	if (ids) {
 		for (int i = 0; i < n; i++)
 			ids[i] = strtoll(PQgetvalue(res, i, f_youth), NULL, 10);
-		inventory_refresh(app->inv, app->store, NULL, 0, ids, n, NULL, NULL);
+		inventory_refresh(app->refresh, NULL, 0, ids, n, NULL, NULL);
 	}
 	free(ids);
 	log_info("retention", "anonymised=%d", n);
@@ -158,7 +159,7 @@ static void hold_tick(evutil_socket_t fd, short what, void *arg)
 	app->since_reconcile += SCHEDULER_PERIOD;
 	if (app->since_reconcile >= app->cfg.reconcile_interval_seconds) {
 		app->since_reconcile = 0;
-		inventory_refresh_all(app->inv, app->store, NULL, NULL);
+		inventory_refresh_all(app->refresh, NULL, NULL);
 	}
 }
 

@@ -361,7 +361,7 @@ static void made_ready(void *arg, PGresult *res)
 static json_t *candidates_for(struct app *app, int64_t offer_id, sdate on)
 {
 	json_t *out = json_array();
-	struct inv_offer *o = inventory_offer(app->inv, offer_id);
+	const struct inv_offer *o = inventory_offer(app->inv, offer_id);
 	if (!o)
 		return out;
 	const struct config *c = &app->cfg;

@@ -11,7 +11,8 @@ SIAOD_PACKAGES=(
 	python3 curl
 	chromium nodejs npm
 	clang libclang-rt-dev
-	libxlsxwriter-dev python3-yaml python3-jsonschema python3-openpyxl
+	# libxlsxwriter.pc links -lz, but libxlsxwriter-dev does not depend on zlib1g-dev
+	libxlsxwriter-dev zlib1g-dev python3-yaml python3-jsonschema python3-openpyxl
 	libargon2-dev libcjose-dev python3-aiosmtpd
 )
 

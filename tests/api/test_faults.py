@@ -220,7 +220,10 @@ def sighup_again_and_again_under_load_never_interrupts_service():
     during = LOAD.between(t0, t1)
     reads = [x for x in during if x[0] == "read"]
     writes = [x for x in during if x[0] == "write"]
-    assert len(reads) > 100 and len(writes) > 50, (len(reads), len(writes))
+    # The calls must have gone on through every reload (their failures are
+    # checked below); the counts only show the load was there. They are set
+    # for a shared CI machine: at load 20 on 2 cores a write takes ~80 ms.
+    assert len(reads) > 50 and len(writes) > 20, (len(reads), len(writes))
     wrong = bad(during)
     assert not wrong, "%d of %d calls failed during the SIGHUPs, e.g. %r" % (len(wrong), len(during), wrong[:5])
     assert D.running() and D.pid == pid

@@ -764,8 +764,10 @@ def ties_go_to_the_higher_priority():
     a = p["assignments"][0]
     assert a["score"] == 100 and a.get("priority") == 500, a
     check_reasons(a, {f: WEIGHTS[f] for f in FACTORS})
-    assert p["unassigned"] == [{"youth_id": Dp["id"], "why": "places_went_to_better_matches",
+    # the referent sees the young person's own file reference, not only an id
+    assert p["unassigned"] == [{"youth_id": Dp["id"], "ref": Dp["ref"], "why": "places_went_to_better_matches",
                                 "eligible_offers": 1}], p["unassigned"]
+    assert a["ref"] == E["ref"], a
     assert p["total_score"] == 100, p
     # apply with no body: every pair of the plan is proposed
     res = apply(REF11, p["id"])
@@ -804,14 +806,19 @@ def apply_with_pairs_proposes_only_those_and_refuses_pairs_not_in_the_plan():
     p = plan(REF66, "66", today())
     assert pairs(p) == sorted([(A["id"], Y["id"]), (Bm["id"], X["id"])]), p
     before = {y["id"]: len(placements_of(y)) for y in (A, Bm, C)}
-    res = apply(REF66, p["id"], {"pairs": [{"youth_id": Bm["id"], "offer_id": X["id"]},
+    # a pair not among the plan's assignments: the whole call is refused (422), nothing proposed
+    bad = expect_problem(D.call("POST", "/v1/allocation-plans/%d/apply" % p["id"], REF66,
+                                {"pairs": [{"youth_id": Bm["id"], "offer_id": X["id"]},
                                            {"youth_id": A["id"], "offer_id": X["id"]},
-                                           {"youth_id": C["id"], "offer_id": Y["id"]}]})
+                                           {"youth_id": C["id"], "offer_id": Y["id"]}]}), 422)
+    assert bad["type"].endswith("/not-in-plan"), bad
+    assert sorted(e["pointer"] for e in bad["errors"]) == ["/pairs/1", "/pairs/2"], bad
+    assert {y["id"]: len(placements_of(y)) for y in (A, Bm, C)} == before
+    # the plan's own pair alone is proposed
+    res = apply(REF66, p["id"], {"pairs": [{"youth_id": Bm["id"], "offer_id": X["id"]}]})
     by = {(x["youth_id"], x["offer_id"]): x for x in res["results"]}
-    assert set(by) == {(Bm["id"], X["id"]), (A["id"], X["id"]), (C["id"], Y["id"])}, res
+    assert set(by) == {(Bm["id"], X["id"])}, res
     assert by[(Bm["id"], X["id"])]["status"] == 201 and by[(Bm["id"], X["id"])].get("placement_id"), res
-    for k in ((A["id"], X["id"]), (C["id"], Y["id"])):
-        assert (by[k]["status"], by[k]["problem"]) == (422, "not-in-plan"), by[k]
     after = {y["id"]: len(placements_of(y)) for y in (A, Bm, C)}
     assert after == {A["id"]: before[A["id"]], Bm["id"]: before[Bm["id"]] + 1, C["id"]: before[C["id"]]}, \
         (before, after)

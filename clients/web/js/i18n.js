@@ -189,6 +189,10 @@ export const PROBLEMS = {
     ? `Le séjour dépasserait la durée maximale de l'offre : fin au plus tard le ${p.max_end_date.split('-').reverse().join('/')}.`
     : "Le séjour dépasserait la durée maximale de l'offre."),
   'not-in-plan': 'Cette paire ne fait pas partie du plan.',
+  'plan-not-done': "Ce plan n'a pas encore de résultat à appliquer : patientez jusqu'à la fin de son calcul.",
+  'apply-in-progress': "Ce plan est déjà en cours d'application : patientez jusqu'à la fin.",
+  'plan-failed': "Le calcul du plan n'a pas abouti : relancez-le dans un instant.",
+  'too-many-plans': 'Trop de plans sont en cours de calcul : réessayez dans quelques instants.',
   'rate-limited': 'Trop de demandes : patientez quelques secondes.',
   'database-unavailable': 'La base de données ne répond pas : réessayez dans un instant.',
   'unavailable': 'Le service est momentanément indisponible : réessayez dans un instant.',

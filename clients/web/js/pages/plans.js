@@ -2,8 +2,10 @@
 // waiting young person goes to which free place (the best total score), says
 // why the others are left without one, and proposes only the pairs the
 // referent checks (POST /v1/allocation-plans, then .../{id}/apply).
+// Plans are computed in the background: a plan still queued or running
+// shows its progress and is polled until it is done (the same for an apply).
 import { h, append, clear, uid } from '../dom.js';
-import { api, listAll } from '../api.js';
+import { api } from '../api.js';
 import { showProblem, showError, notify, clearAlerts } from '../alerts.js';
 import { field, busy } from '../forms.js';
 import { FACTORS, PLAN_WHY, RULES, label, plural, problemSentence } from '../i18n.js';
@@ -45,20 +47,44 @@ export async function render(ctx) {
     form, out);
   if (!planId) return;
 
-  const { data: plan } = await api('GET', `/allocation-plans/${planId}`);
-  if (!ctx.current()) return;
+  const plan = await waitForPlan(ctx, out, planId);
+  if (!plan || !ctx.current()) return;
   // the form says what this plan was computed for
   form.elements.departement.value = plan.departement;
   form.elements.on.value = plan.on;
-  // the young people's own references, for the referent
-  const refs = new Map();
-  try {
-    (await listAll('/youth', { departement: plan.departement, status: 'waiting' })).forEach((y) => refs.set(y.id, y.ref));
-  } catch (e) {
-    // the ids are shown instead
+  if (plan.status === 'failed') {
+    append(clear(out), h('p', { class: 'note', role: 'alert' },
+      `Le plan n° ${plan.id} n’a pas pu être calculé. Relancez le calcul.`));
+    return;
   }
-  if (!ctx.current()) return;
-  renderPlan(out, plan, refs);
+  // the young people's own references (in the plan), for the referent
+  const refs = new Map();
+  for (const x of [...plan.assignments, ...plan.unassigned]) if (x.ref) refs.set(x.youth_id, x.ref);
+  renderPlan(out, plan, refs, ctx);
+}
+
+const POLL_MS = 1000;
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+function progressText(what, p) {
+  return `${what} (${Math.round(100 * (p.progress || 0))} %)…`;
+}
+
+// GET the plan until it is computed and no apply runs, showing the progress.
+async function waitForPlan(ctx, out, planId) {
+  const status = h('p', { class: 'plan-progress', role: 'status', 'aria-live': 'polite' });
+  for (;;) {
+    const { data: plan } = await api('GET', `/allocation-plans/${planId}`);
+    if (!ctx.current()) return null;
+    const computing = plan.status === 'queued' || plan.status === 'running';
+    if (!computing && !plan.apply) return plan;
+    if (!status.isConnected) append(clear(out), status);
+    status.dataset.status = computing ? plan.status : 'applying';
+    status.textContent = computing
+      ? progressText(plan.status === 'queued' ? 'Plan en attente de calcul' : 'Calcul du plan en cours', plan)
+      : progressText('Application du plan en cours', plan.apply);
+    await sleep(POLL_MS);
+  }
 }
 
 function youthLink(id, refs) {
@@ -73,7 +99,7 @@ function outcomeText(o) {
   return `Non proposée : ${why}${rules}`;
 }
 
-function renderPlan(out, plan, refs) {
+function renderPlan(out, plan, refs, ctx) {
   const key = (p) => `${p.youth_id}:${p.offer_id}`;
   const outcomes = new Map(); // the last outcome of each pair
   for (const o of plan.applied || []) outcomes.set(key(o), o);
@@ -142,12 +168,19 @@ function renderPlan(out, plan, refs) {
           return;
         }
         let data;
+        let status;
         try {
-          ({ data } = await api('POST', `/allocation-plans/${plan.id}/apply`, {
+          ({ data, status } = await api('POST', `/allocation-plans/${plan.id}/apply`, {
             body: { pairs: chosen.map((r) => ({ youth_id: r.a.youth_id, offer_id: r.a.offer_id })) },
           }));
         } catch (e) {
           showProblem(e, 'Application du plan');
+          return;
+        }
+        if (status === 202) {
+          // still proposing: the page follows its progress, then shows the outcomes
+          notify('Application en cours : les résultats s’afficheront à la fin.');
+          ctx.go('/plans', { id: plan.id });
           return;
         }
         let ok = 0;

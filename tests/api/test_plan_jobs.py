@@ -1,0 +1,156 @@
+"""
+Plans in worker threads, end to end against the real daemon and PostgreSQL:
+a plan too big to answer at once is accepted (202 + Location) and polled to
+done while /healthz keeps answering; beyond plan_workers + plan_queue_max a
+request gets 429 with Retry-After; an apply that takes longer is accepted the
+same way and its outcome lands in the plan; the referent sees each young
+person's file reference.
+
+The département (34, all in Sète) is written straight into PostgreSQL before
+the daemon starts, so the plan is large (N_YOUTH x N_OFFERS eligible pairs)
+without thousands of API calls. plan_sync_wait_ms = 0: every plan and apply
+answers 202 at once, whatever the machine's speed.
+
+Tests run in order and share one database and one daemon.
+"""
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Daemon, Database, expect, expect_problem, run_all, test  # noqa: E402
+
+N_YOUTH, N_OFFERS = 500, 300
+SETE = "34301"
+D = DB = None
+ADMIN = REF = None
+PLANS = []
+
+
+def setup():
+    global D, DB, ADMIN, REF
+    DB = Database("plan_jobs")
+    D = Daemon(DB, name="main", start=False,
+               env={"SIAOD_PLAN_SYNC_WAIT_MS": "0", "SIAOD_PLAN_WORKERS": "1", "SIAOD_PLAN_QUEUE_MAX": "1"})
+    D.start()          # migrates
+    D.stop()
+    DB.sql("""
+        INSERT INTO porteurs (name, departement, target_youth) VALUES ('Habitat Sète', '34', 0);
+        INSERT INTO offers (porteur_id, kind, label, commune_insee, departement, lat, lon, capacity,
+                            available_from, status)
+        SELECT (SELECT min(id) FROM porteurs), 'iml', 'Offre ' || g, '%(c)s', '34', c.lat, c.lon, 1,
+               current_date - 1, 'open'
+        FROM generate_series(1, %(no)d) g, communes c WHERE c.insee = '%(c)s';
+        INSERT INTO places (offer_id, number, active) SELECT id, 1, true FROM offers;
+        INSERT INTO youth (ref, departement, birth_date, gender, household, situation, commune_insee,
+                           support_need, wanted_months, status, wanted_from, registered_at)
+        SELECT 'PJ-' || g, '34', current_date - interval '20 years' - g * interval '1 day',
+               'female', 'alone', CASE WHEN g %% 2 = 0 THEN 'street' ELSE 'precarious' END,
+               '%(c)s', 'standard', 1 + g %% 12, 'waiting', current_date, current_date - g
+        FROM generate_series(1, %(ny)d) g;
+    """ % {"c": SETE, "no": N_OFFERS, "ny": N_YOUTH})
+    D.start()
+    ADMIN = D.token("admin", label="admin")
+    REF = D.token("referent", departements=("34",), label="ref34")
+
+
+def healthz_ms():
+    t = time.monotonic()
+    expect(D.call("GET", "/healthz"), 200)
+    return (time.monotonic() - t) * 1000
+
+
+def poll(plan_id, until, timeout=300):
+    """GETs the plan (and /healthz between two GETs) until until(plan); returns
+    the plan, the statuses seen and the /healthz times measured meanwhile."""
+    seen, health = [], []
+    deadline = time.monotonic() + timeout
+    while True:
+        p = expect(D.call("GET", "/v1/allocation-plans/%d" % plan_id, REF), 200).json
+        seen.append(p["status"])
+        assert 0 <= p["progress"] <= 1, p
+        if until(p):
+            return p, seen, health
+        health.append(healthz_ms())
+        assert time.monotonic() < deadline, "plan %d not done after %d s: %r" % (plan_id, timeout, seen[-5:])
+        time.sleep(0.02)
+
+
+@test
+def a_big_plan_is_accepted_then_polled_to_done_while_healthz_answers():
+    r = D.call("POST", "/v1/allocation-plans", REF, {"departement": "34"})
+    expect(r, 202)
+    body = r.json
+    assert body["status"] in ("queued", "running") and body["departement"] == "34", body
+    loc = r.headers.get("Location")
+    assert loc == "/v1/allocation-plans/%d" % body["id"], (loc, body)
+    p, seen, health = poll(body["id"], lambda p: p["status"] in ("done", "failed"))
+    assert p["status"] == "done" and p["progress"] == 1, p
+    # healthz answered while the plan was computed (the loop never computes it)
+    assert "running" in seen or "queued" in seen, seen
+    assert health, "no /healthz call could be made while the plan ran: %r" % seen
+    print("healthz while the plan ran: %d calls, worst %.1f ms" % (len(health), max(health)))
+    # every offer has one place, every young person is eligible for every one
+    assert len(p["assignments"]) == min(N_YOUTH, N_OFFERS), len(p["assignments"])
+    assert p["eligible_pairs"] == N_YOUTH * N_OFFERS, p["eligible_pairs"]
+    assert p["total_score"] == sum(a["score"] for a in p["assignments"]), p["total_score"]
+    # the referent sees the file references
+    assert all(a["ref"] and a["ref"].startswith("PJ-") for a in p["assignments"]), p["assignments"][:3]
+    assert all(u["ref"] and u["ref"].startswith("PJ-") for u in p["unassigned"]), p["unassigned"][:3]
+    PLANS.append(p)
+
+
+@test
+def beyond_the_workers_and_the_queue_a_plan_gets_429():
+    """plan_workers 1, plan_queue_max 1: a third plan while two are in is refused."""
+    first = D.call("POST", "/v1/allocation-plans", REF, {"departement": "34"})
+    second = D.call("POST", "/v1/allocation-plans", REF, {"departement": "34"})
+    third = D.call("POST", "/v1/allocation-plans", REF, {"departement": "34"})
+    expect(first, 202)
+    expect(second, 202)
+    expect_problem(third, 429)
+    assert int(third.headers.get("Retry-After", "0")) >= 1, third.headers
+    done = [poll(r.json["id"], lambda p: p["status"] == "done")[0] for r in (first, second)]
+    # the same snapshot, the same answer as the first plan
+    for p in done:
+        assert p["total_score"] == PLANS[0]["total_score"], (p["total_score"], PLANS[0]["total_score"])
+    # and a worker is free again
+    r = D.call("POST", "/v1/allocation-plans", REF, {"departement": "34"})
+    expect(r, 202)
+    poll(r.json["id"], lambda p: p["status"] == "done")
+
+
+@test
+def a_long_apply_is_accepted_then_its_outcome_lands_in_the_plan():
+    p = PLANS[0]
+    some = p["assignments"][:60]
+    r = D.call("POST", "/v1/allocation-plans/%d/apply" % p["id"], REF,
+               {"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]} for a in some]})
+    expect(r, 202)
+    assert r.headers.get("Location") == "/v1/allocation-plans/%d" % p["id"], r.headers
+    assert r.json["status"] == "running", r.json
+    # a second apply of the same plan meanwhile is refused
+    again = D.call("POST", "/v1/allocation-plans/%d/apply" % p["id"], REF)
+    if again.status != 200:
+        expect_problem(again, 409)
+    g, _, health = poll(p["id"], lambda g: "apply" not in g and g["applied_at"] is not None)
+    got = sorted((x["youth_id"], x["offer_id"], x["status"]) for x in g["applied"])
+    assert got == sorted((a["youth_id"], a["offer_id"], 201) for a in some), got[:5]
+
+
+@test
+def a_pair_not_in_the_plan_is_refused_whole():
+    p = PLANS[0]
+    a = p["assignments"][-1]
+    other = p["assignments"][-2]
+    bad = expect_problem(D.call("POST", "/v1/allocation-plans/%d/apply" % p["id"], REF,
+                                {"pairs": [{"youth_id": a["youth_id"], "offer_id": a["offer_id"]},
+                                           {"youth_id": a["youth_id"], "offer_id": other["offer_id"]}]}), 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/pairs/1"], bad
+    mine = expect(D.call("GET", "/v1/placements?youth_id=%d" % a["youth_id"], ADMIN), 200).json["items"]
+    assert mine == [], mine
+
+
+if __name__ == "__main__":
+    run_all(setup)

@@ -1,0 +1,310 @@
+/*
+ * The inventory model without a database: offers, places and spans put in
+ * as the row readers would, free places worked out by hand, the grids'
+ * searches, young people dropped and swept; then snapshots: a snapshot
+ * never changes when the working model does, a reader keeps an old
+ * snapshot alive across a swap and a collection (a record freed while a
+ * reader holds it would be a use after free, which the test build's ASan
+ * reports), and records are shared, not copied, until the working model
+ * changes them.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "unit.h"
+
+#define D(x) ((sdate)(x))
+
+/* Sète and Montpellier, 27 km apart; Lille, far away. */
+#define SETE_LAT 43.4028
+#define SETE_LON 3.6920
+#define MTP_LAT 43.6108
+#define MTP_LON 3.8767
+#define LILLE_LAT 50.6292
+#define LILLE_LON 3.0573
+
+static int put_offer(struct inventory *inv, int64_t id, double lat, double lon, const char *label)
+{
+	struct inv_offer o;
+	memset(&o, 0, sizeof o);
+	o.m.id = id;
+	o.m.lat = lat;
+	o.m.lon = lon;
+	o.m.open = true;
+	o.m.available_from = D(0);
+	o.m.available_until = DATE_NONE;
+	o.m.capacity = 2;
+	strcpy(o.departement, "34");
+	o.label = (char *)label;
+	return inventory_put_offer(inv, &o);
+}
+
+static int put_youth(struct inventory *inv, int64_t id, double lat, double lon, bool waiting, int own_km)
+{
+	struct inv_youth y;
+	memset(&y, 0, sizeof y);
+	y.m.id = id;
+	y.m.lat = lat;
+	y.m.lon = lon;
+	y.located = true;
+	y.status_waiting = waiting;
+	y.own_max_distance_km = own_km;
+	strcpy(y.departement, "34");
+	return inventory_put_youth(inv, &y);
+}
+
+static bool has(const struct match_offer **v, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->id == id)
+			return true;
+	return false;
+}
+
+static void model(void)
+{
+	struct inventory *inv = inventory_new(30);
+	CHECK(inv && !inventory_frozen(inv));
+	CHECK_INT(put_offer(inv, 1, SETE_LAT, SETE_LON, "Sète"), 0);
+	CHECK_INT(put_offer(inv, 2, LILLE_LAT, LILLE_LON, "Lille"), 0);
+	struct inv_place places[2] = {{.id = 11, .number = 1, .active = true},
+				      {.id = 12, .number = 2, .active = true}};
+	CHECK_INT(inventory_set_places(inv, 1, places, 2), 0);
+	CHECK_INT(inventory_set_places(inv, 999, places, 2), 0);   /* unknown offer: ignored */
+	CHECK_INT(inventory_offer_count(inv), 2);
+	CHECK_INT(inventory_place_count(inv), 2);
+	const struct inv_offer *o = inventory_offer(inv, 1);
+	CHECK(o && strcmp(o->label, "Sète") == 0);
+	CHECK(inventory_offer(inv, 3) == NULL);
+	/* place 11 held on [10, 20), place 12 on [0, 5) and [15, 40) */
+	CHECK_INT(inventory_add_span(inv, 1, 11, (struct inv_span){D(10), D(20), 100}), 0);
+	CHECK_INT(inventory_add_span(inv, 1, 12, (struct inv_span){D(0), D(5), 101}), 0);
+	CHECK_INT(inventory_add_span(inv, 1, 12, (struct inv_span){D(15), D(40), 102}), 0);
+	o = inventory_offer(inv, 1);
+	CHECK_INT(inventory_free_places(o, D(5), D(10)), 2);    /* both free between their spans */
+	CHECK_INT(inventory_free_places(o, D(4), D(10)), 1);    /* 12 until day 5 */
+	CHECK_INT(inventory_free_places(o, D(19), D(20)), 0);
+	CHECK_INT(inventory_free_places(o, D(20), D(40)), 1);   /* 11 free again on its exit day */
+	CHECK_INT(inventory_free_on(o, D(12)), 1);
+	/* a place deactivated is never free; a place kept keeps its spans */
+	places[1].active = false;
+	CHECK_INT(inventory_set_places(inv, 1, places, 2), 0);
+	o = inventory_offer(inv, 1);
+	CHECK_INT(inventory_free_places(o, D(5), D(10)), 1);
+	CHECK_INT(inventory_free_places(o, D(12), D(13)), 0);   /* 11's span kept */
+	/* spans replaced */
+	CHECK_INT(inventory_clear_spans(inv, 1), 0);
+	o = inventory_offer(inv, 1);
+	CHECK_INT(inventory_free_places(o, D(12), D(13)), 1);
+	/* closed: 0 free places reported whatever the spans */
+	struct inv_offer f = *inventory_offer(inv, 1);
+	f.m.open = false;
+	f.label = "Sète fermé";
+	CHECK_INT(inventory_put_offer(inv, &f), 0);
+	o = inventory_offer(inv, 1);
+	CHECK_INT(inventory_free_on(o, D(12)), 0);
+	CHECK_INT(o->nplaces, 2);                               /* places survive a put */
+	CHECK_STR(o->label, "Sète fermé");
+	/* the offer grid: Montpellier reaches Sète at 30 km, not at 20; Lille never */
+	const struct match_offer *near[8];
+	size_t n = inventory_offers_near(inv, MTP_LAT, MTP_LON, 30, near, 8);
+	CHECK(has(near, n, 1) && !has(near, n, 2));
+	n = inventory_offers_near(inv, MTP_LAT, MTP_LON, 20, near, 8);
+	CHECK(!has(near, n, 1));
+	CHECK_INT(inventory_all_offers(inv, NULL, 0), 2);
+	/* moving an offer moves it in the grid */
+	f = *inventory_offer(inv, 2);
+	f.m.lat = MTP_LAT;
+	f.m.lon = MTP_LON;
+	f.label = "Lille à Montpellier";
+	CHECK_INT(inventory_put_offer(inv, &f), 0);
+	n = inventory_offers_near(inv, MTP_LAT, MTP_LON, 5, near, 8);
+	CHECK(has(near, n, 2) && !has(near, n, 1));
+
+	/* young people: default reach, own reach, waiting or not */
+	CHECK_INT(put_youth(inv, 7, MTP_LAT, MTP_LON, true, 0), 0);
+	CHECK_INT(put_youth(inv, 8, SETE_LAT, SETE_LON, true, 50), 0);
+	CHECK_INT(put_youth(inv, 9, SETE_LAT, SETE_LON, false, 0), 0);
+	CHECK_INT(inventory_youth(inv, 7)->m.max_distance_km, 30);
+	CHECK_INT(inventory_youth(inv, 8)->m.max_distance_km, 50);
+	CHECK(inventory_youth(inv, 7)->waiting && !inventory_youth(inv, 9)->waiting);
+	const struct match_youth *ys[8];
+	n = inventory_youth_near(inv, LILLE_LAT, LILLE_LON, ys, 8);
+	CHECK_INT(n, 0);
+	n = inventory_youth_near(inv, SETE_LAT, SETE_LON, ys, 8);
+	CHECK_INT(n, 2);                                       /* 9 is not waiting */
+	inventory_set_default_distance(inv, 40);
+	CHECK_INT(inventory_youth(inv, 7)->m.max_distance_km, 40);
+	CHECK_INT(inventory_youth(inv, 8)->m.max_distance_km, 50);
+	/* a pending proposal: status waiting, but not waiting for another place */
+	struct inv_youth yf = *inventory_youth(inv, 7);
+	yf.open_placement = true;
+	CHECK_INT(inventory_put_youth(inv, &yf), 0);
+	CHECK(!inventory_youth(inv, 7)->waiting && inventory_youth(inv, 7)->status_waiting);
+	n = inventory_youth_near(inv, MTP_LAT, MTP_LON, ys, 8);
+	CHECK_INT(n, 1);
+	/* erased */
+	inventory_drop_youth(inv, 8);
+	CHECK(inventory_youth(inv, 8) == NULL);
+	CHECK_INT(inventory_youth_count(inv), 2);
+	/* a full reload that sees only 9 drops 7 */
+	inventory_begin_full(inv);
+	CHECK_INT(put_youth(inv, 9, SETE_LAT, SETE_LON, false, 0), 0);
+	inventory_sweep_youth(inv);
+	CHECK(inventory_youth(inv, 7) == NULL && inventory_youth(inv, 9) != NULL);
+	CHECK_INT(inventory_youth_count(inv), 1);
+	/* all places gone */
+	CHECK_INT(inventory_set_places(inv, 1, NULL, 0), 0);
+	CHECK_INT(inventory_place_count(inv), 0);
+	inventory_free(inv);
+}
+
+struct reader {
+	struct inventory *snap;     /* the reader's own reference */
+	int free_then, free_later;
+	char label[32];
+};
+
+/* A worker: reads its snapshot after the loop swapped it, then lets go. */
+static void *read_later(void *arg)
+{
+	struct reader *r = arg;
+	const struct inv_offer *o = inventory_offer(r->snap, 1);
+	r->free_later = o ? inventory_free_places(o, D(5), D(6)) : -1;
+	snprintf(r->label, sizeof r->label, "%s", o && o->label ? o->label : "?");
+	inventory_release(r->snap);
+	return NULL;
+}
+
+static void snapshots(void)
+{
+	struct inventory *work = inventory_new(30);
+	CHECK_INT(put_offer(work, 1, SETE_LAT, SETE_LON, "avant"), 0);
+	struct inv_place pl[1] = {{.id = 11, .number = 1, .active = true}};
+	CHECK_INT(inventory_set_places(work, 1, pl, 1), 0);
+	CHECK_INT(put_youth(work, 7, SETE_LAT, SETE_LON, true, 0), 0);
+
+	/* published: the loop's reference */
+	struct inventory *published = inventory_freeze(work);
+	CHECK(published && inventory_frozen(published));
+	/* shared, not copied */
+	CHECK(inventory_offer(published, 1) == inventory_offer(work, 1));
+	CHECK(inventory_youth(published, 7) == inventory_youth(work, 7));
+
+	/* a reader takes its own reference */
+	struct reader r = {.snap = inventory_retain(published)};
+	r.free_then = inventory_free_places(inventory_offer(r.snap, 1), D(5), D(6));
+
+	/* the working model changes: the shared record is copied first */
+	const struct inv_offer *before = inventory_offer(work, 1);
+	CHECK_INT(inventory_add_span(work, 1, 11, (struct inv_span){D(0), D(10), 5}), 0);
+	CHECK(inventory_offer(work, 1) != before);
+	CHECK_INT(inventory_free_places(inventory_offer(work, 1), D(5), D(6)), 0);
+	CHECK_INT(inventory_free_places(inventory_offer(published, 1), D(5), D(6)), 1);
+	struct inv_offer f = *inventory_offer(work, 1);
+	f.label = "après";
+	CHECK_INT(inventory_put_offer(work, &f), 0);
+	inventory_drop_youth(work, 7);
+	CHECK(inventory_youth(published, 7) != NULL);
+	const struct match_youth *ys[4];
+	CHECK_INT(inventory_youth_near(published, SETE_LAT, SETE_LON, ys, 4), 1);
+	CHECK_INT(inventory_youth_near(work, SETE_LAT, SETE_LON, ys, 4), 0);
+
+	/* the loop swaps: the old snapshot loses the loop's reference but the
+	 * reader's keeps it (and its records) alive */
+	struct inventory *next = inventory_freeze(work);
+	CHECK(next != NULL);
+	inventory_release(published);
+	published = next;
+	CHECK_STR(inventory_offer(published, 1)->label, "après");
+	CHECK(inventory_youth(published, 7) == NULL);
+	/* the collection keeps the old snapshot (and what only it reads): the reader holds it */
+	CHECK_INT(inventory_collect(work), 2);
+
+	pthread_t t;
+	CHECK_INT(pthread_create(&t, NULL, read_later, &r), 0);
+	pthread_join(t, NULL);
+	CHECK_INT(r.free_then, 1);
+	CHECK_INT(r.free_later, 1);
+	CHECK_STR(r.label, "avant");
+
+	/* the reader let go: its snapshot, the old record 1 and young person 7 go */
+	CHECK_INT(inventory_collect(work), 1);
+	/* unchanged records stay shared by the new snapshot */
+	CHECK(inventory_offer(published, 1) == inventory_offer(work, 1));
+	/* a record made since the last freeze is changed in place */
+	const struct inv_offer *mine = inventory_offer(work, 1);
+	CHECK_INT(put_offer(work, 5, SETE_LAT, SETE_LON, "neuve"), 0);
+	const struct inv_offer *fresh = inventory_offer(work, 5);
+	CHECK_INT(inventory_add_span(work, 5, 55, (struct inv_span){D(0), D(1), 9}), 0);
+	CHECK(inventory_offer(work, 5) == fresh);
+	CHECK(inventory_offer(work, 1) == mine);
+	CHECK(inventory_offer(published, 5) == NULL);
+	inventory_release(published);
+	CHECK_INT(inventory_collect(work), 0);
+	inventory_release(work);
+}
+
+/* Many threads hold and drop snapshots while the loop keeps changing and
+ * swapping and collecting: each reader sees its own epoch exactly (ASan
+ * and LeakSanitizer check that nothing is freed under a reader or kept). */
+struct churn {
+	struct inventory *snap;
+	long sum;
+};
+
+static void *churn_reader(void *arg)
+{
+	struct churn *c = arg;
+	const struct match_offer *all[64];
+	size_t n = inventory_all_offers(c->snap, all, 64);
+	for (size_t i = 0; i < n && i < 64; i++)
+		c->sum += inventory_free_places((const struct inv_offer *)all[i], D(0), D(1));
+	inventory_release(c->snap);
+	return NULL;
+}
+
+static void churn(void)
+{
+	struct inventory *work = inventory_new(30);
+	struct inventory *published = NULL;
+	for (int id = 1; id <= 32; id++) {
+		CHECK_INT(put_offer(work, id, SETE_LAT, SETE_LON, "o"), 0);
+		struct inv_place pl[1] = {{.id = id * 10, .number = 1, .active = true}};
+		CHECK_INT(inventory_set_places(work, id, pl, 1), 0);
+	}
+	published = inventory_freeze(work);
+	pthread_t t[16];
+	struct churn c[16];
+	for (int k = 0; k < 16; k++) {
+		c[k] = (struct churn){inventory_retain(published), 0};
+		CHECK_INT(pthread_create(&t[k], NULL, churn_reader, &c[k]), 0);
+		/* meanwhile the loop changes one offer and swaps */
+		int id = 1 + k % 32;
+		CHECK_INT(inventory_add_span(work, id, id * 10, (struct inv_span){D(0), D(3), k}), 0);
+		struct inventory *next = inventory_freeze(work);
+		CHECK(next != NULL);
+		inventory_release(published);
+		published = next;
+		inventory_collect(work);
+	}
+	for (int k = 0; k < 16; k++) {
+		pthread_join(t[k], NULL);
+		CHECK_INT(c[k].sum, 32 - k);   /* the snapshot of the k-th swap */
+	}
+	CHECK_INT(inventory_free_places(inventory_offer(published, 1), D(0), D(1)), 0);
+	CHECK_INT(inventory_free_places(inventory_offer(published, 32), D(0), D(1)), 1);
+	inventory_release(published);
+	CHECK_INT(inventory_collect(work), 0);
+	inventory_release(work);
+}
+
+int main(void)
+{
+	model();
+	snapshots();
+	churn();
+	return unit_done("test_inventory");
+}
