@@ -36,9 +36,11 @@ static bool addr_parse(const char *s, unsigned char out[16])
 
 struct proxies *proxies_parse(const char *list, char *err, size_t errlen)
 {
+	/* Items are separated by commas or blanks: count both, or a list
+	 * written with spaces overruns the array. */
 	int max = 1;
 	for (const char *c = list ? list : ""; *c; c++)
-		max += *c == ',';
+		max += *c == ',' || isspace((unsigned char)*c);
 	struct proxies *p = calloc(1, sizeof *p + sizeof(struct block) * (size_t)max);
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
