@@ -117,7 +117,7 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
 		req_problem(r, 500, "internal", "statement too long");
 		return;
 	}
-	snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
+	snprintf(token, sizeof token, "%lld", (long long)auth_principal_key(&r->who));
 	snprintf(status, sizeof status, "%d", ok_status);
 	const char *all[19];
 	for (int i = 0; i < nparams; i++)

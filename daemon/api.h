@@ -123,5 +123,23 @@ void api_plans_create(struct req *r);
 void api_plans_get(struct req *r);
 void api_plans_apply(struct req *r);
 void api_metrics(struct req *r);
+/* accounts and sign-in (api_accounts.c, api_signin.c) */
+void api_accounts_create(struct req *r);
+void api_accounts_list(struct req *r);
+void api_accounts_get(struct req *r);
+void api_accounts_patch(struct req *r);
+void api_accounts_disable(struct req *r);
+void api_accounts_enable(struct req *r);
+void api_accounts_invite(struct req *r);
+void api_me_sessions(struct req *r);
+void api_me_session_end(struct req *r);
+void api_me_sessions_end_all(struct req *r);
+void api_auth_config(struct req *r);
+void api_auth_password(struct req *r);
+void api_auth_logout(struct req *r);
+void api_auth_link(struct req *r);
+void api_auth_invitation(struct req *r);
+void api_auth_reset(struct req *r);
+void api_auth_reset_request(struct req *r);
 
 #endif

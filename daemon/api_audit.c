@@ -31,10 +31,12 @@ void api_audit_list(struct req *r)
 {
 	static const char *const entities[] = {
 					       "porteur", "offer", "token", "youth", "placement", "stay",
-					       "webhook", "plan", "report", "audit", "me", "commune", NULL};
+					       "webhook", "plan", "report", "audit", "me", "commune",
+					       "account", "session", NULL};
 	json_t *f = json_object();
 	if (api_list_params(r, f) && api_query_enum(r, f, "entity", entities) &&
-	    api_query_int(r, f, "actor", 1, INT64_MAX) && time_param(r, f, "from") &&
+	    api_query_int(r, f, "actor", 1, INT64_MAX) && api_query_int(r, f, "account", 1, INT64_MAX) &&
+	    time_param(r, f, "from") &&
 	    time_param(r, f, "to")) {
 		char *fs = json_dumps(f, JSON_COMPACT);
 		const char *values[1] = {fs};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "session.h"
 
 void api_me(struct req *r)
 {
@@ -17,6 +18,26 @@ void api_me(struct req *r)
 			       "role", auth_role_name(r->who.role), "departements", deps);
 	json_object_set_new(me, "porteur_id",
 			    r->who.porteur_id ? json_integer(r->who.porteur_id) : json_null());
+	/* accounts: the person, and for a session the CSRF token its writes need */
+	json_object_set_new(me, "account_id", r->who.account_id ? json_integer(r->who.account_id) : json_null());
+	json_object_set_new(me, "session", json_boolean(r->who.session_id > 0));
+	char sid[SESSION_ID_LEN + 1], csrf[SESSION_CSRF_LEN + 1];
+	if (r->who.session_id > 0 && session_cookie_value(r, sid)) {
+		session_csrf(sid, csrf);
+		json_object_set_new(me, "csrf_token", json_string(csrf));
+	}
+	if (r->who.account_id) {
+		/* the rest (e-mail, name) from the database */
+		char acc[24];
+		snprintf(acc, sizeof acc, "%lld", (long long)r->who.account_id);
+		char *base = json_dumps(me, JSON_COMPACT);
+		json_decref(me);
+		const char *values[2] = {base, acc};
+		api_sql_reply(r, "SELECT $1::jsonb || jsonb_build_object('email', a.email, 'display_name', "
+			      "a.display_name) FROM accounts a WHERE a.id = $2::bigint", 2, values, 200, 0);
+		free(base);
+		return;
+	}
 	req_reply_json(r, 200, me);
 }
 

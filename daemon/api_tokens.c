@@ -20,6 +20,7 @@ static const struct vfield token_fields[] = {
 	{"departements", V_DEPARTEMENTS, false, false, 0, AUTH_MAX_DEPARTEMENTS, NULL, false},
 	{"porteur_id", V_INT, false, false, 1, INT64_MAX, NULL, false},
 	{"expires_at", V_TIMESTAMP, false, true, 0, 0, NULL, false},
+	{"account_id", V_INT, false, false, 1, INT64_MAX, NULL, false}, /* accounts: its owner */
 };
 
 /* Which scope fields each role needs: referent → départements, porteur → porteur_id. */

@@ -23,6 +23,9 @@ struct plan_jobs;
 struct req;
 struct engine;
 struct ratelimit;
+struct sessions;
+struct password;
+struct mailer;
 
 struct app {
 	struct config cfg;
@@ -38,6 +41,9 @@ struct app {
 	struct inventory_refresh *refresh; /* keeps it fresh after writes */
 	struct plan_jobs *plans;          /* plans and applies in worker threads (plan_jobs.h) */
 	struct ratelimit *ratelimit;
+	struct sessions *sessions;        /* accounts: session cookies, see session.h */
+	struct password *password;        /* accounts: Argon2 worker, see password.h */
+	struct mailer *mail;              /* accounts: outgoing mail, see mail.h */
 	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
 	size_t scratch_cap;
 	int inflight;                     /* requests accepted and not yet answered */

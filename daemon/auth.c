@@ -208,6 +208,9 @@ static void lookup_done(void *arg, PGresult *res)
 		parse_departements(&e->p, PQgetvalue(res, 0, f_deps));
 		e->p.porteur_id = PQgetisnull(res, 0, f_porteur) ? 0 : strtoll(PQgetvalue(res, 0, f_porteur), NULL, 10);
 		e->expires_epoch = PQgetisnull(res, 0, f_expires) ? 0 : strtoll(PQgetvalue(res, 0, f_expires), NULL, 10);
+		int f_account = PQfnumber(res, "account_id");
+		e->p.account_id = f_account >= 0 && !PQgetisnull(res, 0, f_account)
+				  ? strtoll(PQgetvalue(res, 0, f_account), NULL, 10) : 0;
 	}
 	if (entry_usable(e))
 		l->cb(l->arg, 1, &e->p);
@@ -255,4 +258,18 @@ void auth_forget(struct auth *a, int64_t token_id)
 			a->entries[i] = a->entries[--a->n];
 			i--;
 		}
+}
+
+void auth_forget_account(struct auth *a, int64_t account_id)
+{
+	for (int i = 0; i < a->n; i++)
+		if (a->entries[i].found && a->entries[i].p.account_id == account_id) {
+			a->entries[i] = a->entries[--a->n];
+			i--;
+		}
+}
+
+int64_t auth_principal_key(const struct principal *p)
+{
+	return p->token_id > 0 ? p->token_id : -p->account_id;
 }

@@ -20,7 +20,9 @@ enum role { ROLE_ADMIN = 1, ROLE_REFERENT = 2, ROLE_PORTEUR = 4 };
 #define ROLE_ANY (ROLE_ADMIN | ROLE_REFERENT | ROLE_PORTEUR)
 
 struct principal {
-	int64_t token_id;
+	int64_t token_id;              /* 0 for a session (cookie) */
+	int64_t account_id;            /* the person, 0 for a token without owner */
+	int64_t session_id;            /* > 0 when authenticated by a session cookie */
 	enum role role;
 	int64_t porteur_id;            /* porteur tokens */
 	int ndep;
@@ -43,6 +45,12 @@ int  auth_token_generate(char token[AUTH_TOKEN_LEN + 1], unsigned char hash[32])
 void auth_hash(const char *token, unsigned char hash[32]);
 /* "\\x" + 64 hex digits, as PostgreSQL's bytea text input. */
 void auth_hash_param(const unsigned char hash[32], char out[67]);
+
+/* Forget every token of an account at once (disabled through this instance). */
+void auth_forget_account(struct auth *a, int64_t account_id);
+/* The key rate limits and Idempotency-Keys are kept under: the token, or
+ * for a session the account (negated, so the two never collide). */
+int64_t auth_principal_key(const struct principal *p);
 
 const char *auth_role_name(enum role r);
 int  auth_role_parse(const char *s);

@@ -40,14 +40,20 @@ static const struct key keys[] = {
 	{"alert_thresholds_days",       S(alert_thresholds_days), "30,14,7", 0, 0, true},
 	{"alerts_interval_seconds",     I(alerts_interval_seconds), "3600", 1, 86400, true},
 	{"audit_retention_months",      I(audit_retention_months), "12", 1, 240, true},
+	{"argon2_m_cost_kib",           I(argon2_m_cost_kib), "19456", 8, 4 << 20, true},
+	{"argon2_parallelism",          I(argon2_parallelism), "1", 1, 16, true},
+	{"argon2_t_cost",               I(argon2_t_cost), "2", 1, 64, true},
 	{"database_url",                S(database_url), "dbname=siaod", 0, 0, false},
 	{"db_pool_size",                I(db_pool_size), "4", 1, 64, false},
 	{"default_max_distance_km",     I(default_max_distance_km), "30", 1, 2000, true},
 	{"hold_days",                   I(hold_days), "7", 1, 90, true},
 	{"keepalive_timeout_ms",        I(keepalive_timeout_ms), "15000", 100, 3600000, false},
 	{"import_max_bytes",            I(import_max_bytes), "16777216", 1024, 256 << 20, false},
+	{"invitation_valid_hours",      I(invitation_valid_hours), "168", 1, 24 * 90, true},
 	{"listen",                      S(listen), "127.0.0.1:8080", 0, 0, false},
 	{"log_level",                   S(log_level), "info", 0, 0, true},
+	{"mail_retry_schedule",         S(mail_retry_schedule), "1m,5m,30m,2h,6h,12h", 0, 0, true},
+	{"mail_timeout_seconds",        I(mail_timeout_seconds), "60", 1, 600, true},
 	{"max_body_bytes",              I(max_body_bytes), "1048576", 1024, 64 << 20, false},
 	{"max_connections",             I(max_connections), "0", 0, 1000000, false},
 	{"max_header_bytes",            I(max_header_bytes), "16384", 1024, 1 << 20, false},
@@ -56,9 +62,17 @@ static const struct key keys[] = {
 	{"max_stay_days_iml",           I(max_stay_days[KIND_IML]), "540", 0, 3650, true},
 	{"max_stay_days_shared_flat",   I(max_stay_days[KIND_SHARED_FLAT]), "90", 1, 90, true},
 	{"max_stay_days_studio_tiroir", I(max_stay_days[KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
+	{"oidc_button_label",           S(oidc_button_label), "Se connecter avec ProConnect", 0, 0, true},
+	{"oidc_client_id",              S(oidc_client_id), "", 0, 0, false},
+	{"oidc_client_secret",          S(oidc_client_secret), "", 0, 0, false},
+	{"oidc_issuer",                 S(oidc_issuer), "", 0, 0, false},
+	{"oidc_scopes",                 S(oidc_scopes), "openid email given_name usual_name siret", 0, 0, false},
+	{"password_login",              B(password_login), "true", 0, 0, true},
+	{"password_min_length",         I(password_min_length), "12", 8, 128, true},
 	{"plan_queue_max",              I(plan_queue_max), "8", 0, 1000, false},
 	{"plan_sync_wait_ms",           I(plan_sync_wait_ms), "2000", 0, 60000, true},
 	{"plan_workers",                I(plan_workers), "2", 1, 64, false},
+	{"public_url",                  S(public_url), "http://127.0.0.1:8080", 0, 0, false},
 	{"rate_limit_burst",            I(rate_limit_burst), "200", 1, 100000, true},
 	{"rate_limit_per_second",       I(rate_limit_per_second), "100", 0, 100000, true},
 	{"reconcile_interval_seconds",  I(reconcile_interval_seconds), "300", 60, 86400, true},
@@ -66,8 +80,16 @@ static const struct key keys[] = {
 	{"refusal_cooldown_days",       I(refusal_cooldown_days), "90", 0, 3650, true},
 	{"refusal_reasons",             S(refusal_reasons), REFUSAL_REASONS_DEFAULT, 0, 0, true},
 	{"request_timeout_ms",          I(request_timeout_ms), "10000", 100, 3600000, false},
+	{"reset_valid_minutes",         I(reset_valid_minutes), "60", 5, 7 * 24 * 60, true},
 	{"retention_months",            I(retention_months), "24", 1, 240, true},
+	{"session_absolute_seconds",    I(session_absolute_seconds), "43200", 2, 30 * 86400, true},
+	{"session_cookie_secure",       B(session_cookie_secure), "true", 0, 0, false},
+	{"session_idle_seconds",        I(session_idle_seconds), "7200", 1, 30 * 86400, true},
 	{"shutdown_grace_seconds",      I(shutdown_grace_seconds), "30", 0, 3600, false},
+	{"smtp_from",                   S(smtp_from), "", 0, 0, true},
+	{"smtp_password",               S(smtp_password), "", 0, 0, true},
+	{"smtp_url",                    S(smtp_url), "", 0, 0, true},
+	{"smtp_user",                   S(smtp_user), "", 0, 0, true},
 #ifdef SIAOD_TEST_CLOCK
 	{"test_clock_offset_days",      I(test_clock_offset_days), "0", -36500, 36500, true},
 #endif
@@ -265,10 +287,9 @@ static int parse_thresholds(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static int parse_schedule(struct config *cfg, char *err, size_t errlen)
+static int parse_delays(const char *key, const char *p, int *out, int *n, char *err, size_t errlen)
 {
-	cfg->n_retries = 0;
-	const char *p = cfg->webhook_retry_schedule;
+	*n = 0;
 	while (*p) {
 		char *end;
 		long v = strtol(p, &end, 10);
@@ -277,12 +298,12 @@ static int parse_schedule(struct config *cfg, char *err, size_t errlen)
 		else if (*end == 'm') { unit = 60; end++; }
 		else if (*end == 'h') { unit = 3600; end++; }
 		else if (*end == 'd') { unit = 86400; end++; }
-		if (end == p || v < 0 || v > 30 * 86400 / unit || cfg->n_retries == CONFIG_MAX_RETRIES) {
-			snprintf(err, errlen, "webhook_retry_schedule: expected up to %d delays like "
-				 "5s, 5m, 2h or 1d separated by commas", CONFIG_MAX_RETRIES);
+		if (end == p || v < 0 || v > 30 * 86400 / unit || *n == CONFIG_MAX_RETRIES) {
+			snprintf(err, errlen, "%s: expected up to %d delays like "
+				 "5s, 5m, 2h or 1d separated by commas", key, CONFIG_MAX_RETRIES);
 			return -1;
 		}
-		cfg->retry_seconds[cfg->n_retries++] = (int)(v * unit);
+		out[(*n)++] = (int)(v * unit);
 		p = end;
 		while (*p == ',' || *p == ' ')
 			p++;
@@ -341,6 +362,34 @@ static int check_refusal_reasons(const struct config *cfg, char *err, size_t err
 	return 0;
 }
 
+static int parse_schedule(struct config *cfg, char *err, size_t errlen)
+{
+	return parse_delays("webhook_retry_schedule", cfg->webhook_retry_schedule, cfg->retry_seconds,
+			    &cfg->n_retries, err, errlen) == 0 &&
+	       parse_delays("mail_retry_schedule", cfg->mail_retry_schedule, cfg->mail_retry_seconds,
+			    &cfg->n_mail_retries, err, errlen) == 0 ? 0 : -1;
+}
+
+/* public_url: an http(s) origin with an optional path, kept without a
+ * trailing slash so links are built by appending "/ui/...". */
+static int check_public_url(struct config *cfg, char *err, size_t errlen)
+{
+	char *u = cfg->public_url;
+	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+		snprintf(err, errlen, "public_url: expected http://host[:port] or https://host[:port]");
+		return -1;
+	}
+	for (const char *c = u; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '\\' || *c == '?' || *c == '#') {
+			snprintf(err, errlen, "public_url: no spaces, quotes, query or fragment");
+			return -1;
+		}
+	size_t n = strlen(u);
+	while (n > 8 && u[n - 1] == '/')
+		u[--n] = '\0';
+	return 0;
+}
+
 int config_validate(struct config *cfg, char *err, size_t errlen)
 {
 	if (check_refusal_reasons(cfg, err, errlen) != 0)
@@ -360,12 +409,26 @@ int config_validate(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "listen: expected host:port");
 		return -1;
 	}
-	if (parse_thresholds(cfg, err, errlen) != 0 || parse_schedule(cfg, err, errlen) != 0)
+	if (parse_thresholds(cfg, err, errlen) != 0 || parse_schedule(cfg, err, errlen) != 0 ||
+	    check_public_url(cfg, err, errlen) != 0)
 		return -1;
 	struct proxies *p = proxies_parse(cfg->trusted_proxies, err, errlen);
 	if (!p)
 		return -1;
 	proxies_free(p);
+	if (cfg->session_idle_seconds > cfg->session_absolute_seconds) {
+		snprintf(err, errlen, "session_idle_seconds must not exceed session_absolute_seconds");
+		return -1;
+	}
+	if (cfg->oidc_issuer[0]) {
+		/* the keys are reserved; the OpenID Connect client is not built yet */
+		snprintf(err, errlen, "oidc_issuer: OpenID Connect sign-in is not available in this version");
+		return -1;
+	}
+	if (cfg->smtp_url[0] && !strchr(cfg->smtp_from, '@')) {
+		snprintf(err, errlen, "smtp_url is set: smtp_from needs an e-mail address");
+		return -1;
+	}
 	return 0;
 }
 
@@ -451,6 +514,8 @@ void config_apply_reload(struct config *dst, const struct config *src, char *cha
 	dst->n_thresholds = src->n_thresholds;
 	memcpy(dst->retry_seconds, src->retry_seconds, sizeof dst->retry_seconds);
 	dst->n_retries = src->n_retries;
+	memcpy(dst->mail_retry_seconds, src->mail_retry_seconds, sizeof dst->mail_retry_seconds);
+	dst->n_mail_retries = src->n_mail_retries;
 }
 
 /* libpq connection strings may carry a password: never print it. */
@@ -475,6 +540,11 @@ void config_print(const struct config *cfg, FILE *out)
 		const void *f = (const char *)cfg + k->offset;
 		fprintf(out, "%s = ", k->name);
 		if (strcmp(k->name, "database_url") == 0)
+			print_masked_url(*(char *const *)f, out);
+		else if ((strcmp(k->name, "smtp_password") == 0 || strcmp(k->name, "oidc_client_secret") == 0) &&
+			 **(char *const *)f)
+			fprintf(out, "***\n");
+		else if (strcmp(k->name, "smtp_url") == 0)
 			print_masked_url(*(char *const *)f, out);
 		else if (k->type == T_STR)
 			fprintf(out, "%s\n", *(char *const *)f);

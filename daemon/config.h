@@ -58,6 +58,29 @@ struct config {
 	int reconfirm_days;            /* offers "à reconfirmer" after, stale after twice */
 	int refusal_cooldown_days;     /* rule declined_recently */
 	char *refusal_reasons;         /* "code=Libellé;code=Libellé" */
+	/* accounts, sessions, sign-in, outgoing mail (account.c, session.c, password.c, mail.c, oidc.c) */
+	char *public_url;              /* https://siaod.example.org: links, redirects, Origin check */
+	bool session_cookie_secure;    /* false only for plain-HTTP development */
+	int session_idle_seconds;
+	int session_absolute_seconds;
+	int invitation_valid_hours;
+	int reset_valid_minutes;
+	bool password_login;           /* email + password sign-in switched on */
+	int password_min_length;
+	int argon2_t_cost, argon2_m_cost_kib, argon2_parallelism;
+	char *oidc_issuer;             /* "" = no OpenID Connect sign-in */
+	char *oidc_client_id;
+	char *oidc_client_secret;
+	char *oidc_scopes;
+	char *oidc_button_label;
+	char *smtp_url;                /* "" = no outgoing mail: links shown to the admin only */
+	char *smtp_from;
+	char *smtp_user;
+	char *smtp_password;
+	char *mail_retry_schedule;
+	int mail_timeout_seconds;
+	int mail_retry_seconds[CONFIG_MAX_RETRIES];
+	int n_mail_retries;
 };
 
 /* Fills cfg with the built-in defaults. */

@@ -26,6 +26,7 @@
 #include "proxies.h"
 #include "ratelimit.h"
 #include "routes.h"
+#include "session.h"   /* accounts */
 
 static void on_auth(void *arg, int found, const struct principal *p);
 static void gate_dispatch(struct req *r);
@@ -141,6 +142,8 @@ static void build_actor(struct req *r)
 			      "request_id", r->id);
 	if (a && r->who.porteur_id)
 		json_object_set_new(a, "porteur_id", json_integer(r->who.porteur_id));
+	if (a && r->who.account_id) /* accounts: the audit names the person */
+		json_object_set_new(a, "account_id", json_integer(r->who.account_id));
 	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
 	snprintf(r->actor, sizeof r->actor, "%s", s ? s : "{}");
 	free(s);
@@ -206,6 +209,12 @@ void gate_handle(struct http_req *hr, void *ctx)
 		return;
 	}
 	const char *authz = req_header(r, "Authorization");
+	/* accounts: without a bearer token, a session cookie (session.c), which
+	 * checks CSRF on writes and then continues at on_auth. */
+	if (!authz && session_cookie_present(r)) {
+		session_authenticate(r, on_auth);
+		return;
+	}
 	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7]) {
 		unauthenticated(r, "Bearer realm=\"siaod\"", "send Authorization: Bearer <token>");
 		return;
@@ -267,7 +276,7 @@ static void gate_dispatch(struct req *r)
 		return;
 	}
 	int wait;
-	if (!ratelimit_take(r->app->ratelimit, r->who.token_id, r->app->cfg.rate_limit_per_second,
+	if (!ratelimit_take(r->app->ratelimit, auth_principal_key(&r->who), r->app->cfg.rate_limit_per_second,
 			    r->app->cfg.rate_limit_burst, &wait)) {
 		metrics_rate_limited();
 		r->retry_after = wait;
@@ -281,7 +290,7 @@ static void gate_dispatch(struct req *r)
 				    "Idempotency-Key: 1 to 255 printable ASCII characters");
 			return;
 		}
-		idem_claim(r->app->store, r->who.token_id, key, r->body_hash, idem_claimed, r);
+		idem_claim(r->app->store, auth_principal_key(&r->who), key, r->body_hash, idem_claimed, r);
 		return;
 	}
 	r->route->handler(r);

@@ -5,6 +5,8 @@
  * loop like everything else.
  */
 #include <getopt.h>
+#include <argon2.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,11 @@
 
 #include "api.h"
 #include "app.h"
+#include "account.h"
 #include "auth.h"
+#include "mail.h"
+#include "password.h"
+#include "session.h"
 #include "clock.h"
 #include "audit.h"
 #include "gate.h"
@@ -39,6 +45,9 @@ static void usage(FILE *out)
 		"       siaod token create --role admin|referent|porteur [--label L]\n"
 		"                          [--departement D]... [--porteur ID] [--expires-at TS]\n"
 		"                                         print a new token (once) on the last line\n"
+		"       siaod account create --email E --role admin|referent|porteur [--name N]\n"
+		"                          [--departement D]... [--porteur ID] < password\n"
+		"                                         an account with a password (read on stdin)\n"
 		"       siaod --check-config [--config FILE]\n"
 		"                                         check the config, print the effective keys\n"
 		"       siaod --version | --help\n"
@@ -162,6 +171,93 @@ out:
 	return rc;
 }
 
+/* siaod account create --email E --role R [--name N] [--departement D]...
+ * [--porteur ID]: an account whose password is read from stdin (never from
+ * the command line, which other users may see). Blocking: a command, not
+ * the server. */
+static int cmd_account_create(struct app *app, int argc, char **argv)
+{
+	json_t *body = json_object(), *deps = json_array();
+	static const struct option opts[] = {
+		{"email", required_argument, NULL, 'm'}, {"role", required_argument, NULL, 'r'},
+		{"name", required_argument, NULL, 'n'}, {"departement", required_argument, NULL, 'd'},
+		{"porteur", required_argument, NULL, 'p'}, {"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	int c, rc = 1;
+	char pw[PASSWORD_MAX_LEN + 2] = "", encoded[256];
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': json_object_set_new(body, "email", json_string(optarg)); break;
+		case 'r': json_object_set_new(body, "role", json_string(optarg)); break;
+		case 'n': json_object_set_new(body, "display_name", json_string(optarg)); break;
+		case 'd': json_array_append_new(deps, json_string(optarg)); break;
+		case 'p': json_object_set_new(body, "porteur_id", json_integer(strtoll(optarg, NULL, 10))); break;
+		case 'c': break;
+		case 'h': usage(stdout); rc = 0; goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	if (json_array_size(deps) > 0)
+		json_object_set(body, "departements", deps);
+	const char *email = json_string_value(json_object_get(body, "email"));
+	const char *role = json_string_value(json_object_get(body, "role"));
+	if (!email || !account_email_ok(email) || !role || auth_role_parse(role) < 0) {
+		fprintf(stderr, "siaod account create: --email ADDRESS and --role admin|referent|porteur are required\n");
+		goto out;
+	}
+	json_t *errors = api_token_scope_errors(body);
+	if (errors) {
+		fprintf(stderr, "siaod account create: %s\n",
+			json_string_value(json_object_get(json_array_get(errors, 0), "detail")));
+		json_decref(errors);
+		goto out;
+	}
+	if (!fgets(pw, sizeof pw, stdin)) {
+		fprintf(stderr, "siaod account create: give the password on stdin\n");
+		goto out;
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	const char *why = password_policy(app->cfg.password_min_length, pw, email);
+	if (why) {
+		fprintf(stderr, "siaod account create: %s\n", why);
+		goto out;
+	}
+	unsigned char salt[16];
+	if (RAND_bytes(salt, sizeof salt) != 1 ||
+	    argon2id_hash_encoded((uint32_t)app->cfg.argon2_t_cost, (uint32_t)app->cfg.argon2_m_cost_kib,
+				  (uint32_t)app->cfg.argon2_parallelism, pw, strlen(pw), salt, sizeof salt, 32,
+				  encoded, sizeof encoded) != ARGON2_OK) {
+		fprintf(stderr, "siaod account create: hashing failed\n");
+		goto out;
+	}
+	PGconn *pg = connect_with_patience(app->cfg.database_url);
+	if (!pg)
+		goto out;
+	if (migrate_run(pg) < 0) {
+		PQfinish(pg);
+		goto out;
+	}
+	char *bs = json_dumps(body, JSON_COMPACT);
+	const char *values[3] = {bs, encoded, "{\"role\":\"cli\",\"request_id\":\"cli\"}"};
+	PGresult *res = PQexecParams(pg, "SELECT account_create_with_password($1::jsonb, $2, $3::jsonb)",
+				     3, NULL, values, NULL, NULL, 0);
+	free(bs);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "siaod account create: %s", PQresultErrorMessage(res));
+	} else {
+		printf("account created: %s\n", PQgetvalue(res, 0, 0));
+		rc = 0;
+	}
+	PQclear(res);
+	PQfinish(pg);
+out:
+	OPENSSL_cleanse(pw, sizeof pw);
+	json_decref(deps);
+	json_decref(body);
+	return rc;
+}
+
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
 	struct app *app = arg;
@@ -203,6 +299,19 @@ static void on_notify(void *arg, const char *channel, const char *payload)
 	struct app *app = arg;
 	if (strcmp(channel, "siaod_outbox") == 0) {
 		webhooks_kick(app);
+		return;
+	}
+	if (strcmp(channel, "siaod_mail") == 0) {
+		mail_kick(app);
+		return;
+	}
+	if (strcmp(channel, "siaod_auth") == 0) {
+		/* an account disabled or its sessions ended on another instance */
+		int64_t acc = payload && strncmp(payload, "a:", 2) == 0 ? strtoll(payload + 2, NULL, 10) : 0;
+		if (acc > 0) {
+			auth_forget_account(app->auth, acc);
+			session_forget_account(app->sessions, acc);
+		}
 		return;
 	}
 	int64_t id = payload && strlen(payload) > 2 ? strtoll(payload + 2, NULL, 10) : 0;
@@ -254,9 +363,11 @@ static int cmd_serve(struct app *app)
 	app->plans = plan_jobs_new(app->base, app->cfg.plan_workers, app->cfg.plan_queue_max);
 	app->ratelimit = ratelimit_new();
 	app->audit = app->store ? audit_new(app->base, app->store) : NULL;
+	app->sessions = session_new(app);
+	app->password = password_new(app);
 	if (app->store)
-		store_listen(app->store, "LISTEN siaod_inventory; LISTEN siaod_outbox", on_notify,
-			     on_listen_up, app);
+		store_listen(app->store, "LISTEN siaod_inventory; LISTEN siaod_outbox; LISTEN siaod_auth; "
+			     "LISTEN siaod_mail", on_notify, on_listen_up, app);
 	struct event *sigterm = evsignal_new(app->base, SIGTERM, on_term, app);
 	struct event *sigint = evsignal_new(app->base, SIGINT, on_term, app);
 	struct event *sighup = evsignal_new(app->base, SIGHUP, on_hup, app);
@@ -266,10 +377,10 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	if (!app->store || !app->auth || !app->audit || !app->plans ||
-	    gate_start(app, err, sizeof err) != 0 ||
-	    scheduler_start(app) != 0 || webhooks_start(app) != 0) {
-		log_error("start", "error=\"%s\"", app->store && app->auth && app->audit && app->plans ? err : "out of memory");
+	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
+	if (!made || gate_start(app, err, sizeof err) != 0 ||
+	    scheduler_start(app) != 0 || webhooks_start(app) != 0 || mail_start(app) != 0) {
+		log_error("start", "error=\"%s\"", made ? err : "out of memory");
 		rc = 1;
 	} else {
 		log_info("listening", "address=%s version=%s instance=%s pid=%d", app->cfg.listen,
@@ -287,6 +398,9 @@ static int cmd_serve(struct app *app)
 	plan_jobs_free(app->plans);
 	store_free(app->store);
 	webhooks_stop(app);
+	mail_stop(app);
+	password_free(app->password);
+	session_free(app->sessions);
 	auth_free(app->auth);
 	ratelimit_free(app->ratelimit);
 	free(app->scratch);
@@ -328,7 +442,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[j], "--config") == 0)
 			app.config_path = argv[j + 1];
 
-	if (cmd && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0) {
+	if (cmd && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "account") != 0) {
 		fprintf(stderr, "siaod: unknown command or option \"%s\"\n\n", cmd);
 		usage(stderr);
 		return 2;
@@ -346,10 +460,12 @@ int main(int argc, char **argv)
 		rc = cmd_serve(&app);
 	else if (strcmp(cmd, "migrate") == 0)
 		rc = cmd_migrate(&app);
+	else if (i + 1 < argc && strcmp(argv[i + 1], "create") == 0 && strcmp(cmd, "account") == 0)
+		rc = cmd_account_create(&app, argc - i - 1, argv + i + 1);
 	else if (i + 1 < argc && strcmp(argv[i + 1], "create") == 0)
 		rc = cmd_token_create(&app, argc - i - 1, argv + i + 1);
 	else {
-		fprintf(stderr, "siaod: expected \"siaod token create ...\"\n");
+		fprintf(stderr, "siaod: expected \"siaod token create ...\" or \"siaod account create ...\"\n");
 		rc = 2;
 	}
 	config_free(&app.cfg);

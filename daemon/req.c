@@ -68,9 +68,10 @@ static void req_send(struct req *r, int status, const char *content_type, struct
 	hr->tag = r->route_index;
 	/* the line as it always was: route before status, role and token after */
 	snprintf(hr->log_fields, sizeof hr->log_fields, "route=%s", r->route_name);
-	snprintf(hr->log_extra, sizeof hr->log_extra, "role=%s token=%lld",
+	snprintf(hr->log_extra, sizeof hr->log_extra, "role=%s token=%lld account=%lld",
 		 r->authenticated ? auth_role_name(r->who.role) : "-",
-		 (long long)(r->authenticated ? r->who.token_id : 0));
+		 (long long)(r->authenticated ? r->who.token_id : 0),
+		 (long long)(r->authenticated ? r->who.account_id : 0));
 	req_free(r);
 	http_reply(hr, status, content_type, NULL, 0, buf);
 }
@@ -98,7 +99,7 @@ static void kept_then_send(void *arg)
 static bool idem_finish(struct req *r, int status, const char *content_type, struct evbuffer *buf)
 {
 	if (status >= 500) {
-		idem_abandon(r->app->store, r->who.token_id, r->idem_key);
+		idem_abandon(r->app->store, auth_principal_key(&r->who), r->idem_key);
 		return false;
 	}
 	if (r->idem_stored)
@@ -129,7 +130,7 @@ static bool idem_finish(struct req *r, int status, const char *content_type, str
 	if (buf)
 		evbuffer_add_buffer(copy, buf);
 	*h = (struct held_answer){r, status, content_type, copy};
-	idem_keep(r->app->store, r->who.token_id, r->idem_key, status, text ? text : "{}",
+	idem_keep(r->app->store, auth_principal_key(&r->who), r->idem_key, status, text ? text : "{}",
 		  kept_then_send, h);
 	free(text);
 	return true;

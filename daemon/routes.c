@@ -31,6 +31,17 @@ const struct route routes[] = {
 
 	{"GET",    "/v1/me",                 api_me,              A | R | P, "me.get", 0},
 	{"GET",    "/v1/communes",           api_communes,        A | R | P, "commune.search", 0},
+	{"GET",    "/auth/config",           api_auth_config,     0,         "auth.config", 0},
+	{"POST",   "/auth/password",         api_auth_password,   0,         "auth.password", 0},
+	{"POST",   "/auth/logout",           api_auth_logout,     0,         "auth.logout", 0},
+	{"POST",   "/auth/link",             api_auth_link,       0,         "auth.link", 0},
+	{"POST",   "/auth/invitation",       api_auth_invitation, 0,         "auth.invitation", 0},
+	{"POST",   "/auth/reset-request",    api_auth_reset_request, 0,      "auth.reset_request", 0},
+	{"POST",   "/auth/reset",            api_auth_reset,      0,         "auth.reset", 0},
+
+	{"GET",    "/v1/me/sessions",        api_me_sessions,     A | R | P, "session.list", 0},
+	{"DELETE", "/v1/me/sessions",        api_me_sessions_end_all, A | R | P, "session.end_all", 0},
+	{"DELETE", "/v1/me/sessions/{id}",   api_me_session_end,  A | R | P, "session.end", 0},
 
 	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create", 0},
 	{"GET",    "/v1/porteurs",           api_porteurs_list,   A | R | P, "porteur.list", 0},
@@ -84,6 +95,14 @@ const struct route routes[] = {
 	{"DELETE", "/v1/tokens/{id}",        api_tokens_revoke,   A,         "token.revoke", 0},
 
 	{"GET",    "/v1/audit",              api_audit_list,      A,         "audit.list", 0},
+	{"POST",   "/v1/accounts",           api_accounts_create, A,         "account.create", 0},
+	{"GET",    "/v1/accounts",           api_accounts_list,   A,         "account.list", 0},
+	{"GET",    "/v1/accounts/{id}",      api_accounts_get,    A,         "account.get", 0},
+	{"PATCH",  "/v1/accounts/{id}",      api_accounts_patch,  A,         "account.patch", 0},
+	{"POST",   "/v1/accounts/{id}/disable", api_accounts_disable, A,     "account.disable", 0},
+	{"POST",   "/v1/accounts/{id}/enable", api_accounts_enable, A,       "account.enable", 0},
+	{"POST",   "/v1/accounts/{id}/invitation", api_accounts_invite, A,   "account.invite", 0},
+
 };
 const size_t nroutes = sizeof routes / sizeof *routes;
 

@@ -150,13 +150,20 @@ static void audit_purged(void *arg, PGresult *res)
 
 /* Young people inactive for retention_months are anonymised; audit rows
  * older than audit_retention_months are deleted. */
+static void accounts_cleanup_done(void *arg, PGresult *res)
+{
+	if (store_result_failed(res))
+		log_warn("accounts_cleanup", "result=failed");
+}
+
 static void apply_retention(struct app *app)
 {
 	char amonths[16];
 	snprintf(amonths, sizeof amonths, "%d", app->cfg.audit_retention_months);
 	const char *avalues[1] = {amonths};
 	store_query(app->store, "SELECT audit_purge($1::integer)", 1, avalues, audit_purged, NULL);
-
+	/* accounts: sessions and one-time links over for a month are deleted */
+	store_query(app->store, "SELECT accounts_cleanup()", 0, NULL, accounts_cleanup_done, NULL);
 	char today[11], months[16];
 	clock_today(&app->cfg, today);
 	snprintf(months, sizeof months, "%d", app->cfg.retention_months);

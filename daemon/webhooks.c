@@ -7,9 +7,8 @@
  *   retry after the schedule or Retry-After, failed, gone on 410) ─▶ batched
  *   deliveries_record().
  *
- * The curl glue follows curl's hiperfifo.c: curl tells us which sockets to
- * watch (sock_cb) and when to wake it (timer_cb); we call
- * curl_multi_socket_action from libevent callbacks only, never from curl's.
+ * The curl glue (sockets and timer on the loop) is curlloop.c's, shared with
+ * the outgoing mail and the OpenID Connect client.
  */
 #include "webhooks.h"
 
@@ -24,6 +23,7 @@
 
 #include "app.h"
 #include "clock.h"
+#include "curlloop.h"
 #include "inventory.h"
 #include "log.h"
 #include "metrics.h"
@@ -39,8 +39,7 @@
 
 struct engine {
 	struct app *app;
-	CURLM *multi;
-	struct event *curl_timer;
+	struct curlloop *curl;        /* see curlloop.h */
 	struct event *poll;           /* every POLL_MS */
 	struct event *kick;           /* once, as soon as possible: more work may be due */
 	bool kicked;                  /* a kick came while a claim or enrichment ran */
@@ -70,70 +69,6 @@ static struct engine *engine_of(struct app *app)
 
 static void poll_now(struct engine *e);
 static void record_flush(struct engine *e);
-
-/* ---------------------------------------------------------------- curl glue */
-
-struct sock {
-	struct event *ev;
-};
-
-static void check_done(struct engine *e);
-
-static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine *e = arg;
-	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
-	int still;
-	curl_multi_socket_action(e->multi, fd, action, &still);
-	check_done(e);
-}
-
-static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
-{
-	struct engine *e = userp;
-	struct sock *s = sockp;
-	if (what == CURL_POLL_REMOVE) {
-		/* may come for a socket we never saw (STYLE.md): s is NULL then */
-		if (s) {
-			event_free(s->ev);
-			free(s);
-			curl_multi_assign(e->multi, fd, NULL);
-		}
-		return 0;
-	}
-	short kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
-	if (!s) {
-		s = calloc(1, sizeof *s);
-		if (!s)
-			return -1;
-		curl_multi_assign(e->multi, fd, s);
-	} else {
-		event_free(s->ev);
-	}
-	s->ev = event_new(e->app->base, fd, kind, sock_event_cb, e);
-	event_add(s->ev, NULL);
-	return 0;
-}
-
-static void curl_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine *e = arg;
-	int still;
-	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &still);
-	check_done(e);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct engine *e = userp;
-	if (timeout_ms < 0) {
-		evtimer_del(e->curl_timer);
-		return 0;
-	}
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-	evtimer_add(e->curl_timer, &tv);
-	return 0;
-}
 
 /* Refuses to connect to a private address unless the config allows it: the
  * check happens on the resolved address, so a name cannot hide one. */
@@ -243,7 +178,7 @@ static void attempt_done(struct engine *e, struct attempt *a, CURLcode rc)
 	log_info("webhook_attempt", "delivery=%lld attempt=%d status=%ld outcome=%s%s",
 		 (long long)a->delivery_id, a->attempts, code, outcome,
 		 rc != CURLE_OK ? " transport_error=1" : "");
-	curl_multi_remove_handle(e->multi, a->easy);
+	curlloop_remove(e->curl, a->easy);
 	curl_easy_cleanup(a->easy);
 	attempt_free(a);
 	e->running--;
@@ -251,22 +186,18 @@ static void attempt_done(struct engine *e, struct attempt *a, CURLcode rc)
 		record_flush(e);
 }
 
-static void check_done(struct engine *e)
+/* curlloop: one transfer finished */
+static void transfer_done(void *owner, CURL *easy, CURLcode rc)
 {
-	CURLMsg *msg;
-	int left;
-	bool freed = false;
-	while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		struct attempt *a = NULL;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&a);
-		CURLcode rc = msg->data.result;
-		attempt_done(e, a, rc);
-		freed = true;
-	}
-	if (freed)
-		poll_now(e);
+	struct attempt *a = NULL;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&a);
+	attempt_done(owner, a, rc);
+}
+
+/* curlloop: a round finished some; look for more work */
+static void transfers_done(void *owner)
+{
+	poll_now(owner);
 }
 
 static void record_done(void *arg, PGresult *res)
@@ -368,7 +299,7 @@ static void attempt_start(struct engine *e, const PGresult *res, int row)
 	if (a->next)
 		a->next->prev = a;
 	e->attempts = a;
-	if (curl_multi_add_handle(e->multi, c) != CURLM_OK) {
+	if (curlloop_add(e->curl, c) != 0) {
 		curl_easy_cleanup(c);
 		attempt_free(a);
 		return;
@@ -531,19 +462,14 @@ int webhooks_start(struct app *app)
 		return -1;
 	e->app = app;
 	e->outcomes = json_array();
-	e->multi = curl_multi_init();
-	e->curl_timer = evtimer_new(app->base, curl_timeout_cb, e);
+	e->curl = curlloop_new(app->base, transfer_done, transfers_done, e);
 	e->poll = event_new(app->base, -1, EV_PERSIST, poll_cb, e);
 	e->kick = event_new(app->base, -1, 0, poll_cb, e);
-	if (!e->outcomes || !e->multi || !e->curl_timer || !e->poll || !e->kick) {
+	if (!e->outcomes || !e->curl || !e->poll || !e->kick) {
 		app->webhooks = e;
 		webhooks_stop(app);
 		return -1;
 	}
-	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
 	struct timeval tv = {0, POLL_MS * 1000};
 	event_add(e->poll, &tv);
 	app->webhooks = e;
@@ -567,14 +493,11 @@ void webhooks_stop(struct app *app)
 	/* abandon attempts in flight: their leases bring them back */
 	while (e->attempts) {
 		struct attempt *a = e->attempts;
-		curl_multi_remove_handle(e->multi, a->easy);
+		curlloop_remove(e->curl, a->easy);
 		curl_easy_cleanup(a->easy);
 		attempt_free(a);
 	}
-	if (e->multi)
-		curl_multi_cleanup(e->multi);
-	if (e->curl_timer)
-		event_free(e->curl_timer);
+	curlloop_free(e->curl);
 	if (e->poll)
 		event_free(e->poll);
 	if (e->kick)

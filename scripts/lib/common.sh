@@ -13,6 +13,7 @@ SIAOD_PACKAGES=(
 	clang libclang-rt-dev
 	# libxlsxwriter.pc links -lz, but libxlsxwriter-dev does not depend on zlib1g-dev
 	libxlsxwriter-dev zlib1g-dev python3-yaml python3-jsonschema python3-openpyxl
+	libargon2-dev libcjose-dev python3-aiosmtpd
 	libcsv-dev
 )
 

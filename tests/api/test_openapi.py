@@ -420,6 +420,12 @@ BODY_TABLES = [
     (("token.create",), "api_tokens.c", "token_fields", "TokenCreate", None),
     (("webhook.create",), "api_webhooks.c", "webhook_fields", "WebhookCreate", None),
     (("plan.create",), "api_plans.c", "plan_fields", "PlanCreate", None),
+    (("account.create", "account.patch"), "api_accounts.c", "account_fields", "AccountCreate", "AccountPatch"),
+    (("auth.password",), "api_signin.c", "login_fields", "PasswordSignIn", None),
+    (("auth.link",), "api_signin.c", "link_fields", "LinkToken", None),
+    (("auth.invitation",), "api_signin.c", "setpw_fields", "LinkPassword", None),
+    (("auth.reset",), "api_signin.c", "setpw_fields", "LinkPassword", None),
+    (("auth.reset_request",), "api_signin.c", "email_fields", "EmailOnly", None),
 ]
 # Routes that take no body (or an empty object).
 EMPTY_BODY_ROUTES = {"placement.accept", "placement.cancel", "webhook.retry"}
@@ -767,7 +773,9 @@ def the_error_contract_is_described_per_operation():
     assert {"pointer", "code", "detail"} <= set(err["properties"]), err
     bearer = d["components"]["securitySchemes"]["bearerAuth"]
     assert bearer["type"] == "http" and bearer["scheme"] == "bearer", bearer
-    assert d.get("security") == [{"bearerAuth": []}], d.get("security")
+    assert d.get("security") == [{"bearerAuth": []}, {"cookieAuth": []}], d.get("security")
+    cookie = d["components"]["securitySchemes"]["cookieAuth"]
+    assert cookie["type"] == "apiKey" and cookie["in"] == "cookie" and cookie["name"] == "siaod_session", cookie
     fail_if(problems, "error contract")
 
 
@@ -1463,6 +1471,63 @@ def live_erasure_closing_and_audit():
     call("DELETE", "/v1/offers/%d" % S["male_offer"], pt, status=200)
     call("GET", "/v1/audit?limit=50&entity=placement&from=%s" % day(-1), a, status=200)
     call("GET", "/v1/audit?to=%sT23:59:59Z" % day(1), a, status=200)
+
+
+@test
+def live_accounts_sessions_and_sign_in():
+    """People: an invitation, its link, a password, sessions by cookie."""
+    if skip_unless_live():
+        return
+    import accounts_helpers as H
+    a = S["admin"]
+    call("GET", "/auth/config", status=200)
+    inv = call("POST", "/v1/accounts", a, {"email": "openapi@example.org", "role": "referent",
+                                           "departements": ["34"], "display_name": "Doc"}, status=201).json
+    tok = H.link_token(inv["invitation_url"])
+    call("POST", "/auth/link", body={"token": tok}, status=200)
+    r = call("POST", "/auth/invitation", body={"token": tok, "password": "Un-long-chemin-vers-Sete"}, status=200)
+    harness.SECRETS.add("Un-long-chemin-vers-Sete")
+    s = H.Session(D, H.cookie_of(r), r.json["csrf_token"])
+    r = call("POST", "/auth/password", body={"email": "openapi@example.org", "password": "Un-long-chemin-vers-Sete"},
+             status=200)
+    other = H.Session(D, H.cookie_of(r), r.json["csrf_token"])
+    call("GET", "/v1/me", headers=s.headers(origin=False), status=200)
+    items = call("GET", "/v1/me/sessions", headers=s.headers(origin=False), status=200).json["items"]
+    mine = [i["id"] for i in items if not i["current"]]
+    call("DELETE", "/v1/me/sessions/%d" % mine[0], headers=s.headers(origin=False), status=200)
+    call("DELETE", "/v1/me/sessions", headers=s.headers(origin=False), status=200)
+    r = call("POST", "/auth/password", body={"email": "openapi@example.org", "password": "Un-long-chemin-vers-Sete"},
+             status=200)
+    s = H.Session(D, H.cookie_of(r), r.json["csrf_token"])
+    call("POST", "/auth/logout", headers=s.headers(origin=False), status=200)
+    call("POST", "/auth/reset-request", body={"email": "openapi@example.org"}, status=409)   # no mail here
+    call("POST", "/auth/reset", body={"token": tok, "password": "Un-long-chemin-vers-Agde"}, status=404)
+    # with outgoing mail (a real SMTP server), the reset by the mailed link
+    from smtp_server import SmtpServer, parts
+    smtp = SmtpServer()
+    try:
+        m = Daemon(DB, env={"SIAOD_SMTP_URL": smtp.url, "SIAOD_SMTP_FROM": "siaod@example.org"}, name="mail")
+        call("POST", "/auth/reset-request", body={"email": "openapi@example.org"}, status=202, daemon=m)
+        text, _html = parts(smtp.wait_for("openapi@example.org")[-1])
+        rtok = re.search(r"#reinitialisation=([A-Za-z0-9_-]{43})", text).group(1)
+        harness.SECRETS.add(rtok)
+        r = call("POST", "/auth/reset", body={"token": rtok, "password": "Un-long-chemin-vers-Agde"}, status=200,
+                 daemon=m)
+        H.cookie_of(r)
+        harness.SECRETS.add("Un-long-chemin-vers-Agde")
+        m.stop()
+    finally:
+        smtp.stop()
+    acc = inv["id"]
+    call("GET", "/v1/accounts", a, status=200)
+    call("GET", "/v1/accounts/%d" % acc, a, status=200)
+    call("PATCH", "/v1/accounts/%d" % acc, a, {"display_name": "Doc 2"}, status=200)
+    again = call("POST", "/v1/accounts/%d/invitation" % acc, a, status=201).json
+    H.link_token(again["invitation_url"])
+    call("POST", "/v1/accounts/%d/disable" % acc, a, status=200)
+    call("POST", "/v1/accounts/%d/enable" % acc, a, status=200)
+    call("GET", "/v1/audit?account=%d" % acc, a, status=200)
+    assert other.cookie
 
 
 @test

@@ -45,15 +45,25 @@ def prerequisites():
 def setup():
     prerequisites()
     db = Database("browser")
-    d = Daemon(db, env={"SIAOD_UI_DIR": os.path.join(ROOT, "clients", "web")}, name="siaod-browser")
+    d = Daemon(db, env={"SIAOD_UI_DIR": os.path.join(ROOT, "clients", "web"),
+                        "SIAOD_SESSION_COOKIE_SECURE": "false",
+                        "SIAOD_ARGON2_M_COST_KIB": "1024", "SIAOD_ARGON2_T_COST": "1"},
+               name="siaod-browser", start=False)
+    d.extra_env["SIAOD_PUBLIC_URL"] = "http://127.0.0.1:%d" % d.port
+    d.start()
     admin = d.token("admin", label="browser admin")
     porteurs = {}
     for key, name in (("montpellier", "Foyer d'essai de Montpellier"), ("sete", "Association d'essai de Sète")):
         r = expect(d.call("POST", "/v1/porteurs", admin, {"name": name, "departement": "34", "target_youth": 20}), 201)
         porteurs[key] = r.json["id"]
+    # a person with a password (invited, then the link used, as in the UI)
+    sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
+    import accounts_helpers
+    acc, _session = accounts_helpers.person(d, admin, "referente.navigateur@example.org", "referent", ["34"])
     ctx["daemon"] = d
     ctx["fixture"] = {
         "porteurs": porteurs,
+        "person": {"email": "referente.navigateur@example.org", "password": accounts_helpers.PASSWORD % acc["id"]},
         "tokens": {
             "admin": admin,
             "referent": d.token("referent", departements=["34"], label="browser referent 34"),

@@ -121,9 +121,12 @@ async function shot(page, name) {
 }
 
 async function signIn(page, token) {
+  await page.context().clearCookies(); // no session cookie left by another test
   await page.goto(`${BASE}/ui/`);
+  // pasting a token is the admins' fallback, behind a link
+  await page.getByRole('button', { name: "Administrateur : se connecter avec un jeton d'accès" }).click();
   await page.getByLabel("Jeton d'accès").fill(token);
-  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.getByRole('button', { name: 'Se connecter avec le jeton', exact: true }).click();
   await page.getByRole('navigation', { name: 'Navigation principale' }).waitFor();
 }
 
@@ -154,12 +157,11 @@ test('sign-in by pasting a token, with the keyboard; a wrong token is refused', 
   assert.equal(await page.getAttribute('html', 'lang'), 'fr');
   await page.getByRole('heading', { name: 'Connexion' }).waitFor();
   await assertLabelled(page, 'sign-in');
-  // keyboard only: Tab to the field, type, Enter
-  await page.keyboard.press('Tab'); // skip link
-  await page.keyboard.press('Tab');
-  for (let i = 0; i < 5 && !(await page.evaluate(() => document.activeElement && document.activeElement.id === 'token')); i++) {
+  // keyboard only: Tab to the token link (behind the password form), Enter, type, Enter
+  for (let i = 0; i < 12 && !(await page.evaluate(() => document.activeElement && document.activeElement.tagName === 'BUTTON' && /jeton/.test(document.activeElement.textContent || ''))); i++) {
     await page.keyboard.press('Tab');
   }
+  await page.keyboard.press('Enter');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'Tab reaches the token field');
   await page.keyboard.type('not-a-real-token');
   await page.keyboard.press('Enter');
@@ -184,6 +186,57 @@ test('sign-in by pasting a token, with the keyboard; a wrong token is refused', 
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
   await page.getByRole('heading', { name: 'Connexion' }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('siaod.token')), null);
+  await page.close();
+});
+
+test('a person signs in with e-mail and password, sees their sessions in Mon compte and signs out everywhere', async () => {
+  const page = await newPage('password');
+  await page.goto(`${BASE}/ui/`);
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+  await assertLabelled(page, 'sign-in with a password');
+  await page.getByLabel('Adresse e-mail').fill(FIXTURE.person.email);
+  await page.getByLabel('Mot de passe').fill('pas-le-bon-mot-de-passe');
+  await page.getByRole('button', { name: 'Se connecter', exact: true }).click();
+  await page.locator('#alerts').getByText('Adresse e-mail ou mot de passe incorrect.').waitFor();
+  await page.getByLabel('Mot de passe').fill(FIXTURE.person.password);
+  await page.getByRole('button', { name: 'Se connecter', exact: true }).click();
+  await page.getByRole('heading', { name: 'Places libres' }).waitFor();
+  assert.equal(await page.evaluate(() => document.cookie), '', 'the session cookie is HttpOnly');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('siaod.token')), null, 'no token kept');
+  await visit(page, '#/compte');
+  await page.getByRole('heading', { name: 'Mes sessions ouvertes' }).waitFor();
+  await page.getByText('(cette session)').waitFor();
+  await shot(page, '02-mon-compte');
+  // a write through the cookie session (the UI sends the CSRF token)
+  await page.getByRole('button', { name: 'Se déconnecter partout' }).click();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+  await page.close();
+});
+
+test('an admin invites a person; the link is shown once and opens the password page', async () => {
+  const page = await newPage('invite');
+  await signIn(page, T.admin);
+  await visit(page, '#/comptes');
+  await page.getByLabel('Adresse e-mail').fill('nouvelle.personne@example.org');
+  await page.getByLabel('Nom affiché').fill('Nouvelle Personne');
+  await page.getByLabel('Rôle').first().selectOption('referent');
+  await page.getByLabel('Départements (référents)').first().fill('34');
+  await page.getByRole('button', { name: 'Inviter', exact: true }).click();
+  const link = await page.getByLabel("Lien d'invitation").inputValue();
+  assert.match(link, /\/ui\/#invitation=[A-Za-z0-9_-]{43}$/);
+  await shot(page, '03-invitation');
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+  await page.goto(link);
+  await page.getByRole('heading', { name: 'Activer votre compte' }).waitFor();
+  await page.getByLabel('Nouveau mot de passe').fill('Un-long-chemin-vers-Sete');
+  await page.getByRole('button', { name: 'Enregistrer et se connecter' }).click();
+  await page.getByRole('heading', { name: 'Places libres' }).waitFor();
+  assert.match(await page.locator('#who').textContent(), /Nouvelle Personne/);
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
   await page.close();
 });
 
@@ -482,7 +535,7 @@ test('(e) the menus follow the role GET /v1/me names: referent, porteur, admin',
   page.on('request', (r) => { if (new URL(r.url()).pathname === '/v1/me') meCalls.push(r.url()); });
   await signIn(page, T.referent);
   assert.ok(meCalls.length >= 1, 'the sign-in asks GET /v1/me');
-  assert.deepEqual(await navLinks(page), ['Places libres', 'Jeunes', 'Fins de séjour', 'Indicateurs', 'Répartition', 'Import']);
+  assert.deepEqual(await navLinks(page), ['Places libres', 'Jeunes', 'Fins de séjour', 'Indicateurs', 'Répartition', 'Import', 'Mon compte']);
   assert.match(await page.locator('#who').textContent(), /Référent SIAO · 34/);
   // a page outside the role's menus is not offered
   await visit(page, '#/porteur');
@@ -492,10 +545,11 @@ test('(e) the menus follow the role GET /v1/me names: referent, porteur, admin',
   await page.getByRole('heading', { name: 'Connexion' }).waitFor();
 
   // a porteur: its own page first, no young people's records, no plans
+  await page.getByRole('button', { name: "Administrateur : se connecter avec un jeton d'accès" }).click();
   await page.getByLabel("Jeton d'accès").fill(T.porteur_montpellier);
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: /Espace porteur : Foyer d'essai de Montpellier/ }).waitFor();
-  assert.deepEqual(await navLinks(page), ['Espace porteur', 'Places libres', 'Fins de séjour', 'Indicateurs', 'Import']);
+  assert.deepEqual(await navLinks(page), ['Espace porteur', 'Places libres', 'Fins de séjour', 'Indicateurs', 'Import', 'Mon compte']);
   assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Espace porteur');
   assert.match(await page.locator('#who').textContent(), /Porteur · Foyer d'essai de Montpellier/);
   await visit(page, '#/youth');
@@ -511,7 +565,7 @@ test('(e) the menus follow the role GET /v1/me names: referent, porteur, admin',
   const admin = await newPage('roles-admin');
   await signIn(admin, T.admin);
   assert.deepEqual(await navLinks(admin),
-    ['Places libres', 'Jeunes', 'Fins de séjour', 'Espace porteur', 'Indicateurs', 'Répartition', 'Import']);
+    ['Places libres', 'Jeunes', 'Fins de séjour', 'Espace porteur', 'Indicateurs', 'Répartition', 'Import', 'Comptes', 'Mon compte']);
   await visit(admin, '#/porteur');
   await admin.getByLabel('Porteur', { exact: true }).selectOption(String(FIXTURE.porteurs.sete));
   await admin.getByRole('button', { name: 'Afficher' }).click();

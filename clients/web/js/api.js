@@ -59,11 +59,49 @@ async function problemOf(res) {
 // No answer at all: status 0 (the catalogue has its words, i18n.js).
 const NETWORK_DOWN = { type: '/problems/network' };
 
+// A person signed in by cookie (siaod_session, HttpOnly: this page never
+// sees it): its writes carry the session's CSRF token, from the sign-in
+// answer or GET /v1/me.
+let csrfToken = '';
+export function setCsrf(t) {
+  csrfToken = t || '';
+}
+
+function authHeaders(method, headers) {
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  else if (csrfToken && method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken;
+}
+
+// The sign-in routes, outside /v1 (no token): {data, status} or ApiError.
+export async function authCall(method, path, body) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(new URL(path, window.location.origin), init);
+  } catch (e) {
+    throw new ApiError(0, NETWORK_DOWN);
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (e) {
+    data = null;
+  }
+  if (!res.ok) throw new ApiError(res.status, data && typeof data === 'object' ? data : { title: res.statusText });
+  return { data, status: res.status };
+}
+
 // api('GET', '/offers', {query: {...}}) → {data, etag, status}
 export async function api(method, path, { query, body, etag } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
+  authHeaders(method, headers);
   const init = { method, headers, cache: 'no-store' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -108,8 +146,7 @@ export async function apiCsv(path, query, bytes) {
 // bytes as they came, in a Blob.
 export async function apiBlob(path, { query, accept }) {
   const headers = { Accept: `${accept}, application/problem+json;q=0.5` };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
+  authHeaders('GET', headers);
   let res;
   try {
     res = await fetch(url(path, query), { headers, cache: 'no-store' });
@@ -184,7 +221,8 @@ export function getOffer(id) {
   return offers.get(id);
 }
 
-// Who the token is: {token_id, role, departements, porteur_id}.
+// Who the token or the session is: {token_id, role, departements, porteur_id,
+// account_id, session, csrf_token, email, display_name}.
 let me = null;
 let meLoaded = null;
 
@@ -192,6 +230,7 @@ export function loadMe(force = false) {
   if (!meLoaded || force) {
     meLoaded = api('GET', '/me').then((r) => {
       me = r.data;
+      if (me && me.csrf_token) setCsrf(me.csrf_token);
       return me;
     }).catch((e) => {
       meLoaded = null;

@@ -3,7 +3,8 @@
 // (GET /v1/me) and the page frame.
 import { h } from './dom.js';
 import {
-  getToken, setToken, onUnauthorized, loadPorteurs, forgetCaches, loadMe, porteurName,
+  getToken, setToken, onUnauthorized, loadPorteurs, forgetCaches, loadMe, porteurName, authCall, setCsrf,
+  currentMe,
 } from './api.js';
 import { clearAlerts, showError, showProblem, notify, showPending } from './alerts.js';
 import { ROLES, lower, problemTitle, problemSentence } from './i18n.js';
@@ -14,6 +15,7 @@ import * as porteur from './pages/porteur.js';
 import * as indicators from './pages/indicators.js';
 import * as plans from './pages/plans.js';
 import * as imports from './pages/imports.js';
+import * as account from './pages/account.js';
 
 const routes = [
   { re: /^\/places$/, nav: 'places', render: places.render },
@@ -25,6 +27,9 @@ const routes = [
   { re: /^\/indicators$/, nav: 'indicators', render: indicators.render },
   { re: /^\/plans$/, nav: 'plans', render: plans.render },
   { re: /^\/imports$/, nav: 'imports', render: imports.render },
+  { re: /^\/compte$/, nav: 'compte', render: account.renderMine },
+  { re: /^\/comptes$/, nav: 'comptes', render: account.renderAdmin },
+  { re: /^\/comptes\/(\d+)\/journal$/, nav: 'comptes', render: account.renderAudit },
 ];
 
 // The menus of each role, in their order; a page outside them is not offered
@@ -37,11 +42,13 @@ const NAV = {
   indicators: { href: '#/indicators', text: 'Indicateurs' },
   plans: { href: '#/plans', text: 'Répartition' },
   imports: { href: '#/imports', text: 'Import' },
+  comptes: { href: '#/comptes', text: 'Comptes' },
+  compte: { href: '#/compte', text: 'Mon compte' },
 };
 const MENUS = {
-  referent: ['places', 'youth', 'stays', 'indicators', 'plans', 'imports'],
-  porteur: ['porteur', 'places', 'stays', 'indicators', 'imports'],
-  admin: ['places', 'youth', 'stays', 'porteur', 'indicators', 'plans', 'imports'],
+  referent: ['places', 'youth', 'stays', 'indicators', 'plans', 'imports', 'compte'],
+  porteur: ['porteur', 'places', 'stays', 'indicators', 'imports', 'compte'],
+  admin: ['places', 'youth', 'stays', 'porteur', 'indicators', 'plans', 'imports', 'comptes', 'compte'],
 };
 
 function menuOf(me) {
@@ -73,7 +80,7 @@ export function go(path, query) {
 let shownMenu = '';
 
 function setNav(current, me) {
-  const signedIn = Boolean(getToken() && me);
+  const signedIn = Boolean(me);
   document.getElementById('nav').hidden = !signedIn;
   document.getElementById('signout').hidden = !signedIn;
   const who = document.getElementById('who');
@@ -89,7 +96,7 @@ function setNav(current, me) {
   if (signedIn) {
     const scope = me.role === 'referent' ? ` · ${me.departements.join(', ')}`
       : me.role === 'porteur' && me.porteur_id ? ` · ${porteurName(me.porteur_id)}` : '';
-    who.textContent = `${ROLES[me.role] || me.role}${scope}`;
+    who.textContent = `${me.display_name || me.email || ''}${me.display_name || me.email ? ' · ' : ''}${ROLES[me.role] || me.role}${scope}`;
   }
   document.querySelectorAll('#nav a').forEach((a) => {
     if (a.dataset.nav === current) a.setAttribute('aria-current', 'page');
@@ -102,19 +109,31 @@ async function route(keepAlerts = false) {
   const gen = ++generation;
   if (!keepAlerts) clearAlerts();
   showPending();
-  if (!getToken()) {
+  const link = linkInHash();
+  if (link) {
     setNav(null, null);
-    main.replaceChildren(signIn());
-    document.title = 'Connexion — siaod';
+    main.replaceChildren(await linkPage(link));
+    document.title = 'Choisir un mot de passe — siaod';
     return;
   }
   let me;
   try {
+    // a bearer token pasted in this tab, or else the session cookie, if any
+    probing = !getToken();
     me = await loadMe();
+    probing = false;
     await loadPorteurs().catch(() => {}); // the names the pages show
   } catch (e) {
-    if (gen === generation && getToken()) showProblem(e);
-    return; // a 401 shows the sign-in itself
+    probing = false;
+    if (gen !== generation) return;
+    if (e.status === 401) {
+      setNav(null, null);
+      main.replaceChildren(await signIn());
+      document.title = 'Connexion — siaod';
+      return;
+    }
+    showProblem(e);
+    return;
   }
   if (gen !== generation) return;
   const { path, query } = parseHash();
@@ -135,7 +154,7 @@ async function route(keepAlerts = false) {
   if (!menuOf(me).includes(r.nav)) {
     document.title = 'Page non prévue pour votre rôle — siaod';
     container.append(h('h1', {}, 'Page non prévue pour votre rôle'),
-      h('p', {}, `Votre jeton (${lower(ROLES[me.role] || me.role)}) ne donne pas accès à cette page.`), home);
+      h('p', {}, `Votre rôle (${lower(ROLES[me.role] || me.role)}) ne donne pas accès à cette page.`), home);
     return;
   }
   const ctx = {
@@ -163,14 +182,98 @@ async function route(keepAlerts = false) {
   }
 }
 
-function signIn() {
+let probing = false; // the first GET /v1/me without a token: a 401 just means "not signed in"
+
+// The sign-in page: the provider's button and the e-mail + password form as
+// the server offers them (GET /auth/config); pasting a token stays as a
+// fallback for admins, behind a link.
+async function signIn() {
+  let cfg = { password: true, oidc: false, mail: false, oidc_label: '' };
+  try {
+    cfg = (await authCall('GET', '/auth/config')).data;
+  } catch (e) {
+    // the token form below still works
+  }
+  const page = h('div', { class: 'page' },
+    h('h1', {}, 'Connexion'),
+    h('p', {}, 'siaod aide les référents SIAO à trouver une place pour les jeunes accompagnés, et les porteurs à gérer leurs offres.'));
+  if (cfg.oidc) {
+    page.append(h('p', {}, h('a', { class: 'button primary proconnect', href: '/auth/oidc/start' }, cfg.oidc_label || 'Se connecter avec ProConnect')));
+  }
+  if (cfg.password) page.append(passwordForm(cfg));
+  const tokenBox = tokenForm();
+  tokenBox.hidden = true;
+  const reveal = h('button', { type: 'button', class: 'link-button' }, "Administrateur : se connecter avec un jeton d'accès");
+  reveal.addEventListener('click', () => {
+    tokenBox.hidden = false;
+    reveal.hidden = true;
+    tokenBox.querySelector('input').focus();
+  });
+  page.append(h('p', { class: 'fallback' }, reveal), tokenBox);
+  return page;
+}
+
+function passwordForm(cfg) {
   const form = h('form', { class: 'card signin', novalidate: true },
+    h('div', { class: 'field' },
+      h('label', { for: 'email' }, 'Adresse e-mail'),
+      h('input', { type: 'email', id: 'email', name: 'email', autocomplete: 'username', required: true })),
+    h('div', { class: 'field' },
+      h('label', { for: 'password' }, 'Mot de passe'),
+      h('input', { type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', required: true })),
+    h('button', { type: 'submit', class: 'primary' }, 'Se connecter'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const email = form.elements.email.value.trim();
+    const password = form.elements.password.value;
+    if (!email || !password) {
+      showError('Connexion', 'Indiquez votre adresse e-mail et votre mot de passe.');
+      return;
+    }
+    try {
+      const { data } = await authCall('POST', '/auth/password', { email, password });
+      setToken('');
+      setCsrf(data.csrf_token);
+      forgetCaches();
+    } catch (e) {
+      form.elements.password.value = '';
+      showError('Connexion refusée', e.problem.detail || e.message);
+      form.elements.password.focus();
+      return;
+    }
+    notify('Connecté·e.');
+    route(true);
+  });
+  const box = h('div', {}, form);
+  if (cfg.mail) {
+    const forgot = h('button', { type: 'button', class: 'link-button' }, 'Mot de passe oublié ?');
+    forgot.addEventListener('click', async () => {
+      const email = form.elements.email.value.trim();
+      if (!email) {
+        showError('Mot de passe oublié', "Indiquez d'abord votre adresse e-mail.");
+        form.elements.email.focus();
+        return;
+      }
+      try {
+        const { data } = await authCall('POST', '/auth/reset-request', { email });
+        notify(data.detail);
+      } catch (e) {
+        showError('Mot de passe oublié', e.problem.detail || e.message);
+      }
+    });
+    box.append(h('p', {}, forgot));
+  }
+  return box;
+}
+
+function tokenForm() {
+  const form = h('form', { class: 'card signin-token', novalidate: true },
     h('div', { class: 'field' },
       h('label', { for: 'token' }, "Jeton d'accès"),
       h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'token-hint' }),
       h('p', { class: 'hint', id: 'token-hint' },
-        "Collez le jeton fourni par votre administrateur. Il reste dans cet onglet seulement et s'efface à sa fermeture.")),
-    h('button', { type: 'submit', class: 'primary' }, 'Se connecter'));
+        "Collez un jeton d'accès. Il reste dans cet onglet seulement et s'efface à sa fermeture.")),
+    h('button', { type: 'submit', class: 'primary' }, 'Se connecter avec le jeton'));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const token = form.elements.token.value.trim();
@@ -191,27 +294,86 @@ function signIn() {
     notify('Connecté·e.');
     route(true);
   });
-  return h('div', { class: 'page' },
-    h('h1', {}, 'Connexion'),
-    h('p', {}, 'siaod aide les référents SIAO à trouver une place pour les jeunes accompagnés, et les porteurs à gérer leurs offres.'),
-    form);
+  return form;
 }
 
-function signOut() {
+// #invitation=<secret> or #reinitialisation=<secret>: a link from a mail or
+// an admin (in the fragment, so no server ever logs it).
+function linkInHash() {
+  const m = window.location.hash.match(/^#(invitation|reinitialisation)=([A-Za-z0-9_-]{43})$/);
+  return m ? { kind: m[1] === 'invitation' ? 'invitation' : 'reset', token: m[2] } : null;
+}
+
+async function linkPage(link) {
+  const page = h('div', { class: 'page' });
+  let info;
+  try {
+    info = (await authCall('POST', '/auth/link', { token: link.token })).data;
+  } catch (e) {
+    page.append(h('h1', {}, 'Lien expiré'),
+      h('p', {}, e.problem.detail || "Ce lien n'est plus valable."),
+      h('p', {}, h('a', { href: '#/' }, 'Aller à la page de connexion')));
+    return page;
+  }
+  const title = link.kind === 'invitation' ? 'Activer votre compte' : 'Choisir un nouveau mot de passe';
+  const form = h('form', { class: 'card', novalidate: true },
+    h('p', {}, `Compte : ${info.email}`),
+    h('div', { class: 'field' },
+      h('label', { for: 'new-password' }, 'Nouveau mot de passe'),
+      h('input', { type: 'password', id: 'new-password', name: 'password', autocomplete: 'new-password', required: true, 'aria-describedby': 'pw-hint' }),
+      h('p', { class: 'hint', id: 'pw-hint' }, 'Au moins 12 caractères ; évitez les mots de passe courants.')),
+    h('button', { type: 'submit', class: 'primary' }, 'Enregistrer et se connecter'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const { data } = await authCall('POST', link.kind === 'invitation' ? '/auth/invitation' : '/auth/reset',
+        { token: link.token, password: form.elements.password.value });
+      setToken('');
+      setCsrf(data.csrf_token);
+      forgetCaches();
+    } catch (e) {
+      showError('Mot de passe refusé', e.problem.detail || e.message);
+      return;
+    }
+    notify('Mot de passe enregistré : vous êtes connecté·e.');
+    keepOnce = true;
+    window.location.replace('#/');
+  });
+  page.append(h('h1', {}, title), form);
+  return page;
+}
+
+async function signOut() {
+  const me = currentMe();
+  let next = null;
+  if (me && me.session) {
+    try {
+      next = (await authCall('POST', '/auth/logout')).data.logout_url || null;
+    } catch (e) {
+      // the cookie is cleared by the server when it answers; nothing else to do
+    }
+  }
   setToken('');
+  setCsrf('');
   forgetCaches();
   sessionStorage.removeItem('siaod.porteur');
-  route();
-  notify('Déconnecté·e : le jeton a été effacé de cet onglet.');
+  if (next) {
+    window.location.assign(next); // the provider's sign-out
+    return;
+  }
+  await route();
+  notify(me && me.session ? 'Déconnecté·e.' : 'Déconnecté·e : le jeton a été effacé de cet onglet.');
 }
 
-onUnauthorized(() => {
+onUnauthorized(async () => {
+  if (probing) return; // not signed in yet: route() shows the sign-in
   setToken('');
+  setCsrf('');
   forgetCaches();
-  if (document.querySelector('#main form.signin')) return; // a sign-in attempt: it says so itself
+  if (document.querySelector('#main form.signin, #main form.signin-token')) return; // a sign-in attempt: it says so itself
   generation += 1; // the page that got the 401 stops there
   setNav(null, null);
-  document.getElementById('main').replaceChildren(signIn());
+  document.getElementById('main').replaceChildren(await signIn());
   showError(problemTitle(401), problemSentence({ type: '/problems/unauthorized' }, 401));
 });
 

@@ -205,6 +205,23 @@ export const PROBLEMS = {
   'unavailable': 'Le service est momentanément indisponible : réessayez dans un instant.',
   'out-of-memory': 'Le service est surchargé : réessayez dans un instant.',
   'internal': "Erreur interne du service : réessayez plus tard et, si elle revient, prévenez l'administration.",
+  'bad-request': 'La demande est mal formée : rechargez la page et réessayez.',
+  'headers-too-large': 'La demande est trop volumineuse (en-têtes) : rechargez la page.',
+  'not-implemented': "Cette méthode n'est pas prise en charge.",
+  'request-timeout': 'La demande a mis trop de temps à arriver : vérifiez la connexion et réessayez.',
+  'uri-too-long': "L'adresse demandée est trop longue.",
+  // people: accounts, sessions, sign-in
+  'account-disabled': 'Ce compte est désactivé.',
+  'csrf': 'Demande refusée par sécurité (jeton de session manquant ou autre origine) : rechargez la page.',
+  'invalid-credentials': 'Adresse e-mail ou mot de passe incorrect.',
+  'link-invalid': "Ce lien n'est plus valable (déjà utilisé ou expiré) : demandez-en un nouveau.",
+  'login-throttled': (p) => (Number.isInteger(p.retry_after_seconds)
+    ? `Trop de tentatives de connexion : réessayez dans ${plural(Math.ceil(p.retry_after_seconds / 60), 'minute', 'minutes')}.`
+    : 'Trop de tentatives de connexion : réessayez dans quelques minutes.'),
+  'mail-off': "L'envoi de courriels n'est pas configuré : demandez un nouveau lien à un administrateur.",
+  'weak-password': 'Mot de passe refusé : au moins 12 caractères, et pas un mot de passe courant.',
+  'password-login-off': "La connexion par mot de passe n'est pas activée.",
+  'no-account': "Ce jeton n'appartient à aucun compte personnel.",
 };
 // current_status of a problem, in the words of what it is the status of.
 export const DELIVERY_STATUSES = { pending: 'En attente', delivering: "En cours d'envoi", succeeded: 'Réussi', failed: 'En échec' };
