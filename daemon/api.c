@@ -26,6 +26,14 @@ struct sql_call {
 	PGresult *res;     /* kept while the inventory refreshes */
 };
 
+char *api_json_param(struct req *r, const json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (!text)
+		req_problem(r, 500, "internal", "cannot encode the request's parameters");
+	return text;
+}
+
 void api_sql_problem(struct req *r, const PGresult *res)
 {
 	struct problem p;

@@ -30,6 +30,10 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
  * `member`: `secret`, which is shown this once (see idem_redact). */
 void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, const char *const *values,
 				const char *member, const char *secret);
+/* j as the text of a jsonb parameter (to free). NULL when json_dumps fails
+ * (out of memory): the request is answered 500 and the caller must not run
+ * its SQL, whose parameter would otherwise be an SQL NULL. */
+char *api_json_param(struct req *r, const json_t *j);
 /* Answers the problem a failed result (or NULL: database unavailable) means. */
 void api_sql_problem(struct req *r, const PGresult *res);
 /* Records a refused attempt in the audit log: a 403 is one row, a 401 is

@@ -102,10 +102,11 @@ void api_offers_create(struct req *r)
 	char dflt[16];
 	int cap = r->app->cfg.max_stay_days[kind];
 	snprintf(dflt, sizeof dflt, "%d", cap);
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[4] = {body, r->actor, r->today, cap > 0 ? dflt : NULL};
-	api_sql_reply(r, "SELECT offer_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
-		      4, values, 201, API_ETAG_OFFER);
+	if (body)
+		api_sql_reply(r, "SELECT offer_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
+			      4, values, 201, API_ETAG_OFFER);
 	free(body);
 }
 
@@ -264,11 +265,12 @@ void api_offers_patch(struct req *r)
 		return;
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-	char *patch = json_dumps(r->body, JSON_COMPACT);
+	char *patch = api_json_param(r, r->body);
 	const char *values[5] = {id, patch, match > 0 ? versions : NULL, r->actor, r->today};
-	api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, offer_if_match($1::bigint, $3::integer[]), "
-		      "$4::jsonb, $5::date)",
-		      5, values, 200, API_ETAG_OFFER);
+	if (patch)
+		api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, offer_if_match($1::bigint, $3::integer[]), "
+			      "$4::jsonb, $5::date)",
+			      5, values, 200, API_ETAG_OFFER);
 	free(patch);
 }
 

@@ -79,10 +79,11 @@ void api_placements_create(struct req *r)
 	}
 	char hold[16];
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[4] = {body, r->actor, r->today, hold};
-	api_sql_reply(r, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)", 4,
-		      values, 201, API_ETAG);
+	if (body)
+		api_sql_reply(r, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)", 4,
+			      values, 201, API_ETAG);
 	free(body);
 }
 
@@ -92,9 +93,10 @@ void api_placements_list(struct req *r)
 	if (api_list_params(r, f) && api_query_enum(r, f, "status", statuses) &&
 	    api_query_int(r, f, "offer_id", 1, INT64_MAX) && api_query_int(r, f, "youth_id", 1, INT64_MAX) &&
 	    api_query_int(r, f, "porteur_id", 1, INT64_MAX)) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[2] = {fs, r->actor};
-		api_sql_reply(r, "SELECT placement_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT placement_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -153,10 +155,11 @@ void api_placements_transition(struct req *r)
 	char id[24], hold[16];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[6] = {id, action, body, r->actor, r->today, hold};
-	api_sql_reply(r, "SELECT placement_transition($1::bigint, $2, $3::jsonb, $4::jsonb, $5::date, $6::integer)",
-		      6, values, 200, API_ETAG);
+	if (body)
+		api_sql_reply(r, "SELECT placement_transition($1::bigint, $2, $3::jsonb, $4::jsonb, $5::date, $6::integer)",
+			      6, values, 200, API_ETAG);
 	free(body);
 }
 
@@ -166,9 +169,10 @@ void api_stays_list(struct req *r)
 	if (api_list_params(r, f) && api_query_int(r, f, "ending_within_days", 0, 3650) &&
 	    api_query_departement(r, f, "departement") &&
 	    api_query_int(r, f, "porteur_id", 1, INT64_MAX)) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[3] = {fs, r->actor, r->today};
-		api_sql_reply(r, "SELECT stay_list($1::jsonb, $2::jsonb, $3::date)", 3, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT stay_list($1::jsonb, $2::jsonb, $3::date)", 3, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);

@@ -357,10 +357,13 @@ void api_reports_indicators(struct req *r)
 		const char *accept = req_header(r, "Accept");
 		c->r = r;
 		c->format = report_format(accept);
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[2] = {fs, r->actor};
-		store_query(r->app->store, "SELECT report_indicators($1::jsonb, $2::jsonb)", 2, values,
-			    report_done, c);
+		if (fs)
+			store_query(r->app->store, "SELECT report_indicators($1::jsonb, $2::jsonb)", 2, values,
+				    report_done, c);
+		else
+			free(c); /* answered: 500 */
 		free(fs);
 	}
 	json_decref(f);

@@ -52,10 +52,11 @@ void api_youth_create(struct req *r)
 {
 	if (!api_validate(r, youth_fields, NFIELDS, false))
 		return;
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[3] = {body, r->actor, r->today};
-	api_sql_reply(r, "SELECT youth_create($1::jsonb, $2::jsonb, $3::date)", 3, values, 201,
-		      API_ETAG);
+	if (body)
+		api_sql_reply(r, "SELECT youth_create($1::jsonb, $2::jsonb, $3::date)", 3, values, 201,
+			      API_ETAG);
 	free(body);
 }
 
@@ -64,9 +65,10 @@ void api_youth_list(struct req *r)
 	json_t *f = json_object();
 	if (api_list_params(r, f) && api_query_enum(r, f, "status", all_statuses) &&
 	    api_query_departement(r, f, "departement")) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[2] = {fs, r->actor};
-		api_sql_reply(r, "SELECT youth_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT youth_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -88,11 +90,12 @@ void api_youth_patch(struct req *r)
 		return;
 	char id[24];
 	id_text(r, id);
-	char *patch = json_dumps(r->body, JSON_COMPACT);
+	char *patch = api_json_param(r, r->body);
 	const char *values[5] = {id, patch, match > 0 ? versions : NULL, r->actor, r->today};
-	api_sql_reply(r, "SELECT youth_patch($1::bigint, $2::jsonb, youth_if_match($1::bigint, $3::integer[]), "
-		      "$4::jsonb, $5::date)",
-		      5, values, 200, API_ETAG);
+	if (patch)
+		api_sql_reply(r, "SELECT youth_patch($1::bigint, $2::jsonb, youth_if_match($1::bigint, $3::integer[]), "
+			      "$4::jsonb, $5::date)",
+			      5, values, 200, API_ETAG);
 	free(patch);
 }
 

@@ -162,7 +162,8 @@ static void alert_tick(evutil_socket_t fd, short what, void *arg)
 	scan_alerts(app);
 	/* the period may have changed on SIGHUP */
 	struct timeval tv = {app->cfg.alerts_interval_seconds, 0};
-	evtimer_add(app->alert_timer, &tv);
+	if (evtimer_add(app->alert_timer, &tv) != 0)
+		log_error("alerts", "error=\"cannot schedule the next scan\"");
 }
 
 int scheduler_start(struct app *app)
@@ -172,9 +173,9 @@ int scheduler_start(struct app *app)
 	if (!app->scheduler || !app->alert_timer)
 		return -1;
 	struct timeval tv = {SCHEDULER_PERIOD, 0};
-	event_add(app->scheduler, &tv);
 	struct timeval atv = {app->cfg.alerts_interval_seconds, 0};
-	evtimer_add(app->alert_timer, &atv);
+	if (event_add(app->scheduler, &tv) != 0 || evtimer_add(app->alert_timer, &atv) != 0)
+		return -1;
 	scheduler_run_now(app);
 	return 0;
 }
