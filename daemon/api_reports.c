@@ -42,6 +42,8 @@ static const char *const columns[][2] = {
 	{"delai_median_entree_jours", "median_days_to_entry"},
 };
 #define NCOLUMNS (sizeof columns / sizeof *columns)
+/* the XLSX loops count columns in lxw_col_t (16 bits) */
+_Static_assert(NCOLUMNS + 2 < 1000, "more columns than a worksheet row takes here");
 
 #define XLSX_TYPE "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -181,8 +183,12 @@ static enum report_format report_format(const char *accept)
 /* "YYYY-MM-DD" as a spreadsheet date (time 00:00). */
 static bool xlsx_date(const char *iso, lxw_datetime *dt)
 {
+	sdate day;
 	memset(dt, 0, sizeof *dt);
-	return iso && sscanf(iso, "%4d-%2d-%2d", &dt->year, &dt->month, &dt->day) == 3;
+	if (!iso || !date_parse(iso, &day))
+		return false;
+	date_to_ymd(day, &dt->year, &dt->month, &dt->day);
+	return true;
 }
 
 /* The rates are fractions (0.25 = 25 %): shown as percentages, kept as numbers. */
@@ -214,7 +220,7 @@ static int write_xlsx(const char *path, const char *dir, json_t *report)
 	format_set_num_format(pct, "0.0%");
 	format_set_num_format(day, "dd/mm/yyyy");
 	lxw_col_t c;
-	for (c = 0; c < NCOLUMNS; c++)
+	for (c = 0; c < (lxw_col_t)NCOLUMNS; c++)
 		worksheet_write_string(ws, 0, c, columns[c][0], bold);
 	worksheet_write_string(ws, 0, c, "debut_periode", bold);
 	worksheet_write_string(ws, 0, c + 1, "fin_periode", bold);
@@ -228,7 +234,7 @@ static int write_xlsx(const char *path, const char *dir, json_t *report)
 	const json_t *item;
 	json_array_foreach(json_object_get(report, "items"), i, item) {
 		lxw_row_t row = (lxw_row_t)(i + 1);
-		for (c = 0; c < NCOLUMNS; c++) {
+		for (c = 0; c < (lxw_col_t)NCOLUMNS; c++) {
 			const json_t *v = json_object_get(item, columns[c][1]);
 			if (json_is_number(v)) {
 				worksheet_write_number(ws, row, c, json_number_value(v),

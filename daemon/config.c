@@ -267,7 +267,7 @@ static int parse_schedule(struct config *cfg, char *err, size_t errlen)
 		else if (*end == 'm') { unit = 60; end++; }
 		else if (*end == 'h') { unit = 3600; end++; }
 		else if (*end == 'd') { unit = 86400; end++; }
-		if (end == p || v < 0 || v > 30 * 86400 / unit || cfg->n_retries == CONFIG_MAX_RETRIES) {
+		if (end == p || v < 0 || v > 30L * 86400 / unit || cfg->n_retries == CONFIG_MAX_RETRIES) {
 			snprintf(err, errlen, "webhook_retry_schedule: expected up to %d delays like "
 				 "5s, 5m, 2h or 1d separated by commas", CONFIG_MAX_RETRIES);
 			return -1;

@@ -62,7 +62,7 @@ const char *log_quote(const char *s, char *buf, size_t size)
 		buf[j++] = '"';
 	for (; *s && j + 2 < size; s++) {
 		unsigned char c = (unsigned char)*s;
-		buf[j++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+		buf[j++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : (char)'?';
 	}
 	if (quote && j + 1 < size)
 		buf[j++] = '"';

@@ -483,7 +483,7 @@ static int ratio_points(int weight, long long num, long long den)
 		return 0;
 	if (num >= den)
 		return weight;
-	return (int)((2 * weight * num + den) / (2 * den));
+	return (int)((2LL * weight * num + den) / (2 * den));
 }
 
 /* "12,4" from 124: French decimal comma. */

@@ -60,9 +60,9 @@ static void scan_done(void *arg, PGresult *res)
 	int f_events = PQfnumber(res, "events");
 	if (f_events < 0 || PQntuples(res) != 1)
 		return;
-	int n = atoi(PQgetvalue(res, 0, f_events));
+	long n = strtol(PQgetvalue(res, 0, f_events), NULL, 10);
 	if (n > 0) {
-		log_info("alert_scan", "events=%d", n);
+		log_info("alert_scan", "events=%ld", n);
 		webhooks_kick(app);
 	}
 }
@@ -117,7 +117,7 @@ static void audit_purged(void *arg, PGresult *res)
 {
 	if (store_result_failed(res))
 		log_warn("audit_retention", "result=failed");
-	else if (PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0)
+	else if (PQntuples(res) == 1 && strtol(PQgetvalue(res, 0, 0), NULL, 10) > 0)
 		log_info("audit_retention", "deleted=%s", PQgetvalue(res, 0, 0));
 }
 
