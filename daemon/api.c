@@ -17,7 +17,9 @@
 #include "store.h"
 #include "validate.h"
 
-const char *const api_kinds[] = {"iml", "alt", "studio_tiroir", "fjt", "shared_flat", NULL};
+#define KIND_CODE_(name, code) code,
+const char *const api_kinds[] = {MATCH_KINDS(KIND_CODE_) NULL};
+#undef KIND_CODE_
 
 struct sql_call {
 	struct req *r;

@@ -98,9 +98,11 @@ void api_offers_create(struct req *r)
 		req_field_error(r, "/porteur_id", "required", "say which porteur holds the offer");
 		return;
 	}
-	int kind = config_kind_parse(json_string_value(json_object_get(r->body, "kind")));
+	enum match_kind kind = MATCH_KIND_COUNT;
+	match_kind_parse(json_string_value(json_object_get(r->body, "kind")), &kind);
 	char dflt[16];
-	int cap = r->app->cfg.max_stay_days[kind];
+	/* validated above (api_kinds); an unknown kind would have no cap */
+	int cap = kind < MATCH_KIND_COUNT ? r->app->cfg.max_stay_days[kind] : 0;
 	snprintf(dflt, sizeof dflt, "%d", cap);
 	char *body = api_json_param(r, r->body);
 	const char *values[4] = {body, r->actor, r->today, cap > 0 ? dflt : NULL};

@@ -58,13 +58,7 @@ void api_placements_create(struct req *r)
 			api_forbidden(r, "this young person or offer is outside this token's scope");
 			return;
 		}
-		struct match_params p = {
-			.on = DATE_NONE, .free_places = inventory_free_places_cb,
-			.weights = {r->app->cfg.weight_distance, r->app->cfg.weight_duration,
-				    r->app->cfg.weight_affordability, r->app->cfg.weight_support,
-				    r->app->cfg.weight_availability},
-		};
-		date_parse(r->today, &p.today);
+		struct match_params p = inventory_match_params(&r->app->cfg, r->today, DATE_NONE);
 		date_parse(json_string_value(json_object_get(r->body, "start_date")), &p.on);
 		enum match_rule rule = match_eligible(&p, &y->m, &o->m, NULL);
 		/* Free places are the database's to decide, for the exact period. */

@@ -55,15 +55,7 @@ static double now_ms(void)
 
 static struct match_params params_on(struct req *r, sdate on)
 {
-	const struct config *c = &r->app->cfg;
-	struct match_params p = {
-		.on = on,
-		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
-			    c->weight_support, c->weight_availability},
-		.free_places = inventory_free_places_cb,
-	};
-	date_parse(r->today, &p.today);
-	return p;
+	return inventory_match_params(&r->app->cfg, r->today, on);
 }
 
 /* Retry-After for a 429: a plan takes a few seconds; more when many wait. */

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "proxies.h"
+#include "siaod/match.h"
 
 enum key_type { T_STR, T_INT, T_BOOL };
 
@@ -28,6 +29,9 @@ struct key {
 #define S(f) T_STR, offsetof(struct config, f)
 #define I(f) T_INT, offsetof(struct config, f)
 #define B(f) T_BOOL, offsetof(struct config, f)
+/* a default given by a macro of another module, as the table's text */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Alphabetical, one line per key; config/siaod.conf documents each one. */
 static const struct key keys[] = {
@@ -44,11 +48,11 @@ static const struct key keys[] = {
 	{"max_body_bytes",              I(max_body_bytes), "1048576", 1024, 64 << 20, false},
 	{"max_connections",             I(max_connections), "0", 0, 1000000, false},
 	{"max_header_bytes",            I(max_header_bytes), "16384", 1024, 1 << 20, false},
-	{"max_stay_days_alt",           I(max_stay_days[KIND_ALT]), "180", 0, 3650, true},
-	{"max_stay_days_fjt",           I(max_stay_days[KIND_FJT]), "0", 0, 3650, true},
-	{"max_stay_days_iml",           I(max_stay_days[KIND_IML]), "540", 0, 3650, true},
-	{"max_stay_days_shared_flat",   I(max_stay_days[KIND_SHARED_FLAT]), "90", 1, 90, true},
-	{"max_stay_days_studio_tiroir", I(max_stay_days[KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
+	{"max_stay_days_alt",           I(max_stay_days[MATCH_KIND_ALT]), "180", 0, 3650, true},
+	{"max_stay_days_fjt",           I(max_stay_days[MATCH_KIND_FJT]), "0", 0, 3650, true},
+	{"max_stay_days_iml",           I(max_stay_days[MATCH_KIND_IML]), "540", 0, 3650, true},
+	{"max_stay_days_shared_flat",   I(max_stay_days[MATCH_KIND_SHARED_FLAT]), "90", 1, 90, true},
+	{"max_stay_days_studio_tiroir", I(max_stay_days[MATCH_KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
 	{"plan_queue_max",              I(plan_queue_max), "8", 0, 1000, false},
 	{"plan_sync_wait_ms",           I(plan_sync_wait_ms), "2000", 0, 60000, true},
 	{"plan_workers",                I(plan_workers), "2", 1, 64, false},
@@ -69,11 +73,11 @@ static const struct key keys[] = {
 	{"webhook_max_per_endpoint",    I(webhook_max_per_endpoint), "4", 1, 64, true},
 	{"webhook_retry_schedule",      S(webhook_retry_schedule), "5s,5m,30m,2h,5h,10h,10h", 0, 0, true},
 	{"webhook_timeout_seconds",     I(webhook_timeout_seconds), "15", 1, 120, true},
-	{"weight_affordability",        I(weight_affordability), "20", 0, 100, true},
-	{"weight_availability",         I(weight_availability), "10", 0, 100, true},
-	{"weight_distance",             I(weight_distance), "35", 0, 100, true},
-	{"weight_duration",             I(weight_duration), "15", 0, 100, true},
-	{"weight_support",              I(weight_support), "20", 0, 100, true},
+	{"weight_affordability",        I(weight_affordability), STR(MATCH_WEIGHT_DEFAULT_AFFORDABILITY), 0, 100, true},
+	{"weight_availability",         I(weight_availability), STR(MATCH_WEIGHT_DEFAULT_AVAILABILITY), 0, 100, true},
+	{"weight_distance",             I(weight_distance), STR(MATCH_WEIGHT_DEFAULT_DISTANCE), 0, 100, true},
+	{"weight_duration",             I(weight_duration), STR(MATCH_WEIGHT_DEFAULT_DURATION), 0, 100, true},
+	{"weight_support",              I(weight_support), STR(MATCH_WEIGHT_DEFAULT_SUPPORT), 0, 100, true},
 };
 #define NKEYS (sizeof keys / sizeof *keys)
 
@@ -85,24 +89,6 @@ size_t config_key_count(void)
 const char *config_key_name(size_t i)
 {
 	return i < NKEYS ? keys[i].name : NULL;
-}
-
-static const char *const kind_names[KIND_COUNT] = {
-	[KIND_IML] = "iml", [KIND_ALT] = "alt", [KIND_STUDIO_TIROIR] = "studio_tiroir",
-	[KIND_FJT] = "fjt", [KIND_SHARED_FLAT] = "shared_flat",
-};
-
-const char *config_kind_name(enum offer_kind kind)
-{
-	return kind < KIND_COUNT ? kind_names[kind] : "?";
-}
-
-int config_kind_parse(const char *s)
-{
-	for (int i = 0; i < KIND_COUNT; i++)
-		if (strcmp(s, kind_names[i]) == 0)
-			return i;
-	return -1;
 }
 
 static const struct key *key_find(const char *name)

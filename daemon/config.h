@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "siaod/match.h"
+
 #define CONFIG_MAX_THRESHOLDS 8
 #define CONFIG_MAX_RETRIES 16
-
-enum offer_kind { KIND_IML, KIND_ALT, KIND_STUDIO_TIROIR, KIND_FJT, KIND_SHARED_FLAT, KIND_COUNT };
 
 struct config {
 	char *listen;                 /* host:port */
@@ -23,7 +23,7 @@ struct config {
 	char *ui_dir;
 	int db_pool_size;
 	int hold_days;
-	int max_stay_days[KIND_COUNT]; /* 0 = no cap */
+	int max_stay_days[MATCH_KIND_COUNT]; /* by enum match_kind; 0 = no cap */
 	int default_max_distance_km;
 	int weight_distance, weight_duration, weight_affordability, weight_support,
 	    weight_availability;
@@ -76,7 +76,5 @@ void config_free(struct config *cfg);
 /* The key table, for documentation checks. */
 size_t config_key_count(void);
 const char *config_key_name(size_t i);
-const char *config_kind_name(enum offer_kind kind);
-int  config_kind_parse(const char *s);
 
 #endif

@@ -40,8 +40,9 @@
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const kind_codes[] = {
-	"iml", "alt", "studio_tiroir", "fjt", "shared_flat"};
+#define KIND_CODE_(name, code) [MATCH_KIND_##name] = code,
+static const char *const kind_codes[] = {MATCH_KINDS(KIND_CODE_)};
+#undef KIND_CODE_
 static const char *const offer_gender_codes[] = {"any", "female", "male"};
 static const char *const gender_codes[] = {"female", "male", "other"};
 static const char *const household_codes[] = {
@@ -209,9 +210,11 @@ bool match_weights_valid(const struct match_weights *w)
 
 struct match_weights match_weights_default(void)
 {
-	return (struct match_weights){.distance = 30, .duration = 20,
-				      .affordability = 20, .support = 20,
-				      .availability = 10};
+	return (struct match_weights){.distance = MATCH_WEIGHT_DEFAULT_DISTANCE,
+				      .duration = MATCH_WEIGHT_DEFAULT_DURATION,
+				      .affordability = MATCH_WEIGHT_DEFAULT_AFFORDABILITY,
+				      .support = MATCH_WEIGHT_DEFAULT_SUPPORT,
+				      .availability = MATCH_WEIGHT_DEFAULT_AVAILABILITY};
 }
 
 /* ---- distance and period ---- */

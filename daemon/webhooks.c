@@ -433,15 +433,9 @@ static json_t *candidates_for(struct app *app, int64_t offer_id, sdate on)
 	const struct inv_offer *o = inventory_offer(app->inv, offer_id);
 	if (!o)
 		return out;
-	const struct config *c = &app->cfg;
-	struct match_params p = {
-		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
-			    c->weight_support, c->weight_availability},
-		.free_places = inventory_free_places_cb,
-	};
 	char today[11];
-	clock_today(c, today);
-	date_parse(today, &p.today);
+	clock_today(&app->cfg, today);
+	struct match_params p = inventory_match_params(&app->cfg, today, DATE_NONE);
 	p.on = on != DATE_NONE && on > p.today ? on : p.today;
 	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
 	const struct match_youth **ys = malloc((n + 1) * sizeof *ys);

@@ -16,13 +16,21 @@
 
 #include "siaod/date.h"
 
-/* The enum values are internal; the codes (match_*_code) are the API's. */
+/* The enum values are internal; the codes (match_*_code) are the API's.
+ * The offer kinds are listed here only: X(NAME, "code") makes the enum
+ * (MATCH_KIND_NAME), the codes (match.c), the API's list (api.c). A new kind
+ * also needs its max_stay_days_<code> key in config.c. */
+#define MATCH_KINDS(X) \
+	X(IML, "iml") \
+	X(ALT, "alt") \
+	X(STUDIO_TIROIR, "studio_tiroir") \
+	X(FJT, "fjt") \
+	X(SHARED_FLAT, "shared_flat")
+
 enum match_kind {
-	MATCH_KIND_IML,
-	MATCH_KIND_ALT,
-	MATCH_KIND_STUDIO_TIROIR,
-	MATCH_KIND_FJT,
-	MATCH_KIND_SHARED_FLAT,
+#define MATCH_KIND_ENUM_(name, code) MATCH_KIND_##name,
+	MATCH_KINDS(MATCH_KIND_ENUM_)
+#undef MATCH_KIND_ENUM_
 	MATCH_KIND_COUNT
 };
 
@@ -139,8 +147,15 @@ struct match_weights {
 	int distance, duration, affordability, support, availability;
 };
 bool match_weights_valid(const struct match_weights *w);
-/* 30/20/20/20/10: distance matters most to a referent, soonness least since
- * the eligibility rules already demand a place free for the whole stay. */
+/* The default weights, 35/15/20/20/10: distance matters most to a referent,
+ * soonness least since the eligibility rules already demand a place free for
+ * the whole stay. The one source of these numbers: config.c's weight_* keys
+ * take their defaults from here. */
+#define MATCH_WEIGHT_DEFAULT_DISTANCE       35
+#define MATCH_WEIGHT_DEFAULT_DURATION       15
+#define MATCH_WEIGHT_DEFAULT_AFFORDABILITY  20
+#define MATCH_WEIGHT_DEFAULT_SUPPORT        20
+#define MATCH_WEIGHT_DEFAULT_AVAILABILITY   10
 struct match_weights match_weights_default(void);
 
 /* Places of `o` free on every day of [start, end), from the caller's

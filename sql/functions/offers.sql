@@ -57,7 +57,9 @@ BEGIN
             PERFORM siaod_fail(409, 'capacity-below-occupancy',
                 format('%s places are held on or after %s; capacity cannot go below %s',
                        active_now - retirable, today, active_now - retirable),
-                jsonb_build_object('errors', jsonb_build_array(jsonb_build_object(
+                -- min_capacity: the places taken from today on, which the UI shows
+                jsonb_build_object('min_capacity', active_now - retirable,
+                    'errors', jsonb_build_array(jsonb_build_object(
                     'pointer', '/capacity', 'code', 'out_of_range',
                     'detail', format('at least %s', active_now - retirable)))));
         END IF;

@@ -774,6 +774,35 @@ def capacity_never_drops_below_the_places_held():
     assert free_on(o, days(16)) == 0 and free_on(o, days(30)) == 1
 
 
+def places_taken_from_today(offer_id):
+    """The places of the offer that a placement holds on some day from today
+    on, counted in the database (what the UI's message shows)."""
+    return int(DB.sql("SELECT count(DISTINCT pl.place_id) FROM placements pl "
+                      "JOIN places p ON p.id = pl.place_id WHERE p.offer_id = %d "
+                      "AND pl.held && daterange('%s'::date, NULL)" % (offer_id, days(0)))[0])
+
+
+@test
+def capacity_problem_says_the_places_taken():
+    o = offer(label="Capacité minimale", capacity=4)
+    stay = in_state("active", o)                              # held from today
+    propose(youth(), o, start=days(5), end=days(9))           # held later on
+    propose(youth(), o, start=days(30), end=days(40))         # and later still
+    in_state("active", offer(label="Autre offre", capacity=1))  # another offer's: not counted
+    assert places_taken_from_today(o["id"]) == 3
+    r = D.call("PATCH", "/v1/offers/%d" % o["id"], PTS, {"capacity": 2})
+    pb = expect_problem(r, 409, "/capacity", "out_of_range")
+    assert pb["type"] == "/problems/capacity-below-occupancy", pb
+    assert pb["min_capacity"] == 3, pb
+    # the stay ends today: its place is free from today on
+    ok(stay, "exit", {"date": days(0), "destination": "street"})
+    assert places_taken_from_today(o["id"]) == 2
+    pb = expect_problem(D.call("PATCH", "/v1/offers/%d" % o["id"], PTS, {"capacity": 1}), 409, "/capacity")
+    assert pb["min_capacity"] == 2, pb
+    g = expect(D.call("PATCH", "/v1/offers/%d" % o["id"], PTS, {"capacity": 2}), 200).json
+    assert g["capacity"] == 2, g
+
+
 # ---------------------------------------------------------------- lists and scopes
 
 @test
