@@ -17,9 +17,6 @@
 #include "store.h"
 #include "validate.h"
 
-#define KIND_CODE_(name, code) code,
-const char *const api_kinds[] = {MATCH_KINDS(KIND_CODE_) NULL};
-#undef KIND_CODE_
 
 struct sql_call {
 	struct req *r;

@@ -73,7 +73,6 @@ void api_offer_etag(char *buf, size_t n, long long version, long long free_place
 struct vfield;
 bool api_validate(struct req *r, const struct vfield *fields, size_t n, bool patch);
 
-extern const char *const api_kinds[];
 /* Scope fields a token's role needs; NULL when consistent. Shared with the CLI. */
 json_t *api_token_scope_errors(const json_t *body);
 

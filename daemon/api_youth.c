@@ -8,15 +8,9 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "siaod/match.h"
 #include "validate.h"
 
-static const char *const genders[] = {"female", "male", "other", NULL};
-static const char *const households[] = {"alone", "couple", "with_children", NULL};
-static const char *const needs[] = {"wheelchair", "mental_health", "addiction",
-				    "justice_followup", "pregnancy", NULL};
-static const char *const situations[] = {"street", "emergency_shelter", "precarious",
-					 "institution_exit", "family_breakdown", NULL};
-static const char *const levels[] = {"light", "standard", "intensive", NULL};
 /* "placed" is reached through a placement's entry, never set by hand */
 static const char *const statuses[] = {"waiting", "closed", NULL};
 static const char *const all_statuses[] = {"waiting", "placed", "closed", NULL};
@@ -26,16 +20,16 @@ static const struct vfield youth_fields[] = {
 	{"departement", V_DEPARTEMENT, true, false, 0, 0, NULL, false},
 	{"birth_date", V_DATE, true, false, 0, 0, NULL, false},
 	{"rqth", V_BOOL, false, false, 0, 0, NULL, false},
-	{"gender", V_ENUM, true, false, 0, 0, genders, false},
-	{"household", V_ENUM, false, false, 0, 0, households, false},
+	{"gender", V_ENUM, true, false, 0, 0, match_gender_codes, false},
+	{"household", V_ENUM, false, false, 0, 0, match_household_codes, false},
 	{"has_pets", V_BOOL, false, false, 0, 0, NULL, false},
-	{"needs", V_ENUM_ARRAY, false, false, 0, 5, needs, false},
-	{"situation", V_ENUM, true, false, 0, 0, situations, false},
+	{"needs", V_ENUM_ARRAY, false, false, 0, MATCH_NEED_COUNT, match_need_codes, false},
+	{"situation", V_ENUM, true, false, 0, 0, match_situation_codes, false},
 	{"institution_exit_date", V_DATE, false, true, 0, 0, NULL, false},
 	{"commune_insee", V_INSEE, true, false, 0, 0, NULL, false},
 	{"max_distance_km", V_INT, false, true, 1, 1000, NULL, false},
 	{"monthly_income_eur", V_NUMBER, false, false, 0, 10000, NULL, false},
-	{"support_need", V_ENUM, false, false, 0, 0, levels, false},
+	{"support_need", V_ENUM, false, false, 0, 0, match_support_codes, false},
 	{"wanted_from", V_DATE, false, false, 0, 0, NULL, false},
 	{"wanted_months", V_INT, false, false, 1, 60, NULL, false},
 	{"registered_at", V_DATE, false, false, 0, 0, NULL, true},

@@ -302,6 +302,17 @@ static void record_flush(struct engine *e)
 
 /* ---------------------------------------------------------------- attempts */
 
+/* Appends h to *list; false (and *list untouched, still to free) when
+ * curl cannot: curl_slist_append's NULL must not replace the list. */
+static bool header_add(struct curl_slist **list, const char *h)
+{
+	struct curl_slist *n = curl_slist_append(*list, h);
+	if (!n)
+		return false;
+	*list = n;
+	return true;
+}
+
 static void attempt_start(struct engine *e, const PGresult *res, int row)
 {
 	/* deliveries_claim's columns, by name (sql/functions/webhooks.sql) */
@@ -320,15 +331,12 @@ static void attempt_start(struct engine *e, const PGresult *res, int row)
 	const char *url = PQgetvalue(res, row, f_url), *secret = PQgetvalue(res, row, f_secret);
 	const char *event_id = PQgetvalue(res, row, f_event);
 	size_t body_len = (size_t)PQgetlength(res, row, f_body);
-	a->attempts = atoi(PQgetvalue(res, row, f_attempts));
+	a->attempts = (int)strtol(PQgetvalue(res, row, f_attempts), NULL, 10);
 	a->body = malloc(body_len + 1);
 	a->easy = curl_easy_init();
-	if (!a->body || !a->easy) {
-		if (a->easy)
-			curl_easy_cleanup(a->easy);
-		attempt_free(a);
-		return;
-	}
+	/* not started: the claim's lease brings the delivery back later */
+	if (!a->body || !a->easy)
+		goto fail;
 	memcpy(a->body, PQgetvalue(res, row, f_body), body_len + 1);
 
 	/* webhook-timestamp is fresh on every attempt; webhook-id is the event's */
@@ -339,41 +347,59 @@ static void attempt_start(struct engine *e, const PGresult *res, int row)
 	snprintf(h_id, sizeof h_id, "webhook-id: %s", event_id);
 	snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", ts);
 	snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
-	a->headers = curl_slist_append(a->headers, "Content-Type: application/json");
-	a->headers = curl_slist_append(a->headers, h_id);
-	a->headers = curl_slist_append(a->headers, h_ts);
-	a->headers = curl_slist_append(a->headers, h_sig);
-	a->headers = curl_slist_append(a->headers, "User-Agent: siaod/" SIAOD_VERSION);
-	a->headers = curl_slist_append(a->headers, "Expect:");
+	if (!header_add(&a->headers, "Content-Type: application/json") ||
+	    !header_add(&a->headers, h_id) || !header_add(&a->headers, h_ts) ||
+	    !header_add(&a->headers, h_sig) ||
+	    !header_add(&a->headers, "User-Agent: siaod/" SIAOD_VERSION) ||
+	    !header_add(&a->headers, "Expect:"))
+		goto fail;
 
+	/* Every option counts (a refused PROTOCOLS_STR would allow any scheme,
+	 * a refused OPENSOCKETFUNCTION any address): the first refusal stops
+	 * the attempt. */
 	CURL *c = a->easy;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);     /* a redirect is a failure */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->app->cfg.webhook_timeout_seconds * 1000L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PRIVATE, a);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, e);
+	CURLcode rc = CURLE_OK;
+	const char *option = NULL;
+#define SET(opt, val) \
+	do { \
+		if (rc == CURLE_OK && (rc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
+			option = #opt; \
+	} while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_HTTPHEADER, a->headers);
+	SET(CURLOPT_POSTFIELDS, a->body);
+	SET(CURLOPT_POSTFIELDSIZE, (long)body_len);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);     /* a redirect is a failure */
+	SET(CURLOPT_TIMEOUT_MS, (long)e->app->cfg.webhook_timeout_seconds * 1000L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PRIVATE, a);
+	SET(CURLOPT_ERRORBUFFER, a->errbuf);
+	SET(CURLOPT_WRITEFUNCTION, discard_cb);
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, a);
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	SET(CURLOPT_OPENSOCKETDATA, e);
+#undef SET
+	if (rc != CURLE_OK) {
+		log_error("webhooks", "delivery=%lld option=%s error=\"%s\"", (long long)a->delivery_id,
+			  option, curl_easy_strerror(rc));
+		goto fail;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
+	if (curl_multi_add_handle(e->multi, c) != CURLM_OK)
+		goto fail;
 	a->next = e->attempts;
 	if (a->next)
 		a->next->prev = a;
 	e->attempts = a;
-	if (curl_multi_add_handle(e->multi, c) != CURLM_OK) {
-		curl_easy_cleanup(c);
-		attempt_free(a);
-		return;
-	}
 	e->running++;
+	return;
+fail:
+	if (a->easy)
+		curl_easy_cleanup(a->easy);
+	attempt_free(a);   /* the headers, the body, a */
 }
 
 static void claim_done(void *arg, PGresult *res)
@@ -414,16 +440,21 @@ struct enrich {
 	int pending;
 };
 
-static void made_ready(void *arg, PGresult *res)
+static void enrich_release(struct enrich *en)
 {
-	struct enrich *en = arg;
-	if (store_result_failed(res))
-		log_warn("webhook_enrich", "result=failed");
 	if (--en->pending == 0) {
 		en->e->enriching = false;
 		poll_now(en->e); /* the new events may have deliveries to claim */
 		free(en);
 	}
+}
+
+static void made_ready(void *arg, PGresult *res)
+{
+	struct enrich *en = arg;
+	if (store_result_failed(res))
+		log_warn("webhook_enrich", "result=failed");
+	enrich_release(en);
 }
 
 /* The best waiting young people for the freed place, as ids and scores. */
@@ -469,17 +500,25 @@ static void unready_done(void *arg, PGresult *res)
 		return;
 	}
 	en->e = e;
-	en->pending = n;
+	en->pending = n + 1;    /* one more, dropped below once every query is sent */
 	for (int i = 0; i < n; i++) {
-		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE : (sdate)atoi(PQgetvalue(res, i, f_on));
+		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE
+			   : (sdate)strtol(PQgetvalue(res, i, f_on), NULL, 10);
 		json_t *cands = candidates_for(e->app, strtoll(PQgetvalue(res, i, f_offer), NULL, 10), on);
 		char *text = json_dumps(cands, JSON_COMPACT);
 		json_decref(cands);
-		const char *values[2] = {PQgetvalue(res, i, f_outbox), text ? text : "[]"};
+		if (!text) {
+			/* out of memory: the event stays unready, the next round retries */
+			log_warn("webhook_enrich", "error=\"cannot encode the candidates\"");
+			enrich_release(en);
+			continue;
+		}
+		const char *values[2] = {PQgetvalue(res, i, f_outbox), text};
 		store_query(e->app->store, "SELECT outbox_make_ready($1::bigint, $2::jsonb)", 2, values,
 			    made_ready, en);
 		free(text);
 	}
+	enrich_release(en);     /* the extra count: en goes when every answer is in */
 }
 
 static void enrich(struct engine *e)
@@ -537,9 +576,12 @@ int webhooks_start(struct app *app)
 	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
-	struct timeval tv = {0, POLL_MS * 1000};
-	event_add(e->poll, &tv);
+	struct timeval tv = {0, POLL_MS * 1000L};
 	app->webhooks = e;
+	if (event_add(e->poll, &tv) != 0) {
+		webhooks_stop(app);
+		return -1;
+	}
 	poll_now(e);
 	return 0;
 }
@@ -560,6 +602,11 @@ void webhooks_stop(struct app *app)
 	/* abandon attempts in flight: their leases bring them back */
 	while (e->attempts) {
 		struct attempt *a = e->attempts;
+		/* unlinked here, so the loop visibly moves on */
+		e->attempts = a->next;
+		if (a->next)
+			a->next->prev = NULL;
+		a->next = NULL;
 		curl_multi_remove_handle(e->multi, a->easy);
 		curl_easy_cleanup(a->easy);
 		attempt_free(a);

@@ -85,6 +85,15 @@ enum match_need {
 /* Codes as in the HTTP API and the database ("studio_tiroir", "street", ...).
  * *_code returns NULL for a value out of range; *_parse returns false for an
  * unknown code and leaves *out alone. */
+/* The same codes in enum order (bit order for needs), NULL-terminated: the
+ * lists the API validates against. */
+extern const char *const match_kind_codes[];
+extern const char *const match_offer_gender_codes[];
+extern const char *const match_gender_codes[];
+extern const char *const match_household_codes[];
+extern const char *const match_support_codes[];
+extern const char *const match_situation_codes[];
+extern const char *const match_need_codes[];
 const char *match_kind_code(enum match_kind v);
 const char *match_offer_gender_code(enum match_offer_gender v);
 const char *match_gender_code(enum match_gender v);
@@ -258,12 +267,20 @@ void match_explain_hints(const struct match_params *p, const struct match_youth 
 			 const struct match_offer *const offers[], size_t n,
 			 struct match_hints *out);
 
+/* The score's factors, listed here only: X(NAME, "code") makes the enum
+ * (MATCH_FACTOR_NAME) and the codes (match.c). Each has its field in
+ * struct match_weights and its weight_<code> key in config.c. */
+#define MATCH_FACTORS(X) \
+	X(DISTANCE, "distance") \
+	X(DURATION, "duration") \
+	X(AFFORDABILITY, "affordability") \
+	X(SUPPORT, "support") \
+	X(AVAILABILITY, "availability")
+
 enum match_factor_id {
-	MATCH_FACTOR_DISTANCE,
-	MATCH_FACTOR_DURATION,
-	MATCH_FACTOR_AFFORDABILITY,
-	MATCH_FACTOR_SUPPORT,
-	MATCH_FACTOR_AVAILABILITY,
+#define MATCH_FACTOR_ENUM_(name, code) MATCH_FACTOR_##name,
+	MATCH_FACTORS(MATCH_FACTOR_ENUM_)
+#undef MATCH_FACTOR_ENUM_
 	MATCH_FACTOR_COUNT
 };
 /* "distance", "duration", "affordability", "support", "availability". */
