@@ -165,12 +165,18 @@ void config_defaults(struct config *cfg)
 			abort(); /* a default that does not parse is a programming error */
 }
 
+/* ASCII blanks: the file's syntax does not depend on the locale */
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
 static char *trim(char *s)
 {
-	while (isspace((unsigned char)*s))
+	while (blank(*s))
 		s++;
 	char *e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
+	while (e > s && blank(e[-1]))
 		*--e = '\0';
 	return s;
 }

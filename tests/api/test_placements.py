@@ -787,7 +787,7 @@ def capacity_problem_says_the_places_taken():
     o = offer(label="Capacité minimale", capacity=4)
     stay = in_state("active", o)                              # held from today
     propose(youth(), o, start=days(5), end=days(9))           # held later on
-    propose(youth(), o, start=days(30), end=days(40))         # and later still
+    propose(youth(), o, start=days(7), end=days(20))          # overlapping: a third place
     in_state("active", offer(label="Autre offre", capacity=1))  # another offer's: not counted
     assert places_taken_from_today(o["id"]) == 3
     r = D.call("PATCH", "/v1/offers/%d" % o["id"], PTS, {"capacity": 2})
