@@ -40,7 +40,7 @@
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-#define KIND_CODE_(name, code) [MATCH_KIND_##name] = code,
+#define KIND_CODE_(name, code) [MATCH_KIND_##name] = (code),
 const char *const match_kind_codes[] = {MATCH_KINDS(KIND_CODE_) NULL};
 #undef KIND_CODE_
 const char *const match_offer_gender_codes[] = {"any", "female", "male", NULL};
@@ -57,7 +57,7 @@ const char *const match_need_codes[] = {
 static const char *const rule_codes[] = {
 	"closed", "distance", "age", "gender", "household", "pets",
 	"wheelchair", "no_free_place"};
-#define FACTOR_CODE_(name, code) [MATCH_FACTOR_##name] = code,
+#define FACTOR_CODE_(name, code) [MATCH_FACTOR_##name] = (code),
 static const char *const factor_codes[] = {MATCH_FACTORS(FACTOR_CODE_)};
 #undef FACTOR_CODE_
 

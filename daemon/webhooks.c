@@ -44,6 +44,7 @@ struct engine {
 	struct event *poll;           /* every POLL_MS */
 	struct event *kick;           /* once, as soon as possible: more work may be due */
 	bool kicked;                  /* a kick came while a claim or enrichment ran */
+	int enrich_pending;           /* answers of the enrichment round still to come */
 	int running;                  /* attempts in flight */
 	struct attempt *attempts;     /* their list, to abandon them at exit */
 	bool claiming, enriching, recording, stopped;
@@ -435,26 +436,22 @@ static void claim(struct engine *e)
 
 /* ---------------------------------------------------------------- enrichment */
 
-struct enrich {
-	struct engine *e;
-	int pending;
-};
-
-static void enrich_release(struct enrich *en)
+/* The enrichment's answers still to come are counted in the engine (one
+ * round at a time: e->enriching); the last one ends the round. */
+static void enrich_release(struct engine *e)
 {
-	if (--en->pending == 0) {
-		en->e->enriching = false;
-		poll_now(en->e); /* the new events may have deliveries to claim */
-		free(en);
+	if (--e->enrich_pending == 0) {
+		e->enriching = false;
+		poll_now(e); /* the new events may have deliveries to claim */
 	}
 }
 
 static void made_ready(void *arg, PGresult *res)
 {
-	struct enrich *en = arg;
+	struct engine *e = arg;
 	if (store_result_failed(res))
 		log_warn("webhook_enrich", "result=failed");
-	enrich_release(en);
+	enrich_release(e);
 }
 
 /* The best waiting young people for the freed place, as ids and scores. */
@@ -494,13 +491,7 @@ static void unready_done(void *arg, PGresult *res)
 		e->enriching = false;
 		return;
 	}
-	struct enrich *en = calloc(1, sizeof *en);
-	if (!en) {
-		e->enriching = false;
-		return;
-	}
-	en->e = e;
-	en->pending = n + 1;    /* one more, dropped below once every query is sent */
+	e->enrich_pending = n + 1;   /* one more, dropped below once every query is sent */
 	for (int i = 0; i < n; i++) {
 		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE
 			   : (sdate)strtol(PQgetvalue(res, i, f_on), NULL, 10);
@@ -510,15 +501,15 @@ static void unready_done(void *arg, PGresult *res)
 		if (!text) {
 			/* out of memory: the event stays unready, the next round retries */
 			log_warn("webhook_enrich", "error=\"cannot encode the candidates\"");
-			enrich_release(en);
+			enrich_release(e);
 			continue;
 		}
 		const char *values[2] = {PQgetvalue(res, i, f_outbox), text};
 		store_query(e->app->store, "SELECT outbox_make_ready($1::bigint, $2::jsonb)", 2, values,
-			    made_ready, en);
+			    made_ready, e);
 		free(text);
 	}
-	enrich_release(en);     /* the extra count: en goes when every answer is in */
+	enrich_release(e);          /* the extra count: the round ends with its last answer */
 }
 
 static void enrich(struct engine *e)
