@@ -17,7 +17,6 @@
 #include "store.h"
 #include "validate.h"
 
-const char *const api_kinds[] = {"iml", "alt", "studio_tiroir", "fjt", "shared_flat", NULL};
 
 struct sql_call {
 	struct req *r;
@@ -25,6 +24,14 @@ struct sql_call {
 	int flags;
 	PGresult *res;     /* kept while the inventory refreshes */
 };
+
+char *api_json_param(struct req *r, const json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (!text)
+		req_problem(r, 500, "internal", "cannot encode the request's parameters");
+	return text;
+}
 
 void api_sql_problem(struct req *r, const PGresult *res)
 {

@@ -30,6 +30,10 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
  * `member`: `secret`, which is shown this once (see idem_redact). */
 void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, const char *const *values,
 				const char *member, const char *secret);
+/* j as the text of a jsonb parameter (to free). NULL when json_dumps fails
+ * (out of memory): the request is answered 500 and the caller must not run
+ * its SQL, whose parameter would otherwise be an SQL NULL. */
+char *api_json_param(struct req *r, const json_t *j);
 /* Answers the problem a failed result (or NULL: database unavailable) means. */
 void api_sql_problem(struct req *r, const PGresult *res);
 /* Records a refused attempt in the audit log: a 403 is one row, a 401 is
@@ -69,7 +73,6 @@ void api_offer_etag(char *buf, size_t n, long long version, long long free_place
 struct vfield;
 bool api_validate(struct req *r, const struct vfield *fields, size_t n, bool patch);
 
-extern const char *const api_kinds[];
 /* Scope fields a token's role needs; NULL when consistent. Shared with the CLI. */
 json_t *api_token_scope_errors(const json_t *body);
 

@@ -38,9 +38,10 @@ void api_audit_list(struct req *r)
 	    api_query_int(r, f, "actor", 1, INT64_MAX) && api_query_int(r, f, "account", 1, INT64_MAX) &&
 	    time_param(r, f, "from") &&
 	    time_param(r, f, "to")) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT audit_list($1::jsonb)", 1, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT audit_list($1::jsonb)", 1, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);

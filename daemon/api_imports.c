@@ -169,8 +169,8 @@ void api_imports(struct req *r)
 	c->apply = mode && strcmp(mode, "apply") == 0;
 	/* each kind's default stay cap, as offer_create is given it */
 	json_t *caps = json_object();
-	for (int k = 0; k < KIND_COUNT; k++)
-		json_object_set_new(caps, config_kind_name(k), r->app->cfg.max_stay_days[k] > 0
+	for (int k = 0; k < MATCH_KIND_COUNT; k++)
+		json_object_set_new(caps, match_kind_codes[k], r->app->cfg.max_stay_days[k] > 0
 			? json_integer(r->app->cfg.max_stay_days[k]) : json_null());
 	char *cs = json_dumps(caps, JSON_COMPACT);
 	json_decref(caps);

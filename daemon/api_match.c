@@ -17,17 +17,7 @@ static json_t *date_json(sdate d);
 
 static struct match_params params_for(struct req *r)
 {
-	const struct config *c = &r->app->cfg;
-	struct match_params p = {
-		.on = DATE_NONE,
-		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
-			    c->weight_support, c->weight_availability},
-		.free_places = inventory_free_places_cb,
-		.next_free = inventory_next_free_cb,
-		.reconfirm_days = c->reconfirm_days, .refusal_cooldown_days = c->refusal_cooldown_days,
-	};
-	date_parse(r->today, &p.today);
-	return p;
+	return inventory_match_params(&r->app->cfg, r->today, DATE_NONE);
 }
 
 /* explain=1: what would change the answer (see match_explain_hints), in

@@ -17,13 +17,11 @@
 #include "clock.h"
 #include "validate.h"
 
-static const char *const genders[] = {"any", "female", "male", NULL};
-static const char *const levels[] = {"light", "standard", "intensive", NULL};
 static const char *const statuses[] = {"open", "closed", NULL};
 
 static const struct vfield offer_fields[] = {
 	{"porteur_id", V_INT, false, false, 1, INT64_MAX, NULL, true},
-	{"kind", V_ENUM, true, false, 0, 0, api_kinds, false},
+	{"kind", V_ENUM, true, false, 0, 0, match_kind_codes, false},
 	{"label", V_STRING, true, false, 1, 200, NULL, false},
 	{"commune_insee", V_INSEE, true, false, 0, 0, NULL, false},
 	{"departement", V_DEPARTEMENT, false, false, 0, 0, NULL, false},
@@ -35,12 +33,12 @@ static const struct vfield offer_fields[] = {
 	 * 30); matching applies the programme's limit on top (match.h) */
 	{"min_age", V_INT, false, false, 16, 30, NULL, false},
 	{"max_age", V_INT, false, false, 16, 30, NULL, false},
-	{"gender", V_ENUM, false, false, 0, 0, genders, false},
+	{"gender", V_ENUM, false, false, 0, 0, match_offer_gender_codes, false},
 	{"accepts_couples", V_BOOL, false, false, 0, 0, NULL, false},
 	{"accepts_children", V_BOOL, false, false, 0, 0, NULL, false},
 	{"accepts_pets", V_BOOL, false, false, 0, 0, NULL, false},
 	{"wheelchair_accessible", V_BOOL, false, false, 0, 0, NULL, false},
-	{"support_level", V_ENUM, false, false, 0, 0, levels, false},
+	{"support_level", V_ENUM, false, false, 0, 0, match_support_codes, false},
 	{"monthly_charge_eur", V_NUMBER, false, false, 0, 5000, NULL, false},
 	{"available_from", V_DATE, false, false, 0, 0, NULL, false},
 	{"available_until", V_DATE, false, true, 0, 0, NULL, false},
@@ -101,14 +99,17 @@ void api_offers_create(struct req *r)
 		req_field_error(r, "/porteur_id", "required", "say which porteur holds the offer");
 		return;
 	}
-	int kind = config_kind_parse(json_string_value(json_object_get(r->body, "kind")));
+	enum match_kind kind = MATCH_KIND_COUNT;
+	match_kind_parse(json_string_value(json_object_get(r->body, "kind")), &kind);
 	char dflt[16];
-	int cap = r->app->cfg.max_stay_days[kind];
+	/* validated above (match_kind_codes); an unknown kind would have no cap */
+	int cap = kind < MATCH_KIND_COUNT ? r->app->cfg.max_stay_days[kind] : 0;
 	snprintf(dflt, sizeof dflt, "%d", cap);
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[4] = {body, r->actor, r->today, cap > 0 ? dflt : NULL};
-	api_sql_reply(r, "SELECT offer_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
-		      4, values, 201, API_ETAG_OFFER);
+	if (body)
+		api_sql_reply(r, "SELECT offer_create($1::jsonb, $2::jsonb, $3::date, $4::integer)",
+			      4, values, 201, API_ETAG_OFFER);
 	free(body);
 }
 
@@ -165,7 +166,7 @@ void api_offers_list(struct req *r)
 {
 	json_t *f = json_object();
 	if (!(api_list_params(r, f) && api_query_departement(r, f, "departement") &&
-	      api_query_enum(r, f, "kind", api_kinds) && api_query_enum(r, f, "status", statuses) &&
+	      api_query_enum(r, f, "kind", match_kind_codes) && api_query_enum(r, f, "status", statuses) &&
 	      api_query_int(r, f, "porteur_id", 1, INT64_MAX) &&
 	      api_query_int(r, f, "min_free", 0, 1000) &&
 	      api_query_date(r, f, "available_on", r->today))) {
@@ -276,11 +277,12 @@ void api_offers_patch(struct req *r)
 		return;
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-	char *patch = json_dumps(r->body, JSON_COMPACT);
+	char *patch = api_json_param(r, r->body);
 	const char *values[5] = {id, patch, match > 0 ? versions : NULL, r->actor, r->today};
-	api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, offer_if_match($1::bigint, $3::integer[]), "
-		      "$4::jsonb, $5::date)",
-		      5, values, 200, API_ETAG_OFFER);
+	if (patch)
+		api_sql_reply(r, "SELECT offer_patch($1::bigint, $2::jsonb, offer_if_match($1::bigint, $3::integer[]), "
+			      "$4::jsonb, $5::date)",
+			      5, values, 200, API_ETAG_OFFER);
 	free(patch);
 }
 

@@ -58,15 +58,7 @@ void api_placements_create(struct req *r)
 			api_forbidden(r, "this young person or offer is outside this token's scope");
 			return;
 		}
-		struct match_params p = {
-			.on = DATE_NONE, .free_places = inventory_free_places_cb,
-			.weights = {r->app->cfg.weight_distance, r->app->cfg.weight_duration,
-				    r->app->cfg.weight_affordability, r->app->cfg.weight_support,
-				    r->app->cfg.weight_availability},
-			.reconfirm_days = r->app->cfg.reconfirm_days,
-			.refusal_cooldown_days = r->app->cfg.refusal_cooldown_days,
-		};
-		date_parse(r->today, &p.today);
+		struct match_params p = inventory_match_params(&r->app->cfg, r->today, DATE_NONE);
 		date_parse(json_string_value(json_object_get(r->body, "start_date")), &p.on);
 		enum match_rule rule = match_eligible(&p, &y->m, &o->m, NULL);
 		/* Free places are the database's to decide, for the exact period. */
@@ -81,10 +73,11 @@ void api_placements_create(struct req *r)
 	}
 	char hold[16];
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[4] = {body, r->actor, r->today, hold};
-	api_sql_reply(r, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)", 4,
-		      values, 201, API_ETAG);
+	if (body)
+		api_sql_reply(r, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)", 4,
+			      values, 201, API_ETAG);
 	free(body);
 }
 
@@ -94,9 +87,10 @@ void api_placements_list(struct req *r)
 	if (api_list_params(r, f) && api_query_enum(r, f, "status", statuses) &&
 	    api_query_int(r, f, "offer_id", 1, INT64_MAX) && api_query_int(r, f, "youth_id", 1, INT64_MAX) &&
 	    api_query_int(r, f, "porteur_id", 1, INT64_MAX)) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[2] = {fs, r->actor};
-		api_sql_reply(r, "SELECT placement_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT placement_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -162,10 +156,11 @@ void api_placements_transition(struct req *r)
 	char id[24], hold[16];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[6] = {id, action, body, r->actor, r->today, hold};
-	api_sql_reply(r, "SELECT placement_transition($1::bigint, $2, $3::jsonb, $4::jsonb, $5::date, $6::integer)",
-		      6, values, 200, API_ETAG);
+	if (body)
+		api_sql_reply(r, "SELECT placement_transition($1::bigint, $2, $3::jsonb, $4::jsonb, $5::date, $6::integer)",
+			      6, values, 200, API_ETAG);
 	free(body);
 }
 
@@ -175,9 +170,10 @@ void api_stays_list(struct req *r)
 	if (api_list_params(r, f) && api_query_int(r, f, "ending_within_days", 0, 3650) &&
 	    api_query_departement(r, f, "departement") &&
 	    api_query_int(r, f, "porteur_id", 1, INT64_MAX)) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[3] = {fs, r->actor, r->today};
-		api_sql_reply(r, "SELECT stay_list($1::jsonb, $2::jsonb, $3::date)", 3, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT stay_list($1::jsonb, $2::jsonb, $3::date)", 3, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);

@@ -55,16 +55,7 @@ static double now_ms(void)
 
 static struct match_params params_on(struct req *r, sdate on)
 {
-	const struct config *c = &r->app->cfg;
-	struct match_params p = {
-		.on = on,
-		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
-			    c->weight_support, c->weight_availability},
-		.free_places = inventory_free_places_cb,
-		.reconfirm_days = c->reconfirm_days, .refusal_cooldown_days = c->refusal_cooldown_days,
-	};
-	date_parse(r->today, &p.today);
-	return p;
+	return inventory_match_params(&r->app->cfg, r->today, on);
 }
 
 /* Retry-After for a 429: a plan takes a few seconds; more when many wait. */
@@ -412,7 +403,7 @@ static void run_enqueued(void *arg, PGresult *res)
 		return;
 	}
 	int wait = run->app->cfg.plan_sync_wait_ms;
-	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+	struct timeval tv = {wait / 1000, (wait % 1000) * 1000L};
 	run->timer = evtimer_new(run->app->base, on_run_timer, run);
 	if (!run->timer || evtimer_add(run->timer, &tv) != 0)
 		run_accepted(run);
@@ -685,7 +676,7 @@ static void on_apply_timer(evutil_socket_t fd, short what, void *arg)
 static int results_add(struct apply *a, const char *item)
 {
 	size_t len = strlen(item);
-	if (a->rlen + len + 3 > a->rcap) {
+	if (!a->results || a->rlen + len + 3 > a->rcap) {
 		size_t cap = (a->rcap ? a->rcap * 2 : 4096) + len;
 		char *grown = realloc(a->results, cap);
 		if (!grown)
@@ -727,8 +718,11 @@ static void apply_refreshed(void *arg, bool ok)
 	snprintf(id, sizeof id, "%lld", (long long)a->plan_id);
 	if (!a->results)
 		results_add(a, "");       /* "[" */
-	if (a->results && a->rlen > 1)
-		strcat(a->results, "]");
+	if (a->results && a->rlen > 1) {
+		/* results_add keeps room for the closing bracket and the NUL */
+		a->results[a->rlen++] = ']';
+		a->results[a->rlen] = '\0';
+	}
 	const char *values[3] = {id, a->results && a->rlen > 1 ? a->results : "[]", a->actor};
 	store_query(a->app->store, "SELECT plan_record_applied($1::bigint, $2::jsonb, $3::jsonb)", 3,
 		    values, apply_recorded, a);
@@ -831,7 +825,7 @@ static void apply_prepared(struct plan_job *job)
 	/* proposing takes a round trip per pair: from now on, the request
 	 * waits plan_sync_wait_ms at most */
 	int wait = a->app->cfg.plan_sync_wait_ms;
-	struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+	struct timeval tv = {wait / 1000, (wait % 1000) * 1000L};
 	a->timer = evtimer_new(a->app->base, on_apply_timer, a);
 	if (!a->timer || evtimer_add(a->timer, &tv) != 0)
 		apply_accepted(a);

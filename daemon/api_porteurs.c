@@ -19,9 +19,10 @@ void api_porteurs_create(struct req *r)
 {
 	if (!api_validate(r, porteur_fields, NFIELDS, false))
 		return;
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[2] = {body, r->actor};
-	api_sql_reply(r, "SELECT porteur_create($1::jsonb, $2::jsonb)", 2, values, 201, API_ETAG);
+	if (body)
+		api_sql_reply(r, "SELECT porteur_create($1::jsonb, $2::jsonb)", 2, values, 201, API_ETAG);
 	free(body);
 }
 
@@ -29,9 +30,10 @@ void api_porteurs_list(struct req *r)
 {
 	json_t *f = json_object();
 	if (api_list_params(r, f) && api_query_departement(r, f, "departement")) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT porteur_list($1::jsonb)", 1, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT porteur_list($1::jsonb)", 1, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -53,10 +55,11 @@ void api_porteurs_patch(struct req *r)
 		return;
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-	char *patch = json_dumps(r->body, JSON_COMPACT);
+	char *patch = api_json_param(r, r->body);
 	const char *values[4] = {id, patch, match > 0 ? versions : NULL, r->actor};
-	api_sql_reply(r, "SELECT porteur_patch($1::bigint, $2::jsonb, porteur_if_match($1::bigint, $3::integer[]), "
-		      "$4::jsonb)",
-		      4, values, 200, API_ETAG);
+	if (patch)
+		api_sql_reply(r, "SELECT porteur_patch($1::bigint, $2::jsonb, porteur_if_match($1::bigint, $3::integer[]), "
+			      "$4::jsonb)",
+			      4, values, 200, API_ETAG);
 	free(patch);
 }

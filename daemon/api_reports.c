@@ -46,6 +46,8 @@ static const char *const columns[][2] = {
 	{"part_confirmees_a_temps", "confirmed_in_time_share"},
 };
 #define NCOLUMNS (sizeof columns / sizeof *columns)
+/* the XLSX loops count columns in lxw_col_t (16 bits) */
+_Static_assert(NCOLUMNS + 2 < 1000, "more columns than a worksheet row takes here");
 
 /* A column's value: "a/b" is member b of object a. */
 static const json_t *column_value(const json_t *item, const char *key)
@@ -196,8 +198,12 @@ static enum report_format report_format(const char *accept)
 /* "YYYY-MM-DD" as a spreadsheet date (time 00:00). */
 static bool xlsx_date(const char *iso, lxw_datetime *dt)
 {
+	sdate day;
 	memset(dt, 0, sizeof *dt);
-	return iso && sscanf(iso, "%4d-%2d-%2d", &dt->year, &dt->month, &dt->day) == 3;
+	if (!iso || !date_parse(iso, &day))
+		return false;
+	date_to_ymd(day, &dt->year, &dt->month, &dt->day);
+	return true;
 }
 
 /* The rates are fractions (0.25 = 25 %): shown as percentages, kept as numbers. */
@@ -229,7 +235,7 @@ static int write_xlsx(const char *path, const char *dir, json_t *report)
 	format_set_num_format(pct, "0.0%");
 	format_set_num_format(day, "dd/mm/yyyy");
 	lxw_col_t c;
-	for (c = 0; c < NCOLUMNS; c++)
+	for (c = 0; c < (lxw_col_t)NCOLUMNS; c++)
 		worksheet_write_string(ws, 0, c, columns[c][0], bold);
 	worksheet_write_string(ws, 0, c, "debut_periode", bold);
 	worksheet_write_string(ws, 0, c + 1, "fin_periode", bold);
@@ -243,7 +249,7 @@ static int write_xlsx(const char *path, const char *dir, json_t *report)
 	const json_t *item;
 	json_array_foreach(json_object_get(report, "items"), i, item) {
 		lxw_row_t row = (lxw_row_t)(i + 1);
-		for (c = 0; c < NCOLUMNS; c++) {
+		for (c = 0; c < (lxw_col_t)NCOLUMNS; c++) {
 			const json_t *v = column_value(item, columns[c][1]);
 			if (json_is_number(v)) {
 				worksheet_write_number(ws, row, c, json_number_value(v),
@@ -375,10 +381,13 @@ void api_reports_indicators(struct req *r)
 		/* freshness is counted on today, with the configured delay */
 		json_object_set_new(f, "today", json_string(r->today));
 		json_object_set_new(f, "reconfirm_days", json_integer(r->app->cfg.reconfirm_days));
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[2] = {fs, r->actor};
-		store_query(r->app->store, "SELECT report_indicators($1::jsonb, $2::jsonb)", 2, values,
-			    report_done, c);
+		if (fs)
+			store_query(r->app->store, "SELECT report_indicators($1::jsonb, $2::jsonb)", 2, values,
+				    report_done, c);
+		else
+			free(c); /* answered: 500 */
 		free(fs);
 	}
 	json_decref(f);

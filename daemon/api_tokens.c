@@ -60,10 +60,11 @@ void api_tokens_create(struct req *r)
 		return;
 	}
 	auth_hash_param(hash, hp);
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[3] = {hp, body, r->actor};
-	api_sql_create_with_secret(r, "SELECT token_create($1::bytea, $2::jsonb, $3::jsonb)", 3, values,
-				   "token", token);
+	if (body)
+		api_sql_create_with_secret(r, "SELECT token_create($1::bytea, $2::jsonb, $3::jsonb)", 3, values,
+					   "token", token);
 	memset(token, 0, sizeof token);
 	free(body);
 }
@@ -72,9 +73,10 @@ void api_tokens_list(struct req *r)
 {
 	json_t *f = json_object();
 	if (api_list_params(r, f)) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[1] = {fs};
-		api_sql_reply(r, "SELECT token_list($1::jsonb)", 1, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT token_list($1::jsonb)", 1, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);

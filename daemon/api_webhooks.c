@@ -107,10 +107,11 @@ void api_webhooks_create(struct req *r)
 		req_problem(r, 503, "unavailable", "cannot draw a secret now");
 		return;
 	}
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[3] = {body, secret, r->actor};
-	api_sql_create_with_secret(r, "SELECT webhook_create($1::jsonb, $2, $3::jsonb)", 3, values,
-				   "secret", secret);
+	if (body)
+		api_sql_create_with_secret(r, "SELECT webhook_create($1::jsonb, $2, $3::jsonb)", 3, values,
+					   "secret", secret);
 	memset(secret, 0, sizeof secret);
 	free(body);
 }
@@ -119,9 +120,10 @@ void api_webhooks_list(struct req *r)
 {
 	json_t *f = json_object();
 	if (api_list_params(r, f)) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[2] = {fs, r->actor};
-		api_sql_reply(r, "SELECT webhook_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT webhook_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -141,9 +143,10 @@ void api_webhooks_deliveries(struct req *r)
 	if (api_list_params(r, f) && api_query_enum(r, f, "status", delivery_statuses)) {
 		char id[24];
 		snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[3] = {id, fs, r->actor};
-		api_sql_reply(r, "SELECT delivery_list($1::bigint, $2::jsonb, $3::jsonb)", 3, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT delivery_list($1::bigint, $2::jsonb, $3::jsonb)", 3, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);

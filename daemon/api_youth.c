@@ -8,15 +8,9 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "siaod/match.h"
 #include "validate.h"
 
-static const char *const genders[] = {"female", "male", "other", NULL};
-static const char *const households[] = {"alone", "couple", "with_children", NULL};
-static const char *const needs[] = {"wheelchair", "mental_health", "addiction",
-				    "justice_followup", "pregnancy", NULL};
-static const char *const situations[] = {"street", "emergency_shelter", "precarious",
-					 "institution_exit", "family_breakdown", NULL};
-static const char *const levels[] = {"light", "standard", "intensive", NULL};
 /* "placed" is reached through a placement's entry, never set by hand */
 static const char *const statuses[] = {"waiting", "closed", NULL};
 static const char *const all_statuses[] = {"waiting", "placed", "closed", NULL};
@@ -26,16 +20,16 @@ static const struct vfield youth_fields[] = {
 	{"departement", V_DEPARTEMENT, true, false, 0, 0, NULL, false},
 	{"birth_date", V_DATE, true, false, 0, 0, NULL, false},
 	{"rqth", V_BOOL, false, false, 0, 0, NULL, false},
-	{"gender", V_ENUM, true, false, 0, 0, genders, false},
-	{"household", V_ENUM, false, false, 0, 0, households, false},
+	{"gender", V_ENUM, true, false, 0, 0, match_gender_codes, false},
+	{"household", V_ENUM, false, false, 0, 0, match_household_codes, false},
 	{"has_pets", V_BOOL, false, false, 0, 0, NULL, false},
-	{"needs", V_ENUM_ARRAY, false, false, 0, 5, needs, false},
-	{"situation", V_ENUM, true, false, 0, 0, situations, false},
+	{"needs", V_ENUM_ARRAY, false, false, 0, MATCH_NEED_COUNT, match_need_codes, false},
+	{"situation", V_ENUM, true, false, 0, 0, match_situation_codes, false},
 	{"institution_exit_date", V_DATE, false, true, 0, 0, NULL, false},
 	{"commune_insee", V_INSEE, true, false, 0, 0, NULL, false},
 	{"max_distance_km", V_INT, false, true, 1, 1000, NULL, false},
 	{"monthly_income_eur", V_NUMBER, false, false, 0, 10000, NULL, false},
-	{"support_need", V_ENUM, false, false, 0, 0, levels, false},
+	{"support_need", V_ENUM, false, false, 0, 0, match_support_codes, false},
 	{"wanted_from", V_DATE, false, false, 0, 0, NULL, false},
 	{"wanted_months", V_INT, false, false, 1, 60, NULL, false},
 	{"registered_at", V_DATE, false, false, 0, 0, NULL, true},
@@ -52,10 +46,11 @@ void api_youth_create(struct req *r)
 {
 	if (!api_validate(r, youth_fields, NFIELDS, false))
 		return;
-	char *body = json_dumps(r->body, JSON_COMPACT);
+	char *body = api_json_param(r, r->body);
 	const char *values[3] = {body, r->actor, r->today};
-	api_sql_reply(r, "SELECT youth_create($1::jsonb, $2::jsonb, $3::date)", 3, values, 201,
-		      API_ETAG);
+	if (body)
+		api_sql_reply(r, "SELECT youth_create($1::jsonb, $2::jsonb, $3::date)", 3, values, 201,
+			      API_ETAG);
 	free(body);
 }
 
@@ -64,9 +59,10 @@ void api_youth_list(struct req *r)
 	json_t *f = json_object();
 	if (api_list_params(r, f) && api_query_enum(r, f, "status", all_statuses) &&
 	    api_query_departement(r, f, "departement")) {
-		char *fs = json_dumps(f, JSON_COMPACT);
+		char *fs = api_json_param(r, f);
 		const char *values[2] = {fs, r->actor};
-		api_sql_reply(r, "SELECT youth_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
+		if (fs)
+			api_sql_reply(r, "SELECT youth_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
 		free(fs);
 	}
 	json_decref(f);
@@ -88,11 +84,12 @@ void api_youth_patch(struct req *r)
 		return;
 	char id[24];
 	id_text(r, id);
-	char *patch = json_dumps(r->body, JSON_COMPACT);
+	char *patch = api_json_param(r, r->body);
 	const char *values[5] = {id, patch, match > 0 ? versions : NULL, r->actor, r->today};
-	api_sql_reply(r, "SELECT youth_patch($1::bigint, $2::jsonb, youth_if_match($1::bigint, $3::integer[]), "
-		      "$4::jsonb, $5::date)",
-		      5, values, 200, API_ETAG);
+	if (patch)
+		api_sql_reply(r, "SELECT youth_patch($1::bigint, $2::jsonb, youth_if_match($1::bigint, $3::integer[]), "
+			      "$4::jsonb, $5::date)",
+			      5, values, 200, API_ETAG);
 	free(patch);
 }
 

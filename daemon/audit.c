@@ -52,7 +52,7 @@ struct audit *audit_new(struct event_base *base, struct store *st)
 		return NULL;
 	a->st = st;
 	a->timer = event_new(base, -1, EV_PERSIST, on_timer, a);
-	struct timeval tv = {FLUSH_MS / 1000, (FLUSH_MS % 1000) * 1000};
+	struct timeval tv = {FLUSH_MS / 1000, (FLUSH_MS % 1000) * 1000L};
 	if (!a->timer || event_add(a->timer, &tv) != 0) {
 		audit_free(a);
 		return NULL;

@@ -50,6 +50,8 @@ const char *auth_role_name(enum role r)
 
 int auth_role_parse(const char *s)
 {
+	if (!s)
+		return -1;
 	if (strcmp(s, "admin") == 0) return ROLE_ADMIN;
 	if (strcmp(s, "referent") == 0) return ROLE_REFERENT;
 	if (strcmp(s, "porteur") == 0) return ROLE_PORTEUR;
@@ -202,9 +204,18 @@ static void lookup_done(void *arg, PGresult *res)
 	if (f_id < 0 || f_role < 0 || f_deps < 0 || f_porteur < 0 || f_expires < 0 || f_revoked < 0)
 		log_error("auth", "error=\"token_lookup lacks a column\"");
 	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, f_revoked), "f") == 0) {
+		/* A role this binary does not know (a newer schema, a hand-made row)
+		 * is no role at all: cast to enum role, -1 would hold every bit and
+		 * pass every route's role mask. */
+		int role = auth_role_parse(PQgetvalue(res, 0, f_role));
+		if (role < 0) {
+			log_error("auth", "error=\"token with an unknown role\" token_id=%s",
+				  PQgetvalue(res, 0, f_id));
+			goto done;
+		}
 		e->found = 1;
 		e->p.token_id = strtoll(PQgetvalue(res, 0, f_id), NULL, 10);
-		e->p.role = (enum role)auth_role_parse(PQgetvalue(res, 0, f_role));
+		e->p.role = (enum role)role;
 		parse_departements(&e->p, PQgetvalue(res, 0, f_deps));
 		e->p.porteur_id = PQgetisnull(res, 0, f_porteur) ? 0 : strtoll(PQgetvalue(res, 0, f_porteur), NULL, 10);
 		e->expires_epoch = PQgetisnull(res, 0, f_expires) ? 0 : strtoll(PQgetvalue(res, 0, f_expires), NULL, 10);
@@ -212,6 +223,7 @@ static void lookup_done(void *arg, PGresult *res)
 		e->p.account_id = f_account >= 0 && !PQgetisnull(res, 0, f_account)
 				  ? strtoll(PQgetvalue(res, 0, f_account), NULL, 10) : 0;
 	}
+done:
 	if (entry_usable(e))
 		l->cb(l->arg, 1, &e->p);
 	else

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "proxies.h"
+#include "siaod/match.h"
 
 enum key_type { T_STR, T_INT, T_BOOL };
 
@@ -34,6 +35,9 @@ struct key {
 #define S(f) T_STR, offsetof(struct config, f)
 #define I(f) T_INT, offsetof(struct config, f)
 #define B(f) T_BOOL, offsetof(struct config, f)
+/* a default given by a macro of another module, as the table's text */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Alphabetical, one line per key; config/siaod.conf documents each one. */
 static const struct key keys[] = {
@@ -57,11 +61,11 @@ static const struct key keys[] = {
 	{"max_body_bytes",              I(max_body_bytes), "1048576", 1024, 64 << 20, false},
 	{"max_connections",             I(max_connections), "0", 0, 1000000, false},
 	{"max_header_bytes",            I(max_header_bytes), "16384", 1024, 1 << 20, false},
-	{"max_stay_days_alt",           I(max_stay_days[KIND_ALT]), "180", 0, 3650, true},
-	{"max_stay_days_fjt",           I(max_stay_days[KIND_FJT]), "0", 0, 3650, true},
-	{"max_stay_days_iml",           I(max_stay_days[KIND_IML]), "540", 0, 3650, true},
-	{"max_stay_days_shared_flat",   I(max_stay_days[KIND_SHARED_FLAT]), "90", 1, 90, true},
-	{"max_stay_days_studio_tiroir", I(max_stay_days[KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
+	{"max_stay_days_alt",           I(max_stay_days[MATCH_KIND_ALT]), "180", 0, 3650, true},
+	{"max_stay_days_fjt",           I(max_stay_days[MATCH_KIND_FJT]), "0", 0, 3650, true},
+	{"max_stay_days_iml",           I(max_stay_days[MATCH_KIND_IML]), "540", 0, 3650, true},
+	{"max_stay_days_shared_flat",   I(max_stay_days[MATCH_KIND_SHARED_FLAT]), "90", 1, 90, true},
+	{"max_stay_days_studio_tiroir", I(max_stay_days[MATCH_KIND_STUDIO_TIROIR]), "180", 0, 3650, true},
 	{"oidc_button_label",           S(oidc_button_label), "Se connecter avec ProConnect", 0, 0, true},
 	{"oidc_client_id",              S(oidc_client_id), "", 0, 0, false},
 	{"oidc_client_secret",          S(oidc_client_secret), "", 0, 0, false},
@@ -101,11 +105,11 @@ static const struct key keys[] = {
 	{"webhook_max_per_endpoint",    I(webhook_max_per_endpoint), "4", 1, 64, true},
 	{"webhook_retry_schedule",      S(webhook_retry_schedule), "5s,5m,30m,2h,5h,10h,10h", 0, 0, true},
 	{"webhook_timeout_seconds",     I(webhook_timeout_seconds), "15", 1, 120, true},
-	{"weight_affordability",        I(weight_affordability), "20", 0, 100, true},
-	{"weight_availability",         I(weight_availability), "10", 0, 100, true},
-	{"weight_distance",             I(weight_distance), "35", 0, 100, true},
-	{"weight_duration",             I(weight_duration), "15", 0, 100, true},
-	{"weight_support",              I(weight_support), "20", 0, 100, true},
+	{"weight_affordability",        I(weight_affordability), STR(MATCH_WEIGHT_DEFAULT_AFFORDABILITY), 0, 100, true},
+	{"weight_availability",         I(weight_availability), STR(MATCH_WEIGHT_DEFAULT_AVAILABILITY), 0, 100, true},
+	{"weight_distance",             I(weight_distance), STR(MATCH_WEIGHT_DEFAULT_DISTANCE), 0, 100, true},
+	{"weight_duration",             I(weight_duration), STR(MATCH_WEIGHT_DEFAULT_DURATION), 0, 100, true},
+	{"weight_support",              I(weight_support), STR(MATCH_WEIGHT_DEFAULT_SUPPORT), 0, 100, true},
 };
 #define NKEYS (sizeof keys / sizeof *keys)
 
@@ -117,24 +121,6 @@ size_t config_key_count(void)
 const char *config_key_name(size_t i)
 {
 	return i < NKEYS ? keys[i].name : NULL;
-}
-
-static const char *const kind_names[KIND_COUNT] = {
-	[KIND_IML] = "iml", [KIND_ALT] = "alt", [KIND_STUDIO_TIROIR] = "studio_tiroir",
-	[KIND_FJT] = "fjt", [KIND_SHARED_FLAT] = "shared_flat",
-};
-
-const char *config_kind_name(enum offer_kind kind)
-{
-	return kind < KIND_COUNT ? kind_names[kind] : "?";
-}
-
-int config_kind_parse(const char *s)
-{
-	for (int i = 0; i < KIND_COUNT; i++)
-		if (strcmp(s, kind_names[i]) == 0)
-			return i;
-	return -1;
 }
 
 static const struct key *key_find(const char *name)
@@ -211,12 +197,18 @@ void config_defaults(struct config *cfg)
 			abort(); /* a default that does not parse is a programming error */
 }
 
+/* ASCII blanks: the file's syntax does not depend on the locale */
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
 static char *trim(char *s)
 {
-	while (isspace((unsigned char)*s))
+	while (blank(*s))
 		s++;
 	char *e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
+	while (e > s && blank(e[-1]))
 		*--e = '\0';
 	return s;
 }
@@ -298,7 +290,7 @@ static int parse_delays(const char *key, const char *p, int *out, int *n, char *
 		else if (*end == 'm') { unit = 60; end++; }
 		else if (*end == 'h') { unit = 3600; end++; }
 		else if (*end == 'd') { unit = 86400; end++; }
-		if (end == p || v < 0 || v > 30 * 86400 / unit || *n == CONFIG_MAX_RETRIES) {
+		if (end == p || v < 0 || v > 30L * 86400 / unit || *n == CONFIG_MAX_RETRIES) {
 			snprintf(err, errlen, "%s: expected up to %d delays like "
 				 "5s, 5m, 2h or 1d separated by commas", key, CONFIG_MAX_RETRIES);
 			return -1;

@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "siaod/match.h"
+
 #define CONFIG_MAX_THRESHOLDS 8
 #define CONFIG_MAX_RETRIES 16
-
-enum offer_kind { KIND_IML, KIND_ALT, KIND_STUDIO_TIROIR, KIND_FJT, KIND_SHARED_FLAT, KIND_COUNT };
 
 struct config {
 	char *listen;                 /* host:port */
@@ -23,7 +23,7 @@ struct config {
 	char *ui_dir;
 	int db_pool_size;
 	int hold_days;
-	int max_stay_days[KIND_COUNT]; /* 0 = no cap */
+	int max_stay_days[MATCH_KIND_COUNT]; /* by enum match_kind; 0 = no cap */
 	int default_max_distance_km;
 	int weight_distance, weight_duration, weight_affordability, weight_support,
 	    weight_availability;
@@ -103,13 +103,11 @@ void config_free(struct config *cfg);
 /* The key table, for documentation checks. */
 size_t config_key_count(void);
 const char *config_key_name(size_t i);
-const char *config_kind_name(enum offer_kind kind);
 /* Refusal reasons (config refusal_reasons): the i-th code and French label
  * into code/label; false past the last one. */
 bool config_refusal_reason_at(const struct config *cfg, size_t i, char *code, size_t codelen,
 			      char *label, size_t labellen);
 /* Whether code is one of the configured refusal reasons. */
 bool config_refusal_reason_ok(const struct config *cfg, const char *code);
-int  config_kind_parse(const char *s);
 
 #endif

@@ -366,9 +366,8 @@ void gate_drain(struct app *app)
 	log_info("shutdown", "phase=draining inflight=%d", app->inflight);
 	app->drain_tick = event_new(app->base, -1, EV_PERSIST, drain_tick, app);
 	struct timeval tv = {0, 20000};
-	if (app->drain_tick)
-		event_add(app->drain_tick, &tv);
-	else
+	/* no tick to wait for the requests in flight: stop at once */
+	if (!app->drain_tick || event_add(app->drain_tick, &tv) != 0)
 		event_base_loopexit(app->base, NULL);
 }
 

@@ -145,7 +145,7 @@ int64_t grid_add(struct grid *g, double lat, double lon, void *item)
 		c->xyz = xyz;
 		c->cap = cap;
 	}
-	unit_vector(lat, lon, &c->xyz[3 * c->n]);
+	unit_vector(lat, lon, &c->xyz[3 * (size_t)c->n]);
 	c->items[c->n++] = item;
 	return key;
 }
@@ -161,7 +161,7 @@ void grid_remove(struct grid *g, int64_t key, void *item)
 			if (!c)
 				return;  /* out of memory: the item stays, callers re-check what they find */
 			c->items[i] = c->items[--c->n];
-			memcpy(&c->xyz[3 * i], &c->xyz[3 * c->n], 3 * sizeof(double));
+			memcpy(&c->xyz[3 * (size_t)i], &c->xyz[3 * (size_t)c->n], 3 * sizeof(double));
 			return;
 		}
 }
@@ -224,7 +224,7 @@ size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 			const struct cell *cell = grid_cell((struct grid *)g, r * 4096 + cc + 1, false);
 			const struct vec *vec = cell ? cell->v : NULL;
 			for (int i = 0; vec && i < vec->n; i++) {
-				const double *v = &vec->xyz[3 * i];
+				const double *v = &vec->xyz[3 * (size_t)i];
 				double dx = v[0] - p[0], dy = v[1] - p[1], dz = v[2] - p[2];
 				if (dx * dx + dy * dy + dz * dz > chord2)
 					continue;

@@ -103,7 +103,7 @@ struct http_server {
 	char date[40];
 };
 
-static void conn_close(struct http_conn *c);
+static bool conn_close(struct http_conn *c);
 static void conn_parse(struct http_conn *c);
 
 static double now_ms(void)
@@ -188,8 +188,10 @@ static void wait_append(struct http_conn *c)
 
 static void timer_set(struct http_conn *c, int ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	evtimer_add(c->timer, &tv);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000L};
+	/* a connection without its deadline could be held forever: say so */
+	if (evtimer_add(c->timer, &tv) != 0)
+		log_error("http", "error=\"cannot arm a connection's deadline\"");
 }
 
 /* ------------------------------------------------------------ answers */
@@ -311,7 +313,9 @@ void http_reply(struct http_req *r, int status, const char *content_type,
 		s->opt.done(r, status, ms, s->opt.ctx);
 	if (s)
 		log_request(s, r, status, ms, gone);
-	if (gone) {
+	/* no server: it was freed while the handler held the request (and
+	 * closed the connection then) */
+	if (gone || !s) {
 		if (buf)
 			evbuffer_drain(buf, evbuffer_get_length(buf));
 		conn_free(c);  /* closed while the handler held the request */
@@ -676,7 +680,9 @@ static void conn_parse(struct http_conn *c)
 
 /* ------------------------------------------------------------ connection events */
 
-static void conn_close(struct http_conn *c)
+/* Closes c; true when c lives on because its request is held by the
+ * handler (http_reply frees it), false when c is freed. */
+static bool conn_close(struct http_conn *c)
 {
 	struct http_server *s = c->srv;
 	wait_remove(c);
@@ -694,8 +700,9 @@ static void conn_close(struct http_conn *c)
 	}
 	evtimer_del(c->timer);
 	if (c->req_held)
-		return;   /* freed by http_reply */
+		return true;   /* freed by http_reply */
 	conn_free(c);
+	return false;
 }
 
 static void conn_next_request(struct http_conn *c)
@@ -873,8 +880,10 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	evconnlistener_disable(l);
-	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-	evtimer_add(s->resume, &tv);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000L};
+	/* never leave the listener disabled with nothing to enable it again */
+	if (evtimer_add(s->resume, &tv) != 0)
+		evconnlistener_enable(l);
 	time_t now = time(NULL);
 	if (now != s->accept_log_at) {
 		log_warn("accept", "error=\"%s\" count=%lu paused_ms=%d", evutil_socket_error_to_string(err),
@@ -995,9 +1004,12 @@ void http_server_free(struct http_server *s)
 		evconnlistener_free(s->listener);
 	while (s->conns) {
 		struct http_conn *c = s->conns;
-		bool held = c->req_held;
-		conn_close(c);
-		if (held)
+		/* unlinked here, so the loop visibly moves on */
+		s->conns = c->next;
+		if (s->conns)
+			s->conns->prev = NULL;
+		c->next = NULL;
+		if (conn_close(c))
 			c->srv = NULL;   /* answered later: only freed */
 	}
 	if (s->resume)

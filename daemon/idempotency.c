@@ -42,7 +42,7 @@ static void claimed(void *arg, PGresult *res)
 	if (strcmp(state, "new") == 0)
 		c.cb(c.arg, IDEM_NEW, 0, NULL, NULL);
 	else if (strcmp(state, "replay") == 0)
-		c.cb(c.arg, IDEM_REPLAY, atoi(PQgetvalue(res, 0, f_status)), PQgetvalue(res, 0, f_response), NULL);
+		c.cb(c.arg, IDEM_REPLAY, (int)strtol(PQgetvalue(res, 0, f_status), NULL, 10), PQgetvalue(res, 0, f_response), NULL);
 	else if (strcmp(state, "running") == 0)
 		c.cb(c.arg, IDEM_RUNNING, 0, NULL, NULL);
 	else

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "grid.h"
 
 /* id → pointer, open addressing over fixed chunks of slots, so that a
@@ -857,4 +858,19 @@ int inventory_put_youth(struct inventory *inv, const struct inv_youth *f)
 			inv->max_youth_km = (int)y->m.max_distance_km;
 	}
 	return 0;
+}
+
+struct match_params inventory_match_params(const struct config *c, const char *today, sdate on)
+{
+	struct match_params p = {
+		.today = DATE_NONE,
+		.on = on,
+		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
+			    c->weight_support, c->weight_availability},
+		.free_places = inventory_free_places_cb,
+		.next_free = inventory_next_free_cb,
+	};
+	if (!today || !date_parse(today, &p.today))
+		p.today = DATE_NONE;
+	return p;
 }

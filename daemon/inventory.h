@@ -122,6 +122,12 @@ int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start
 sdate inventory_next_free(const struct inv_offer *o, sdate from, int days);
 sdate inventory_next_free_cb(void *ctx, const struct match_offer *o, sdate from, int days);
 
+struct config;
+/* The matcher's parameters, built here only: the configured weights, the
+ * inventory's free places and next free day, today ("YYYY-MM-DD", the
+ * request's) and on (a fixed start, or DATE_NONE). */
+struct match_params inventory_match_params(const struct config *c, const char *today, sdate on);
+
 /* Offers whose grid cells come within radius_km of (lat, lon): a superset
  * of those within the radius. Fills out (up to max) and returns the count;
  * a return above max means out was too small. */

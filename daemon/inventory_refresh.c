@@ -270,7 +270,8 @@ static void refresh_result(void *arg, PGresult *res)
 		if (rc != 0)
 			f->ok = false;
 	}
-	f->step++;
+	if (f->step < STEP_DONE)
+		f->step++;
 	refresh_step(f);
 }
 
@@ -286,7 +287,7 @@ static void refresh_step(struct inventory_refresh *f)
 		[STEP_SPANS] = "SELECT * FROM inv_spans($1::bigint[])",
 		[STEP_YOUTH] = "SELECT * FROM inv_youth($1::bigint[])",
 	};
-	if (f->step != STEP_DONE) {
+	if (f->step < STEP_DONE) {
 		const char *values[1] = {f->step == STEP_YOUTH ? f->youth_param : f->offer_param};
 		store_query(f->st, sql[f->step], 1, values, refresh_result, f);
 		return;

@@ -46,11 +46,12 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			 tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000, level_names[level], event);
-	va_list ap;
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof line)
+	if (n > 0 && (size_t)n < sizeof line) {
+		va_list ap;
+		va_start(ap, fmt);
 		vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-	va_end(ap);
+		va_end(ap);
+	}
 	fprintf(stderr, "%s\n", line);
 }
 
@@ -62,7 +63,10 @@ const char *log_quote(const char *s, char *buf, size_t size)
 		buf[j++] = '"';
 	for (; *s && j + 2 < size; s++) {
 		unsigned char c = (unsigned char)*s;
-		buf[j++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+		if (c >= 0x20 && c < 0x7f && c != '"')
+			buf[j++] = *s;
+		else
+			buf[j++] = '?';
 	}
 	if (quote && j + 1 < size)
 		buf[j++] = '"';

@@ -151,6 +151,11 @@ static int cmd_token_create(struct app *app, int argc, char **argv)
 	}
 	auth_hash_param(hash, hp);
 	char *bs = json_dumps(body, JSON_COMPACT);
+	if (!bs) {
+		fprintf(stderr, "siaod token create: out of memory\n");
+		PQfinish(pg);
+		goto out;
+	}
 	const char *values[3] = {hp, bs, "{\"role\":\"cli\",\"request_id\":\"cli\"}"};
 	PGresult *res = PQexecParams(pg, "SELECT token_create($1::bytea, $2::jsonb, $3::jsonb)",
 				     3, NULL, values, NULL, NULL, 0);
@@ -352,8 +357,18 @@ static int cmd_serve(struct app *app)
 	snprintf(app->instance, sizeof app->instance, "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
 
 	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("start", "error=\"curl_global_init failed\"");
+		inventory_refresh_free(app->refresh);
+		return 1;
+	}
 	app->base = event_base_new();
+	if (!app->base) {
+		log_error("start", "error=\"event_base_new failed\"");
+		curl_global_cleanup();
+		inventory_refresh_free(app->refresh);
+		return 1;
+	}
 	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
 	app->auth = auth_new(app->store);
 	if (app->store)
@@ -371,16 +386,16 @@ static int cmd_serve(struct app *app)
 	struct event *sigterm = evsignal_new(app->base, SIGTERM, on_term, app);
 	struct event *sigint = evsignal_new(app->base, SIGINT, on_term, app);
 	struct event *sighup = evsignal_new(app->base, SIGHUP, on_hup, app);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
-	event_add(sighup, NULL);
+	/* without them SIGTERM would kill siaod without draining */
+	bool signals = sigterm && sigint && sighup && event_add(sigterm, NULL) == 0 &&
+		       event_add(sigint, NULL) == 0 && event_add(sighup, NULL) == 0;
 
 	char err[256];
 	int rc = 0;
 	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
-	if (!made || gate_start(app, err, sizeof err) != 0 ||
+	if (!signals || !made || gate_start(app, err, sizeof err) != 0 ||
 	    scheduler_start(app) != 0 || webhooks_start(app) != 0 || mail_start(app) != 0) {
-		log_error("start", "error=\"%s\"", made ? err : "out of memory");
+		log_error("start", "error=\"%s\"", !signals ? "cannot watch the signals" : made ? err : "out of memory");
 		rc = 1;
 	} else {
 		log_info("listening", "address=%s version=%s instance=%s pid=%d", app->cfg.listen,
@@ -405,9 +420,12 @@ static int cmd_serve(struct app *app)
 	ratelimit_free(app->ratelimit);
 	free(app->scratch);
 	inventory_refresh_free(app->refresh);
-	event_free(sigterm);
-	event_free(sigint);
-	event_free(sighup);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (sighup)
+		event_free(sighup);
 	event_base_free(app->base);
 	curl_global_cleanup();
 	return rc;

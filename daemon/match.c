@@ -40,32 +40,34 @@
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const kind_codes[] = {
-	"iml", "alt", "studio_tiroir", "fjt", "shared_flat"};
-static const char *const offer_gender_codes[] = {"any", "female", "male"};
-static const char *const gender_codes[] = {"female", "male", "other"};
-static const char *const household_codes[] = {
-	"alone", "couple", "with_children"};
-static const char *const support_codes[] = {"light", "standard", "intensive"};
-static const char *const situation_codes[] = {
+#define KIND_CODE_(name, code) [MATCH_KIND_##name] = (code),
+const char *const match_kind_codes[] = {MATCH_KINDS(KIND_CODE_) NULL};
+#undef KIND_CODE_
+const char *const match_offer_gender_codes[] = {"any", "female", "male", NULL};
+const char *const match_gender_codes[] = {"female", "male", "other", NULL};
+const char *const match_household_codes[] = {
+	"alone", "couple", "with_children", NULL};
+const char *const match_support_codes[] = {"light", "standard", "intensive", NULL};
+const char *const match_situation_codes[] = {
 	"street", "emergency_shelter", "precarious", "institution_exit",
-	"family_breakdown"};
-static const char *const need_codes[] = {
+	"family_breakdown", NULL};
+const char *const match_need_codes[] = {
 	"wheelchair", "mental_health", "addiction", "justice_followup",
-	"pregnancy"};
+	"pregnancy", NULL};
 static const char *const rule_codes[] = {
 	"closed", "distance", "age", "gender", "household", "pets",
 	"wheelchair", "declined_recently", "stale", "no_free_place"};
-static const char *const factor_codes[] = {
-	"distance", "duration", "affordability", "support", "availability"};
+#define FACTOR_CODE_(name, code) [MATCH_FACTOR_##name] = (code),
+static const char *const factor_codes[] = {MATCH_FACTORS(FACTOR_CODE_)};
+#undef FACTOR_CODE_
 
-_Static_assert(COUNT_OF(kind_codes) == MATCH_KIND_COUNT, "kind codes");
-_Static_assert(COUNT_OF(offer_gender_codes) == MATCH_OFFER_GENDER_COUNT, "offer gender codes");
-_Static_assert(COUNT_OF(gender_codes) == MATCH_GENDER_COUNT, "gender codes");
-_Static_assert(COUNT_OF(household_codes) == MATCH_HOUSEHOLD_COUNT, "household codes");
-_Static_assert(COUNT_OF(support_codes) == MATCH_SUPPORT_COUNT, "support codes");
-_Static_assert(COUNT_OF(situation_codes) == MATCH_SITUATION_COUNT, "situation codes");
-_Static_assert(COUNT_OF(need_codes) == MATCH_NEED_COUNT, "need codes");
+_Static_assert(COUNT_OF(match_kind_codes) == MATCH_KIND_COUNT + 1, "kind codes");
+_Static_assert(COUNT_OF(match_offer_gender_codes) == MATCH_OFFER_GENDER_COUNT + 1, "offer gender codes");
+_Static_assert(COUNT_OF(match_gender_codes) == MATCH_GENDER_COUNT + 1, "gender codes");
+_Static_assert(COUNT_OF(match_household_codes) == MATCH_HOUSEHOLD_COUNT + 1, "household codes");
+_Static_assert(COUNT_OF(match_support_codes) == MATCH_SUPPORT_COUNT + 1, "support codes");
+_Static_assert(COUNT_OF(match_situation_codes) == MATCH_SITUATION_COUNT + 1, "situation codes");
+_Static_assert(COUNT_OF(match_need_codes) == MATCH_NEED_COUNT + 1, "need codes");
 _Static_assert(COUNT_OF(rule_codes) == MATCH_RULE_COUNT, "rule codes");
 _Static_assert(COUNT_OF(factor_codes) == MATCH_FACTOR_COUNT, "factor codes");
 
@@ -84,37 +86,37 @@ static int index_of(const char *const codes[], size_t n, const char *s)
 
 const char *match_kind_code(enum match_kind v)
 {
-	return code_of(kind_codes, COUNT_OF(kind_codes), (int)v);
+	return code_of(match_kind_codes, MATCH_KIND_COUNT, (int)v);
 }
 
 const char *match_offer_gender_code(enum match_offer_gender v)
 {
-	return code_of(offer_gender_codes, COUNT_OF(offer_gender_codes), (int)v);
+	return code_of(match_offer_gender_codes, MATCH_OFFER_GENDER_COUNT, (int)v);
 }
 
 const char *match_gender_code(enum match_gender v)
 {
-	return code_of(gender_codes, COUNT_OF(gender_codes), (int)v);
+	return code_of(match_gender_codes, MATCH_GENDER_COUNT, (int)v);
 }
 
 const char *match_household_code(enum match_household v)
 {
-	return code_of(household_codes, COUNT_OF(household_codes), (int)v);
+	return code_of(match_household_codes, MATCH_HOUSEHOLD_COUNT, (int)v);
 }
 
 const char *match_support_code(enum match_support v)
 {
-	return code_of(support_codes, COUNT_OF(support_codes), (int)v);
+	return code_of(match_support_codes, MATCH_SUPPORT_COUNT, (int)v);
 }
 
 const char *match_situation_code(enum match_situation v)
 {
-	return code_of(situation_codes, COUNT_OF(situation_codes), (int)v);
+	return code_of(match_situation_codes, MATCH_SITUATION_COUNT, (int)v);
 }
 
 const char *match_need_code(int bit)
 {
-	return code_of(need_codes, COUNT_OF(need_codes), bit);
+	return code_of(match_need_codes, MATCH_NEED_COUNT, bit);
 }
 
 const char *match_rule_code(enum match_rule r)
@@ -131,7 +133,7 @@ const char *match_factor_code(enum match_factor_id f)
 
 bool match_kind_parse(const char *s, enum match_kind *out)
 {
-	int i = index_of(kind_codes, COUNT_OF(kind_codes), s);
+	int i = index_of(match_kind_codes, MATCH_KIND_COUNT, s);
 	if (i < 0)
 		return false;
 	*out = (enum match_kind)i;
@@ -140,7 +142,7 @@ bool match_kind_parse(const char *s, enum match_kind *out)
 
 bool match_offer_gender_parse(const char *s, enum match_offer_gender *out)
 {
-	int i = index_of(offer_gender_codes, COUNT_OF(offer_gender_codes), s);
+	int i = index_of(match_offer_gender_codes, MATCH_OFFER_GENDER_COUNT, s);
 	if (i < 0)
 		return false;
 	*out = (enum match_offer_gender)i;
@@ -149,7 +151,7 @@ bool match_offer_gender_parse(const char *s, enum match_offer_gender *out)
 
 bool match_gender_parse(const char *s, enum match_gender *out)
 {
-	int i = index_of(gender_codes, COUNT_OF(gender_codes), s);
+	int i = index_of(match_gender_codes, MATCH_GENDER_COUNT, s);
 	if (i < 0)
 		return false;
 	*out = (enum match_gender)i;
@@ -158,7 +160,7 @@ bool match_gender_parse(const char *s, enum match_gender *out)
 
 bool match_household_parse(const char *s, enum match_household *out)
 {
-	int i = index_of(household_codes, COUNT_OF(household_codes), s);
+	int i = index_of(match_household_codes, MATCH_HOUSEHOLD_COUNT, s);
 	if (i < 0)
 		return false;
 	*out = (enum match_household)i;
@@ -167,7 +169,7 @@ bool match_household_parse(const char *s, enum match_household *out)
 
 bool match_support_parse(const char *s, enum match_support *out)
 {
-	int i = index_of(support_codes, COUNT_OF(support_codes), s);
+	int i = index_of(match_support_codes, MATCH_SUPPORT_COUNT, s);
 	if (i < 0)
 		return false;
 	*out = (enum match_support)i;
@@ -176,7 +178,7 @@ bool match_support_parse(const char *s, enum match_support *out)
 
 bool match_situation_parse(const char *s, enum match_situation *out)
 {
-	int i = index_of(situation_codes, COUNT_OF(situation_codes), s);
+	int i = index_of(match_situation_codes, MATCH_SITUATION_COUNT, s);
 	if (i < 0)
 		return false;
 	*out = (enum match_situation)i;
@@ -185,7 +187,7 @@ bool match_situation_parse(const char *s, enum match_situation *out)
 
 bool match_need_parse(const char *s, unsigned *bit_out)
 {
-	int i = index_of(need_codes, COUNT_OF(need_codes), s);
+	int i = index_of(match_need_codes, MATCH_NEED_COUNT, s);
 	if (i < 0)
 		return false;
 	*bit_out = 1u << i;
@@ -209,9 +211,11 @@ bool match_weights_valid(const struct match_weights *w)
 
 struct match_weights match_weights_default(void)
 {
-	return (struct match_weights){.distance = 30, .duration = 20,
-				      .affordability = 20, .support = 20,
-				      .availability = 10};
+	return (struct match_weights){.distance = MATCH_WEIGHT_DEFAULT_DISTANCE,
+				      .duration = MATCH_WEIGHT_DEFAULT_DURATION,
+				      .affordability = MATCH_WEIGHT_DEFAULT_AFFORDABILITY,
+				      .support = MATCH_WEIGHT_DEFAULT_SUPPORT,
+				      .availability = MATCH_WEIGHT_DEFAULT_AVAILABILITY};
 }
 
 /* ---- distance and period ---- */
@@ -525,7 +529,7 @@ static int ratio_points(int weight, long long num, long long den)
 		return 0;
 	if (num >= den)
 		return weight;
-	return (int)((2 * weight * num + den) / (2 * den));
+	return (int)((2LL * weight * num + den) / (2 * den));
 }
 
 /* "12,4" from 124: French decimal comma. */

@@ -21,6 +21,7 @@
 #include "migrate.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,7 +110,7 @@ static void checksum(const struct asset *a, char out[65])
 	unsigned int len = 32;
 	EVP_Digest(a->data, a->len, md, &len, EVP_sha256(), NULL);
 	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
 }
 
 /* Runs a query expected to return rows; NULL (logged) otherwise. */
@@ -192,6 +193,13 @@ static int migrations(const struct asset **list)
 /* A database migrated by a newer siaod has migrations this binary does not
  * embed: its functions and queries may not fit that schema, so refuse to
  * run on it rather than half-work (or re-load older API functions). */
+/* The number a migration's name or a numeric column starts with (0 if none). */
+static int leading_int(const char *s)
+{
+	long v = strtol(s, NULL, 10);
+	return v > INT_MAX || v < INT_MIN ? 0 : (int)v;
+}
+
 static int refuse_unknown(PGconn *pg, const struct asset **list, int n)
 {
 	PGresult *res = query(pg, "SELECT version, name FROM schema_migrations ORDER BY version", 0, NULL,
@@ -199,12 +207,12 @@ static int refuse_unknown(PGconn *pg, const struct asset **list, int n)
 	if (!res)
 		return -1;
 	int fv = PQfnumber(res, "version"), fn = PQfnumber(res, "name"), rc = 0;
-	int newest = n > 0 ? atoi(list[n - 1]->name) : 0;
+	int newest = n > 0 ? leading_int(list[n - 1]->name) : 0;
 	for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
-		int version = atoi(PQgetvalue(res, r, fv));
+		int version = leading_int(PQgetvalue(res, r, fv));
 		int known = 0;
 		for (int i = 0; i < n && !known; i++)
-			known = atoi(list[i]->name) == version;
+			known = leading_int(list[i]->name) == version;
 		if (!known) {
 			log_error("migrate", "migration=%s error=\"this database was migrated by a newer siaod: "
 				  "it has migration %s, this siaod %s knows migrations up to %03d only; "
@@ -233,7 +241,7 @@ static int migrations_run(PGconn *pg)
 		return -1;
 	int applied = 0;
 	for (int i = 0; i < n; i++) {
-		int version = atoi(list[i]->name);
+		int version = leading_int(list[i]->name);
 		char v[16];
 		snprintf(v, sizeof v, "%d", version);
 		const char *values[1] = {v};
@@ -407,7 +415,7 @@ static int functions_load(PGconn *pg)
 			      0, NULL, "functions");
 	if (!res)
 		goto fail;
-	int relations = atoi(PQgetvalue(res, 0, PQfnumber(res, "n")));
+	int relations = leading_int(PQgetvalue(res, 0, PQfnumber(res, "n")));
 	PQclear(res);
 	if (relations != 0) {
 		log_error("migrate", "step=functions error=\"sql/functions created %d table(s), view(s) or "

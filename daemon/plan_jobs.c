@@ -28,7 +28,6 @@
  * Future HTTP worker threads (one event base each) would read snapshots the
  *   same way and hand writes to the store's loop.
  */
-#define _GNU_SOURCE
 #include "plan_jobs.h"
 
 #include <errno.h>

@@ -47,7 +47,7 @@ void problem_from_result(const PGresult *res, struct problem *p)
 	snprintf(p->sqlstate, sizeof p->sqlstate, "%s", state ? state : "XX000");
 	state = p->sqlstate;
 	if (strncmp(state, "SI", 2) == 0) {
-		int status = atoi(state + 2);
+		int status = (int)strtol(state + 2, NULL, 10);
 		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 		set(p, status >= 400 && status < 600 ? status : 500, msg ? msg : "error", detail);
 		p->extra = hint && *hint ? json_loads(hint, 0, NULL) : NULL;

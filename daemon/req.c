@@ -126,11 +126,19 @@ static bool idem_finish(struct req *r, int status, const char *content_type, str
 			text = json_dumps(j, JSON_COMPACT);
 		}
 		json_decref(j);
+		if (!text) {
+			/* the redacted copy could not be made: keep nothing rather
+			 * than an answer a retry would take for the real one */
+			free(h);
+			evbuffer_free(copy);
+			idem_abandon(r->app->store, r->who.token_id, r->idem_key);
+			return false;
+		}
 	}
 	if (buf)
 		evbuffer_add_buffer(copy, buf);
 	*h = (struct held_answer){r, status, content_type, copy};
-	idem_keep(r->app->store, auth_principal_key(&r->who), r->idem_key, status, text ? text : "{}",
+	idem_keep(r->app->store, auth_principal_key(&r->who), r->idem_key, status, text,
 		  kept_then_send, h);
 	free(text);
 	return true;

@@ -60,9 +60,9 @@ static void scan_done(void *arg, PGresult *res)
 	int f_events = PQfnumber(res, "events");
 	if (f_events < 0 || PQntuples(res) != 1)
 		return;
-	int n = atoi(PQgetvalue(res, 0, f_events));
+	long n = strtol(PQgetvalue(res, 0, f_events), NULL, 10);
 	if (n > 0) {
-		log_info("alert_scan", "events=%d", n);
+		log_info("alert_scan", "events=%ld", n);
 		webhooks_kick(app);
 	}
 }
@@ -144,7 +144,7 @@ static void audit_purged(void *arg, PGresult *res)
 {
 	if (store_result_failed(res))
 		log_warn("audit_retention", "result=failed");
-	else if (PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0)
+	else if (PQntuples(res) == 1 && strtol(PQgetvalue(res, 0, 0), NULL, 10) > 0)
 		log_info("audit_retention", "deleted=%s", PQgetvalue(res, 0, 0));
 }
 
@@ -197,7 +197,8 @@ static void alert_tick(evutil_socket_t fd, short what, void *arg)
 	scan_reconfirm(app);
 	/* the period may have changed on SIGHUP */
 	struct timeval tv = {app->cfg.alerts_interval_seconds, 0};
-	evtimer_add(app->alert_timer, &tv);
+	if (evtimer_add(app->alert_timer, &tv) != 0)
+		log_error("alerts", "error=\"cannot schedule the next scan\"");
 }
 
 int scheduler_start(struct app *app)
@@ -207,9 +208,9 @@ int scheduler_start(struct app *app)
 	if (!app->scheduler || !app->alert_timer)
 		return -1;
 	struct timeval tv = {SCHEDULER_PERIOD, 0};
-	event_add(app->scheduler, &tv);
 	struct timeval atv = {app->cfg.alerts_interval_seconds, 0};
-	evtimer_add(app->alert_timer, &atv);
+	if (event_add(app->scheduler, &tv) != 0 || evtimer_add(app->alert_timer, &atv) != 0)
+		return -1;
 	scheduler_run_now(app);
 	return 0;
 }

@@ -17,7 +17,7 @@ int signature_secret_new(char out[SIGNATURE_SECRET_LEN + 1])
 	unsigned char key[24];
 	if (RAND_bytes(key, sizeof key) != 1)
 		return -1;
-	memcpy(out, "whsec_", 6);
+	memcpy(out, "whsec_", sizeof "whsec_"); /* the NUL is overwritten below */
 	EVP_EncodeBlock((unsigned char *)out + 6, key, sizeof key); /* 32 chars + NUL */
 	return 0;
 }
@@ -69,7 +69,7 @@ int signature_sign(const char *secret, const char *msg_id, long long timestamp,
 	EVP_MAC_free(hmac);
 	if (!ok || maclen != 32)
 		return -1;
-	memcpy(out, "v1,", 3);
+	memcpy(out, "v1,", sizeof "v1,"); /* the NUL is overwritten below */
 	EVP_EncodeBlock((unsigned char *)out + 3, mac, (int)maclen); /* 44 chars + NUL */
 	return 0;
 }

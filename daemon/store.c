@@ -87,6 +87,21 @@ static void quiet_notice(void *arg, const char *message)
 	(void)message;
 }
 
+/* The first line of libpq's message, copied (strtok would write into
+ * libpq's buffer, and gives NULL for an empty message: never a %s). */
+static const char *pq_first_line(const PGconn *pg, char *buf, size_t size)
+{
+	const char *m = pg ? PQerrorMessage(pg) : NULL;
+	size_t n = m ? strcspn(m, "\n") : 0;
+	if (n == 0)
+		return "unknown error";
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, m, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 PGconn *store_connect_blocking(const char *conninfo)
 {
 	const char *values[5];
@@ -94,7 +109,8 @@ PGconn *store_connect_blocking(const char *conninfo)
 	conn_values(&tmp, values);
 	PGconn *pg = PQconnectdbParams(conn_keywords, values, 1);
 	if (PQstatus(pg) != CONNECTION_OK) {
-		log_error("db_connect", "error=\"%s\"", strtok(PQerrorMessage(pg), "\n"));
+		char why[256];
+		log_error("db_connect", "error=\"%s\"", pq_first_line(pg, why, sizeof why));
 		PQfinish(pg);
 		return NULL;
 	}
@@ -107,17 +123,28 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static void conn_watch(struct conn *c, short what)
+static void conn_down(struct conn *c, const char *why);
+
+/* Watches the connection's socket for what. A connection nobody watches
+ * would hang its jobs forever: when libevent cannot, the connection goes
+ * down (and retries) and false says the caller must stop using it. */
+static bool conn_watch(struct conn *c, short what)
 {
 	if (c->ev) {
 		event_free(c->ev);
 		c->ev = NULL;
 	}
 	int fd = PQsocket(c->pg);
-	if (fd < 0)
-		return;
+	if (fd < 0) {
+		conn_down(c, "no socket");
+		return false;
+	}
 	c->ev = event_new(c->st->base, fd, what, conn_socket_cb, c);
-	event_add(c->ev, NULL);
+	if (!c->ev || event_add(c->ev, NULL) != 0) {
+		conn_down(c, "cannot watch the socket");
+		return false;
+	}
+	return true;
 }
 
 static void conn_down(struct conn *c, const char *why)
@@ -149,8 +176,9 @@ static void conn_down(struct conn *c, const char *why)
 	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
 	if (c->backoff_ms > 1000)
 		c->backoff_ms = 1000;
-	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
-	evtimer_add(c->retry, &tv);
+	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000L};
+	if (!c->retry || evtimer_add(c->retry, &tv) != 0)
+		log_error("db_conn_down", "error=\"cannot schedule the reconnection\"");
 
 	/* Nobody left to run queued work: answer it now rather than let clients hang. */
 	if (!c->listener && !store_ready(c->st)) {
@@ -172,11 +200,16 @@ static void conn_start_connect(struct conn *c)
 	conn_values(c->st, values);
 	c->pg = PQconnectStartParams(conn_keywords, values, 1);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		conn_down(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		char why[256];
+		conn_down(c, c->pg ? pq_first_line(c->pg, why, sizeof why) : "out of memory");
 		return;
 	}
-	PQsetnonblocking(c->pg, 1);
 	c->state = CONN_CONNECTING;
+	/* the loop must never wait on this connection's socket */
+	if (PQsetnonblocking(c->pg, 1) != 0) {
+		conn_down(c, "cannot make the connection non-blocking");
+		return;
+	}
 	conn_watch(c, EV_WRITE);
 }
 
@@ -208,7 +241,8 @@ static void conn_connected(struct conn *c)
 		log_info("db_conn_up", "conn=listener");
 	else
 		log_info("db_conn_up", "conn=%d", c->index);
-	conn_watch(c, EV_READ | EV_PERSIST);
+	if (!conn_watch(c, EV_READ | EV_PERSIST))
+		return;
 	if (c->listener) {
 		struct job *j = calloc(1, sizeof *j);
 		if (!j) {
@@ -236,9 +270,11 @@ static void conn_poll_connect(struct conn *c)
 	case PGRES_POLLING_OK:
 		conn_connected(c);
 		break;
-	default:
-		conn_down(c, strtok(PQerrorMessage(c->pg), "\n"));
+	default: {
+		char why[256];
+		conn_down(c, pq_first_line(c->pg, why, sizeof why));
 		break;
+	}
 	}
 }
 
@@ -246,7 +282,8 @@ static void conn_poll_connect(struct conn *c)
 static void conn_read(struct conn *c)
 {
 	if (!PQconsumeInput(c->pg)) {
-		conn_down(c, strtok(PQerrorMessage(c->pg), "\n"));
+		char why[256];
+		conn_down(c, pq_first_line(c->pg, why, sizeof why));
 		return;
 	}
 	while (c->state == CONN_BUSY && !PQisBusy(c->pg)) {
@@ -305,8 +342,8 @@ static void conn_socket_cb(evutil_socket_t fd, short what, void *arg)
 				conn_down(c, "flush failed");
 				return;
 			}
-			if (f == 0)
-				conn_watch(c, EV_READ | EV_PERSIST);
+			if (f == 0 && !conn_watch(c, EV_READ | EV_PERSIST))
+				return;
 		}
 		if (what & EV_READ)
 			conn_read(c);
@@ -337,7 +374,8 @@ static void conn_send(struct conn *c, struct job *j)
 			       : PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
 						   (const char *const *)j->values, NULL, NULL, 0);
 	if (!sent) {
-		conn_down(c, strtok(PQerrorMessage(c->pg), "\n"));
+		char why[256];
+		conn_down(c, pq_first_line(c->pg, why, sizeof why));
 		return;
 	}
 	int f = PQflush(c->pg);
@@ -449,13 +487,16 @@ struct store *store_new(struct event_base *base, const char *conninfo, int pool_
 		c->st = st;
 		c->index = i;
 		c->retry = evtimer_new(base, conn_retry_cb, c);
+		if (!c->retry) {
+			store_free(st);
+			return NULL;
+		}
 		/* The first connections are made before the loop runs, so a
 		 * daemon that starts answers at once. */
 		c->pg = store_connect_blocking(conninfo);
-		if (c->pg) {
-			PQsetnonblocking(c->pg, 1);
+		if (c->pg && PQsetnonblocking(c->pg, 1) == 0) {
 			c->state = CONN_IDLE;
-			conn_watch(c, EV_READ | EV_PERSIST);
+			conn_watch(c, EV_READ | EV_PERSIST); /* down and retrying if it cannot */
 		} else {
 			c->state = CONN_CONNECTING; /* so conn_down logs nothing twice */
 			conn_down(c, "initial connection failed");

@@ -43,6 +43,7 @@ struct engine {
 	struct event *poll;           /* every POLL_MS */
 	struct event *kick;           /* once, as soon as possible: more work may be due */
 	bool kicked;                  /* a kick came while a claim or enrichment ran */
+	int enrich_pending;           /* answers of the enrichment round still to come */
 	int running;                  /* attempts in flight */
 	struct attempt *attempts;     /* their list, to abandon them at exit */
 	bool claiming, enriching, recording, stopped;
@@ -233,6 +234,17 @@ static void record_flush(struct engine *e)
 
 /* ---------------------------------------------------------------- attempts */
 
+/* Appends h to *list; false (and *list untouched, still to free) when
+ * curl cannot: curl_slist_append's NULL must not replace the list. */
+static bool header_add(struct curl_slist **list, const char *h)
+{
+	struct curl_slist *n = curl_slist_append(*list, h);
+	if (!n)
+		return false;
+	*list = n;
+	return true;
+}
+
 static void attempt_start(struct engine *e, const PGresult *res, int row)
 {
 	/* deliveries_claim's columns, by name (sql/functions/webhooks.sql) */
@@ -251,15 +263,12 @@ static void attempt_start(struct engine *e, const PGresult *res, int row)
 	const char *url = PQgetvalue(res, row, f_url), *secret = PQgetvalue(res, row, f_secret);
 	const char *event_id = PQgetvalue(res, row, f_event);
 	size_t body_len = (size_t)PQgetlength(res, row, f_body);
-	a->attempts = atoi(PQgetvalue(res, row, f_attempts));
+	a->attempts = (int)strtol(PQgetvalue(res, row, f_attempts), NULL, 10);
 	a->body = malloc(body_len + 1);
 	a->easy = curl_easy_init();
-	if (!a->body || !a->easy) {
-		if (a->easy)
-			curl_easy_cleanup(a->easy);
-		attempt_free(a);
-		return;
-	}
+	/* not started: the claim's lease brings the delivery back later */
+	if (!a->body || !a->easy)
+		goto fail;
 	memcpy(a->body, PQgetvalue(res, row, f_body), body_len + 1);
 
 	/* webhook-timestamp is fresh on every attempt; webhook-id is the event's */
@@ -270,41 +279,59 @@ static void attempt_start(struct engine *e, const PGresult *res, int row)
 	snprintf(h_id, sizeof h_id, "webhook-id: %s", event_id);
 	snprintf(h_ts, sizeof h_ts, "webhook-timestamp: %lld", ts);
 	snprintf(h_sig, sizeof h_sig, "webhook-signature: %s", sig);
-	a->headers = curl_slist_append(a->headers, "Content-Type: application/json");
-	a->headers = curl_slist_append(a->headers, h_id);
-	a->headers = curl_slist_append(a->headers, h_ts);
-	a->headers = curl_slist_append(a->headers, h_sig);
-	a->headers = curl_slist_append(a->headers, "User-Agent: siaod/" SIAOD_VERSION);
-	a->headers = curl_slist_append(a->headers, "Expect:");
+	if (!header_add(&a->headers, "Content-Type: application/json") ||
+	    !header_add(&a->headers, h_id) || !header_add(&a->headers, h_ts) ||
+	    !header_add(&a->headers, h_sig) ||
+	    !header_add(&a->headers, "User-Agent: siaod/" SIAOD_VERSION) ||
+	    !header_add(&a->headers, "Expect:"))
+		goto fail;
 
+	/* Every option counts (a refused PROTOCOLS_STR would allow any scheme,
+	 * a refused OPENSOCKETFUNCTION any address): the first refusal stops
+	 * the attempt. */
 	CURL *c = a->easy;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);     /* a redirect is a failure */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->app->cfg.webhook_timeout_seconds * 1000L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PRIVATE, a);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, e);
+	CURLcode rc = CURLE_OK;
+	const char *option = NULL;
+#define SET(opt, val) \
+	do { \
+		if (rc == CURLE_OK && (rc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
+			option = #opt; \
+	} while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_HTTPHEADER, a->headers);
+	SET(CURLOPT_POSTFIELDS, a->body);
+	SET(CURLOPT_POSTFIELDSIZE, (long)body_len);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);     /* a redirect is a failure */
+	SET(CURLOPT_TIMEOUT_MS, (long)e->app->cfg.webhook_timeout_seconds * 1000L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PRIVATE, a);
+	SET(CURLOPT_ERRORBUFFER, a->errbuf);
+	SET(CURLOPT_WRITEFUNCTION, discard_cb);
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, a);
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	SET(CURLOPT_OPENSOCKETDATA, e);
+#undef SET
+	if (rc != CURLE_OK) {
+		log_error("webhooks", "delivery=%lld option=%s error=\"%s\"", (long long)a->delivery_id,
+			  option, curl_easy_strerror(rc));
+		goto fail;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
+	if (curlloop_add(e->curl, c) != 0)
+		goto fail;
 	a->next = e->attempts;
 	if (a->next)
 		a->next->prev = a;
 	e->attempts = a;
-	if (curlloop_add(e->curl, c) != 0) {
-		curl_easy_cleanup(c);
-		attempt_free(a);
-		return;
-	}
 	e->running++;
+	return;
+fail:
+	if (a->easy)
+		curl_easy_cleanup(a->easy);
+	attempt_free(a);   /* the headers, the body, a */
 }
 
 static void claim_done(void *arg, PGresult *res)
@@ -340,21 +367,22 @@ static void claim(struct engine *e)
 
 /* ---------------------------------------------------------------- enrichment */
 
-struct enrich {
-	struct engine *e;
-	int pending;
-};
+/* The enrichment's answers still to come are counted in the engine (one
+ * round at a time: e->enriching); the last one ends the round. */
+static void enrich_release(struct engine *e)
+{
+	if (--e->enrich_pending == 0) {
+		e->enriching = false;
+		poll_now(e); /* the new events may have deliveries to claim */
+	}
+}
 
 static void made_ready(void *arg, PGresult *res)
 {
-	struct enrich *en = arg;
+	struct engine *e = arg;
 	if (store_result_failed(res))
 		log_warn("webhook_enrich", "result=failed");
-	if (--en->pending == 0) {
-		en->e->enriching = false;
-		poll_now(en->e); /* the new events may have deliveries to claim */
-		free(en);
-	}
+	enrich_release(e);
 }
 
 /* The best waiting young people for the freed place, as ids and scores. */
@@ -364,16 +392,9 @@ static json_t *candidates_for(struct app *app, int64_t offer_id, sdate on)
 	const struct inv_offer *o = inventory_offer(app->inv, offer_id);
 	if (!o)
 		return out;
-	const struct config *c = &app->cfg;
-	struct match_params p = {
-		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
-			    c->weight_support, c->weight_availability},
-		.free_places = inventory_free_places_cb,
-		.reconfirm_days = c->reconfirm_days, .refusal_cooldown_days = c->refusal_cooldown_days,
-	};
 	char today[11];
-	clock_today(c, today);
-	date_parse(today, &p.today);
+	clock_today(&app->cfg, today);
+	struct match_params p = inventory_match_params(&app->cfg, today, DATE_NONE);
 	p.on = on != DATE_NONE && on > p.today ? on : p.today;
 	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
 	const struct match_youth **ys = malloc((n + 1) * sizeof *ys);
@@ -401,23 +422,25 @@ static void unready_done(void *arg, PGresult *res)
 		e->enriching = false;
 		return;
 	}
-	struct enrich *en = calloc(1, sizeof *en);
-	if (!en) {
-		e->enriching = false;
-		return;
-	}
-	en->e = e;
-	en->pending = n;
+	e->enrich_pending = n + 1;   /* one more, dropped below once every query is sent */
 	for (int i = 0; i < n; i++) {
-		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE : (sdate)atoi(PQgetvalue(res, i, f_on));
+		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE
+			   : (sdate)strtol(PQgetvalue(res, i, f_on), NULL, 10);
 		json_t *cands = candidates_for(e->app, strtoll(PQgetvalue(res, i, f_offer), NULL, 10), on);
 		char *text = json_dumps(cands, JSON_COMPACT);
 		json_decref(cands);
-		const char *values[2] = {PQgetvalue(res, i, f_outbox), text ? text : "[]"};
+		if (!text) {
+			/* out of memory: the event stays unready, the next round retries */
+			log_warn("webhook_enrich", "error=\"cannot encode the candidates\"");
+			enrich_release(e);
+			continue;
+		}
+		const char *values[2] = {PQgetvalue(res, i, f_outbox), text};
 		store_query(e->app->store, "SELECT outbox_make_ready($1::bigint, $2::jsonb)", 2, values,
-			    made_ready, en);
+			    made_ready, e);
 		free(text);
 	}
+	enrich_release(e);          /* the extra count: the round ends with its last answer */
 }
 
 static void enrich(struct engine *e)
@@ -470,9 +493,12 @@ int webhooks_start(struct app *app)
 		webhooks_stop(app);
 		return -1;
 	}
-	struct timeval tv = {0, POLL_MS * 1000};
-	event_add(e->poll, &tv);
+	struct timeval tv = {0, POLL_MS * 1000L};
 	app->webhooks = e;
+	if (event_add(e->poll, &tv) != 0) {
+		webhooks_stop(app);
+		return -1;
+	}
 	poll_now(e);
 	return 0;
 }
@@ -493,6 +519,11 @@ void webhooks_stop(struct app *app)
 	/* abandon attempts in flight: their leases bring them back */
 	while (e->attempts) {
 		struct attempt *a = e->attempts;
+		/* unlinked here, so the loop visibly moves on */
+		e->attempts = a->next;
+		if (a->next)
+			a->next->prev = NULL;
+		a->next = NULL;
 		curlloop_remove(e->curl, a->easy);
 		curl_easy_cleanup(a->easy);
 		attempt_free(a);

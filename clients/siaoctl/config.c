@@ -104,8 +104,9 @@ int config_resolve(const char *url_flag, const char *token_flag, struct config *
 	char *path = config_path();
 	int rc = 0;
 	/* the file is read only when a flag or the environment leaves a gap */
-	bool need_file = (!url_flag && !(getenv("SIAOCTL_URL") && *getenv("SIAOCTL_URL"))) ||
-			 (!token_flag && !(getenv("SIAOCTL_TOKEN") && *getenv("SIAOCTL_TOKEN")));
+	const char *env_url = getenv("SIAOCTL_URL"), *env_token = getenv("SIAOCTL_TOKEN");
+	bool need_file = (!url_flag && !(env_url && *env_url)) ||
+			 (!token_flag && !(env_token && *env_token));
 	if (path && need_file && read_file(path, &file_url, &file_token) != 0)
 		rc = SIAOCTL_EXIT_USAGE;
 	const char *url = pick(url_flag, "SIAOCTL_URL", file_url);

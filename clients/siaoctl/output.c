@@ -20,7 +20,7 @@ void out_real(double d, char buf[32])
 			int n = snprintf(buf, 32, "%.*f", dec, d);
 			if (n > 0 && n < 30 && strtod(buf, NULL) == d) {
 				if (dec == 0)
-					strcat(buf, ".0");
+					memcpy(buf + n, ".0", 3); /* n < 30: fits in 32 */
 				return;
 			}
 		}
@@ -30,8 +30,9 @@ void out_real(double d, char buf[32])
 		if (strtod(buf, NULL) == d)
 			break;
 	}
-	if (!strpbrk(buf, ".eEni"))
-		strcat(buf, ".0");
+	size_t len = strlen(buf);
+	if (!strpbrk(buf, ".eEni") && len + 3 <= 32)
+		memcpy(buf + len, ".0", 3);
 }
 
 static void string(FILE *f, const char *s, size_t len)

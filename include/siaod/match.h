@@ -16,13 +16,21 @@
 
 #include "siaod/date.h"
 
-/* The enum values are internal; the codes (match_*_code) are the API's. */
+/* The enum values are internal; the codes (match_*_code) are the API's.
+ * The offer kinds are listed here only: X(NAME, "code") makes the enum
+ * (MATCH_KIND_NAME), the codes (match.c), the API's list (api.c). A new kind
+ * also needs its max_stay_days_<code> key in config.c. */
+#define MATCH_KINDS(X) \
+	X(IML, "iml") \
+	X(ALT, "alt") \
+	X(STUDIO_TIROIR, "studio_tiroir") \
+	X(FJT, "fjt") \
+	X(SHARED_FLAT, "shared_flat")
+
 enum match_kind {
-	MATCH_KIND_IML,
-	MATCH_KIND_ALT,
-	MATCH_KIND_STUDIO_TIROIR,
-	MATCH_KIND_FJT,
-	MATCH_KIND_SHARED_FLAT,
+#define MATCH_KIND_ENUM_(name, code) MATCH_KIND_##name,
+	MATCH_KINDS(MATCH_KIND_ENUM_)
+#undef MATCH_KIND_ENUM_
 	MATCH_KIND_COUNT
 };
 
@@ -77,6 +85,15 @@ enum match_need {
 /* Codes as in the HTTP API and the database ("studio_tiroir", "street", ...).
  * *_code returns NULL for a value out of range; *_parse returns false for an
  * unknown code and leaves *out alone. */
+/* The same codes in enum order (bit order for needs), NULL-terminated: the
+ * lists the API validates against. */
+extern const char *const match_kind_codes[];
+extern const char *const match_offer_gender_codes[];
+extern const char *const match_gender_codes[];
+extern const char *const match_household_codes[];
+extern const char *const match_support_codes[];
+extern const char *const match_situation_codes[];
+extern const char *const match_need_codes[];
 const char *match_kind_code(enum match_kind v);
 const char *match_offer_gender_code(enum match_offer_gender v);
 const char *match_gender_code(enum match_gender v);
@@ -150,8 +167,15 @@ struct match_weights {
 	int distance, duration, affordability, support, availability;
 };
 bool match_weights_valid(const struct match_weights *w);
-/* 30/20/20/20/10: distance matters most to a referent, soonness least since
- * the eligibility rules already demand a place free for the whole stay. */
+/* The default weights, 35/15/20/20/10: distance matters most to a referent,
+ * soonness least since the eligibility rules already demand a place free for
+ * the whole stay. The one source of these numbers: config.c's weight_* keys
+ * take their defaults from here. */
+#define MATCH_WEIGHT_DEFAULT_DISTANCE       35
+#define MATCH_WEIGHT_DEFAULT_DURATION       15
+#define MATCH_WEIGHT_DEFAULT_AFFORDABILITY  20
+#define MATCH_WEIGHT_DEFAULT_SUPPORT        20
+#define MATCH_WEIGHT_DEFAULT_AVAILABILITY   10
 struct match_weights match_weights_default(void);
 
 /* Places of `o` free on every day of [start, end), from the caller's
@@ -274,12 +298,20 @@ void match_explain_hints(const struct match_params *p, const struct match_youth 
 			 const struct match_offer *const offers[], size_t n,
 			 struct match_hints *out);
 
+/* The score's factors, listed here only: X(NAME, "code") makes the enum
+ * (MATCH_FACTOR_NAME) and the codes (match.c). Each has its field in
+ * struct match_weights and its weight_<code> key in config.c. */
+#define MATCH_FACTORS(X) \
+	X(DISTANCE, "distance") \
+	X(DURATION, "duration") \
+	X(AFFORDABILITY, "affordability") \
+	X(SUPPORT, "support") \
+	X(AVAILABILITY, "availability")
+
 enum match_factor_id {
-	MATCH_FACTOR_DISTANCE,
-	MATCH_FACTOR_DURATION,
-	MATCH_FACTOR_AFFORDABILITY,
-	MATCH_FACTOR_SUPPORT,
-	MATCH_FACTOR_AVAILABILITY,
+#define MATCH_FACTOR_ENUM_(name, code) MATCH_FACTOR_##name,
+	MATCH_FACTORS(MATCH_FACTOR_ENUM_)
+#undef MATCH_FACTOR_ENUM_
 	MATCH_FACTOR_COUNT
 };
 /* "distance", "duration", "affordability", "support", "availability". */

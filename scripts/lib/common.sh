@@ -10,7 +10,7 @@ SIAOD_PACKAGES=(
 	postgresql postgresql-contrib
 	python3 curl
 	chromium nodejs npm
-	clang libclang-rt-dev
+	clang libclang-rt-dev cppcheck clang-tidy
 	# libxlsxwriter.pc links -lz, but libxlsxwriter-dev does not depend on zlib1g-dev
 	libxlsxwriter-dev zlib1g-dev python3-yaml python3-jsonschema python3-openpyxl
 	libargon2-dev libcjose-dev python3-aiosmtpd

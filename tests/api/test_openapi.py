@@ -361,18 +361,36 @@ def c_routes():
     return out
 
 
+MATCH_H = os.path.join(DAEMON_DIR, "..", "include", "siaod", "match.h")
+
+
+def c_xmacro_lists():
+    """MACRO -> [codes] for the X-macro lists of include/siaod/match.h
+    (`#define MATCH_KINDS(X) X(IML, "iml") ...`)."""
+    out = {}
+    for m in re.finditer(r"#define\s+(MATCH_\w+)\(X\)((?:[^\n]*\\\n)*[^\n]*)", read(MATCH_H)):
+        out[m.group(1)] = re.findall(r'X\(\s*\w+\s*,\s*"([^"]*)"\s*\)', m.group(2))
+    return out
+
+
 def c_string_arrays(filename):
-    """NAME -> [strings] for every `const char *const NAME[] = {...}` of a daemon file."""
+    """NAME -> [strings] for every `const char *const NAME[] = {...}` of a daemon file;
+    an X-macro list of match.h inside the braces stands for its codes."""
     text = read(os.path.join(DAEMON_DIR, filename))
+    lists = c_xmacro_lists()
     out = {}
     for m in re.finditer(r"const\s+char\s*\*\s*const\s+(\w+)\s*\[\]\s*=\s*\{(.*?)\};", text, re.S):
-        out[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
+        body = m.group(2)
+        values = []
+        for x in re.finditer(r'"([^"]*)"|\b(MATCH_[A-Z_]+)\(\w+\)', body):
+            values.extend([x.group(1)] if x.group(1) is not None else lists[x.group(2)])
+        out[m.group(1)] = values
     return out
 
 
 def c_constants():
     consts = {"INT64_MAX": 2 ** 63 - 1}
-    for f in ("auth.h", "config.h", "validate.h"):
+    for f in ("auth.h", "config.h", "validate.h", MATCH_H):
         p = os.path.join(DAEMON_DIR, f)
         if os.path.exists(p):
             for m in re.finditer(r"#define\s+(\w+)\s+(-?\d+)\b", read(p)):
@@ -387,6 +405,7 @@ def c_vfields(filename, table):
     assert m, "%s: vfield table %s not found" % (filename, table)
     consts = c_constants()
     arrays = dict(c_string_arrays("api.c"))
+    arrays.update(c_string_arrays("match.c"))   # match_*_codes: the enums' one table
     arrays.update(c_string_arrays(filename))
 
     def num(s):
@@ -434,15 +453,14 @@ CUSTOM_BODY_ROUTES = {"plan.apply": "PlanApply", "import.run": "ImportCsv"}
 
 # Enums of the YAML and the C arrays they must equal: (pointer, file, array).
 ENUMS = [
-    ("#/components/schemas/Kind", "api.c", "api_kinds"),
-    ("#/components/schemas/Kind", "match.c", "kind_codes"),
+    ("#/components/schemas/Kind", "match.c", "match_kind_codes"),
     ("#/components/schemas/OfferStatus", "api_offers.c", "statuses"),
-    ("#/components/schemas/OfferGender", "match.c", "offer_gender_codes"),
-    ("#/components/schemas/SupportLevel", "match.c", "support_codes"),
-    ("#/components/schemas/YouthGender", "match.c", "gender_codes"),
-    ("#/components/schemas/Household", "match.c", "household_codes"),
-    ("#/components/schemas/Need", "match.c", "need_codes"),
-    ("#/components/schemas/Situation", "match.c", "situation_codes"),
+    ("#/components/schemas/OfferGender", "match.c", "match_offer_gender_codes"),
+    ("#/components/schemas/SupportLevel", "match.c", "match_support_codes"),
+    ("#/components/schemas/YouthGender", "match.c", "match_gender_codes"),
+    ("#/components/schemas/Household", "match.c", "match_household_codes"),
+    ("#/components/schemas/Need", "match.c", "match_need_codes"),
+    ("#/components/schemas/Situation", "match.c", "match_situation_codes"),
     ("#/components/schemas/YouthStatus", "api_youth.c", "all_statuses"),
     ("#/components/schemas/PlacementStatus", "api_placements.c", "statuses"),
     # RefusalReason: the config's refusal_reasons, checked live (GET /v1/refusal-reasons)

@@ -51,8 +51,10 @@ grep -qx 'Documentation=file:/usr/share/doc/siaod/README.md' "$unit" || fail "Do
 ! grep -q '/usr/local\|@[A-Z_]*@' "$unit" || fail "unit still names /usr/local or a placeholder"
 
 needed=$(readelf -d "$work/root/usr/bin/siaod" | grep NEEDED)
-echo "$needed" | grep -q 'libevent-' || fail "siaod does not link libevent? $needed"
-! echo "$needed" | grep -q pthreads || fail "siaod links libevent_pthreads: $needed"
+# a here-string, not `echo | grep -q`: grep -q stops at the first match, and
+# under pipefail the echo's SIGPIPE would fail the check at random
+grep -q 'libevent-' <<<"$needed" || fail "siaod does not link libevent? $needed"
+! grep -q pthreads <<<"$needed" || fail "siaod links libevent_pthreads: $needed"
 
 "$work/root/usr/bin/siaod" --version | grep -q '^siaod ' || fail "the installed siaod does not run"
 echo "ok: configured, built and installed without tests; $(echo "$files" | wc -l) files installed"

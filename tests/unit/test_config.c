@@ -20,10 +20,23 @@ static void test_defaults(void)
 	config_defaults(&c);
 	CHECK_INT(config_validate(&c, err, sizeof err), 0);
 	CHECK_STR(c.listen, "127.0.0.1:8080");
-	CHECK_INT(c.max_stay_days[KIND_SHARED_FLAT], 90);
-	CHECK_INT(c.max_stay_days[KIND_IML], 540);
-	CHECK_INT(c.max_stay_days[KIND_FJT], 0);
+	CHECK_INT(c.max_stay_days[MATCH_KIND_SHARED_FLAT], 90);
+	CHECK_INT(c.max_stay_days[MATCH_KIND_IML], 540);
+	CHECK_INT(c.max_stay_days[MATCH_KIND_FJT], 0);
 	CHECK_INT(c.hold_days, 7);
+	/* the documented defaults (config/siaod.conf, DESIGN.md), the same as
+	 * the matcher's own */
+	CHECK_INT(c.weight_distance, 35);
+	CHECK_INT(c.weight_duration, 15);
+	CHECK_INT(c.weight_affordability, 20);
+	CHECK_INT(c.weight_support, 20);
+	CHECK_INT(c.weight_availability, 10);
+	struct match_weights w = match_weights_default();
+	CHECK_INT(w.distance, c.weight_distance);
+	CHECK_INT(w.duration, c.weight_duration);
+	CHECK_INT(w.affordability, c.weight_affordability);
+	CHECK_INT(w.support, c.weight_support);
+	CHECK_INT(w.availability, c.weight_availability);
 	CHECK_INT(c.n_thresholds, 3);
 	CHECK_INT(c.thresholds[0], 30);
 	CHECK_INT(c.thresholds[2], 7);
