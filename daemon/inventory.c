@@ -869,6 +869,8 @@ struct match_params inventory_match_params(const struct config *c, const char *t
 			    c->weight_support, c->weight_availability},
 		.free_places = inventory_free_places_cb,
 		.next_free = inventory_next_free_cb,
+		.reconfirm_days = c->reconfirm_days,
+		.refusal_cooldown_days = c->refusal_cooldown_days,
 	};
 	if (!today || !date_parse(today, &p.today))
 		p.today = DATE_NONE;
