@@ -158,7 +158,7 @@ static void login_throttled(void *arg, PGresult *res)
 		api_sql_problem(r, res);
 		return;
 	}
-	int wait = atoi(PQgetvalue(res, 0, 0));
+	int wait = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	if (wait > 0) {
 		char detail[200];
 		int minutes = (wait + 59) / 60;

@@ -52,8 +52,8 @@ static const struct key keys[] = {
 	{"default_max_distance_km",     I(default_max_distance_km), "30", 1, 2000, true},
 	{"hold_days",                   I(hold_days), "7", 1, 90, true},
 	{"keepalive_timeout_ms",        I(keepalive_timeout_ms), "15000", 100, 3600000, false},
-	{"import_max_bytes",            I(import_max_bytes), "16777216", 1024, 256 << 20, false},
-	{"invitation_valid_hours",      I(invitation_valid_hours), "168", 1, 24 * 90, true},
+	{"import_max_bytes",            I(import_max_bytes), "16777216", 1024, 256L << 20, false},
+	{"invitation_valid_hours",      I(invitation_valid_hours), "168", 1, 24L * 90, true},
 	{"listen",                      S(listen), "127.0.0.1:8080", 0, 0, false},
 	{"log_level",                   S(log_level), "info", 0, 0, true},
 	{"mail_retry_schedule",         S(mail_retry_schedule), "1m,5m,30m,2h,6h,12h", 0, 0, true},
@@ -84,11 +84,11 @@ static const struct key keys[] = {
 	{"refusal_cooldown_days",       I(refusal_cooldown_days), "90", 0, 3650, true},
 	{"refusal_reasons",             S(refusal_reasons), REFUSAL_REASONS_DEFAULT, 0, 0, true},
 	{"request_timeout_ms",          I(request_timeout_ms), "10000", 100, 3600000, false},
-	{"reset_valid_minutes",         I(reset_valid_minutes), "60", 5, 7 * 24 * 60, true},
+	{"reset_valid_minutes",         I(reset_valid_minutes), "60", 5, 7L * 24 * 60, true},
 	{"retention_months",            I(retention_months), "24", 1, 240, true},
-	{"session_absolute_seconds",    I(session_absolute_seconds), "43200", 2, 30 * 86400, true},
+	{"session_absolute_seconds",    I(session_absolute_seconds), "43200", 2, 30L * 86400, true},
 	{"session_cookie_secure",       B(session_cookie_secure), "true", 0, 0, false},
-	{"session_idle_seconds",        I(session_idle_seconds), "7200", 1, 30 * 86400, true},
+	{"session_idle_seconds",        I(session_idle_seconds), "7200", 1, 30L * 86400, true},
 	{"shutdown_grace_seconds",      I(shutdown_grace_seconds), "30", 0, 3600, false},
 	{"smtp_from",                   S(smtp_from), "", 0, 0, true},
 	{"smtp_password",               S(smtp_password), "", 0, 0, true},
@@ -531,13 +531,12 @@ void config_print(const struct config *cfg, FILE *out)
 		const struct key *k = &keys[i];
 		const void *f = (const char *)cfg + k->offset;
 		fprintf(out, "%s = ", k->name);
-		if (strcmp(k->name, "database_url") == 0)
+		bool secret = strcmp(k->name, "smtp_password") == 0 ||
+			      strcmp(k->name, "oidc_client_secret") == 0;
+		if (strcmp(k->name, "database_url") == 0 || strcmp(k->name, "smtp_url") == 0)
 			print_masked_url(*(char *const *)f, out);
-		else if ((strcmp(k->name, "smtp_password") == 0 || strcmp(k->name, "oidc_client_secret") == 0) &&
-			 **(char *const *)f)
+		else if (secret && **(char *const *)f)
 			fprintf(out, "***\n");
-		else if (strcmp(k->name, "smtp_url") == 0)
-			print_masked_url(*(char *const *)f, out);
 		else if (k->type == T_STR)
 			fprintf(out, "%s\n", *(char *const *)f);
 		else if (k->type == T_INT)

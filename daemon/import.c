@@ -376,7 +376,9 @@ static bool parse_number(const char *s, double *out, bool integer)
 			s += 2;                                         /* narrow no-break space */
 			continue;
 		}
-		buf[o++] = u == ',' ? '.' : (char)u;
+		buf[o++] = *s;
+		if (u == ',')
+			buf[o - 1] = '.';
 	}
 	if (*s || o == 0)
 		return false;
@@ -393,17 +395,37 @@ static bool parse_number(const char *s, double *out, bool integer)
 	return true;
 }
 
+/* One number of 1 to maxdigits digits, then sep (or the end when sep is 0). */
+static bool day_part(const char **s, int maxdigits, char sep, long *out)
+{
+	const char *p = *s;
+	if (*p < '0' || *p > '9')
+		return false;
+	char *end;
+	*out = strtol(p, &end, 10);
+	if (end - p > maxdigits || *end != sep)
+		return false;
+	*s = sep ? end + 1 : end;
+	return true;
+}
+
+/* JJ/MM/AAAA: day and month of one or two digits, a four-digit year. */
+static bool french_day(const char *s, long *d, long *m, long *y)
+{
+	return day_part(&s, 2, '/', d) && day_part(&s, 2, '/', m) && day_part(&s, 4, '\0', y) &&
+	       *y >= 1000;
+}
+
 /* JJ/MM/AAAA (what a French spreadsheet shows) or AAAA-MM-JJ. */
 static bool parse_day(const char *s, char iso[11])
 {
-	int d, m, y;
-	char extra;
+	long d, m, y;
 	sdate day;
-	if (sscanf(s, "%2d/%2d/%4d%c", &d, &m, &y, &extra) == 3 && y >= 1000) {
+	if (french_day(s, &d, &m, &y)) {
 		if (d < 1 || d > 31 || m < 1 || m > 12)
 			return false;
 		char buf[48];
-		snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d);
+		snprintf(buf, sizeof buf, "%04ld-%02ld-%02ld", y, m, d);
 		if (!date_parse(buf, &day))
 			return false;
 	} else if (!date_parse(s, &day)) {
@@ -576,7 +598,7 @@ out:
 static void header_record(struct parse *p)
 {
 	bool seen[MAX_COLS] = {false};
-	p->nfile = p->ncells < MAX_COLS * 2 ? p->ncells : MAX_COLS * 2;
+	p->nfile = p->ncells < (size_t)MAX_COLS * 2 ? p->ncells : (size_t)MAX_COLS * 2;
 	for (size_t i = 0; i < p->nfile; i++) {
 		char f[128], g[128];
 		fold(p->cells[i], f, sizeof f);

@@ -85,9 +85,8 @@ static void sent_done(void *owner, CURL *easy, CURLcode rc)
 	char error[CURL_ERROR_SIZE + 48] = "";
 	if (rc != CURLE_OK) {
 		snprintf(error, sizeof error, "%ld %s", code, s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
-		if (code >= 500 && code < 600) {
-			outcome = "failed";
-		} else if (s->attempts > cfg->n_mail_retries) {
+		bool permanent = code >= 500 && code < 600;   /* 5xx: retrying changes nothing */
+		if (permanent || s->attempts > cfg->n_mail_retries) {
 			outcome = "failed";
 		} else {
 			outcome = "retry";
@@ -159,7 +158,7 @@ static void start_one(struct mailer *m, const PGresult *res, int row)
 		return;
 	s->m = m;
 	s->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
-	s->attempts = atoi(PQgetvalue(res, row, 6));
+	s->attempts = (int)strtol(PQgetvalue(res, row, 6), NULL, 10);
 	s->next = m->list;
 	if (s->next)
 		s->next->prev = s;
@@ -292,7 +291,7 @@ int mail_start(struct app *app)
 		mail_stop(app);
 		return -1;
 	}
-	struct timeval tv = {0, MAIL_POLL_MS * 1000};
+	struct timeval tv = {0, MAIL_POLL_MS * 1000L};
 	event_add(m->poll, &tv);
 	poll_now(m);
 	return 0;
@@ -305,8 +304,14 @@ void mail_stop(struct app *app)
 		return;
 	m->stopped = true;
 	/* mails in flight are abandoned to their lease: sent again later */
-	while (m->list)
-		sending_free(m->list);
+	while (m->list) {
+		struct sending *s = m->list;
+		m->list = s->next;   /* unlinked here, so the loop visibly moves on */
+		if (s->next)
+			s->next->prev = NULL;
+		s->next = NULL;
+		sending_free(s);
+	}
 	curlloop_free(m->curl);
 	if (m->poll)
 		event_free(m->poll);

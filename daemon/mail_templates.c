@@ -1,4 +1,3 @@
-#define _GNU_SOURCE /* asprintf */
 /*
  * The French mails siaod sends (see mail.h): plain text and HTML, short,
  * nothing personal beyond what the recipient may see (their own name and
@@ -24,8 +23,9 @@ static void message_id(const struct config *cfg, char *out, size_t size)
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[16] = {0};
 	char h[33];
-	RAND_bytes(raw, sizeof raw);
-	for (int i = 0; i < 16; i++) {
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		abort(); /* no randomness: nothing safe to send */
+	for (size_t i = 0; i < 16; i++) {
 		h[2 * i] = hex[raw[i] >> 4];
 		h[2 * i + 1] = hex[raw[i] & 15];
 	}

@@ -90,7 +90,7 @@ static void reconfirm_done(void *arg, PGresult *res)
 		log_warn("reconfirm_scan", "result=failed");
 		return;
 	}
-	int n = atoi(PQgetvalue(res, 0, 0));
+	int n = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	if (n > 0) {
 		log_info("reconfirm_scan", "events=%d", n);
 		webhooks_kick(app);

@@ -72,7 +72,10 @@ static void b64url(const unsigned char *in, size_t n, char *out, size_t outsize)
 	while (len > 0 && tmp[len - 1] == '=')
 		len--;
 	for (int i = 0; i < len; i++)
-		tmp[i] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : tmp[i];
+		if (tmp[i] == '+')
+			tmp[i] = '-';
+		else if (tmp[i] == '/')
+			tmp[i] = '_';
 	snprintf(out, outsize, "%.*s", len, tmp);
 }
 
