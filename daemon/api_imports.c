@@ -83,7 +83,7 @@ static void import_refreshed(void *arg, bool ok)
 {
 	struct import_call *c = arg;
 	(void)ok;
-	webhooks_kick(c->r->app);     /* created offers may have enqueued events */
+	webhooks_refreshed(c->r->app);  /* created offers may have enqueued events */
 	import_send(c);
 }
 

@@ -31,7 +31,7 @@ static void refreshed(void *arg, bool ok)
 	struct after a = *(struct after *)arg;
 	free(arg);
 	/* the write may have enqueued events (triggers on offers and placements) */
-	webhooks_kick(a.app);
+	webhooks_refreshed(a.app);
 	if (a.effects & EFFECT_SCAN_ALERTS)
 		scheduler_scan_alerts(a.app);
 	a.done(a.arg);

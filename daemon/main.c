@@ -298,6 +298,13 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	log_info("reload", "result=ok%s%s", changed[0] ? " needs_restart=" : "", changed);
 }
 
+/* Another instance's write is in the inventory: its events may be ranked. */
+static void notify_refreshed(void *arg, bool ok)
+{
+	(void)ok;
+	webhooks_refreshed(arg);
+}
+
 /* Another instance (or psql) changed something: re-read just that. */
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
@@ -323,9 +330,9 @@ static void on_notify(void *arg, const char *channel, const char *payload)
 	if (id <= 0)
 		return;
 	if (payload[0] == 'o')
-		inventory_refresh(app->refresh, &id, 1, NULL, 0, NULL, NULL);
+		inventory_refresh(app->refresh, &id, 1, NULL, 0, notify_refreshed, app);
 	else if (payload[0] == 'y')
-		inventory_refresh(app->refresh, NULL, 0, &id, 1, NULL, NULL);
+		inventory_refresh(app->refresh, NULL, 0, &id, 1, notify_refreshed, app);
 }
 
 /* The listening connection is (back) up: anything notified while it was

@@ -43,6 +43,7 @@ struct engine {
 	struct event *poll;           /* every POLL_MS */
 	struct event *kick;           /* once, as soon as possible: more work may be due */
 	bool kicked;                  /* a kick came while a claim or enrichment ran */
+	bool written;                 /* webhooks_refreshed: a write's refresh is published */
 	int enrich_pending;           /* answers of the enrichment round still to come */
 	int running;                  /* attempts in flight */
 	struct attempt *attempts;     /* their list, to abandon them at exit */
@@ -443,13 +444,21 @@ static void unready_done(void *arg, PGresult *res)
 	enrich_release(e);          /* the extra count: the round ends with its last answer */
 }
 
-static void enrich(struct engine *e)
+/* Candidates are ranked on the inventory, which a write refreshes after it
+ * commits and then kicks the engine: a kick enriches every waiting event,
+ * the periodic poll only those older than SETTLE (from other instances, or
+ * whose kick was missed), so that it never ranks on the inventory from before
+ * the write that enqueued the event. */
+#define SETTLE "2 seconds"
+
+static void enrich(struct engine *e, bool written)
 {
 	if (e->enriching || e->stopped || !store_ready(e->app->store))
 		return;
 	e->enriching = true;
-	const char *values[1] = {"50"};
-	store_query(e->app->store, "SELECT * FROM outbox_unready($1::integer)", 1, values, unready_done, e);
+	const char *values[2] = {"50", written ? "0" : SETTLE};
+	store_query(e->app->store, "SELECT * FROM outbox_unready($1::integer, $2::interval)", 2, values,
+		    unready_done, e);
 }
 
 /* ---------------------------------------------------------------- polling */
@@ -457,8 +466,9 @@ static void enrich(struct engine *e)
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	e->kicked = false;
-	enrich(e);
+	bool written = e->written;
+	e->kicked = e->written = false;
+	enrich(e, written);
 	claim(e);
 	record_flush(e);
 }
@@ -476,6 +486,15 @@ void webhooks_kick(struct app *app)
 	struct engine *e = engine_of(app);
 	if (e && !e->stopped)
 		poll_now(e);
+}
+
+void webhooks_refreshed(struct app *app)
+{
+	struct engine *e = engine_of(app);
+	if (e && !e->stopped) {
+		e->written = true;
+		poll_now(e);
+	}
 }
 
 int webhooks_start(struct app *app)

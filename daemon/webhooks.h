@@ -17,6 +17,9 @@ struct app;
 int  webhooks_start(struct app *app);
 /* Look for work now (after a write that may have enqueued events). */
 void webhooks_kick(struct app *app);
+/* The same, once a write's inventory refresh is published: the capacity
+ * events it enqueued may be ranked now (before, only settled ones are). */
+void webhooks_refreshed(struct app *app);
 /* SIGTERM: claim nothing more; attempts in flight may still finish. */
 void webhooks_drain(struct app *app);
 /* At exit, after the store is closed: attempts still in flight are

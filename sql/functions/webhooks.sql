@@ -14,10 +14,14 @@ BEGIN
 END $$;
 
 -- Events waiting for candidates: offer id and the day the place is free.
-CREATE FUNCTION outbox_unready(p_limit integer) RETURNS TABLE (outbox_id bigint, offer_id bigint, on_day integer)
+-- p_settled: only events at least that old (see webhooks.c's enrich: the
+-- periodic poll leaves a fresh event to the kick that follows its write's
+-- inventory refresh, so the candidates are ranked on the refreshed inventory).
+CREATE FUNCTION outbox_unready(p_limit integer, p_settled interval)
+RETURNS TABLE (outbox_id bigint, offer_id bigint, on_day integer)
 LANGUAGE sql STABLE AS $$
     SELECT id, (data->>'offer_id')::bigint, (data->>'on')::date - date '1970-01-01'
-    FROM outbox WHERE NOT ready ORDER BY id LIMIT p_limit;
+    FROM outbox WHERE NOT ready AND occurred_at <= now() - p_settled ORDER BY id LIMIT p_limit;
 $$;
 
 -- stay.ending_soon: for each active stay, the smallest threshold its days
