@@ -27,6 +27,15 @@ struct sessions;
 struct password;
 struct mailer;
 
+/* The loop's event priorities: everything runs at the default (1) except the
+ * connections' deadlines, at APP_PRIORITY_DEADLINES, of which the loop runs
+ * at most APP_DEADLINES_PER_TURN between two looks at the sockets — so that
+ * thousands of connections timing out in the same second (a burst of idle
+ * clients) are closed in slices and never keep a new request waiting. */
+#define APP_LOOP_PRIORITIES 3
+#define APP_PRIORITY_DEADLINES 2
+#define APP_DEADLINES_PER_TURN 256
+
 struct app {
 	struct config cfg;
 	const char *config_path;          /* NULL: defaults + SIAOD_* only */

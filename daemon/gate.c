@@ -319,6 +319,7 @@ int gate_start(struct app *app, char *err, size_t errlen)
 		.large_body_bytes = (size_t)app->cfg.import_max_bytes,
 		.request_timeout_ms = app->cfg.request_timeout_ms,
 		.keepalive_timeout_ms = app->cfg.keepalive_timeout_ms,
+		.deadline_priority = APP_PRIORITY_DEADLINES,
 		.id_prefix = app->instance,
 		.mask_prefixes = masked,
 		.handler = gate_handle,

@@ -822,6 +822,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->out_headers = evbuffer_new();
 	c->timer = evtimer_new(s->base, on_timer, c);
 	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	/* a refused priority (a base without that many) keeps the default */
+	if (c->timer && s->opt.deadline_priority > 0)
+		(void)event_priority_set(c->timer, s->opt.deadline_priority);
 	if (!c->body || !c->out_headers || !c->timer || !c->bev) {
 		if (c->bev)
 			bufferevent_free(c->bev);

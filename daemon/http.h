@@ -68,6 +68,8 @@ struct http_options {
 	size_t large_body_bytes;         /* (0: no such path) */
 	int request_timeout_ms;          /* a request arrives whole within this */
 	int keepalive_timeout_ms;        /* an idle connection is closed after this */
+	int deadline_priority;           /* > 0: the event priority of those deadlines
+					    (the base's own default when 0) */
 	const char *id_prefix;           /* request ids are <prefix>-<n> */
 	const char *const *mask_prefixes;/* path segments starting so are masked in the log */
 	http_handler_fn handler;

@@ -369,7 +369,16 @@ static int cmd_serve(struct app *app)
 		inventory_refresh_free(app->refresh);
 		return 1;
 	}
-	app->base = event_base_new();
+	struct event_config *ec = event_config_new();
+	if (ec && event_config_set_max_dispatch_interval(ec, NULL, APP_DEADLINES_PER_TURN,
+							  APP_PRIORITY_DEADLINES) == 0)
+		app->base = event_base_new_with_config(ec);
+	if (ec)
+		event_config_free(ec);
+	if (app->base && event_base_priority_init(app->base, APP_LOOP_PRIORITIES) != 0) {
+		event_base_free(app->base);
+		app->base = NULL;
+	}
 	if (!app->base) {
 		log_error("start", "error=\"event_base_new failed\"");
 		curl_global_cleanup();

@@ -311,7 +311,14 @@ def slowloris_clients_do_not_hold_up_the_others():
     # The request deadline does not restart with each byte: the drip-feeding
     # connections are closed after request_timeout_ms (see test_transport.py).
     print("      slow connections still open after %d s: %d of 50" % (seconds, still_open))
-    assert worst < 0.2, "a request took %.0f ms during the slowloris" % (1e3 * worst)
+    # A loop held up by a drip-fed connection would keep the others waiting for
+    # its next byte (1 s); a loaded test machine can stall one request for a
+    # few hundred ms on its own, so the bound on the worst is under the drip
+    # period, and the bulk must stay fast.
+    assert worst < 0.6, "a request took %.0f ms during the slowloris" % (1e3 * worst)
+    everything = sorted(x for ls in latencies.values() for x in ls)
+    p90 = everything[int(0.9 * (len(everything) - 1))]
+    assert p90 < 0.1, "a tenth of the requests took more than %.0f ms during the slowloris" % (1e3 * p90)
 
 
 @test
