@@ -1,6 +1,8 @@
 /*
  * Webhook delivery on libcurl multi + libevent (see webhooks.h).
  *
+ * Capacity events get their candidates first (candidates.c).
+ *
  * Flow of one delivery:
  *   poll tick ─▶ deliveries_claim() ─▶ attempt_start(): easy handle, signed
  *   headers ─▶ curl multi on the loop ─▶ attempt_done(): outcome (succeeded,
@@ -22,20 +24,16 @@
 #include <jansson.h>
 
 #include "app.h"
-#include "clock.h"
+#include "candidates.h"
 #include "curlloop.h"
-#include "inventory.h"
 #include "log.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "signature.h"
-#include "siaod/date.h"
-#include "siaod/match.h"
 #include "store.h"
 
 #define POLL_MS 500                /* look for due work at least this often */
 #define RECORD_BATCH 100           /* outcomes recorded per round trip, at most */
-#define CANDIDATES 5               /* in offer.capacity_available */
 
 struct engine {
 	struct app *app;
@@ -44,10 +42,10 @@ struct engine {
 	struct event *kick;           /* once, as soon as possible: more work may be due */
 	bool kicked;                  /* a kick came while a claim or enrichment ran */
 	bool written;                 /* webhooks_refreshed: a write's refresh is published */
-	int enrich_pending;           /* answers of the enrichment round still to come */
+	struct candidates *candidates;/* capacity events' candidates, see candidates.h */
 	int running;                  /* attempts in flight */
 	struct attempt *attempts;     /* their list, to abandon them at exit */
-	bool claiming, enriching, recording, stopped;
+	bool claiming, recording, stopped;
 	json_t *outcomes;             /* waiting to be recorded */
 };
 
@@ -366,101 +364,6 @@ static void claim(struct engine *e)
 		    3, values, claim_done, e);
 }
 
-/* ---------------------------------------------------------------- enrichment */
-
-/* The enrichment's answers still to come are counted in the engine (one
- * round at a time: e->enriching); the last one ends the round. */
-static void enrich_release(struct engine *e)
-{
-	if (--e->enrich_pending == 0) {
-		e->enriching = false;
-		poll_now(e); /* the new events may have deliveries to claim */
-	}
-}
-
-static void made_ready(void *arg, PGresult *res)
-{
-	struct engine *e = arg;
-	if (store_result_failed(res))
-		log_warn("webhook_enrich", "result=failed");
-	enrich_release(e);
-}
-
-/* The best waiting young people for the freed place, as ids and scores. */
-static json_t *candidates_for(struct app *app, int64_t offer_id, sdate on)
-{
-	json_t *out = json_array();
-	const struct inv_offer *o = inventory_offer(app->inv, offer_id);
-	if (!o)
-		return out;
-	char today[11];
-	clock_today(&app->cfg, today);
-	struct match_params p = inventory_match_params(&app->cfg, today, DATE_NONE);
-	p.on = on != DATE_NONE && on > p.today ? on : p.today;
-	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
-	const struct match_youth **ys = malloc((n + 1) * sizeof *ys);
-	struct match_result res[CANDIDATES];
-	if (ys) {
-		n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, ys, n);
-		int got = match_rank_youth(&p, &o->m, ys, n, CANDIDATES, res, NULL);
-		for (int i = 0; i < got; i++)
-			json_array_append_new(out, json_pack("{s:I, s:i, s:i}",
-				"youth_id", (json_int_t)ys[res[i].index]->id,
-				"score", res[i].score, "priority", res[i].priority));
-	}
-	free(ys);
-	return out;
-}
-
-static void unready_done(void *arg, PGresult *res)
-{
-	struct engine *e = arg;
-	int n = store_result_failed(res) ? 0 : PQntuples(res);
-	/* outbox_unready's columns, by name (sql/functions/webhooks.sql) */
-	int f_outbox = PQfnumber(res, "outbox_id"), f_offer = PQfnumber(res, "offer_id"),
-	    f_on = PQfnumber(res, "on_day");
-	if (n == 0 || e->stopped || f_outbox < 0 || f_offer < 0 || f_on < 0) {
-		e->enriching = false;
-		return;
-	}
-	e->enrich_pending = n + 1;   /* one more, dropped below once every query is sent */
-	for (int i = 0; i < n; i++) {
-		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE
-			   : (sdate)strtol(PQgetvalue(res, i, f_on), NULL, 10);
-		json_t *cands = candidates_for(e->app, strtoll(PQgetvalue(res, i, f_offer), NULL, 10), on);
-		char *text = json_dumps(cands, JSON_COMPACT);
-		json_decref(cands);
-		if (!text) {
-			/* out of memory: the event stays unready, the next round retries */
-			log_warn("webhook_enrich", "error=\"cannot encode the candidates\"");
-			enrich_release(e);
-			continue;
-		}
-		const char *values[2] = {PQgetvalue(res, i, f_outbox), text};
-		store_query(e->app->store, "SELECT outbox_make_ready($1::bigint, $2::jsonb)", 2, values,
-			    made_ready, e);
-		free(text);
-	}
-	enrich_release(e);          /* the extra count: the round ends with its last answer */
-}
-
-/* Candidates are ranked on the inventory, which a write refreshes after it
- * commits and then kicks the engine: a kick enriches every waiting event,
- * the periodic poll only those older than SETTLE (from other instances, or
- * whose kick was missed), so that it never ranks on the inventory from before
- * the write that enqueued the event. */
-#define SETTLE "2 seconds"
-
-static void enrich(struct engine *e, bool written)
-{
-	if (e->enriching || e->stopped || !store_ready(e->app->store))
-		return;
-	e->enriching = true;
-	const char *values[2] = {"50", written ? "0" : SETTLE};
-	store_query(e->app->store, "SELECT * FROM outbox_unready($1::integer, $2::interval)", 2, values,
-		    unready_done, e);
-}
-
 /* ---------------------------------------------------------------- polling */
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -468,9 +371,15 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	struct engine *e = arg;
 	bool written = e->written;
 	e->kicked = e->written = false;
-	enrich(e, written);
+	candidates_round(e->candidates, written);
 	claim(e);
 	record_flush(e);
+}
+
+/* A round of candidates made events ready: their deliveries may be due. */
+static void candidates_done(void *arg)
+{
+	poll_now(arg);
 }
 
 /* A kick has its own one-shot event: activating the periodic timer itself
@@ -507,7 +416,8 @@ int webhooks_start(struct app *app)
 	e->curl = curlloop_new(app->base, transfer_done, transfers_done, e);
 	e->poll = event_new(app->base, -1, EV_PERSIST, poll_cb, e);
 	e->kick = event_new(app->base, -1, 0, poll_cb, e);
-	if (!e->outcomes || !e->curl || !e->poll || !e->kick) {
+	e->candidates = candidates_new(app, candidates_done, e);
+	if (!e->outcomes || !e->curl || !e->poll || !e->kick || !e->candidates) {
 		app->webhooks = e;
 		webhooks_stop(app);
 		return -1;
@@ -525,8 +435,10 @@ int webhooks_start(struct app *app)
 void webhooks_drain(struct app *app)
 {
 	struct engine *e = engine_of(app);
-	if (e)
+	if (e) {
 		e->stopped = true;
+		candidates_stop(e->candidates);
+	}
 }
 
 void webhooks_stop(struct app *app)
@@ -535,6 +447,8 @@ void webhooks_stop(struct app *app)
 	if (!e)
 		return;
 	e->stopped = true;
+	candidates_stop(e->candidates);
+	candidates_free(e->candidates);
 	/* abandon attempts in flight: their leases bring them back */
 	while (e->attempts) {
 		struct attempt *a = e->attempts;

@@ -4,7 +4,7 @@
  * flight per subscription), sent with libcurl's multi interface on the app's
  * libevent loop — no blocking call, no thread — signed as Standard Webhooks
  * says, and their outcomes recorded in batches. Events about freed capacity
- * first get the matcher's best candidates ("enrichment").
+ * first get the matcher's best candidates (candidates.h).
  *
  * Delivery is at least once: an attempt cut short by a crash is retried once
  * its lease runs out, with the same webhook-id.
