@@ -59,16 +59,19 @@ static void render(struct req *r, const PGresult *res)
 			    store_connections_up(app->store));
 	evbuffer_add_printf(b, "# HELP siaod_db_queue Statements waiting for a connection.\n"
 			    "# TYPE siaod_db_queue gauge\nsiaod_db_queue %d\n", store_pending(app->store));
-	if (res && !store_result_failed(res)) {
+	int f_backlog = res ? PQfnumber(res, "backlog") : -1, f_oldest = res ? PQfnumber(res, "oldest_pending") : -1,
+	    f_unready = res ? PQfnumber(res, "unready") : -1;
+	if (res && !store_result_failed(res) && PQntuples(res) == 1 && f_backlog >= 0 && f_oldest >= 0 &&
+	    f_unready >= 0) {
 		evbuffer_add_printf(b, "# HELP siaod_outbox_backlog Deliveries pending or in flight.\n"
 				    "# TYPE siaod_outbox_backlog gauge\nsiaod_outbox_backlog %s\n",
-				    PQgetvalue(res, 0, 0));
+				    PQgetvalue(res, 0, f_backlog));
 		evbuffer_add_printf(b, "# HELP siaod_outbox_oldest_pending_seconds Age of the oldest pending delivery.\n"
 				    "# TYPE siaod_outbox_oldest_pending_seconds gauge\n"
-				    "siaod_outbox_oldest_pending_seconds %s\n", PQgetvalue(res, 0, 1));
+				    "siaod_outbox_oldest_pending_seconds %s\n", PQgetvalue(res, 0, f_oldest));
 		evbuffer_add_printf(b, "# HELP siaod_outbox_unready Capacity events waiting for candidates.\n"
 				    "# TYPE siaod_outbox_unready gauge\nsiaod_outbox_unready %s\n",
-				    PQgetvalue(res, 0, 2));
+				    PQgetvalue(res, 0, f_unready));
 	}
 	evbuffer_add_printf(b, "# HELP siaod_inventory_offers Offers in memory.\n# TYPE siaod_inventory_offers gauge\n"
 			    "siaod_inventory_offers %zu\n", inventory_offer_count(app->inv));
@@ -93,9 +96,9 @@ void api_metrics(struct req *r)
 		return;
 	}
 	store_query(r->app->store,
-		    "SELECT count(*) FILTER (WHERE status IN ('pending', 'delivering')),"
-		    " coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::bigint, 0),"
-		    " (SELECT count(*) FROM outbox WHERE NOT ready)"
+		    "SELECT count(*) FILTER (WHERE status IN ('pending', 'delivering')) AS backlog,"
+		    " coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::bigint, 0)"
+		    " AS oldest_pending, (SELECT count(*) FROM outbox WHERE NOT ready) AS unready"
 		    " FROM deliveries WHERE status IN ('pending', 'delivering')",
 		    0, NULL, outbox_done, r);
 }

@@ -139,9 +139,13 @@ static void login_account(void *arg, PGresult *res)
 		return;
 	}
 	struct password *pw = l->r->app->password;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 2), "f") == 0) {
-		l->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		password_verify_async(pw, PQgetvalue(res, 0, 1), l->password, login_verified, l);
+	/* account_password's columns, by name (sql/functions/accounts.sql) */
+	int f_id = PQfnumber(res, "id"), f_hash = PQfnumber(res, "password_hash"),
+	    f_disabled = PQfnumber(res, "disabled");
+	if (PQntuples(res) == 1 && f_id >= 0 && f_hash >= 0 && f_disabled >= 0 &&
+	    !PQgetisnull(res, 0, f_hash) && strcmp(PQgetvalue(res, 0, f_disabled), "f") == 0) {
+		l->account_id = strtoll(PQgetvalue(res, 0, f_id), NULL, 10);
+		password_verify_async(pw, PQgetvalue(res, 0, f_hash), l->password, login_verified, l);
 	} else {
 		/* no such account, no password, or disabled: the same work, then no */
 		l->account_id = 0;

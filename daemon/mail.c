@@ -153,19 +153,27 @@ static int add_part(curl_mime *mime, const char *data, const char *type)
 static void start_one(struct mailer *m, const PGresult *res, int row)
 {
 	const struct config *cfg = &m->app->cfg;
+	/* mail_claim's columns, by name (sql/functions/mail.sql) */
+	int f_id = PQfnumber(res, "id"), f_mid = PQfnumber(res, "message_id"), f_to = PQfnumber(res, "to_addr"),
+	    f_subject = PQfnumber(res, "subject"), f_text = PQfnumber(res, "body_text"),
+	    f_html = PQfnumber(res, "body_html"), f_attempts = PQfnumber(res, "attempts");
+	if (f_id < 0 || f_mid < 0 || f_to < 0 || f_subject < 0 || f_text < 0 || f_html < 0 || f_attempts < 0) {
+		log_error("mail", "error=\"mail_claim lacks a column\"");
+		return;
+	}
 	struct sending *s = calloc(1, sizeof *s);
 	if (!s)
 		return;
 	s->m = m;
-	s->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
-	s->attempts = (int)strtol(PQgetvalue(res, row, 6), NULL, 10);
+	s->id = strtoll(PQgetvalue(res, row, f_id), NULL, 10);
+	s->attempts = (int)strtol(PQgetvalue(res, row, f_attempts), NULL, 10);
 	s->next = m->list;
 	if (s->next)
 		s->next->prev = s;
 	m->list = s;
-	const char *mid = PQgetvalue(res, row, 1), *to = PQgetvalue(res, row, 2),
-		   *subject = PQgetvalue(res, row, 3), *text = PQgetvalue(res, row, 4),
-		   *html = PQgetvalue(res, row, 5);
+	const char *mid = PQgetvalue(res, row, f_mid), *to = PQgetvalue(res, row, f_to),
+		   *subject = PQgetvalue(res, row, f_subject), *text = PQgetvalue(res, row, f_text),
+		   *html = PQgetvalue(res, row, f_html);
 	char from[300], rcpt[300], h[600], date[64], subj[300];
 	angle_addr(cfg->smtp_from, from, sizeof from);
 	angle_addr(to, rcpt, sizeof rcpt);

@@ -274,13 +274,18 @@ static void lookup_done(void *arg, PGresult *res)
 	}
 	struct entry *e = cache_slot(s, l->hash);
 	e->fetched_ms = mono_ms();
-	if (PQntuples(res) == 1) {
+	/* session_lookup's columns, by name (sql/functions/sessions.sql) */
+	int f_sid = PQfnumber(res, "session_id"), f_acc = PQfnumber(res, "account_id"),
+	    f_role = PQfnumber(res, "role"), f_deps = PQfnumber(res, "departements"),
+	    f_porteur = PQfnumber(res, "porteur_id");
+	if (PQntuples(res) == 1 && f_sid >= 0 && f_acc >= 0 && f_role >= 0 && f_deps >= 0 && f_porteur >= 0) {
 		e->found = 1;
-		e->p.session_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		e->p.account_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-		e->p.role = (enum role)auth_role_parse(PQgetvalue(res, 0, 2));
-		parse_departements(&e->p, PQgetvalue(res, 0, 3));
-		e->p.porteur_id = PQgetisnull(res, 0, 4) ? 0 : strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+		e->p.session_id = strtoll(PQgetvalue(res, 0, f_sid), NULL, 10);
+		e->p.account_id = strtoll(PQgetvalue(res, 0, f_acc), NULL, 10);
+		e->p.role = (enum role)auth_role_parse(PQgetvalue(res, 0, f_role));
+		parse_departements(&e->p, PQgetvalue(res, 0, f_deps));
+		e->p.porteur_id = PQgetisnull(res, 0, f_porteur) ? 0
+				  : strtoll(PQgetvalue(res, 0, f_porteur), NULL, 10);
 	}
 	resolved(l, e);
 }
