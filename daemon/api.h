@@ -144,5 +144,7 @@ void api_auth_link(struct req *r);
 void api_auth_invitation(struct req *r);
 void api_auth_reset(struct req *r);
 void api_auth_reset_request(struct req *r);
+void api_auth_oidc_start(struct req *r);      /* api_oidc.c */
+void api_auth_oidc_callback(struct req *r);
 
 #endif

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "log.h"
 #include "mail.h"
+#include "oidc.h"
 #include "password.h"
 #include "session.h"
 #include "store.h"
@@ -50,7 +51,7 @@ void api_auth_config(struct req *r)
 {
 	const struct config *c = &r->app->cfg;
 	json_t *j = json_pack("{s:b, s:b, s:s, s:b}", "password", c->password_login,
-			      "oidc", c->oidc_issuer[0] != '\0', "oidc_label", c->oidc_button_label,
+			      "oidc", oidc_enabled(c), "oidc_label", c->oidc_button_label,
 			      "mail", mail_enabled(c));
 	req_reply_json(r, 200, j);
 }
@@ -215,7 +216,15 @@ static void logged_out(void *arg, PGresult *res)
 	}
 	session_set_cookie(r, NULL);
 	json_t *j = json_pack("{s:b}", "ended", PQntuples(res) == 1);
-	/* TODO(oidc): logout_url with id_token_hint when the session came from the provider */
+	/* a session from the provider: its sign-out too (RP-initiated logout,
+	 * id_token_hint), which the UI opens; the provider sends the browser
+	 * back to public_url/ui/ */
+	if (j && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
+		char *url = oidc_logout_url(r->app, PQgetvalue(res, 0, 1));
+		if (url)
+			json_object_set_new(j, "logout_url", json_string(url));
+		free(url);
+	}
 	req_reply_json(r, 200, j);
 }
 

@@ -26,6 +26,7 @@ struct ratelimit;
 struct sessions;
 struct password;
 struct mailer;
+struct oidc;
 
 /* The loop's event priorities: everything runs at the default (1) except the
  * connections' deadlines, at APP_PRIORITY_DEADLINES, of which the loop runs
@@ -53,6 +54,7 @@ struct app {
 	struct sessions *sessions;        /* accounts: session cookies, see session.h */
 	struct password *password;        /* accounts: Argon2 worker, see password.h */
 	struct mailer *mail;              /* accounts: outgoing mail, see mail.h */
+	struct oidc *oidc;                /* accounts: the OpenID Connect provider, see oidc.h */
 	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
 	size_t scratch_cap;
 	int inflight;                     /* requests accepted and not yet answered */

@@ -70,7 +70,10 @@ static const struct key keys[] = {
 	{"oidc_client_id",              S(oidc_client_id), "", 0, 0, false},
 	{"oidc_client_secret",          S(oidc_client_secret), "", 0, 0, false},
 	{"oidc_issuer",                 S(oidc_issuer), "", 0, 0, false},
+	{"oidc_login_valid_seconds",    I(oidc_login_valid_seconds), "600", 30, 3600, true},
+	{"oidc_retry_seconds",          I(oidc_retry_seconds), "60", 1, 86400, true},
 	{"oidc_scopes",                 S(oidc_scopes), "openid email given_name usual_name siret", 0, 0, false},
+	{"oidc_timeout_seconds",        I(oidc_timeout_seconds), "10", 1, 120, true},
 	{"password_login",              B(password_login), "true", 0, 0, true},
 	{"password_min_length",         I(password_min_length), "12", 8, 128, true},
 	{"plan_queue_max",              I(plan_queue_max), "8", 0, 1000, false},
@@ -382,6 +385,40 @@ static int check_public_url(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* OpenID Connect: an https issuer (plain http only on loopback, for tests
+ * and development), a client id, the openid scope. Whether the provider
+ * answers is not checked here: siaod starts without it (oidc.c). */
+static int check_oidc(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *iss = cfg->oidc_issuer;
+	if (!iss[0])
+		return 0;
+	static const char *const loopback[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+	bool ok = strncmp(iss, "https://", 8) == 0 && iss[8];
+	for (size_t i = 0; !ok && i < sizeof loopback / sizeof *loopback; i++) {
+		size_t n = strlen(loopback[i]);
+		ok = strncmp(iss, loopback[i], n) == 0 && (iss[n] == ':' || iss[n] == '/' || iss[n] == '\0');
+	}
+	for (const char *c = iss; ok && *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '?' || *c == '#')
+			ok = false;
+	if (!ok || strlen(iss) > 500) {
+		snprintf(err, errlen, "oidc_issuer: expected https://host[/path] (http:// only on loopback)");
+		return -1;
+	}
+	if (!cfg->oidc_client_id[0]) {
+		snprintf(err, errlen, "oidc_issuer is set: oidc_client_id is required");
+		return -1;
+	}
+	char scopes[512];
+	snprintf(scopes, sizeof scopes, " %s ", cfg->oidc_scopes);
+	if (!strstr(scopes, " openid ")) {
+		snprintf(err, errlen, "oidc_scopes must contain openid");
+		return -1;
+	}
+	return 0;
+}
+
 int config_validate(struct config *cfg, char *err, size_t errlen)
 {
 	if (check_refusal_reasons(cfg, err, errlen) != 0)
@@ -412,11 +449,8 @@ int config_validate(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "session_idle_seconds must not exceed session_absolute_seconds");
 		return -1;
 	}
-	if (cfg->oidc_issuer[0]) {
-		/* the keys are reserved; the OpenID Connect client is not built yet */
-		snprintf(err, errlen, "oidc_issuer: OpenID Connect sign-in is not available in this version");
+	if (check_oidc(cfg, err, errlen) != 0)
 		return -1;
-	}
 	if (cfg->smtp_url[0] && !strchr(cfg->smtp_from, '@')) {
 		snprintf(err, errlen, "smtp_url is set: smtp_from needs an e-mail address");
 		return -1;

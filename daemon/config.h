@@ -73,6 +73,9 @@ struct config {
 	char *oidc_client_secret;
 	char *oidc_scopes;
 	char *oidc_button_label;
+	int oidc_login_valid_seconds;  /* a sign-in started at the provider must end within this */
+	int oidc_retry_seconds;        /* discovery tried again after a failure */
+	int oidc_timeout_seconds;      /* each call to the provider */
 	char *smtp_url;                /* "" = no outgoing mail: links shown to the admin only */
 	char *smtp_from;
 	char *smtp_user;

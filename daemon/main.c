@@ -22,6 +22,7 @@
 #include "account.h"
 #include "auth.h"
 #include "mail.h"
+#include "oidc.h"
 #include "password.h"
 #include "session.h"
 #include "clock.h"
@@ -410,7 +411,8 @@ static int cmd_serve(struct app *app)
 	int rc = 0;
 	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
 	if (!signals || !made || gate_start(app, err, sizeof err) != 0 ||
-	    scheduler_start(app) != 0 || webhooks_start(app) != 0 || mail_start(app) != 0) {
+	    scheduler_start(app) != 0 || webhooks_start(app) != 0 || mail_start(app) != 0 ||
+	    oidc_start(app) != 0) {
 		log_error("start", "error=\"%s\"", !signals ? "cannot watch the signals" : made ? err : "out of memory");
 		rc = 1;
 	} else {
@@ -423,6 +425,8 @@ static int cmd_serve(struct app *app)
 	 * (with "unavailable"); they free themselves after. */
 	scheduler_stop(app);
 	gate_stop(app);
+	/* sign-ins waiting for the provider are answered (as failed) now */
+	oidc_stop(app);
 	audit_free(app->audit);   /* its last counts go to the store's queue */
 	/* the workers finish what they run; results still arriving are stored
 	 * (or answered "unavailable" by the store going next) */
@@ -430,6 +434,7 @@ static int cmd_serve(struct app *app)
 	store_free(app->store);
 	webhooks_stop(app);
 	mail_stop(app);
+	oidc_free(app);
 	password_free(app->password);
 	session_free(app->sessions);
 	auth_free(app->auth);

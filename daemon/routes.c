@@ -38,6 +38,8 @@ const struct route routes[] = {
 	{"POST",   "/auth/invitation",       api_auth_invitation, 0,         "auth.invitation", 0},
 	{"POST",   "/auth/reset-request",    api_auth_reset_request, 0,      "auth.reset_request", 0},
 	{"POST",   "/auth/reset",            api_auth_reset,      0,         "auth.reset", 0},
+	{"GET",    "/auth/oidc/start",       api_auth_oidc_start, 0,         "auth.oidc_start", 0},
+	{"GET",    "/auth/oidc/callback",    api_auth_oidc_callback, 0,      "auth.oidc_callback", 0},
 
 	{"GET",    "/v1/me/sessions",        api_me_sessions,     A | R | P, "session.list", 0},
 	{"DELETE", "/v1/me/sessions",        api_me_sessions_end_all, A | R | P, "session.end_all", 0},
