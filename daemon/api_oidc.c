@@ -235,7 +235,7 @@ static void start_begun(void *arg, PGresult *res)
 	req_add_header(r, "Set-Cookie", cookie);
 	OPENSSL_cleanse(cookie, sizeof cookie);
 	start_free(s);
-	log_info("oidc", "event=signin_started");
+	log_info("oidc_signin", "outcome=started");
 	redirect(r, url);
 	OPENSSL_cleanse(url, sizeof url);
 }
@@ -278,6 +278,7 @@ struct flow {
 	struct req *r;
 	char *code;
 	char *error;                /* the provider's error code, when it sent one */
+	char *iss;                  /* the iss parameter (RFC 9207), when sent */
 	char nonce[SESSION_ID_LEN + 1];
 	char verifier[SESSION_ID_LEN + 1];
 	char *id_token;
@@ -302,6 +303,7 @@ static void flow_free(struct flow *f)
 		free(f->access_token);
 	}
 	free(f->error);
+	free(f->iss);
 	free(f->sub);
 	json_decref(f->id_claims);
 	OPENSSL_cleanse(f, sizeof *f);
@@ -315,7 +317,7 @@ static void flow_fail(struct flow *f, enum page which, const char *reason)
 	char email[256];
 	snprintf(email, sizeof email, "%s", f->email);
 	flow_free(f);
-	log_warn("oidc", "event=signin_refused reason=%s status=%d", reason, pages[which].status);
+	log_warn("oidc_signin_refused", "reason=%s status=%d", reason, pages[which].status);
 	clear_flow_cookie(r);
 	answer_page(r, which, email);
 }
@@ -323,7 +325,7 @@ static void flow_fail(struct flow *f, enum page which, const char *reason)
 static void session_opened(struct req *r, const char *sid, void *arg)
 {
 	if (!sid) {
-		log_warn("oidc", "event=signin_refused reason=session_not_opened status=503");
+		log_warn("oidc_signin_refused", "reason=session_not_opened status=503");
 		clear_flow_cookie(r);
 		answer_page(r, PAGE_DATABASE, NULL);
 		return;
@@ -332,7 +334,7 @@ static void session_opened(struct req *r, const char *sid, void *arg)
 	snprintf(back, sizeof back, "%s/ui/", r->app->cfg.public_url);
 	session_set_cookie(r, sid);
 	clear_flow_cookie(r);
-	log_info("oidc", "event=signin outcome=ok account=%lld", (long long)(intptr_t)arg);
+	log_info("oidc_signin", "outcome=ok account=%lld", (long long)(intptr_t)arg);
 	redirect(r, back);
 }
 
@@ -404,13 +406,15 @@ static void got_userinfo(struct flow *f, json_t *ui)
 	const char *values[7] = {oidc_endpoint(f->r->app->oidc, OIDC_ISSUER), f->sub,
 				 f->email[0] ? f->email : NULL, verified ? "true" : "false", name,
 				 siret_ok ? siret : NULL, f->r->id};
-	json_decref(ui);
 	if (!values[0]) {
+		json_decref(ui);
 		flow_fail(f, PAGE_UNAVAILABLE, "provider_forgotten");
 		return;
 	}
+	/* the values point into ui: freed once the query has copied them */
 	store_query(f->r->app->store, "SELECT oidc_account($1, $2, $3, $4::boolean, $5, $6, $7)", 7, values,
 		    accounted, f);
+	json_decref(ui);
 }
 
 static void userinfo_verified(void *arg, json_t *claims, const char *why)
@@ -574,6 +578,12 @@ static void callback_ready(void *arg, bool ok)
 		return;
 	}
 	struct app *app = f->r->app;
+	/* RFC 9207: an answer that names another issuer is a mix-up */
+	const char *issuer = oidc_endpoint(app->oidc, OIDC_ISSUER);
+	if (f->iss && (!issuer || strcmp(f->iss, issuer) != 0)) {
+		flow_fail(f, PAGE_REFUSED, "wrong_iss_parameter");
+		return;
+	}
 	bool post_auth = oidc_token_auth_post(app->oidc);
 	char *body = token_request(&app->cfg, f, post_auth);
 	if (!body) {
@@ -605,7 +615,7 @@ static void flow_taken(void *arg, PGresult *res)
 			char back[600];
 			snprintf(back, sizeof back, "%s/ui/", r->app->cfg.public_url);
 			flow_free(f);
-			log_info("oidc", "event=signin_cancelled");
+			log_info("oidc_signin", "outcome=cancelled");
 			clear_flow_cookie(r);
 			redirect(r, back);
 			return;
@@ -626,20 +636,22 @@ void api_auth_oidc_callback(struct req *r)
 		answer_page(r, PAGE_OFF, NULL);
 		return;
 	}
-	const char *state = req_query(r, "state"), *code = req_query(r, "code"), *error = req_query(r, "error");
+	const char *state = req_query(r, "state"), *code = req_query(r, "code"), *error = req_query(r, "error"),
+		   *iss = req_query(r, "iss");
 	char cookie[SESSION_ID_LEN + 1];
 	/* the state must come back to the browser that started the sign-in */
 	bool mine = state && strlen(state) == SESSION_ID_LEN && flow_cookie(r, cookie) &&
 		    CRYPTO_memcmp(cookie, state, SESSION_ID_LEN) == 0;
 	OPENSSL_cleanse(cookie, sizeof cookie);
-	if (!mine || (code && strlen(code) > 2048) || (error && strlen(error) > 100)) {
-		log_warn("oidc", "event=signin_refused reason=%s status=400", !mine ? "state_not_this_browser" : "too_long");
+	if (!mine || (code && strlen(code) > 2048) || (error && strlen(error) > 100) || (iss && strlen(iss) > 500)) {
+		log_warn("oidc_signin_refused", "reason=%s status=400", !mine ? "state_not_this_browser" : "too_long");
 		clear_flow_cookie(r);
 		answer_page(r, PAGE_EXPIRED, NULL);
 		return;
 	}
 	struct flow *f = calloc(1, sizeof *f);
-	if (!f || (code && !(f->code = strdup(code))) || (error && !(f->error = strdup(error)))) {
+	if (!f || (code && !(f->code = strdup(code))) || (error && !(f->error = strdup(error))) ||
+	    (iss && !(f->iss = strdup(iss)))) {
 		if (f)
 			flow_free(f);
 		answer_page(r, PAGE_DATABASE, NULL);

@@ -177,7 +177,7 @@ static void fetch_done(void *owner, CURL *easy, CURLcode rc)
 		if (curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
 			snprintf(ctype, sizeof ctype, "%s", ct);
 	} else {
-		log_warn("oidc", "event=call_failed error=\"%s\"%s", curl_easy_strerror(rc),
+		log_warn("oidc_call_failed", "error=\"%s\"%s", curl_easy_strerror(rc),
 			 f->too_big ? " reason=answer_too_large" : "");
 	}
 	fetch_unlink(f);
@@ -370,7 +370,7 @@ static void meta_clear(struct oidc *o)
 static void discovery_failed(struct oidc *o, const char *why)
 {
 	o->state = ST_FAILED;
-	log_warn("oidc", "event=discovery_failed reason=%s retry_in_s=%d", why, o->app->cfg.oidc_retry_seconds);
+	log_warn("oidc_discovery_failed", "reason=%s retry_in_s=%d", why, o->app->cfg.oidc_retry_seconds);
 	if (o->retry && !o->stopped) {
 		struct timeval tv = {o->app->cfg.oidc_retry_seconds, 0};
 		event_add(o->retry, &tv);
@@ -408,7 +408,7 @@ static void keys_fetched(void *arg, long status, const char *ct, const char *bod
 	bool refetch = o->refetching;
 	o->refetching = false;
 	if (status != 200 || keys_parse(body, len, &keys, &n) != 0) {
-		log_warn("oidc", "event=keys_failed status=%ld", status);
+		log_warn("oidc_keys_failed", "status=%ld", status);
 		if (refetch)
 			waiters_run(&o->refetch_waiters, false);
 		else
@@ -418,7 +418,7 @@ static void keys_fetched(void *arg, long status, const char *ct, const char *bod
 	keys_free(o->keys, o->nkeys);
 	o->keys = keys;
 	o->nkeys = n;
-	log_info("oidc", "event=keys_loaded keys=%zu refetch=%s", n, refetch ? "true" : "false");
+	log_info("oidc_keys_loaded", "keys=%zu refetch=%s", n, refetch ? "true" : "false");
 	if (refetch) {
 		waiters_run(&o->refetch_waiters, true);
 		return;
@@ -473,7 +473,7 @@ static void metadata_fetched(void *arg, long status, const char *ct, const char 
 		discovery_failed(o, "endpoints_missing");
 		return;
 	}
-	log_info("oidc", "event=discovered userinfo=%s end_session=%s token_auth=%s",
+	log_info("oidc_discovered", "userinfo=%s end_session=%s token_auth=%s",
 		 o->meta[OIDC_USERINFO] ? "yes" : "no", o->meta[OIDC_END_SESSION] ? "yes" : "no",
 		 o->auth_post ? "client_secret_post" : "client_secret_basic");
 	o->state = ST_KEYS;
@@ -681,7 +681,7 @@ void oidc_verify(struct oidc *o, const char *jws, oidc_verified_fn fn, void *arg
 	if (!o->refetching) {
 		o->refetching = true;
 		o->last_refetch = now;
-		log_info("oidc", "event=keys_refetch reason=unknown_kid");
+		log_info("oidc_keys_refetch", "reason=unknown_kid");
 		oidc_fetch(o, o->jwks_uri, NULL, NULL, false, keys_fetched, o);
 	}
 }
