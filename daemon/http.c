@@ -139,6 +139,7 @@ const char *http_status_text(int status)
 	case 429: return "Too many requests";
 	case 431: return "Request header fields too large";
 	case 501: return "Not implemented";
+	case 502: return "Bad gateway";
 	case 503: return "Service unavailable";
 	default:  return status >= 500 ? "Internal server error" : "Error";
 	}

@@ -132,10 +132,13 @@ class Browser:
         start = self.request("GET", daemon_url + "/auth/oidc/start")
         if start.status != 302:
             return start, None
-        url = start.header("Location")
+        return start, self.through_provider(start.header("Location"), daemon_url, login, password)
+
+    def through_provider(self, url, daemon_url, login, password="n'importe"):
+        """From the authorization URL to the redirect back to siaod's callback (returned)."""
         for _ in range(12):
             if url.startswith(daemon_url + "/auth/oidc/callback"):
-                return start, url
+                return url
             a = self.request("GET", url)
             if a.status in (302, 303):
                 url = urllib.parse.urljoin(url, a.header("Location"))

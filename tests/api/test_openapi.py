@@ -752,8 +752,11 @@ def the_error_contract_is_described_per_operation():
             if "X-Request-Id" not in (r.get("headers") or {}):
                 problems.append("%s %s: no X-Request-Id header" % (where, st))
             if str(st)[0] in "45" or st == "default":
-                if set(r.get("content") or {}) != {"application/problem+json"}:
-                    problems.append("%s %s: an error is application/problem+json" % (where, st))
+                # a page a person's browser lands on (the OpenID Connect routes,
+                # x-html-pages: true) answers its errors as French HTML pages
+                want = {"text/html"} if op.get("x-html-pages") is True else {"application/problem+json"}
+                if set(r.get("content") or {}) != want:
+                    problems.append("%s %s: an error is %s" % (where, st, " or ".join(sorted(want))))
             if str(st) in ("429", "503") and "Retry-After" not in (r.get("headers") or {}):
                 problems.append("%s %s: no Retry-After" % (where, st))
             if str(st)[0] == "2":
@@ -1546,6 +1549,43 @@ def live_accounts_sessions_and_sign_in():
     call("POST", "/v1/accounts/%d/enable" % acc, a, status=200)
     call("GET", "/v1/audit?account=%d" % acc, a, status=200)
     assert other.cookie
+
+
+@test
+def live_oidc_sign_in():
+    """OpenID Connect: the button, the provider (tests/oidc/provider.mjs), the callback."""
+    if skip_unless_live():
+        return
+    import urllib.parse
+    import accounts_helpers as H
+    from oidc_helpers import Browser, Provider, query_of
+    call("GET", "/auth/oidc/start", status=404)          # not configured on D
+    call("GET", "/auth/oidc/callback?state=x", status=404)
+    call("POST", "/v1/accounts", S["admin"], {"email": "oidc.openapi@example.org", "role": "admin"}, status=201)
+    m = Daemon(DB, env=H.daemon_env(), name="oidc", start=False)
+    url = "http://127.0.0.1:%d" % m.port
+    p = Provider(url)
+    try:
+        m.extra_env.update(H.public_env(m.port))
+        m.extra_env.update(p.env())
+        m.start()
+        assert m.wait_log(r"event=oidc_keys_loaded", timeout=15), m.log_tail()
+        r = call("GET", "/auth/oidc/start", status=302, daemon=m)
+        state = query_of(r.headers["Location"])["state"]
+        back = Browser().through_provider(r.headers["Location"], url, "oidc.openapi@example.org")
+        path = back[len(url):]
+        harness.SECRETS.update([state, query_of(back)["code"]])
+        call("GET", path, status=400, daemon=m)            # not this browser: no siaod_oidc cookie
+        r = call("GET", path, headers={"Cookie": "siaod_oidc=" + state}, status=302, daemon=m)
+        H.cookie_of(r)
+        call("GET", path, headers={"Cookie": "siaod_oidc=" + state}, status=400, daemon=m)   # used
+        r = call("GET", "/auth/oidc/start", status=302, daemon=m)
+        state = query_of(r.headers["Location"])["state"]
+        call("GET", "/auth/oidc/callback?error=access_denied&state=" + urllib.parse.quote(state),
+             headers={"Cookie": "siaod_oidc=" + state}, status=302, daemon=m)
+        m.stop()
+    finally:
+        p.stop()
 
 
 @test

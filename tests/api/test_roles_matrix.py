@@ -219,6 +219,9 @@ SCOPE = {
     "auth.invitation": Rule("/auth/invitation", {"token": "A" * 43, "password": "Un-long-chemin-vers-Sete"}),
     "auth.reset_request": Rule("/auth/reset-request", {"email": "matrice@example.org"}),
     "auth.reset": Rule("/auth/reset", {"token": "A" * 43, "password": "Un-long-chemin-vers-Sete"}),
+    # OpenID Connect is not configured here (404 page): test_oidc.py covers it
+    "auth.oidc_start": Rule("/auth/oidc/start"),
+    "auth.oidc_callback": Rule("/auth/oidc/callback?state=" + "A" * 43 + "&code=x"),
     "session.list": Rule("/v1/me/sessions", ref_out="ok", p_other="ok"),
     "session.end_all": Rule("/v1/me/sessions", ref_out="ok", p_other="ok"),
     "session.end": Rule("/v1/me/sessions/{SESS}", ref_out="ok", p_other="ok"),

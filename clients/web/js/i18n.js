@@ -153,6 +153,7 @@ export const STATUS_TITLES = {
   '431': 'En-têtes trop volumineux',
   '500': 'Erreur interne du service',
   '501': 'Action inconnue',
+  '502': 'Réponse invalide d\'un service extérieur',
   '503': 'Service momentanément indisponible',
 };
 export const ERROR_TITLE = 'Erreur';
