@@ -15,6 +15,8 @@ SIAOD_PACKAGES=(
 	libxlsxwriter-dev zlib1g-dev python3-yaml python3-jsonschema python3-openpyxl
 	libargon2-dev libcjose-dev python3-aiosmtpd
 	libcsv-dev
+	# the OpenID Connect sign-in in headless Chromium (tests/api/test_oidc.py)
+	python3-selenium chromium-driver
 )
 
 say()  { printf '==> %s\n' "$*" >&2; }
