@@ -104,7 +104,7 @@ void oidc_b64url(const unsigned char *in, size_t n, char *out, size_t outsize)
 	while (len > 0 && tmp[len - 1] == '=')
 		len--;
 	for (int i = 0; i < len; i++)
-		out[i] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : tmp[i];
+		out[i] = (char)(tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : tmp[i]);
 	out[len] = '\0';
 	free(tmp);
 }
@@ -785,12 +785,21 @@ void oidc_stop(struct app *app)
 	o->stopped = true;
 	if (o->retry)
 		event_del(o->retry);
-	/* every transfer ends now, as failed: its owner answers and frees */
-	while (o->fetches) {
-		struct fetch *f = o->fetches;
-		fetch_unlink(f);
-		f->fn(f->arg, 0, "", "", 0);
+	/* every transfer ends now, as failed: its owner answers and frees (a
+	 * new call it makes fails at once: stopped) */
+	struct fetch *list = o->fetches;
+	o->fetches = NULL;
+	while (list) {
+		struct fetch *f = list;
+		list = f->next;
+		f->prev = f->next = NULL;
+		curlloop_remove(o->curl, f->easy);
+		curl_easy_cleanup(f->easy);
+		f->easy = NULL;
+		oidc_fetch_fn fn = f->fn;
+		void *arg = f->arg;
 		fetch_free(f);
+		fn(arg, 0, "", "", 0);
 	}
 	waiters_run(&o->waiters, false);
 	waiters_run(&o->refetch_waiters, false);

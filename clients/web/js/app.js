@@ -198,7 +198,14 @@ async function signIn() {
     h('h1', {}, 'Connexion'),
     h('p', {}, 'siaod aide les référents SIAO à trouver une place pour les jeunes accompagnés, et les porteurs à gérer leurs offres.'));
   if (cfg.oidc) {
-    page.append(h('p', {}, h('a', { class: 'button primary proconnect', href: '/auth/oidc/start' }, cfg.oidc_label || 'Se connecter avec ProConnect')));
+    const label = cfg.oidc_label || 'Se connecter avec ProConnect';
+    page.append(h('p', {}, h('a', { class: 'button primary proconnect', href: '/auth/oidc/start' }, label)));
+    // ProConnect asks its services to say what it is, next to its button
+    if (/proconnect/i.test(label)) {
+      page.append(h('p', { class: 'hint' }, h('a', { href: 'https://www.proconnect.gouv.fr/', target: '_blank', rel: 'noopener' },
+        "Qu'est-ce que ProConnect ? (nouvelle fenêtre)")));
+    }
+    if (cfg.password) page.append(h('p', { class: 'separator' }, 'ou'));
   }
   if (cfg.password) page.append(passwordForm(cfg));
   const tokenBox = tokenForm();
