@@ -39,8 +39,10 @@ BEGIN
         SELECT * INTO a FROM accounts WHERE email = lower(p_email) FOR UPDATE;
         IF NOT FOUND OR p_email IS NULL THEN
             outcome := 'unknown';
-        ELSIF a.oidc_sub IS NOT NULL THEN
-            outcome := 'unknown';    -- bound to another identity: not this one's
+        ELSIF a.oidc_sub IS NOT NULL AND a.oidc_issuer = p_issuer THEN
+            outcome := 'unknown';    -- bound to another identity of this provider: not this one's
+        -- (bound under another issuer — the provider changed, integration to
+        -- production — the account is bound again, as a first time)
         ELSIF p_email_verified IS NOT TRUE THEN
             outcome := 'unverified';
         ELSIF a.disabled_at IS NOT NULL THEN
