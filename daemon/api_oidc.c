@@ -602,12 +602,14 @@ static void flow_taken(void *arg, PGresult *res)
 		flow_fail(f, PAGE_DATABASE, "database");
 		return;
 	}
-	if (PQntuples(res) != 1) {
+	/* oidc_login_take's columns, by name (sql/functions/oidc.sql) */
+	int f_nonce = PQfnumber(res, "nonce"), f_verifier = PQfnumber(res, "code_verifier");
+	if (PQntuples(res) != 1 || f_nonce < 0 || f_verifier < 0) {
 		flow_fail(f, PAGE_EXPIRED, "state_unknown_used_or_expired");
 		return;
 	}
-	snprintf(f->nonce, sizeof f->nonce, "%s", PQgetvalue(res, 0, 0));
-	snprintf(f->verifier, sizeof f->verifier, "%s", PQgetvalue(res, 0, 1));
+	snprintf(f->nonce, sizeof f->nonce, "%s", PQgetvalue(res, 0, f_nonce));
+	snprintf(f->verifier, sizeof f->verifier, "%s", PQgetvalue(res, 0, f_verifier));
 	if (f->error) {
 		/* the person cancelled at the provider: back to the sign-in page */
 		if (strcmp(f->error, "access_denied") == 0) {

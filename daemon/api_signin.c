@@ -219,8 +219,9 @@ static void logged_out(void *arg, PGresult *res)
 	/* a session from the provider: its sign-out too (RP-initiated logout,
 	 * id_token_hint), which the UI opens; the provider sends the browser
 	 * back to public_url/ui/ */
-	if (j && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
-		char *url = oidc_logout_url(r->app, PQgetvalue(res, 0, 1));
+	int f_token = PQfnumber(res, "id_token");   /* session_logout's column (sessions.sql) */
+	if (j && PQntuples(res) == 1 && f_token >= 0 && !PQgetisnull(res, 0, f_token)) {
+		char *url = oidc_logout_url(r->app, PQgetvalue(res, 0, f_token));
 		if (url)
 			json_object_set_new(j, "logout_url", json_string(url));
 		free(url);
