@@ -10,6 +10,7 @@
  */
 #include "store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
@@ -26,6 +27,7 @@ struct job {
 	char **values;       /* nparams pointers into the same allocation */
 	store_cb cb;
 	void *arg;
+	int timeout_ms;      /* > 0: this statement's own statement_timeout (pipelined) */
 };
 
 struct conn {
@@ -38,6 +40,7 @@ struct conn {
 	int backoff_ms;
 	struct job *job;     /* in flight while BUSY */
 	PGresult *result;    /* last result of the job in flight */
+	bool pipeline;       /* the job in flight was sent as a pipeline (timeout_ms) */
 	bool listener;       /* the connection that LISTENs: never given jobs */
 };
 
@@ -161,6 +164,7 @@ static void conn_down(struct conn *c, const char *why)
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
+	c->pipeline = false;
 	if (c->result) {
 		PQclear(c->result);
 		c->result = NULL;
@@ -288,7 +292,27 @@ static void conn_read(struct conn *c)
 	}
 	while (c->state == CONN_BUSY && !PQisBusy(c->pg)) {
 		PGresult *r = PQgetResult(c->pg);
-		if (r) {
+		if (c->pipeline) {
+			/* set_config, the statement, the sync, with NULL between
+			 * them: the job ends at the sync; a statement skipped after an
+			 * error (PIPELINE_ABORTED) does not hide that error */
+			if (!r)
+				continue;
+			ExecStatusType s = PQresultStatus(r);
+			if (s != PGRES_PIPELINE_SYNC) {
+				if (s == PGRES_PIPELINE_ABORTED) {
+					PQclear(r);
+				} else {
+					if (c->result)
+						PQclear(c->result);
+					c->result = r;
+				}
+				continue;
+			}
+			PQclear(r);
+			c->pipeline = false;
+			PQexitPipelineMode(c->pg);
+		} else if (r) {
 			if (c->result)
 				PQclear(c->result);
 			c->result = r;
@@ -370,9 +394,30 @@ static void conn_send(struct conn *c, struct job *j)
 	c->job = j;
 	c->state = CONN_BUSY;
 	/* the listener's "LISTEN a; LISTEN b" needs the simple protocol */
-	int sent = c->listener ? PQsendQuery(c->pg, j->sql)
-			       : PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
-						   (const char *const *)j->values, NULL, NULL, 0);
+	int sent;
+	if (c->listener) {
+		sent = PQsendQuery(c->pg, j->sql);
+	} else if (j->timeout_ms > 0) {
+		/* A longer (or shorter) statement_timeout for this statement only:
+		 * set_config(..., true) and the statement in one pipeline, so one
+		 * implicit transaction until the sync: the setting ends with it,
+		 * and the server arms the statement's timer with it (a SET inside
+		 * the statement itself would be too late: the timer is armed when
+		 * the statement starts). */
+		char ms[16];
+		snprintf(ms, sizeof ms, "%d", j->timeout_ms);
+		const char *v[1] = {ms};
+		c->pipeline = true;
+		sent = PQenterPipelineMode(c->pg) &&
+		       PQsendQueryParams(c->pg, "SELECT set_config('statement_timeout', $1, true)", 1,
+					 NULL, v, NULL, NULL, 0) &&
+		       PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
+					 (const char *const *)j->values, NULL, NULL, 0) &&
+		       PQpipelineSync(c->pg);
+	} else {
+		sent = PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
+					 (const char *const *)j->values, NULL, NULL, 0);
+	}
 	if (!sent) {
 		char why[256];
 		conn_down(c, pq_first_line(c->pg, why, sizeof why));
@@ -403,6 +448,12 @@ static void store_dispatch(struct store *st)
 
 void store_query(struct store *st, const char *sql, int nparams,
 		 const char *const *values, store_cb cb, void *arg)
+{
+	store_query_timeout(st, sql, nparams, values, 0, cb, arg);
+}
+
+void store_query_timeout(struct store *st, const char *sql, int nparams,
+			 const char *const *values, int timeout_ms, store_cb cb, void *arg)
 {
 	if (!store_ready(st)) {
 		metrics_db_error();
@@ -435,6 +486,7 @@ void store_query(struct store *st, const char *sql, int nparams,
 	}
 	j->cb = cb;
 	j->arg = arg;
+	j->timeout_ms = timeout_ms;
 	if (st->tail)
 		st->tail->next = j;
 	else

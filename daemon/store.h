@@ -27,6 +27,10 @@ void store_free(struct store *st);
 /* Queues one statement; sql and values are copied. */
 void store_query(struct store *st, const char *sql, int nparams,
 		 const char *const *values, store_cb cb, void *arg);
+/* The same, the statement running under its own statement_timeout
+ * (milliseconds; 0: the pool's 15 s), e.g. a large import's one statement. */
+void store_query_timeout(struct store *st, const char *sql, int nparams,
+			 const char *const *values, int timeout_ms, store_cb cb, void *arg);
 /* Opens one more connection that runs listen_sql ("LISTEN a; LISTEN b") and
  * then hands every notification from other sessions to notify. up is called
  * each time it is (re)established: what was notified meanwhile is lost, so
