@@ -98,6 +98,8 @@ struct evbuffer;
 void api_offers_freshness_metrics(struct app *app, struct evbuffer *b);
 void api_imports(struct req *r);
 void api_imports_template(struct req *r);
+void api_imports_list(struct req *r);
+void api_imports_get(struct req *r);
 void api_refusal_reasons(struct req *r);
 void api_tokens_create(struct req *r);
 void api_tokens_list(struct req *r);

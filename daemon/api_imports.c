@@ -4,15 +4,18 @@
  * headers, pre-filled with the caller's offers so a first import updates
  * them rather than duplicating them.
  *
- * The cells are parsed and typed here (import.c, libcsv: a few milliseconds
- * for 10,000 rows, so on the loop); what needs the database — communes,
- * scope, the records a row updates — is one call of import_offers /
- * import_youth (sql/018_imports_freshness.sql), which also applies a clean
- * file in the same transaction, so an import is all or nothing.
+ * The cells are parsed and typed by import.c (libcsv) — in a worker thread
+ * for anything but a small body — into one array per column; what needs the
+ * database — communes, scope, the records a row updates — is one call of
+ * import_offers / import_youth (sql/functions/imports.sql), which also
+ * applies a clean file in the same transaction, so an import is all or
+ * nothing, and records the run (GET /v1/imports).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <csv.h>
 #include <event2/buffer.h>
 
@@ -23,15 +26,29 @@
 #include "import.h"
 #include "inventory.h"
 #include "inventory_refresh.h"
+#include "log.h"
+#include "plan_jobs.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
 #include "store.h"
 #include "webhooks.h"
 
+/* Bodies up to this size are parsed on the loop (well under a millisecond);
+ * a larger one goes to a worker thread: 10,000 rows (1.3 MB) take ~30 ms
+ * to parse, a 16 MiB body about half a second, which the loop must not
+ * spend (see plan_jobs.c). */
+#define IMPORT_INLINE_BYTES (64 * 1024)
+
 struct import_call {
+	struct plan_job job;        /* first: a plan_job * is an import_call * */
 	struct req *r;
+	enum import_kind kind;
 	bool apply;
-	PGresult *res;
+	const char *data;           /* the body: the request keeps it until answered */
+	size_t len;
+	struct import_parsed parsed;
+	bool parsed_ok;
+	double parse_ms;
 };
 
 /* What a spreadsheet program sends for a .csv file. */
@@ -49,42 +66,68 @@ static bool csv_media_type(const char *ct)
 	return false;
 }
 
-static void ids_of(json_t *report, const char *key, int64_t **ids, int *n)
+static void call_free(struct import_call *c)
 {
-	json_t *a = json_object_get(report, key);
-	size_t len = json_array_size(a);
-	*ids = len ? malloc(len * sizeof **ids) : NULL;
-	*n = 0;
-	for (size_t i = 0; *ids && i < len; i++)
-		(*ids)[(*n)++] = (int64_t)json_integer_value(json_array_get(a, i));
+	import_parsed_free(&c->parsed);
+	free(c);
 }
 
-static void import_send(struct import_call *c)
+/* "{1,2,3}" (a bigint[] as PostgreSQL writes it) into ids; *n of them. */
+static int64_t *ids_of(const char *text, int *n)
+{
+	size_t cap = 1;
+	for (const char *s = text; *s; s++)
+		cap += *s == ',';
+	int64_t *ids = malloc(cap * sizeof *ids);
+	*n = 0;
+	for (const char *s = text; ids && *s; ) {
+		char *end;
+		long long v = strtoll(s, &end, 10);
+		if (end != s) {
+			ids[(*n)++] = v;
+			s = end;
+		} else {
+			s++;
+		}
+	}
+	return ids;
+}
+
+/* The function's columns: out_applied, out_run, out_changed (ids), out_report (json). */
+enum { COL_APPLIED, COL_RUN, COL_IDS, COL_REPORT };
+
+static void import_send(struct import_call *c, PGresult *res)
 {
 	struct req *r = c->r;
-	const char *text = PQgetvalue(c->res, 0, 0);
-	json_t *report = json_loads(text, 0, NULL);
-	bool applied = json_is_true(json_object_get(report, "applied"));
-	if (c->apply && !applied && report) {
+	const char *text = PQgetvalue(res, 0, COL_REPORT);
+	bool applied = strcmp(PQgetvalue(res, 0, COL_APPLIED), "t") == 0;
+	if (c->apply && !applied) {
 		/* nothing was changed: the same report, as a problem */
+		json_t *report = json_loads(text, 0, NULL);
 		json_t *errors = json_incref(json_object_get(report, "errors"));
 		json_object_del(report, "errors");
 		req_problem_full(r, 422, "import-invalid",
 				 "the file has errors; nothing was imported", errors, report);
 	} else {
-		req_reply_raw(r, 200, "application/json", text, (size_t)PQgetlength(c->res, 0, 0));
-		json_decref(report);
+		/* the report as PostgreSQL wrote it: no parse here, whatever its size */
+		req_reply_raw(r, 200, "application/json", text, (size_t)PQgetlength(res, 0, COL_REPORT));
 	}
-	PQclear(c->res);
-	free(c);
 }
+
+struct import_done_state {
+	struct import_call *c;
+	PGresult *res;
+};
 
 static void import_refreshed(void *arg, bool ok)
 {
-	struct import_call *c = arg;
+	struct import_done_state *d = arg;
 	(void)ok;
-	webhooks_refreshed(c->r->app);  /* created offers may have enqueued events */
-	import_send(c);
+	webhooks_refreshed(d->c->r->app);  /* created offers may have enqueued events */
+	import_send(d->c, d->res);
+	PQclear(d->res);
+	call_free(d->c);
+	free(d);
 }
 
 static void import_done(void *arg, PGresult *res)
@@ -92,32 +135,101 @@ static void import_done(void *arg, PGresult *res)
 	struct import_call *c = arg;
 	struct req *r = c->r;
 	if (store_result_failed(res)) {
-		free(c);
+		call_free(c);
 		api_sql_problem(r, res);
 		return;
 	}
-	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
-	if (!c->res) {
-		free(c);
-		req_problem(r, 503, "out-of-memory", "try again");
-		return;
-	}
-	json_t *report = c->apply ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-	if (!json_is_true(json_object_get(report, "applied"))) {
-		json_decref(report);
-		import_send(c);
+	if (strcmp(PQgetvalue(res, 0, COL_APPLIED), "t") != 0) {
+		import_send(c, res);
+		call_free(c);
 		return;
 	}
 	/* the answer waits for the inventory, so the next match sees the import */
-	int64_t *offers, *youth;
-	int noffers, nyouth;
-	ids_of(report, "offer_ids", &offers, &noffers);
-	ids_of(report, "youth_ids", &youth, &nyouth);
-	json_decref(report);
-	inventory_refresh(r->app->refresh, offers, noffers, youth, nyouth,
-			  import_refreshed, c);
-	free(offers);
-	free(youth);
+	struct import_done_state *d = malloc(sizeof *d);
+	PGresult *copy = d ? PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES) : NULL;
+	int n = 0;
+	int64_t *ids = copy ? ids_of(PQgetvalue(res, 0, COL_IDS), &n) : NULL;
+	if (!ids) {
+		/* committed already: answer without waiting for the refresh */
+		free(d);
+		PQclear(copy);
+		import_send(c, res);
+		call_free(c);
+		return;
+	}
+	d->c = c;
+	d->res = copy;
+	if (c->kind == IMPORT_OFFERS)
+		inventory_refresh(r->app->refresh, ids, n, NULL, 0, import_refreshed, d);
+	else
+		inventory_refresh(r->app->refresh, NULL, 0, ids, n, import_refreshed, d);
+	free(ids);
+}
+
+/* On the loop, once the file is parsed: one call of the SQL function. */
+static void import_query(struct import_call *c)
+{
+	struct req *r = c->r;
+	if (!c->parsed_ok) {
+		call_free(c);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	log_debug("import_parse", "rows=%zu bytes=%zu ms=%.1f", c->parsed.nrows, c->len, c->parse_ms);
+	/* each kind's default stay cap, as offer_create is given it */
+	json_t *caps = json_object();
+	for (int k = 0; k < MATCH_KIND_COUNT; k++)
+		json_object_set_new(caps, match_kind_codes[k], r->app->cfg.max_stay_days[k] > 0
+			? json_integer(r->app->cfg.max_stay_days[k]) : json_null());
+	char *cs = json_dumps(caps, JSON_COMPACT);
+	json_decref(caps);
+	/* $1..$6, then the columns as VARIADIC text: PostgreSQL reads each one
+	 * as a typed array (import_offers / import_youth) */
+	const char *values[7 + IMPORT_MAX_COLS];
+	char sql[512];
+	int used = snprintf(sql, sizeof sql,
+		"SELECT * FROM %s($1::jsonb, $2::jsonb, $3::boolean, "
+		"$4::jsonb, $5::date, $6::jsonb",
+		c->kind == IMPORT_OFFERS ? "import_offers" : "import_youth");
+	values[0] = c->parsed.meta;
+	values[1] = c->parsed.errors;
+	values[2] = c->apply ? "true" : "false";
+	values[3] = r->actor;
+	values[4] = r->today;
+	values[5] = cs;
+	int np = 6;
+	for (size_t i = 0; i < c->parsed.ncols && used > 0 && (size_t)used < sizeof sql; i++) {
+		values[np++] = c->parsed.cols[i];
+		used += snprintf(sql + used, sizeof sql - (size_t)used, ", $%d", np);
+	}
+	if (used > 0 && (size_t)used + 2 < sizeof sql)
+		memcpy(sql + used, ")", 2);
+	/* a large apply may take longer than the pool's 15 s: its own timeout */
+	store_query_timeout(r->app->store, sql, np, values, r->app->cfg.import_statement_timeout_ms,
+			    import_done, c);
+	free(cs);
+}
+
+static void parse_run(struct plan_job *job)
+{
+	struct import_call *c = (struct import_call *)job;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	c->parsed_ok = import_parse(c->kind, c->data, c->len, &c->parsed);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	c->parse_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+static void parse_done(struct plan_job *job)
+{
+	struct import_call *c = (struct import_call *)job;
+	if (job->cancelled) {     /* shutting down */
+		struct req *r = c->r;
+		call_free(c);
+		req_problem(r, 503, "unavailable", "the service is stopping; try again");
+		return;
+	}
+	import_query(c);
 }
 
 void api_imports(struct req *r)
@@ -153,35 +265,55 @@ void api_imports(struct req *r)
 		req_field_error(r, "", "required", "the body is the CSV file");
 		return;
 	}
-	/* the rows apart from the rest, so the database reads them once */
-	char *rows = NULL;
-	json_t *parsed = import_parse(kind, data, len, &rows);
-	struct import_call *c = parsed ? calloc(1, sizeof *c) : NULL;
-	char *meta = c ? json_dumps(parsed, JSON_COMPACT) : NULL;
-	json_decref(parsed);
-	if (!meta) {
-		free(rows);
-		free(c);
+	struct import_call *c = calloc(1, sizeof *c);
+	if (!c) {
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
 	c->r = r;
+	c->kind = kind;
 	c->apply = mode && strcmp(mode, "apply") == 0;
-	/* each kind's default stay cap, as offer_create is given it */
-	json_t *caps = json_object();
-	for (int k = 0; k < MATCH_KIND_COUNT; k++)
-		json_object_set_new(caps, match_kind_codes[k], r->app->cfg.max_stay_days[k] > 0
-			? json_integer(r->app->cfg.max_stay_days[k]) : json_null());
-	char *cs = json_dumps(caps, JSON_COMPACT);
-	json_decref(caps);
-	const char *values[6] = {rows, meta, c->apply ? "true" : "false", r->actor, r->today, cs};
-	store_query(r->app->store, kind == IMPORT_OFFERS
-		    ? "SELECT import_offers($1::json, $2::jsonb, $3::boolean, $4::jsonb, $5::date, $6::jsonb)"
-		    : "SELECT import_youth($1::json, $2::jsonb, $3::boolean, $4::jsonb, $5::date, $6::jsonb)",
-		    6, values, import_done, c);
-	free(rows);
-	free(meta);
-	free(cs);
+	c->data = data;
+	c->len = len;
+	c->job.run = parse_run;
+	c->job.done = parse_done;
+	if (len <= IMPORT_INLINE_BYTES) {
+		parse_run(&c->job);
+		import_query(c);
+		return;
+	}
+	if (plan_jobs_submit(r->app->plans, &c->job) != 0) {
+		free(c);
+		r->retry_after = 2;
+		req_problem(r, 429, "workers-busy", "every worker thread is busy and the queue is full; try again later");
+	}
+}
+
+/* ---------------------------------------------------------------- past runs */
+
+/* GET /v1/imports: the runs the caller may see (import_run_visible), newest
+ * first, without their rows. */
+void api_imports_list(struct req *r)
+{
+	static const char *const kinds[] = {"offers", "youth", NULL};
+	json_t *f = json_object();
+	if (api_list_params(r, f) && api_query_enum(r, f, "kind", kinds)) {
+		char *fs = api_json_param(r, f);
+		const char *values[2] = {fs, r->actor};
+		if (fs)
+			api_sql_reply(r, "SELECT import_runs_list($1::jsonb, $2::jsonb)", 2, values, 200, 0);
+		free(fs);
+	}
+	json_decref(f);
+}
+
+/* GET /v1/imports/{id}: one run with each row's outcome and every error. */
+void api_imports_get(struct req *r)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
+	const char *values[2] = {id, r->actor};
+	api_sql_reply(r, "SELECT import_run_get($1::bigint, $2::jsonb)", 2, values, 200, 0);
 }
 
 /* ---------------------------------------------------------------- template */

@@ -53,6 +53,7 @@ static const struct key keys[] = {
 	{"hold_days",                   I(hold_days), "7", 1, 90, true},
 	{"keepalive_timeout_ms",        I(keepalive_timeout_ms), "15000", 100, 3600000, false},
 	{"import_max_bytes",            I(import_max_bytes), "16777216", 1024, 256L << 20, false},
+	{"import_statement_timeout_ms", I(import_statement_timeout_ms), "300000", 1, 3600000, true},
 	{"invitation_valid_hours",      I(invitation_valid_hours), "168", 1, 24L * 90, true},
 	{"listen",                      S(listen), "127.0.0.1:8080", 0, 0, false},
 	{"log_level",                   S(log_level), "info", 0, 0, true},

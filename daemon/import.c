@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "siaod/date.h"
 
 enum ctype { C_STR, C_INT, C_NUM, C_BOOL, C_DATE, C_ENUM, C_LIST, C_DEP };
@@ -114,7 +116,7 @@ static const struct column youth_columns[] = {
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof *(a))
-#define MAX_COLS 32
+#define MAX_COLS IMPORT_MAX_COLS
 
 static const struct column *columns_of(enum import_kind kind, size_t *n)
 {
@@ -269,8 +271,10 @@ static void fold(const char *s, char *out, size_t outlen)
 
 /* ---------------------------------------------------------------- output */
 
-/* The rows are written as JSON text as they are read: a Jansson object per
- * row and then json_dumps cost more than the whole database check. */
+/* The rows go to the database column by column, each column one
+ * PostgreSQL array literal written as the cells are read: the server reads
+ * typed arrays (unnest) several times faster than the same rows as JSON
+ * objects (json_to_recordset), and nothing per row is allocated here. */
 struct sbuf {
 	char *p;
 	size_t len, cap;
@@ -303,34 +307,21 @@ static void sb_puts(struct sbuf *b, const char *s)
 	sb_add(b, s, strlen(s));
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped; the
- * text is valid UTF-8 by then. */
-static void sb_json_str(struct sbuf *b, const char *s)
+/* An element of a PostgreSQL array literal: a quoted string, backslash
+ * before quotes and backslashes (array_in's rules). */
+static void sb_array_str(struct sbuf *b, const char *s)
 {
 	sb_add(b, "\"", 1);
 	const char *run = s;
 	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (*s != '"' && *s != '\\')
 			continue;
 		sb_add(b, run, (size_t)(s - run));
-		char esc[8];
-		if (c == '"' || c == '\\')
-			snprintf(esc, sizeof esc, "\\%c", c);
-		else
-			snprintf(esc, sizeof esc, "\\u%04x", c);
-		sb_puts(b, esc);
-		run = s + 1;
+		sb_add(b, "\\", 1);
+		run = s;
 	}
 	sb_add(b, run, (size_t)(s - run));
 	sb_add(b, "\"", 1);
-}
-
-static void sb_key(struct sbuf *b, const char *key)
-{
-	sb_add(b, ",\"", 2);
-	sb_puts(b, key);
-	sb_add(b, "\":", 2);
 }
 
 /* ---------------------------------------------------------------- cells */
@@ -342,12 +333,16 @@ struct parse {
 	int map[MAX_COLS * 2];      /* file column -> index in cols, -1 ignored */
 	size_t nfile;               /* columns in the file's header */
 	size_t line;                /* current record's number, header = 1 */
-	char **cells;               /* current record */
+	struct sbuf cell;           /* current record's cells, each '\0'-terminated */
+	size_t *offs;               /* where each cell starts in `cell` */
+	char **cellv;               /* the cells, pointed at once the record is whole */
 	size_t ncells, capcells;
 	bool oom;
 	size_t nrows;
-	struct sbuf rows;           /* "[{...},{...}" while reading */
-	json_t *file_errors;
+	struct sbuf lines;          /* "{2,3,..." the rows' line numbers */
+	struct sbuf out[MAX_COLS];  /* "{v,NULL,..." one array literal per column */
+	json_t *file_errors;        /* row 1: the header */
+	json_t *errors;             /* the rows', in row order */
 };
 
 static void add_error(json_t *errors, size_t row, const struct column *c, const char *code,
@@ -463,9 +458,41 @@ static bool utf8_len_ok(const char *s, long long min, long long max)
 	return n >= min && n <= max;
 }
 
-/* One cell into values[key], or an error. Blank cells are left out. */
-static void convert(const struct column *c, const char *raw, size_t row, struct sbuf *values,
-		    json_t *errors)
+/* A list cell ("fauteuil, grossesse") as one array element, the codes
+ * separated by ',' (the database splits it); false when a word is unknown. */
+static bool list_value(const struct alias *aliases, char *v, struct sbuf *out)
+{
+	const char *codes[16];
+	size_t n = 0;
+	char *save = NULL;
+	bool bad = false;
+	for (char *t = strtok_r(v, ",;|/+", &save); t; t = strtok_r(NULL, ",;|/+", &save)) {
+		const char *code = alias_code(aliases, t);
+		if (!code) {
+			bad = true;
+			continue;
+		}
+		bool seen = false;
+		for (size_t i = 0; i < n; i++)
+			seen |= strcmp(codes[i], code) == 0;
+		if (!seen && n < sizeof codes / sizeof *codes)
+			codes[n++] = code;
+	}
+	if (bad)
+		return false;
+	sb_add(out, "\"", 1);      /* codes are [a-z_]: nothing to escape */
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_add(out, ",", 1);
+		sb_puts(out, codes[i]);
+	}
+	sb_add(out, "\"", 1);
+	return true;
+}
+
+/* One cell, trimmed in place, as the next element of its column's array
+ * (NULL when blank or wrong, with an error then). */
+static void convert(const struct column *c, char *raw, size_t row, struct sbuf *out, json_t *errors)
 {
 	/* spreadsheets pad; a cell of spaces is blank */
 	while (*raw == ' ' || *raw == '\t')
@@ -473,10 +500,10 @@ static void convert(const struct column *c, const char *raw, size_t row, struct 
 	size_t n = strlen(raw);
 	while (n && (raw[n - 1] == ' ' || raw[n - 1] == '\t'))
 		n--;
-	char *v = strndup(raw, n);
-	if (!v)
-		return;
+	raw[n] = '\0';
+	char *v = raw;
 	char detail[160];
+	size_t before = out->len;
 	if (n == 0) {
 		if (c->required)
 			add_error(errors, row, c, "required", "cette colonne est obligatoire");
@@ -488,8 +515,7 @@ static void convert(const struct column *c, const char *raw, size_t row, struct 
 			snprintf(detail, sizeof detail, "au plus %lld caractères", c->max);
 			add_error(errors, row, c, "too_long", detail);
 		} else {
-			sb_key(values, c->key);
-			sb_json_str(values, v);
+			sb_array_str(out, v);
 		}
 		break;
 	case C_INT:
@@ -507,8 +533,7 @@ static void convert(const struct column *c, const char *raw, size_t row, struct 
 				snprintf(num, sizeof num, "%lld", (long long)d);
 			else
 				snprintf(num, sizeof num, "%.15g", d);  /* 12,34 stays 12.34 */
-			sb_key(values, c->key);
-			sb_puts(values, num);
+			sb_puts(out, num);
 		}
 		break;
 	}
@@ -516,92 +541,58 @@ static void convert(const struct column *c, const char *raw, size_t row, struct 
 		char f[16];
 		fold(v, f, sizeof f);
 		if (!strcmp(f, "oui") || !strcmp(f, "o") || !strcmp(f, "x") || !strcmp(f, "1") ||
-		    !strcmp(f, "vrai") || !strcmp(f, "true") || !strcmp(f, "yes")) {
-			sb_key(values, c->key);
-			sb_puts(values, "true");
-		} else if (!strcmp(f, "non") || !strcmp(f, "n") || !strcmp(f, "0") ||
-			   !strcmp(f, "faux") || !strcmp(f, "false") || !strcmp(f, "no")) {
-			sb_key(values, c->key);
-			sb_puts(values, "false");
-		} else
+		    !strcmp(f, "vrai") || !strcmp(f, "true") || !strcmp(f, "yes"))
+			sb_add(out, "t", 1);
+		else if (!strcmp(f, "non") || !strcmp(f, "n") || !strcmp(f, "0") ||
+			 !strcmp(f, "faux") || !strcmp(f, "false") || !strcmp(f, "no"))
+			sb_add(out, "f", 1);
+		else
 			add_error(errors, row, c, "wrong_type", "oui ou non est attendu");
 		break;
 	}
 	case C_DATE: {
 		char iso[11];
-		if (parse_day(v, iso)) {
-			sb_key(values, c->key);
-			sb_json_str(values, iso);
-		} else
+		if (parse_day(v, iso))
+			sb_puts(out, iso);
+		else
 			add_error(errors, row, c, "wrong_type", "une date JJ/MM/AAAA est attendue");
 		break;
 	}
 	case C_ENUM: {
 		const char *code = alias_code(c->aliases, v);
-		if (code) {
-			sb_key(values, c->key);
-			sb_json_str(values, code);
-		} else {
+		if (code)
+			sb_puts(out, code);     /* [a-z_]: no quotes needed */
+		else
 			add_error(errors, row, c, "unknown_value", "valeur inconnue");
-		}
 		break;
 	}
-	case C_LIST: {
-		json_t *list = json_array();
-		char *save = NULL;
-		bool bad = false;
-		for (char *t = strtok_r(v, ",;|/+", &save); t; t = strtok_r(NULL, ",;|/+", &save)) {
-			const char *code = alias_code(c->aliases, t);
-			if (!code) {
-				bad = true;
-				continue;
-			}
-			bool seen = false;
-			for (size_t i = 0; i < json_array_size(list); i++)
-				seen |= strcmp(json_string_value(json_array_get(list, i)), code) == 0;
-			if (!seen)
-				json_array_append_new(list, json_string(code));
-		}
-		if (bad) {
+	case C_LIST:
+		if (!list_value(c->aliases, v, out))
 			add_error(errors, row, c, "unknown_value", "un des besoins est inconnu");
-			json_decref(list);
-		} else {
-			sb_key(values, c->key);
-			sb_add(values, "[", 1);
-			for (size_t i = 0; i < json_array_size(list); i++) {
-				if (i)
-					sb_add(values, ",", 1);
-				sb_json_str(values, json_string_value(json_array_get(list, i)));
-			}
-			sb_add(values, "]", 1);
-			json_decref(list);
-		}
 		break;
-	}
 	case C_DEP:
 		if (n == 1 && v[0] >= '1' && v[0] <= '9') {         /* "9" typed for "09" */
 			char two[3] = {'0', v[0], '\0'};
-			sb_key(values, c->key);
-			sb_json_str(values, two);
+			sb_puts(out, two);
 		} else if (departement_ok(v)) {
-			sb_key(values, c->key);
-			sb_json_str(values, v);
+			sb_puts(out, v);    /* digits, 2A/2B: no quotes needed */
 		} else {
 			add_error(errors, row, c, "unknown_value", "département inconnu");
 		}
 		break;
 	}
 out:
-	free(v);
+	if (out->len == before)
+		sb_add(out, "NULL", 4);
 }
 
-static void header_record(struct parse *p)
+static void header_record(struct parse *p, char **cells)
 {
 	bool seen[MAX_COLS] = {false};
 	p->nfile = p->ncells < (size_t)MAX_COLS * 2 ? p->ncells : (size_t)MAX_COLS * 2;
 	for (size_t i = 0; i < p->nfile; i++) {
 		char f[128], g[128];
-		fold(p->cells[i], f, sizeof f);
+		fold(cells[i], f, sizeof f);
 		p->map[i] = -1;
 		if (!f[0])
 			continue;            /* an empty header: a blank column */
@@ -614,9 +605,9 @@ static void header_record(struct parse *p)
 		}
 		char detail[200];
 		if (p->map[i] < 0) {
-			snprintf(detail, sizeof detail, "colonne « %.100s » inconnue (voir le modèle)", p->cells[i]);
+			snprintf(detail, sizeof detail, "colonne « %.100s » inconnue (voir le modèle)", cells[i]);
 			json_array_append_new(p->file_errors, json_pack("{s:i, s:s, s:s, s:s, s:s}", "row", 1,
-				"column", p->cells[i], "pointer", "/rows/1", "code", "unknown_field", "detail", detail));
+				"column", cells[i], "pointer", "/rows/1", "code", "unknown_field", "detail", detail));
 		} else if (seen[p->map[i]]) {
 			add_error(p->file_errors, 1, &p->cols[p->map[i]], "duplicate", "colonne en double");
 			p->map[i] = -1;
@@ -629,47 +620,40 @@ static void header_record(struct parse *p)
 			add_error(p->file_errors, 1, &p->cols[k], "required", "colonne obligatoire absente");
 }
 
-static void data_record(struct parse *p)
+static void data_record(struct parse *p, char **cells)
 {
 	bool blank = true;
 	for (size_t i = 0; i < p->ncells && blank; i++)
-		for (const char *c = p->cells[i]; *c && blank; c++)
+		for (const char *c = cells[i]; *c && blank; c++)
 			blank = *c == ' ' || *c == '\t';
 	if (blank)
 		return;
-	struct sbuf values = {0};
-	json_t *errors = json_array();
-	bool present[MAX_COLS] = {false};
-	for (size_t i = 0; i < p->ncells && i < p->nfile; i++) {
-		if (p->map[i] < 0)
+	/* the file's cell of each column, NULL when the file has none */
+	char *of[MAX_COLS] = {NULL};
+	for (size_t i = 0; i < p->ncells && i < p->nfile; i++)
+		if (p->map[i] >= 0)
+			of[p->map[i]] = cells[i];
+	char num[32];
+	snprintf(num, sizeof num, "%zu", p->line);
+	sb_add(&p->lines, p->nrows ? "," : "{", 1);
+	sb_puts(&p->lines, num);
+	for (size_t k = 0; k < p->ncols; k++) {
+		struct sbuf *out = &p->out[k];
+		sb_add(out, p->nrows ? "," : "{", 1);
+		if (of[k]) {
+			convert(&p->cols[k], of[k], p->line, out, p->errors);
 			continue;
-		present[p->map[i]] = true;
-		convert(&p->cols[p->map[i]], p->cells[i], p->line, &values, errors);
-	}
-	/* a row shorter than the header: its missing cells are blank */
-	for (size_t k = 0; k < p->ncols; k++)
-		if (!present[k] && p->cols[k].required) {
-			bool in_file = false;
-			for (size_t i = 0; i < p->nfile; i++)
-				in_file |= p->map[i] == (int)k;
-			if (in_file)
-				add_error(errors, p->line, &p->cols[k], "required", "cette colonne est obligatoire");
 		}
+		/* a row shorter than the header: its missing cells are blank */
+		bool in_file = false;
+		for (size_t i = 0; i < p->nfile; i++)
+			in_file |= p->map[i] == (int)k;
+		if (in_file && p->cols[k].required)
+			add_error(p->errors, p->line, &p->cols[k], "required", "cette colonne est obligatoire");
+		sb_add(out, "NULL", 4);
+	}
 	if (p->ncells > p->nfile)
-		add_error(errors, p->line, NULL, "unknown_field", "plus de cellules que de colonnes");
-	/* flat: the database reads the rows with json_to_recordset */
-	char head[48];
-	snprintf(head, sizeof head, "%s{\"row\":%zu,\"errors\":", p->nrows ? "," : "[", p->line);
-	sb_puts(&p->rows, head);
-	char *e = json_dumps(errors, JSON_COMPACT);
-	sb_puts(&p->rows, e ? e : "[]");
-	free(e);
-	json_decref(errors);
-	if (values.p)
-		sb_add(&p->rows, values.p, values.len);
-	sb_add(&p->rows, "}", 1);
-	free(values.p);
-	p->oom |= values.oom;
+		add_error(p->errors, p->line, NULL, "unknown_field", "plus de cellules que de colonnes");
 	p->nrows++;
 }
 
@@ -680,20 +664,22 @@ static void on_field(void *s, size_t len, void *arg)
 		return;
 	if (p->ncells == p->capcells) {
 		size_t cap = p->capcells ? p->capcells * 2 : 32;
-		char **grown = realloc(p->cells, cap * sizeof *grown);
-		if (!grown) {
+		size_t *grown = realloc(p->offs, cap * sizeof *grown);
+		if (grown)
+			p->offs = grown;
+		char **cv = grown ? realloc(p->cellv, cap * sizeof *cv) : NULL;
+		if (!cv) {
 			p->oom = true;
 			return;
 		}
-		p->cells = grown;
+		p->cellv = cv;
 		p->capcells = cap;
 	}
-	char *cell = s ? strndup(s, len) : strdup("");
-	if (!cell) {
-		p->oom = true;
-		return;
-	}
-	p->cells[p->ncells++] = cell;
+	p->offs[p->ncells++] = p->cell.len;
+	if (s && len)
+		sb_add(&p->cell, s, len);
+	sb_add(&p->cell, "", 1);        /* the cell's '\0' (sb_add keeps one after it too) */
+	p->oom |= p->cell.oom;
 }
 
 static void on_record(int term, void *arg)
@@ -702,14 +688,15 @@ static void on_record(int term, void *arg)
 	(void)term;
 	p->line++;
 	if (!p->oom) {
+		for (size_t i = 0; i < p->ncells; i++)
+			p->cellv[i] = p->cell.p + p->offs[i];
 		if (p->line == 1)
-			header_record(p);
+			header_record(p, p->cellv);
 		else
-			data_record(p);
+			data_record(p, p->cellv);
 	}
-	for (size_t i = 0; i < p->ncells; i++)
-		free(p->cells[i]);
 	p->ncells = 0;
+	p->cell.len = 0;
 }
 
 /* ';' unless the first line has more ',' (outside quotes). */
@@ -728,18 +715,33 @@ static unsigned char guess_separator(const char *s, size_t len)
 	return comma > semi ? ',' : ';';
 }
 
-json_t *import_parse(enum import_kind kind, const char *data, size_t len, char **rows_json)
+void import_parsed_free(struct import_parsed *out)
+{
+	if (!out)
+		return;
+	for (size_t i = 0; i < out->ncols; i++)
+		free(out->cols[i]);
+	free(out->errors);
+	free(out->meta);
+	memset(out, 0, sizeof *out);
+}
+
+bool import_parse(enum import_kind kind, const char *data, size_t len, struct import_parsed *out)
 {
 	struct parse p = {.kind = kind};
 	struct csv_parser csv;
 	char *converted = NULL;
 	const char *encoding = "utf-8";
+	json_t *headers = json_object(), *keys = json_array(), *meta = NULL;
+	bool ok = false;
+	memset(out, 0, sizeof *out);
 	p.cols = columns_of(kind, &p.ncols);
-	*rows_json = NULL;
 	p.file_errors = json_array();
-	json_t *headers = json_object();
-	for (size_t k = 0; k < p.ncols; k++)
+	p.errors = json_array();
+	for (size_t k = 0; k < p.ncols; k++) {
 		json_object_set_new(headers, p.cols[k].key, json_string(p.cols[k].header));
+		json_array_append_new(keys, json_string(p.cols[k].key));
+	}
 
 	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
 		data += 3;
@@ -748,38 +750,60 @@ json_t *import_parse(enum import_kind kind, const char *data, size_t len, char *
 		/* not UTF-8: what Excel writes for "CSV (séparateur: point-virgule)" */
 		converted = cp1252_to_utf8((const unsigned char *)data, len, &len);
 		if (!converted)
-			goto fail;
+			goto out;
 		data = converted;
 		encoding = "windows-1252";
 	}
 	unsigned char sep = guess_separator(data, len);
 	if (csv_init(&csv, CSV_APPEND_NULL) != 0)
-		goto fail;
+		goto out;
 	csv_set_delim(&csv, sep);
 	if (csv_parse(&csv, data, len, on_field, on_record, &p) != len)
 		p.oom = true;
 	csv_fini(&csv, on_field, on_record, &p);
 	csv_free(&csv);
-	for (size_t i = 0; i < p.ncells; i++)
-		free(p.cells[i]);
-	free(p.cells);
-	free(converted);
-	converted = NULL;
-	sb_puts(&p.rows, p.nrows ? "]" : "[]");
-	if (p.oom || p.rows.oom)
-		goto fail;
+	sb_puts(&p.lines, p.nrows ? "}" : "{}");
+	for (size_t k = 0; k < p.ncols; k++) {
+		sb_puts(&p.out[k], p.nrows ? "}" : "{}");
+		p.oom |= p.out[k].oom;
+	}
+	if (p.oom || p.lines.oom)
+		goto out;
 	if (p.line == 0)
 		json_array_append_new(p.file_errors, json_pack("{s:i, s:s, s:s, s:s, s:s}", "row", 1,
 			"column", "", "pointer", "/rows/1", "code", "required",
 			"detail", "le fichier est vide : la ligne d'en-tête du modèle est attendue"));
+	json_array_extend(p.file_errors, p.errors);
 	char sepstr[2] = {(char)sep, '\0'};
-	*rows_json = p.rows.p;
-	return json_pack("{s:I, s:o, s:o, s:s, s:s}", "nrows", (json_int_t)p.nrows, "errors", p.file_errors,
-			 "headers", headers, "encoding", encoding, "separator", sepstr);
-fail:
+	meta = json_pack("{s:I, s:O, s:O, s:s, s:s}", "nrows", (json_int_t)p.nrows, "headers", headers,
+			 "columns", keys, "encoding", encoding, "separator", sepstr);
+	out->errors = json_dumps(p.file_errors, JSON_COMPACT);
+	out->meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	if (!out->errors || !out->meta)
+		goto out;
+	out->nrows = p.nrows;
+	out->ncols = p.ncols + 1;
+	out->cols[0] = p.lines.p;
+	p.lines.p = NULL;
+	for (size_t k = 0; k < p.ncols; k++) {
+		out->cols[k + 1] = p.out[k].p;
+		p.out[k].p = NULL;
+	}
+	ok = true;
+out:
+	if (!ok)
+		import_parsed_free(out);
 	free(converted);
-	free(p.rows.p);
+	free(p.cell.p);
+	free(p.offs);
+	free(p.cellv);
+	free(p.lines.p);
+	for (size_t k = 0; k < MAX_COLS; k++)
+		free(p.out[k].p);
 	json_decref(p.file_errors);
+	json_decref(p.errors);
 	json_decref(headers);
-	return NULL;
+	json_decref(keys);
+	json_decref(meta);
+	return ok;
 }

@@ -61,6 +61,8 @@ const struct route routes[] = {
 	/* the import refreshes what it changed itself (api_imports.c) */
 	{"POST",   "/v1/imports",            api_imports,         A | R | P, "import.run", 0},
 	{"GET",    "/v1/imports/template",   api_imports_template, A | R | P, "import.template", 0},
+	{"GET",    "/v1/imports",            api_imports_list,    A | R | P, "import.list", 0},
+	{"GET",    "/v1/imports/{id}",       api_imports_get,     A | R | P, "import.get", 0},
 	{"GET",    "/v1/refusal-reasons",    api_refusal_reasons, A | R | P, "refusal_reason.list", 0},
 
 	{"POST",   "/v1/youth",              api_youth_create,    A | R,     "youth.create", YOUTH},

@@ -1,18 +1,29 @@
 -- imports.sql (schema api, see sql/README.md): Imports of offers and young people from
--- spreadsheets (api_imports.c, import.c).
+-- spreadsheets (api_imports.c, import.c), and the runs they leave (019).
 --
 -- The daemon parses the CSV (libcsv) and types each cell; these functions
--- check what needs the database, say what each row would do, and — when
--- asked to apply a file without errors — do it, in the caller's one
--- transaction: all or nothing.
+-- check what needs the database, say what each row would do, record the run
+-- and — when asked to apply a file without errors — do it, in the caller's
+-- one transaction: all or nothing (a failure rolls back the run's record too).
 --
--- p_rows: [{row, errors, key: value...}] (json: read once, by
--- json_to_recordset); p_meta: {errors: [...] of the file, headers: {key:
--- French header}}. The answer: {kind, applied, summary: {create, update,
--- unchanged, error}, rows: [{row, outcome, id}], errors: [{row, column,
--- pointer, code, detail}], offer_ids | youth_ids (what changed)}.
--- Outcomes: create, update, unchanged (an identical row: offers are only
--- reconfirmed), error.
+-- Arguments: p_meta {nrows, headers: {key: French header}, columns: [key...],
+-- encoding, separator}; p_errors: every error import.c found, [{row, column,
+-- pointer, code, detail}], the file's own on row 1; then, VARIADIC, one
+-- PostgreSQL array literal per column: the rows' line numbers, then each
+-- column of p_meta->'columns' in that order (import.h). Typed arrays read by
+-- unnest cost a fraction of the same rows as JSON objects (json_to_recordset),
+-- which dominated a 10,000-row dry run (tests/bench/README.md).
+--
+-- Result: applied, run_id, changed (the ids an apply created, updated or
+-- reconfirmed, for the daemon's inventory), and the report as json text,
+-- passed to the client as is: {kind, run_id, applied, summary: {rows,
+-- create, update, unchanged, error}, rows: [{row, outcome, id}], errors:
+-- [...]}. Outcomes: create, update, unchanged (an identical row: offers are
+-- only reconfirmed), error.
+--
+-- The functions run with jit = off: PostgreSQL's estimates for these
+-- one-off statements over 10,000 rows cross the JIT thresholds, and
+-- compiling them took 0.8 s of a 1.1 s dry run.
 
 CREATE FUNCTION import_error(headers jsonb, row_no integer, key text, code text, detail text)
 RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
@@ -20,85 +31,111 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
         'pointer', format('/rows/%s/%s', row_no, key), 'code', code, 'detail', detail);
 $$;
 
--- A commune by INSEE code, or by name (folded), narrowed by a département
--- when several share the name. Returns the code, or NULL with *why set.
-CREATE FUNCTION import_commune(q text, dep text, OUT insee text, OUT why text)
-LANGUAGE plpgsql STABLE AS $$
-DECLARE hits text[];
-BEGIN
-    IF q IS NULL THEN
-        RETURN;
-    END IF;
-    SELECT c.insee INTO insee FROM communes c WHERE c.insee = upper(q);
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    hits := ARRAY(SELECT c.insee FROM communes c WHERE fold_name(c.name) = fold_name(q) ORDER BY c.insee);
-    IF cardinality(hits) > 1 AND dep IS NOT NULL THEN
-        hits := ARRAY(SELECT c.insee FROM communes c WHERE c.insee = ANY (hits) AND c.departement = dep);
-    END IF;
-    IF cardinality(hits) = 1 THEN
-        insee := hits[1];
-    ELSIF cardinality(hits) = 0 THEN
-        why := 'unknown_value';
-    ELSE
-        why := 'ambiguous';
-    END IF;
-END $$;
+-- The file's own errors (row 1) followed by those of the rows in error, in
+-- row order: the report's "errors".
+CREATE FUNCTION import_errors_json(p_errors jsonb, row_errors jsonb[], row_nos integer[])
+RETURNS json LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(json_agg(e ORDER BY n, k), '[]') FROM (
+        SELECT x.e, 1 AS n, x.k FROM jsonb_array_elements(p_errors) WITH ORDINALITY AS x(e, k)
+        WHERE (x.e->>'row')::integer = 1
+        UNION ALL
+        SELECT y.e, r.n, y.k FROM unnest(row_errors, row_nos) AS r(errs, n),
+               jsonb_array_elements(r.errs) WITH ORDINALITY AS y(e, k)) q;
+$$;
 
--- One pass, set-based: the rows come typed (json_to_recordset), and every
--- check is a column of one SELECT (communes, scope and existing offers by
--- joins), so 10,000 rows cost a few joins, not 10,000 statements.
-CREATE FUNCTION import_offers(p_rows json, p_meta jsonb, p_apply boolean, actor jsonb, today date, caps jsonb)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+-- Records a run; its id.
+CREATE FUNCTION import_store(p_kind text, p_apply boolean, p_applied boolean, actor jsonb,
+                             p_meta jsonb, p_summary jsonb, p_rows json, p_errors json,
+                             p_porteur bigint, p_deps text[], p_youth bigint[])
+RETURNS bigint LANGUAGE sql AS $$
+    INSERT INTO import_runs (kind, mode, applied, role, token_id, account_id, porteur_id,
+        departements, encoding, separator, summary, rows, errors, youth_ids)
+    VALUES (p_kind, CASE WHEN p_apply THEN 'apply' ELSE 'dry_run' END, p_applied,
+        actor->>'role', nullif((actor->>'token_id')::bigint, 0),
+        nullif((actor->>'account_id')::bigint, 0), p_porteur, p_deps,
+        p_meta->>'encoding', p_meta->>'separator', p_summary, p_rows, p_errors, p_youth)
+    RETURNING id;
+$$;
+
+-- Communes of the distinct (name or code, département) pairs of the rows:
+-- an INSEE code, or a name (folded) narrowed by the département when several
+-- communes share it. why: unknown_value or ambiguous.
+CREATE FUNCTION import_communes(names text[], deps text[])
+RETURNS TABLE (q text, dep text, insee text, why text) LANGUAGE sql STABLE AS $$
+    SELECT d.q, d.dep, coalesce(ci.insee, cn.insee),
+           CASE WHEN ci.insee IS NOT NULL OR cn.insee IS NOT NULL THEN NULL
+                WHEN cn.n = 0 THEN 'unknown_value' ELSE 'ambiguous' END
+    FROM (SELECT DISTINCT u.q, u.dep FROM unnest(names, deps) AS u(q, dep) WHERE u.q IS NOT NULL) d
+    LEFT JOIN communes ci ON ci.insee = upper(d.q)
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS n,
+               CASE WHEN count(*) = 1 THEN min(c.insee)
+                    WHEN count(*) FILTER (WHERE c.departement = d.dep) = 1
+                    THEN min(c.insee) FILTER (WHERE c.departement = d.dep) END AS insee
+        FROM communes c WHERE ci.insee IS NULL AND fold_name(c.name) = fold_name(d.q)) cn ON true;
+$$;
+
+-- One pass, set-based: the rows come typed (unnest), and every check is a
+-- column of one SELECT (communes once per distinct name, scope and existing
+-- offers by joins), so 10,000 rows cost a few joins, not 10,000 statements.
+CREATE FUNCTION import_offers(p_meta jsonb, p_errors jsonb, p_apply boolean, actor jsonb, today date,
+                              caps jsonb, VARIADIC p_cols text[],
+                              OUT out_applied boolean, OUT out_run bigint, OUT out_changed bigint[],
+                              OUT out_report json)
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     h jsonb := p_meta->'headers';
     own bigint := CASE WHEN actor->>'role' = 'porteur' THEN (actor->>'porteur_id')::bigint END;
     r record;
     body jsonb;
-    report jsonb;
-    changed bigint[] := '{}';
+    v_summary jsonb;
+    v_rows json;
+    v_errors json;
+    v_porteur bigint;
     created bigint[];
 BEGIN
     IF actor->>'role' NOT IN ('admin', 'porteur') THEN
         PERFORM siaod_fail(403, 'forbidden', 'only a porteur (or an admin) imports offers');
     END IF;
-    -- typed rows first, with statistics: the planner then joins 10,000 rows
-    -- by hashing, where it would probe an index per row for the 100 rows a
-    -- set-returning function is assumed to give
+    IF p_meta->'columns' IS DISTINCT FROM '["id", "external_ref", "porteur_id", "kind", "label",
+            "commune", "departement", "capacity", "max_stay_days", "min_age", "max_age", "gender",
+            "accepts_couples", "accepts_children", "accepts_pets", "wheelchair_accessible",
+            "support_level", "monthly_charge_eur", "available_from", "available_until", "status"]'::jsonb
+       OR cardinality(p_cols) <> 22 THEN
+        RAISE EXCEPTION 'import_offers: columns % are not those it reads (import.c and imports.sql differ)',
+            p_meta->'columns';
+    END IF;
     CREATE TEMP TABLE raw ON COMMIT DROP AS
-    SELECT * FROM json_to_recordset(p_rows) AS t(
-        "row" integer, id bigint, external_ref text, porteur_id bigint, kind text, label text,
-        commune text, departement text, capacity integer, max_stay_days integer,
-        min_age integer, max_age integer, gender text, accepts_couples boolean,
-        accepts_children boolean, accepts_pets boolean, wheelchair_accessible boolean,
-        support_level text, monthly_charge_eur numeric, available_from date,
-        available_until date, status text, errors jsonb);
-    ANALYZE raw;
+    SELECT t.*, e.errors
+    FROM unnest(p_cols[1]::integer[], p_cols[2]::bigint[], p_cols[3]::text[], p_cols[4]::bigint[],
+                p_cols[5]::text[], p_cols[6]::text[], p_cols[7]::text[], p_cols[8]::text[],
+                p_cols[9]::integer[], p_cols[10]::integer[], p_cols[11]::integer[],
+                p_cols[12]::integer[], p_cols[13]::text[], p_cols[14]::boolean[],
+                p_cols[15]::boolean[], p_cols[16]::boolean[], p_cols[17]::boolean[],
+                p_cols[18]::text[], p_cols[19]::numeric[], p_cols[20]::date[], p_cols[21]::date[],
+                p_cols[22]::text[])
+         AS t("row", id, external_ref, porteur_id, kind, label, commune, departement, capacity,
+              max_stay_days, min_age, max_age, gender, accepts_couples, accepts_children,
+              accepts_pets, wheelchair_accessible, support_level, monthly_charge_eur,
+              available_from, available_until, status)
+    LEFT JOIN (SELECT (x->>'row')::integer AS rn, jsonb_agg(x) AS errors
+               FROM jsonb_array_elements(p_errors) x GROUP BY 1) e ON e.rn = t."row";
     CREATE TEMP TABLE imp ON COMMIT DROP AS
     SELECT q.*, CASE WHEN jsonb_array_length(q.errors) > 0 THEN 'error' WHEN q.offer_id IS NULL THEN 'create'
                      WHEN q.same_as_offer THEN 'unchanged' ELSE 'update' END AS outcome
     FROM (
-    WITH x AS (SELECT * FROM raw), y AS (
+    WITH cq AS MATERIALIZED (
+        SELECT * FROM import_communes(ARRAY(SELECT commune FROM raw), ARRAY(SELECT departement FROM raw))
+    ), y AS (
         -- who: the porteur's own; an admin's column; or the offer the id names
         SELECT x.*, byid.id AS id_found, byid.porteur_id AS id_porteur,
-               coalesce(x.porteur_id, own, byid.porteur_id) AS pid,
-               coalesce(ci.insee, cn.insee) AS insee,
-               CASE WHEN x.commune IS NULL OR ci.insee IS NOT NULL OR cn.insee IS NOT NULL THEN NULL
-                    WHEN cn.n = 0 THEN 'unknown_value' ELSE 'ambiguous' END AS commune_why
-        FROM x
+               coalesce(x.porteur_id, own, byid.porteur_id) AS pid, cq.insee, cq.why AS commune_why
+        FROM raw x
         LEFT JOIN offers byid ON byid.id = x.id
-        LEFT JOIN communes ci ON ci.insee = upper(x.commune)
-        LEFT JOIN LATERAL (
-            SELECT count(*) AS n,
-                   CASE WHEN count(*) = 1 THEN min(c.insee)
-                        WHEN count(*) FILTER (WHERE c.departement = x.departement) = 1
-                        THEN min(c.insee) FILTER (WHERE c.departement = x.departement) END AS insee
-            FROM communes c WHERE ci.insee IS NULL AND x.commune IS NOT NULL
-              AND fold_name(c.name) = fold_name(x.commune)) cn ON true
+        LEFT JOIN cq ON cq.q = x.commune AND cq.dep IS NOT DISTINCT FROM x.departement
     ), z AS (
         SELECT y.*, coalesce(y.id_found, byref.id) AS offer_id, pp.id IS NOT NULL AS pid_ok,
-               byref.id IS NOT NULL AND y.id IS NOT NULL AND byref.id <> y.id_found AS ref_taken,
+               coalesce(byref.id IS NOT NULL AND y.id IS NOT NULL AND byref.id <> y.id_found, false) AS ref_taken,
                count(*) OVER (PARTITION BY coalesce('id:' || coalesce(y.id_found, byref.id),
                                                     'ref:' || y.pid || ':' || y.external_ref)) AS same,
                min(y."row") OVER (PARTITION BY coalesce('id:' || coalesce(y.id_found, byref.id),
@@ -106,17 +143,33 @@ BEGIN
         FROM y LEFT JOIN offers byref ON byref.porteur_id = y.pid AND byref.external_ref = y.external_ref
         LEFT JOIN porteurs pp ON pp.id = y.pid
     ), w AS (
-        -- whether any check below fails: the list of errors is built only then
-        SELECT z.*, (own IS NOT NULL AND z.porteur_id <> own) OR (z.id IS NOT NULL AND z.id_found IS NULL)
-            OR (z.id_found IS NOT NULL AND z.pid <> z.id_porteur) OR z.pid IS NULL
-            OR (z.pid IS NOT NULL AND NOT z.pid_ok) OR (z.id IS NULL AND z.external_ref IS NULL)
-            OR z.ref_taken OR (z.same > 1 AND z.first_row <> z."row")
-            OR z.commune_why IS NOT NULL OR z.min_age > coalesce(z.max_age, 29)
-            OR z.available_until < coalesce(z.available_from, '-infinity')
-            OR (z.available_until IS NOT NULL AND z.available_from IS NULL)
-            OR (z.kind = 'shared_flat' AND coalesce(z.max_stay_days, (caps->>'shared_flat')::integer, 91) > 90)
+        -- min_capacity: the places held from today on, below which an
+        -- offer_patch would refuse the capacity (offer_set_capacity); looked
+        -- up only for a row that lowers an offer's capacity
+        SELECT z.*, o.id AS o_id, held.n AS min_capacity
+        FROM z LEFT JOIN offers o ON o.id = z.offer_id
+        LEFT JOIN LATERAL (
+            SELECT count(*)::integer AS n FROM places p
+            WHERE p.offer_id = o.id AND p.active
+              AND EXISTS (SELECT 1 FROM placements pl WHERE pl.place_id = p.id
+                          AND pl.held && daterange(today, NULL))) held
+          ON o.id IS NOT NULL AND z.capacity < o.capacity
+    ), v AS (
+        -- whether any check below fails (never NULL): the list of errors is
+        -- built only then
+        SELECT w.*, coalesce(own IS NOT NULL AND w.porteur_id <> own, false)
+            OR (w.id IS NOT NULL AND w.id_found IS NULL)
+            OR coalesce(w.id_found IS NOT NULL AND w.pid <> w.id_porteur, false) OR w.pid IS NULL
+            OR (w.pid IS NOT NULL AND NOT w.pid_ok) OR (w.id IS NULL AND w.external_ref IS NULL)
+            OR w.ref_taken OR (w.same > 1 AND w.first_row <> w."row")
+            OR w.commune_why IS NOT NULL OR coalesce(w.min_age > coalesce(w.max_age, 29), false)
+            OR coalesce(w.available_until < coalesce(w.available_from, '-infinity'), false)
+            OR (w.available_until IS NOT NULL AND w.available_from IS NULL)
+            OR coalesce(w.kind = 'shared_flat'
+                        AND coalesce(w.max_stay_days, (caps->>'shared_flat')::integer, 91) > 90, false)
+            OR coalesce(w.capacity < w.min_capacity, false)
             AS suspect
-        FROM z
+        FROM w
     )
     SELECT z."row" AS row_no, z.offer_id, z.pid AS porteur_id, z.insee, z.kind, z.label,
         coalesce(z.departement, cm.departement) AS departement, z.capacity,
@@ -160,7 +213,13 @@ BEGIN
                  'la fin de disponibilité suit son début') END),
             (CASE WHEN z.kind = 'shared_flat' AND coalesce(z.max_stay_days, (caps->>'shared_flat')::integer, 91) > 90
                  THEN import_error(h, z."row", 'max_stay_days', 'out_of_range',
-                 'une colocation limite les séjours à 90 jours') END)
+                 'une colocation limite les séjours à 90 jours') END),
+            -- what PATCH /v1/offers/{id} would answer: the same problem
+            -- type as the row's code, with min_capacity
+            (CASE WHEN z.capacity < z.min_capacity THEN import_error(h, z."row", 'capacity',
+                 'capacity-below-occupancy', format('%s places sont occupées ou réservées à partir d''aujourd''hui : '
+                 'la capacité ne peut pas descendre sous %s', z.min_capacity, z.min_capacity))
+                 || jsonb_build_object('min_capacity', z.min_capacity) END)
         ) v(e) WHERE e IS NOT NULL), '[]') END AS errors,
         -- unchanged: every column equals the offer's, blank cells meaning
         -- the defaults as on creation (a blank start keeps the offer's)
@@ -179,104 +238,126 @@ BEGIN
             AND o.available_until IS NOT DISTINCT FROM z.available_until
             AND o.status = coalesce(z.status, 'open')
             AND o.external_ref IS NOT DISTINCT FROM coalesce(z.external_ref, o.external_ref) AS same_as_offer
-    FROM w AS z LEFT JOIN offers o ON o.id = z.offer_id
+    FROM v AS z LEFT JOIN offers o ON o.id = z.offer_id
     LEFT JOIN communes cm ON cm.insee = z.insee
     ) q;
 
-    report := jsonb_build_object('kind', 'offers',
-        'summary', (SELECT jsonb_build_object(
-            'create', count(*) FILTER (WHERE outcome = 'create'),
-            'update', count(*) FILTER (WHERE outcome = 'update'),
-            'unchanged', count(*) FILTER (WHERE outcome = 'unchanged'),
-            'error', count(*) FILTER (WHERE outcome = 'error'),
-            'rows', count(*)) FROM imp),
-        'rows', (SELECT coalesce(jsonb_agg(jsonb_build_object('row', row_no, 'outcome', outcome, 'id', offer_id)
-                 ORDER BY row_no), '[]') FROM imp),
-        'errors', coalesce(p_meta->'errors', '[]') || (SELECT coalesce(jsonb_agg(e ORDER BY row_no), '[]')
-                 FROM imp, jsonb_array_elements(errors) e WHERE outcome = 'error'));
-    IF NOT p_apply OR jsonb_array_length(report->'errors') > 0
-       OR NOT EXISTS (SELECT 1 FROM imp) THEN
-        DROP TABLE imp;
-        DROP TABLE raw;
-        RETURN report || jsonb_build_object('applied', false);
-    END IF;
+    SELECT jsonb_build_object('rows', count(*),
+               'create', count(*) FILTER (WHERE outcome = 'create'),
+               'update', count(*) FILTER (WHERE outcome = 'update'),
+               'unchanged', count(*) FILTER (WHERE outcome = 'unchanged'),
+               'error', count(*) FILTER (WHERE outcome = 'error')),
+           CASE WHEN count(DISTINCT porteur_id) = 1 AND count(porteur_id) = count(*) THEN min(porteur_id) END,
+           import_errors_json(p_errors, array_agg(errors) FILTER (WHERE outcome = 'error'),
+                              array_agg(row_no) FILTER (WHERE outcome = 'error'))
+    INTO v_summary, v_porteur, v_errors FROM imp;
+    out_applied := p_apply AND json_array_length(v_errors) = 0 AND (v_summary->>'rows')::integer > 0;
+    out_changed := '{}';
 
-    -- Creations in bulk, with their places, capacity history and audit (as
-    -- offer_create does one by one); the offers' triggers emit the events.
-    WITH ins AS (
-        INSERT INTO offers (porteur_id, kind, label, commune_insee, departement, lat, lon,
-            capacity, max_stay_days, min_age, max_age, gender, accepts_couples,
-            accepts_children, accepts_pets, wheelchair_accessible, support_level,
-            monthly_charge_eur, available_from, available_until, status, external_ref,
-            confirmed_at, confirmed_on)
-        SELECT i.porteur_id, i.kind, i.label, i.insee, i.departement, c.lat, c.lon, i.capacity,
-            i.max_stay_days, i.min_age, i.max_age, i.gender, i.accepts_couples, i.accepts_children,
-            i.accepts_pets, i.wheelchair_accessible, i.support_level, i.monthly_charge_eur,
-            i.available_from, i.available_until, i.status, i.external_ref, now(), today
-        FROM imp i JOIN communes c ON c.insee = i.insee
-        WHERE i.outcome = 'create' ORDER BY i.row_no
-        RETURNING *
-    ), pl AS (
-        INSERT INTO places (offer_id, number) SELECT ins.id, n FROM ins, generate_series(1, ins.capacity) n
-    ), hist AS (
-        INSERT INTO offer_capacity_history (offer_id, from_day, capacity, open)
-        SELECT ins.id, today, ins.capacity, ins.status = 'open' FROM ins
-    ), aud AS (
-        INSERT INTO audit (token_id, role, action, entity, entity_id, outcome, status, request_id)
-        SELECT (actor->>'token_id')::bigint, actor->>'role', 'offer.create', 'offer', ins.id, 'ok', 201,
-               actor->>'request_id' FROM ins
-    )
-    SELECT array_agg(id) INTO created FROM ins;
-    UPDATE imp SET offer_id = o.id FROM offers o
-    WHERE imp.outcome = 'create' AND o.porteur_id = imp.porteur_id AND o.external_ref = imp.external_ref;
-    changed := coalesce(created, '{}');
-    -- identical rows: only reconfirmed, no new version, no event
-    UPDATE offers o SET confirmed_at = now(), confirmed_on = today
-    FROM imp WHERE imp.outcome = 'unchanged' AND o.id = imp.offer_id;
-    changed := changed || ARRAY(SELECT offer_id FROM imp WHERE outcome = 'unchanged');
-    -- updates one by one, through offer_patch (capacity below occupancy...)
-    FOR r IN SELECT * FROM imp WHERE outcome = 'update' ORDER BY row_no LOOP
-        body := jsonb_build_object('kind', r.kind, 'label', r.label, 'commune_insee', r.insee,
-            'departement', r.departement, 'lat', NULL, 'lon', NULL, 'capacity', r.capacity,
-            'max_stay_days', r.max_stay_days, 'min_age', r.min_age, 'max_age', r.max_age,
-            'gender', r.gender, 'accepts_couples', r.accepts_couples,
-            'accepts_children', r.accepts_children, 'accepts_pets', r.accepts_pets,
-            'wheelchair_accessible', r.wheelchair_accessible, 'support_level', r.support_level,
-            'monthly_charge_eur', r.monthly_charge_eur, 'available_from', r.available_from,
-            'available_until', r.available_until, 'status', r.status, 'external_ref', r.external_ref);
-        PERFORM offer_patch(r.offer_id, body, NULL, actor, today);
-        changed := changed || r.offer_id;
-    END LOOP;
-    PERFORM audit_write(actor, 'import.offers', 'import', NULL);
-    report := report || jsonb_build_object('applied', true, 'offer_ids', to_jsonb(changed),
-        'rows', (SELECT jsonb_agg(jsonb_build_object('row', row_no, 'outcome', outcome, 'id', offer_id)
-                 ORDER BY row_no) FROM imp));
+    IF out_applied THEN
+        -- Creations in bulk, with their places, capacity history and audit
+        -- (as offer_create does one by one); the offers' triggers emit the events.
+        WITH ins AS (
+            INSERT INTO offers (porteur_id, kind, label, commune_insee, departement, lat, lon,
+                capacity, max_stay_days, min_age, max_age, gender, accepts_couples,
+                accepts_children, accepts_pets, wheelchair_accessible, support_level,
+                monthly_charge_eur, available_from, available_until, status, external_ref,
+                confirmed_at, confirmed_on)
+            SELECT i.porteur_id, i.kind, i.label, i.insee, i.departement, c.lat, c.lon, i.capacity,
+                i.max_stay_days, i.min_age, i.max_age, i.gender, i.accepts_couples, i.accepts_children,
+                i.accepts_pets, i.wheelchair_accessible, i.support_level, i.monthly_charge_eur,
+                i.available_from, i.available_until, i.status, i.external_ref, now(), today
+            FROM imp i JOIN communes c ON c.insee = i.insee
+            WHERE i.outcome = 'create' ORDER BY i.row_no
+            RETURNING *
+        ), pl AS (
+            INSERT INTO places (offer_id, number) SELECT ins.id, n FROM ins, generate_series(1, ins.capacity) n
+        ), hist AS (
+            INSERT INTO offer_capacity_history (offer_id, from_day, capacity, open)
+            SELECT ins.id, today, ins.capacity, ins.status = 'open' FROM ins
+        ), aud AS (
+            INSERT INTO audit (token_id, account_id, role, action, entity, entity_id, outcome, status, request_id)
+            SELECT nullif((actor->>'token_id')::bigint, 0), nullif((actor->>'account_id')::bigint, 0),
+                   actor->>'role', 'offer.create', 'offer', ins.id, 'ok', 201, actor->>'request_id' FROM ins
+        )
+        SELECT array_agg(id) INTO created FROM ins;
+        UPDATE imp SET offer_id = o.id FROM offers o
+        WHERE imp.outcome = 'create' AND o.porteur_id = imp.porteur_id AND o.external_ref = imp.external_ref;
+        out_changed := coalesce(created, '{}');
+        -- identical rows: only reconfirmed, no new version, no event
+        UPDATE offers o SET confirmed_at = now(), confirmed_on = today
+        FROM imp WHERE imp.outcome = 'unchanged' AND o.id = imp.offer_id;
+        out_changed := out_changed || ARRAY(SELECT offer_id FROM imp WHERE outcome = 'unchanged');
+        -- updates one by one, through offer_patch (its versions, events, places)
+        FOR r IN SELECT * FROM imp WHERE outcome = 'update' ORDER BY row_no LOOP
+            body := jsonb_build_object('kind', r.kind, 'label', r.label, 'commune_insee', r.insee,
+                'departement', r.departement, 'lat', NULL, 'lon', NULL, 'capacity', r.capacity,
+                'max_stay_days', r.max_stay_days, 'min_age', r.min_age, 'max_age', r.max_age,
+                'gender', r.gender, 'accepts_couples', r.accepts_couples,
+                'accepts_children', r.accepts_children, 'accepts_pets', r.accepts_pets,
+                'wheelchair_accessible', r.wheelchair_accessible, 'support_level', r.support_level,
+                'monthly_charge_eur', r.monthly_charge_eur, 'available_from', r.available_from,
+                'available_until', r.available_until, 'status', r.status, 'external_ref', r.external_ref);
+            PERFORM offer_patch(r.offer_id, body, NULL, actor, today);
+            out_changed := out_changed || r.offer_id;
+        END LOOP;
+        PERFORM audit_write(actor, 'import.offers', 'import', NULL);
+    END IF;
+    v_rows := (SELECT coalesce(json_agg(json_build_object('row', row_no, 'outcome', outcome, 'id', offer_id)
+                                ORDER BY row_no), '[]') FROM imp);
+    out_run := import_store('offers', p_apply, out_applied, actor, p_meta, v_summary, v_rows, v_errors,
+                            coalesce(own, v_porteur), NULL, NULL);
+    out_report := json_build_object('kind', 'offers', 'run_id', out_run, 'applied', out_applied,
+        'summary', v_summary, 'rows', v_rows, 'errors', v_errors, 'offer_ids', out_changed);
     DROP TABLE imp;
     DROP TABLE raw;
-    RETURN report;
 END $$;
 
 -- The waiting list: a row is a young person by (département, ref) among
 -- those not erased; a referent imports only its départements' young people.
-CREATE FUNCTION import_youth(p_rows json, p_meta jsonb, p_apply boolean, actor jsonb, today date, caps jsonb)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+CREATE FUNCTION import_youth(p_meta jsonb, p_errors jsonb, p_apply boolean, actor jsonb, today date,
+                             caps jsonb, VARIADIC p_cols text[],
+                             OUT out_applied boolean, OUT out_run bigint, OUT out_changed bigint[],
+                             OUT out_report json)
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     h jsonb := p_meta->'headers';
     r record;
     body jsonb;
-    report jsonb;
-    changed bigint[] := '{}';
+    v_summary jsonb;
+    v_rows json;
+    v_errors json;
+    v_deps text[];
     v_id bigint;
 BEGIN
     IF actor->>'role' NOT IN ('admin', 'referent') THEN
         PERFORM siaod_fail(403, 'forbidden', 'only a referent (or an admin) imports young people');
     END IF;
+    IF p_meta->'columns' IS DISTINCT FROM '["ref", "departement", "birth_date", "rqth", "gender",
+            "household", "has_pets", "needs", "situation", "institution_exit_date", "commune",
+            "max_distance_km", "monthly_income_eur", "support_need", "wanted_from", "wanted_months",
+            "registered_at"]'::jsonb
+       OR cardinality(p_cols) <> 18 THEN
+        RAISE EXCEPTION 'import_youth: columns % are not those it reads (import.c and imports.sql differ)',
+            p_meta->'columns';
+    END IF;
+    -- v: the row as the API's body (what youth_create / youth_patch take)
     CREATE TEMP TABLE imp ON COMMIT DROP AS
-    SELECT (e->>'row')::integer AS row_no,
-           jsonb_strip_nulls(e - 'row' - 'errors') AS v,
-           coalesce(e->'errors', '[]'::jsonb) AS errors,
+    SELECT t."row" AS row_no,
+           jsonb_strip_nulls(to_jsonb(t) - 'row' - 'needs') || CASE WHEN t.needs IS NULL THEN '{}'
+               ELSE jsonb_build_object('needs', to_jsonb(string_to_array(nullif(t.needs, ''), ','))) END AS v,
+           coalesce(e.errors, '[]'::jsonb) AS errors,
            NULL::text AS insee, NULL::bigint AS youth_id, NULL::text AS outcome
-    FROM jsonb_array_elements(p_rows::jsonb) e;
+    FROM unnest(p_cols[1]::integer[], p_cols[2]::text[], p_cols[3]::text[], p_cols[4]::date[],
+                p_cols[5]::boolean[], p_cols[6]::text[], p_cols[7]::text[], p_cols[8]::boolean[],
+                p_cols[9]::text[], p_cols[10]::text[], p_cols[11]::date[], p_cols[12]::text[],
+                p_cols[13]::integer[], p_cols[14]::numeric[], p_cols[15]::text[], p_cols[16]::date[],
+                p_cols[17]::integer[], p_cols[18]::date[])
+         AS t("row", ref, departement, birth_date, rqth, gender, household, has_pets, needs,
+              situation, institution_exit_date, commune, max_distance_km, monthly_income_eur,
+              support_need, wanted_from, wanted_months, registered_at)
+    LEFT JOIN (SELECT (x->>'row')::integer AS rn, jsonb_agg(x) AS errors
+               FROM jsonb_array_elements(p_errors) x GROUP BY 1) e ON e.rn = t."row";
     -- the row number joins every step below: without a key and statistics
     -- the planner may pair each row with every other one
     ALTER TABLE imp ADD PRIMARY KEY (row_no);
@@ -298,9 +379,8 @@ BEGIN
                        'commune', c.why, CASE c.why WHEN 'ambiguous'
                            THEN 'plusieurs communes ont ce nom, y compris dans ce département : donnez le code INSEE'
                            ELSE 'commune inconnue (nom ou code INSEE)' END)) ELSE '[]' END
-    FROM (SELECT i.row_no AS rn, x.insee, x.why FROM imp i,
-                 LATERAL import_commune(i.v->>'commune', i.v->>'departement') x) c
-    WHERE c.rn = imp.row_no;
+    FROM import_communes(ARRAY(SELECT v->>'commune' FROM imp), ARRAY(SELECT v->>'departement' FROM imp)) c
+    WHERE c.q = imp.v->>'commune' AND c.dep IS NOT DISTINCT FROM imp.v->>'departement';
     -- the dates youth_check_dates refuses
     UPDATE imp SET errors = errors || import_error(h, row_no, 'birth_date', 'out_of_range',
                        'la date de naissance est passée, et de moins de 40 ans')
@@ -330,46 +410,118 @@ BEGIN
             THEN 'unchanged'
         ELSE 'update' END;
 
-    report := jsonb_build_object('kind', 'youth',
-        'summary', (SELECT jsonb_build_object(
-            'create', count(*) FILTER (WHERE outcome = 'create'),
-            'update', count(*) FILTER (WHERE outcome = 'update'),
-            'unchanged', count(*) FILTER (WHERE outcome = 'unchanged'),
-            'error', count(*) FILTER (WHERE outcome = 'error'),
-            'rows', count(*)) FROM imp),
-        'rows', (SELECT coalesce(jsonb_agg(jsonb_build_object('row', row_no, 'outcome', outcome, 'id', youth_id)
-                 ORDER BY row_no), '[]') FROM imp),
-        'errors', coalesce(p_meta->'errors', '[]') || (SELECT coalesce(jsonb_agg(e ORDER BY row_no), '[]')
-                 FROM imp, jsonb_array_elements(errors) e));
-    IF NOT p_apply OR jsonb_array_length(report->'errors') > 0
-       OR NOT EXISTS (SELECT 1 FROM imp) THEN
-        DROP TABLE imp;
-        RETURN report || jsonb_build_object('applied', false);
-    END IF;
+    SELECT jsonb_build_object('rows', count(*),
+               'create', count(*) FILTER (WHERE outcome = 'create'),
+               'update', count(*) FILTER (WHERE outcome = 'update'),
+               'unchanged', count(*) FILTER (WHERE outcome = 'unchanged'),
+               'error', count(*) FILTER (WHERE outcome = 'error')),
+           import_errors_json(p_errors, array_agg(errors ORDER BY row_no) FILTER (WHERE outcome = 'error'),
+                              array_agg(row_no ORDER BY row_no) FILTER (WHERE outcome = 'error')),
+           ARRAY(SELECT DISTINCT d FROM imp, LATERAL (SELECT v->>'departement') x(d) WHERE d IS NOT NULL ORDER BY d)
+    INTO v_summary, v_errors, v_deps FROM imp;
+    out_applied := p_apply AND json_array_length(v_errors) = 0 AND (v_summary->>'rows')::integer > 0;
+    out_changed := '{}';
 
-    FOR r IN SELECT * FROM imp WHERE outcome <> 'unchanged' ORDER BY row_no LOOP
-        body := (r.v - 'commune') || jsonb_build_object('commune_insee', r.insee);
-        IF r.outcome = 'create' THEN
-            v_id := (youth_create(body, actor, today)->>'id')::bigint;
-        ELSE
-            body := jsonb_build_object('rqth', false, 'household', 'alone', 'has_pets', false,
-                        'needs', '[]'::jsonb, 'institution_exit_date', NULL, 'max_distance_km', NULL,
-                        'monthly_income_eur', 0, 'support_need', 'standard', 'wanted_months', 6)
-                    || (body - 'registered_at');
-            IF NOT body ? 'wanted_from' THEN
-                body := body || jsonb_build_object('wanted_from',
-                            (SELECT wanted_from FROM youth WHERE id = r.youth_id));
+    IF out_applied THEN
+        FOR r IN SELECT * FROM imp WHERE outcome <> 'unchanged' ORDER BY row_no LOOP
+            body := (r.v - 'commune') || jsonb_build_object('commune_insee', r.insee);
+            IF r.outcome = 'create' THEN
+                v_id := (youth_create(body, actor, today)->>'id')::bigint;
+            ELSE
+                body := jsonb_build_object('rqth', false, 'household', 'alone', 'has_pets', false,
+                            'needs', '[]'::jsonb, 'institution_exit_date', NULL, 'max_distance_km', NULL,
+                            'monthly_income_eur', 0, 'support_need', 'standard', 'wanted_months', 6)
+                        || (body - 'registered_at');
+                IF NOT body ? 'wanted_from' THEN
+                    body := body || jsonb_build_object('wanted_from',
+                                (SELECT wanted_from FROM youth WHERE id = r.youth_id));
+                END IF;
+                PERFORM youth_patch(r.youth_id, body, NULL, actor, today);
+                v_id := r.youth_id;
             END IF;
-            PERFORM youth_patch(r.youth_id, body, NULL, actor, today);
-            v_id := r.youth_id;
-        END IF;
-        changed := changed || v_id;
-        UPDATE imp SET youth_id = v_id WHERE row_no = r.row_no;
-    END LOOP;
-    PERFORM audit_write(actor, 'import.youth', 'import', NULL);
-    report := report || jsonb_build_object('applied', true, 'youth_ids', to_jsonb(changed),
-        'rows', (SELECT jsonb_agg(jsonb_build_object('row', row_no, 'outcome', outcome, 'id', youth_id)
-                 ORDER BY row_no) FROM imp));
+            out_changed := out_changed || v_id;
+            UPDATE imp SET youth_id = v_id WHERE row_no = r.row_no;
+        END LOOP;
+        PERFORM audit_write(actor, 'import.youth', 'import', NULL);
+    END IF;
+    v_rows := (SELECT coalesce(json_agg(json_build_object('row', row_no, 'outcome', outcome, 'id', youth_id)
+                                ORDER BY row_no), '[]') FROM imp);
+    -- a referent's run is in its départements; an admin's in those of its rows
+    out_run := import_store('youth', p_apply, out_applied, actor, p_meta, v_summary, v_rows, v_errors, NULL,
+        CASE WHEN actor->>'role' = 'referent'
+             THEN ARRAY(SELECT jsonb_array_elements_text(actor->'departements') ORDER BY 1) ELSE v_deps END,
+        ARRAY(SELECT youth_id FROM imp WHERE youth_id IS NOT NULL));
+    out_report := json_build_object('kind', 'youth', 'run_id', out_run, 'applied', out_applied,
+        'summary', v_summary, 'rows', v_rows, 'errors', v_errors, 'youth_ids', out_changed);
     DROP TABLE imp;
-    RETURN report;
 END $$;
+
+-- -------------------------------------------------------------- past runs
+
+-- Who sees a run: an admin every run; a porteur the runs about its offers;
+-- a referent the youth runs whose départements are all its own.
+CREATE FUNCTION import_run_visible(r import_runs, actor jsonb) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT CASE actor->>'role'
+        WHEN 'admin' THEN true
+        WHEN 'porteur' THEN r.kind = 'offers' AND r.porteur_id = (actor->>'porteur_id')::bigint
+        WHEN 'referent' THEN r.kind = 'youth' AND r.departements IS NOT NULL
+            AND r.departements <@ ARRAY(SELECT jsonb_array_elements_text(actor->'departements'))
+        ELSE false END;
+$$;
+
+CREATE FUNCTION import_run_head(r import_runs) RETURNS json LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('id', r.id, 'kind', r.kind, 'mode', r.mode, 'applied', r.applied,
+        'created_at', r.created_at, 'role', r.role, 'token_id', r.token_id,
+        'account_id', r.account_id, 'porteur_id', r.porteur_id, 'departements', r.departements,
+        'encoding', r.encoding, 'separator', r.separator, 'summary', r.summary);
+$$;
+
+-- f: {kind, cursor, limit}: newest first.
+CREATE FUNCTION import_runs_list(f jsonb, actor jsonb) RETURNS json LANGUAGE sql STABLE AS $$
+    WITH page AS (
+        SELECT r, row_number() OVER (ORDER BY r.id DESC) AS n FROM import_runs r
+        WHERE (f->>'cursor' IS NULL OR r.id < (f->>'cursor')::bigint)
+          AND (f->>'kind' IS NULL OR r.kind = f->>'kind')
+          AND import_run_visible(r, actor)
+        ORDER BY r.id DESC LIMIT (f->>'limit')::integer + 1
+    )
+    SELECT json_build_object(
+        'items', coalesce(json_agg(import_run_head(r) ORDER BY (r).id DESC)
+                          FILTER (WHERE n <= (f->>'limit')::integer), '[]'),
+        'next_cursor', CASE WHEN count(*) > (f->>'limit')::integer
+                            THEN (min((r).id) FILTER (WHERE n <= (f->>'limit')::integer))::text END)
+    FROM page;
+$$;
+
+-- One run with its rows and errors (404 when the caller may not see it).
+CREATE FUNCTION import_run_get(p_id bigint, actor jsonb) RETURNS json LANGUAGE plpgsql STABLE AS $$
+DECLARE r import_runs;
+BEGIN
+    SELECT * INTO r FROM import_runs WHERE id = p_id;
+    IF NOT FOUND OR NOT import_run_visible(r, actor) THEN
+        PERFORM siaod_fail(404, 'not-found', format('no import run %s', p_id));
+    END IF;
+    RETURN json_build_object('id', r.id, 'kind', r.kind, 'mode', r.mode, 'applied', r.applied,
+        'created_at', r.created_at, 'role', r.role, 'token_id', r.token_id,
+        'account_id', r.account_id, 'porteur_id', r.porteur_id, 'departements', r.departements,
+        'encoding', r.encoding, 'separator', r.separator, 'summary', r.summary,
+        'rows', r.rows, 'errors', r.errors);
+END $$;
+
+-- Erasing young people (youth_erase, youth_retention) erases their rows in
+-- the stored runs: each row naming one of them, and that row's errors, go;
+-- the counts (no one's data) stay.
+CREATE FUNCTION import_runs_forget_youth(ids bigint[]) RETURNS void LANGUAGE sql AS $$
+    UPDATE import_runs r SET
+        rows = (SELECT coalesce(json_agg(e ORDER BY k), '[]') FROM json_array_elements(r.rows)
+                WITH ORDINALITY AS x(e, k)
+                WHERE NOT coalesce((e->>'id')::bigint = ANY (ids), false)),
+        errors = (SELECT coalesce(json_agg(e ORDER BY k), '[]') FROM json_array_elements(r.errors)
+                  WITH ORDINALITY AS x(e, k)
+                  WHERE (e->>'row')::integer NOT IN (
+                      SELECT (g->>'row')::integer FROM json_array_elements(r.rows) g
+                      WHERE (g->>'id')::bigint = ANY (ids))),
+        youth_ids = ARRAY(SELECT u FROM unnest(r.youth_ids) u WHERE u <> ALL (ids))
+    WHERE r.youth_ids && ids;
+$$;

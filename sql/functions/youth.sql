@@ -168,6 +168,7 @@ BEGIN
         version = version + 1, updated_at = now()
     WHERE id = p_id;
     PERFORM idem_forget_youth(y.ref);
+    PERFORM import_runs_forget_youth(ARRAY[p_id]);
     PERFORM audit_write(actor, 'youth.erase', 'youth', p_id);
     RETURN jsonb_build_object('id', p_id, 'erased', true,
                               'freed_offers', to_jsonb(coalesce(freed, '{}')));
@@ -196,8 +197,10 @@ LANGUAGE sql AS $$
     ), audited AS (
         INSERT INTO audit (role, action, entity, entity_id, outcome, status)
         SELECT 'system', 'youth.retention', 'youth', id, 'ok', 200 FROM erased
+    ), runs AS (
+        SELECT import_runs_forget_youth(ARRAY(SELECT id FROM erased))
     )
-    SELECT id FROM erased;
+    SELECT id FROM erased, (SELECT count(*) FROM runs) forgotten;
 $$;
 
 CREATE FUNCTION youth_if_match(p_id bigint, candidates integer[]) RETURNS integer
