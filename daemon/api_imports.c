@@ -34,9 +34,9 @@
 #include "webhooks.h"
 
 /* Bodies up to this size are parsed on the loop (well under a millisecond);
- * a larger one goes to a worker thread: 10,000 rows (1.3 MB) take ~30 ms
- * to parse, a 16 MiB body about half a second, which the loop must not
- * spend (see plan_jobs.c). */
+ * a larger one goes to the import thread (app->imports, plan_jobs.c, at
+ * normal priority): 10,000 rows (1.3 MB) take ~30 ms to parse, a 16 MiB
+ * body about half a second, which the loop must not spend. */
 #define IMPORT_INLINE_BYTES (64 * 1024)
 
 struct import_call {
@@ -282,10 +282,10 @@ void api_imports(struct req *r)
 		import_query(c);
 		return;
 	}
-	if (plan_jobs_submit(r->app->plans, &c->job) != 0) {
+	if (plan_jobs_submit(r->app->imports, &c->job) != 0) {
 		free(c);
 		r->retry_after = 2;
-		req_problem(r, 429, "workers-busy", "every worker thread is busy and the queue is full; try again later");
+		req_problem(r, 429, "workers-busy", "the import thread is busy and its queue is full; try again later");
 	}
 }
 

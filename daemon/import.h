@@ -27,6 +27,8 @@ enum import_kind { IMPORT_OFFERS, IMPORT_YOUTH, IMPORT_KIND_COUNT };
 bool import_kind_parse(const char *s, enum import_kind *out);
 
 #define IMPORT_MAX_COLS 32
+/* Large files parsed or waiting for the import thread; more get 429. */
+#define IMPORT_QUEUE_MAX 8
 
 /*
  * What import_parse gives the database (import_offers / import_youth):

@@ -30,6 +30,7 @@
 #include "gate.h"
 #include "inventory.h"
 #include "inventory_refresh.h"
+#include "import.h"
 #include "plan_jobs.h"
 #include "log.h"
 #include "migrate.h"
@@ -393,6 +394,9 @@ static int cmd_serve(struct app *app)
 	/* Jansson's hash seed, before any other thread builds JSON */
 	json_object_seed(0);
 	app->plans = plan_jobs_new(app->base, app->cfg.plan_workers, app->cfg.plan_queue_max);
+	/* one thread at normal priority: someone waits for the parse, and a
+	 * plan computing for minutes must not hold it up */
+	app->imports = plan_jobs_new_nice(app->base, 1, IMPORT_QUEUE_MAX, 0);
 	app->ratelimit = ratelimit_new();
 	app->audit = app->store ? audit_new(app->base, app->store) : NULL;
 	app->sessions = session_new(app);
@@ -409,7 +413,8 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
+	bool made = app->store && app->auth && app->audit && app->plans && app->imports && app->sessions &&
+		    app->password;
 	if (!signals || !made || gate_start(app, err, sizeof err) != 0 ||
 	    scheduler_start(app) != 0 || webhooks_start(app) != 0 || mail_start(app) != 0 ||
 	    oidc_start(app) != 0) {
@@ -431,6 +436,7 @@ static int cmd_serve(struct app *app)
 	/* the workers finish what they run; results still arriving are stored
 	 * (or answered "unavailable" by the store going next) */
 	plan_jobs_free(app->plans);
+	plan_jobs_free(app->imports);
 	store_free(app->store);
 	webhooks_stop(app);
 	mail_stop(app);

@@ -57,13 +57,14 @@ struct plan_jobs {
 	struct event *ev;
 	int limit;                             /* workers + queue_max */
 	int pending;                           /* submitted, done() not yet called: loop only */
+	int nice;                              /* the workers' nice value */
 };
 
 static void *worker_main(void *arg)
 {
 	struct plan_jobs *pj = arg;
 	/* Linux: a thread's nice value is its own, set through its thread id. */
-	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE) != 0)
+	if (pj->nice != 0 && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), pj->nice) != 0)
 		log_warn("plan_worker", "setpriority=failed errno=%d", errno);
 	pthread_mutex_lock(&pj->lock);
 	for (;;) {
@@ -125,9 +126,15 @@ static void on_finished(evutil_socket_t fd, short what, void *arg)
 
 struct plan_jobs *plan_jobs_new(struct event_base *base, int workers, int queue_max)
 {
+	return plan_jobs_new_nice(base, workers, queue_max, WORKER_NICE);
+}
+
+struct plan_jobs *plan_jobs_new_nice(struct event_base *base, int workers, int queue_max, int nice)
+{
 	struct plan_jobs *pj = calloc(1, sizeof *pj);
 	if (!pj)
 		return NULL;
+	pj->nice = nice;
 	pthread_mutex_init(&pj->lock, NULL);
 	pthread_cond_init(&pj->wake, NULL);
 	pj->limit = workers + queue_max;

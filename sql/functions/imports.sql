@@ -23,7 +23,8 @@
 --
 -- The functions run with jit = off: PostgreSQL's estimates for these
 -- one-off statements over 10,000 rows cross the JIT thresholds, and
--- compiling them took 0.8 s of a 1.1 s dry run.
+-- compiling them took 0.8 s of a 1.1 s dry run; and with custom plans only,
+-- so the planner always sees the arrays (their lengths) it joins.
 
 CREATE FUNCTION import_error(headers jsonb, row_no integer, key text, code text, detail text)
 RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
@@ -61,17 +62,20 @@ $$;
 -- an INSEE code, or a name (folded) narrowed by the département when several
 -- communes share it. why: unknown_value or ambiguous.
 CREATE FUNCTION import_communes(names text[], deps text[])
-RETURNS TABLE (q text, dep text, insee text, why text) LANGUAGE sql STABLE AS $$
+RETURNS TABLE (q text, dep text, insee text, why text, departement text) LANGUAGE sql STABLE AS $$
     SELECT d.q, d.dep, coalesce(ci.insee, cn.insee),
            CASE WHEN ci.insee IS NOT NULL OR cn.insee IS NOT NULL THEN NULL
-                WHEN cn.n = 0 THEN 'unknown_value' ELSE 'ambiguous' END
+                WHEN cn.n = 0 THEN 'unknown_value' ELSE 'ambiguous' END,
+           coalesce(ci.departement, cn.departement)
     FROM (SELECT DISTINCT u.q, u.dep FROM unnest(names, deps) AS u(q, dep) WHERE u.q IS NOT NULL) d
-    LEFT JOIN communes ci ON ci.insee = upper(d.q)
+    -- a few distinct names: one index probe each, never a scan of the communes
+    LEFT JOIN LATERAL (SELECT c.insee, c.departement FROM communes c WHERE c.insee = upper(d.q)) ci ON true
     LEFT JOIN LATERAL (
         SELECT count(*) AS n,
                CASE WHEN count(*) = 1 THEN min(c.insee)
                     WHEN count(*) FILTER (WHERE c.departement = d.dep) = 1
-                    THEN min(c.insee) FILTER (WHERE c.departement = d.dep) END AS insee
+                    THEN min(c.insee) FILTER (WHERE c.departement = d.dep) END AS insee,
+               CASE WHEN count(*) = 1 THEN min(c.departement) ELSE d.dep END AS departement
         FROM communes c WHERE ci.insee IS NULL AND fold_name(c.name) = fold_name(d.q)) cn ON true;
 $$;
 
@@ -82,7 +86,7 @@ CREATE FUNCTION import_offers(p_meta jsonb, p_errors jsonb, p_apply boolean, act
                               caps jsonb, VARIADIC p_cols text[],
                               OUT out_applied boolean, OUT out_run bigint, OUT out_changed bigint[],
                               OUT out_report json)
-LANGUAGE plpgsql SET jit = off AS $$
+LANGUAGE plpgsql SET jit = off SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     h jsonb := p_meta->'headers';
     own bigint := CASE WHEN actor->>'role' = 'porteur' THEN (actor->>'porteur_id')::bigint END;
@@ -105,31 +109,34 @@ BEGIN
         RAISE EXCEPTION 'import_offers: columns % are not those it reads (import.c and imports.sql differ)',
             p_meta->'columns';
     END IF;
-    CREATE TEMP TABLE raw ON COMMIT DROP AS
-    SELECT t.*, e.errors
-    FROM unnest(p_cols[1]::integer[], p_cols[2]::bigint[], p_cols[3]::text[], p_cols[4]::bigint[],
-                p_cols[5]::text[], p_cols[6]::text[], p_cols[7]::text[], p_cols[8]::text[],
-                p_cols[9]::integer[], p_cols[10]::integer[], p_cols[11]::integer[],
-                p_cols[12]::integer[], p_cols[13]::text[], p_cols[14]::boolean[],
-                p_cols[15]::boolean[], p_cols[16]::boolean[], p_cols[17]::boolean[],
-                p_cols[18]::text[], p_cols[19]::numeric[], p_cols[20]::date[], p_cols[21]::date[],
-                p_cols[22]::text[])
-         AS t("row", id, external_ref, porteur_id, kind, label, commune, departement, capacity,
-              max_stay_days, min_age, max_age, gender, accepts_couples, accepts_children,
-              accepts_pets, wheelchair_accessible, support_level, monthly_charge_eur,
-              available_from, available_until, status)
-    LEFT JOIN (SELECT (x->>'row')::integer AS rn, jsonb_agg(x) AS errors
-               FROM jsonb_array_elements(p_errors) x GROUP BY 1) e ON e.rn = t."row";
     CREATE TEMP TABLE imp ON COMMIT DROP AS
     SELECT q.*, CASE WHEN jsonb_array_length(q.errors) > 0 THEN 'error' WHEN q.offer_id IS NULL THEN 'create'
                      WHEN q.same_as_offer THEN 'unchanged' ELSE 'update' END AS outcome
     FROM (
-    WITH cq AS MATERIALIZED (
-        SELECT * FROM import_communes(ARRAY(SELECT commune FROM raw), ARRAY(SELECT departement FROM raw))
+    WITH raw AS MATERIALIZED (
+        -- set-returning functions in the select list run in lockstep, each
+        -- array read once (the same in FROM costs a tuplestore per column)
+        SELECT t.*, e.errors FROM (SELECT
+            unnest(p_cols[1]::integer[]) AS "row", unnest(p_cols[2]::bigint[]) AS id,
+            unnest(p_cols[3]::text[]) AS external_ref, unnest(p_cols[4]::bigint[]) AS porteur_id,
+            unnest(p_cols[5]::text[]) AS kind, unnest(p_cols[6]::text[]) AS label,
+            unnest(p_cols[7]::text[]) AS commune, unnest(p_cols[8]::text[]) AS departement,
+            unnest(p_cols[9]::integer[]) AS capacity, unnest(p_cols[10]::integer[]) AS max_stay_days,
+            unnest(p_cols[11]::integer[]) AS min_age, unnest(p_cols[12]::integer[]) AS max_age,
+            unnest(p_cols[13]::text[]) AS gender, unnest(p_cols[14]::boolean[]) AS accepts_couples,
+            unnest(p_cols[15]::boolean[]) AS accepts_children, unnest(p_cols[16]::boolean[]) AS accepts_pets,
+            unnest(p_cols[17]::boolean[]) AS wheelchair_accessible, unnest(p_cols[18]::text[]) AS support_level,
+            unnest(p_cols[19]::numeric[]) AS monthly_charge_eur, unnest(p_cols[20]::date[]) AS available_from,
+            unnest(p_cols[21]::date[]) AS available_until, unnest(p_cols[22]::text[]) AS status) t
+        LEFT JOIN (SELECT (x->>'row')::integer AS rn, jsonb_agg(x) AS errors
+                   FROM jsonb_array_elements(p_errors) x GROUP BY 1) e ON e.rn = t."row"
+    ), cq AS MATERIALIZED (
+        SELECT * FROM import_communes(p_cols[7]::text[], p_cols[8]::text[])
     ), y AS (
         -- who: the porteur's own; an admin's column; or the offer the id names
         SELECT x.*, byid.id AS id_found, byid.porteur_id AS id_porteur,
-               coalesce(x.porteur_id, own, byid.porteur_id) AS pid, cq.insee, cq.why AS commune_why
+               coalesce(x.porteur_id, own, byid.porteur_id) AS pid, cq.insee, cq.why AS commune_why,
+               cq.departement AS commune_departement
         FROM raw x
         LEFT JOIN offers byid ON byid.id = x.id
         LEFT JOIN cq ON cq.q = x.commune AND cq.dep IS NOT DISTINCT FROM x.departement
@@ -144,16 +151,15 @@ BEGIN
         LEFT JOIN porteurs pp ON pp.id = y.pid
     ), w AS (
         -- min_capacity: the places held from today on, below which an
-        -- offer_patch would refuse the capacity (offer_set_capacity); looked
-        -- up only for a row that lowers an offer's capacity
-        SELECT z.*, o.id AS o_id, held.n AS min_capacity
+        -- offer_patch would refuse the capacity (offer_set_capacity); counted
+        -- only for a row that lowers an offer's capacity
+        SELECT z.*,
+               CASE WHEN z.capacity < o.capacity THEN (
+                   SELECT count(*)::integer FROM places p
+                   WHERE p.offer_id = o.id AND p.active
+                     AND EXISTS (SELECT 1 FROM placements pl WHERE pl.place_id = p.id
+                                 AND pl.held && daterange(today, NULL))) END AS min_capacity
         FROM z LEFT JOIN offers o ON o.id = z.offer_id
-        LEFT JOIN LATERAL (
-            SELECT count(*)::integer AS n FROM places p
-            WHERE p.offer_id = o.id AND p.active
-              AND EXISTS (SELECT 1 FROM placements pl WHERE pl.place_id = p.id
-                          AND pl.held && daterange(today, NULL))) held
-          ON o.id IS NOT NULL AND z.capacity < o.capacity
     ), v AS (
         -- whether any check below fails (never NULL): the list of errors is
         -- built only then
@@ -172,7 +178,7 @@ BEGIN
         FROM w
     )
     SELECT z."row" AS row_no, z.offer_id, z.pid AS porteur_id, z.insee, z.kind, z.label,
-        coalesce(z.departement, cm.departement) AS departement, z.capacity,
+        coalesce(z.departement, z.commune_departement) AS departement, z.capacity,
         coalesce(z.max_stay_days, (caps->>z.kind)::integer) AS max_stay_days,
         coalesce(z.min_age, 16) AS min_age, coalesce(z.max_age, 29) AS max_age,
         coalesce(z.gender, 'any') AS gender, coalesce(z.accepts_couples, false) AS accepts_couples,
@@ -224,7 +230,7 @@ BEGIN
         -- unchanged: every column equals the offer's, blank cells meaning
         -- the defaults as on creation (a blank start keeps the offer's)
         o.id IS NOT NULL AND o.kind = z.kind AND o.label = z.label AND o.commune_insee = z.insee
-            AND o.departement = coalesce(z.departement, cm.departement) AND o.capacity = z.capacity
+            AND o.departement = coalesce(z.departement, z.commune_departement) AND o.capacity = z.capacity
             AND o.max_stay_days IS NOT DISTINCT FROM coalesce(z.max_stay_days, (caps->>z.kind)::integer)
             AND o.min_age = coalesce(z.min_age, 16) AND o.max_age = coalesce(z.max_age, 29)
             AND o.gender = coalesce(z.gender, 'any')
@@ -239,7 +245,6 @@ BEGIN
             AND o.status = coalesce(z.status, 'open')
             AND o.external_ref IS NOT DISTINCT FROM coalesce(z.external_ref, o.external_ref) AS same_as_offer
     FROM v AS z LEFT JOIN offers o ON o.id = z.offer_id
-    LEFT JOIN communes cm ON cm.insee = z.insee
     ) q;
 
     SELECT jsonb_build_object('rows', count(*),
@@ -310,7 +315,6 @@ BEGIN
     out_report := json_build_object('kind', 'offers', 'run_id', out_run, 'applied', out_applied,
         'summary', v_summary, 'rows', v_rows, 'errors', v_errors, 'offer_ids', out_changed);
     DROP TABLE imp;
-    DROP TABLE raw;
 END $$;
 
 -- The waiting list: a row is a young person by (département, ref) among
