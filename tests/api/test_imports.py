@@ -54,9 +54,9 @@ def setup():
     TODAY0 = datetime.date.fromisoformat(DB.sql("SELECT (now() AT TIME ZONE 'Europe/Paris')::date")[0])
 
 
-def write_conf(offset):
+def write_conf(offset, extra=""):
     with open(CONF, "w") as f:
-        f.write("# written by test_imports.py\ntest_clock_offset_days = %d\n" % offset)
+        f.write("# written by test_imports.py\ntest_clock_offset_days = %d\n%s" % (offset, extra))
 
 
 def set_clock(offset):
@@ -313,6 +313,125 @@ def body_limit_is_this_routes_own():
     assert r["summary"]["create"] == 2000, r["summary"]
     expect_problem(imp(PTA, "offers", "x" * 2000001), 413)
     expect_problem(D.call("POST", "/v1/porteurs", ADMIN, raw=b'{"name": "' + b"x" * 70000 + b'"}'), 413)
+
+
+# ---------------------------------------------------------------- runs, occupancy, timeout
+
+def run_of(token, run_id, status=200):
+    return expect(D.call("GET", "/v1/imports/%d" % run_id, token), status).json
+
+
+def runs_of(token, query=""):
+    return expect(D.call("GET", "/v1/imports" + query, token), 200).json
+
+
+@test
+def every_import_is_a_run_listed_in_its_scope():
+    text = offer_rows(row(ref="RUN-1"), row(ref="RUN-2", capacity="x"))
+    dry = expect(imp(PTA, "offers", text), 200).json
+    got = run_of(PTA, dry["run_id"])
+    # what the report said is what the run keeps
+    for k in ("kind", "applied", "summary", "rows", "errors"):
+        assert got[k] == dry[k], (k, got[k], dry[k])
+    assert got["mode"] == "dry_run" and got["role"] == "porteur" and got["porteur_id"] == PA, got
+    assert got["encoding"] == "utf-8" and got["separator"] == ";", got
+    refused = expect_problem(imp(PTA, "offers", text, mode="apply"), 422)
+    app = expect(imp(PTA, "offers", offer_rows(row(ref="RUN-1")), mode="apply"), 200).json
+    assert app["applied"] and app["rows"][0]["id"], app
+    got = run_of(PTA, app["run_id"])
+    assert got["mode"] == "apply" and got["applied"] is True and got["rows"] == app["rows"], got
+    listed = runs_of(PTA)["items"]
+    ids = [x["id"] for x in listed]
+    assert ids == sorted(ids, reverse=True), ids
+    assert {dry["run_id"], refused["run_id"], app["run_id"]} <= set(ids), (ids, refused)
+    assert all(x["porteur_id"] == PA and x["kind"] == "offers" for x in listed), listed
+    assert "rows" not in listed[0] and listed[0]["summary"]["rows"] >= 1, listed[0]
+    mine = next(x for x in listed if x["id"] == refused["run_id"])
+    assert mine["mode"] == "apply" and mine["applied"] is False, mine
+    # another porteur, a referent: neither sees them; an admin does
+    run_of(PTB, dry["run_id"], 404)
+    assert dry["run_id"] not in [x["id"] for x in runs_of(PTB)["items"]]
+    run_of(REF34, dry["run_id"], 404)
+    assert run_of(ADMIN, dry["run_id"])["rows"] == dry["rows"]
+    # youth runs: the referent of their département, not another one
+    y = expect(imp(REF34, "youth", youth_csv(["RUN-Y1", "34", born(20), "femme", "rue", "", "", "", ""])), 200).json
+    assert run_of(REF34, y["run_id"])["departements"] == ["34"]
+    ref30 = D.token("referent", departements=("30",), label="ref30")
+    run_of(ref30, y["run_id"], 404)
+    assert runs_of(ref30)["items"] == []
+    youth_runs = runs_of(ADMIN, "?kind=youth")["items"]
+    assert youth_runs and {x["kind"] for x in youth_runs} == {"youth"}, youth_runs
+    # pages
+    page = runs_of(PTA, "?limit=1")
+    assert len(page["items"]) == 1 and page["next_cursor"], page
+    nxt = runs_of(PTA, "?limit=1&cursor=%s" % page["next_cursor"])
+    assert nxt["items"][0]["id"] < page["items"][0]["id"], (page, nxt)
+    expect_problem(D.call("GET", "/v1/imports?kind=castles", PTA), 400)
+
+
+@test
+def erasing_a_young_person_erases_their_rows_in_runs():
+    good = youth_csv(["ER-1", "34", born(20), "femme", "rue", "", "", "", ""],
+                     ["ER-2", "34", born(21), "homme", "rue", "", "", "", ""])
+    a = expect(imp(REF34, "youth", good, mode="apply"), 200).json
+    gone, kept = [x["id"] for x in a["rows"]]
+    # a later dry run with an error on ER-1's row: the error belongs to them too
+    bad = youth_csv(["ER-1", "34", born(20), "licorne", "rue", "", "", "", ""],
+                    ["ER-2", "34", born(21), "homme", "rue", "", "", "", ""])
+    d = expect(imp(REF34, "youth", bad), 200).json
+    assert [(x["row"], x["id"]) for x in d["rows"]] == [(2, gone), (3, kept)], d["rows"]
+    assert [e["row"] for e in d["errors"]] == [2], d["errors"]
+    expect(D.call("DELETE", "/v1/youth/%d" % gone, REF34), 200)
+    for run_id in (a["run_id"], d["run_id"]):
+        got = run_of(REF34, run_id)
+        assert [x["id"] for x in got["rows"]] == [kept], got["rows"]
+        assert got["errors"] == [], got["errors"]
+        assert got["summary"]["rows"] == 2, got["summary"]   # counts are no one's data
+    assert DB.sql("SELECT count(*) FROM import_runs WHERE %d = ANY (youth_ids)" % gone) == ["0"]
+    assert DB.sql("SELECT count(*) FROM import_runs WHERE %d = ANY (youth_ids)" % kept) != ["0"]
+    assert DB.sql("SELECT count(*) FROM import_runs r, json_array_elements(r.rows) e "
+                  "WHERE r.kind = 'youth' AND (e->>'id')::bigint = %d" % gone) == ["0"]
+
+
+@test
+def dry_run_reports_capacity_below_occupancy():
+    a = expect(imp(PTA, "offers", offer_rows(row(ref="OCC-1", capacity="3")), mode="apply"), 200).json
+    oid = a["rows"][0]["id"]
+    for i in range(2):
+        y = young("OCC-Y%d" % i)
+        expect(D.call("POST", "/v1/placements", REF34, {"youth_id": y["id"], "offer_id": oid,
+                                                         "start_date": today().isoformat()}), 201)
+    # what PATCH answers for capacity 1...
+    p = expect_problem(D.call("PATCH", "/v1/offers/%d" % oid, PTA, {"capacity": 1}), 409)
+    assert p["type"].endswith("/capacity-below-occupancy") and p["min_capacity"] == 2, p
+    # ...the dry run says before anything is applied, with the same code and count
+    r = expect(imp(PTA, "offers", offer_rows(row(ref="OCC-1", capacity="1"))), 200).json
+    assert r["rows"] == [{"row": 2, "outcome": "error", "id": oid}], r["rows"]
+    [e] = r["errors"]
+    assert (e["column"], e["code"], e["min_capacity"]) == ("Capacité", "capacity-below-occupancy", 2), e
+    assert e["pointer"] == "/rows/2/capacity", e
+    expect_problem(imp(PTA, "offers", offer_rows(row(ref="OCC-1", capacity="1")), mode="apply"), 422)
+    assert DB.sql("SELECT capacity FROM offers WHERE id = %d" % oid) == ["3"]
+    # down to the places taken is fine
+    ok = expect(imp(PTA, "offers", offer_rows(row(ref="OCC-1", capacity="2")), mode="apply"), 200).json
+    assert ok["rows"][0]["outcome"] == "update" and ok["errors"] == [], ok
+    assert DB.sql("SELECT capacity FROM offers WHERE id = %d" % oid) == ["2"]
+
+
+@test
+def an_import_runs_under_its_own_statement_timeout():
+    text = offer_rows(*[row(ref="TO-%d" % i) for i in range(500)])
+    set_timeout = lambda ms: (write_conf(CLOCK[0], "import_statement_timeout_ms = %d\n" % ms), D.reload())
+    set_timeout(1)
+    try:
+        p = expect_problem(imp(PTA, "offers", text), 503)
+        assert p["type"].endswith("/database-unavailable"), p
+        # the rest of the API keeps the pool's timeout
+        expect(D.call("GET", "/v1/offers?limit=1", PTA), 200)
+    finally:
+        set_timeout(300000)
+    r = expect(imp(PTA, "offers", text), 200).json
+    assert r["summary"]["create"] == 500, r["summary"]
 
 
 # ---------------------------------------------------------------- freshness
