@@ -1292,6 +1292,10 @@ def live_offers_and_youth():
     csv_text = ("Code offre;Type;Libellé;Commune;Capacité\r\nOA-1;alt;ALT Sète;Sète;2\r\n").encode()
     r = call("POST", "/v1/imports?kind=offers", pt, raw=csv_text, headers={"Content-Type": "text/csv"}, status=200)
     assert r.json["rows"][0]["outcome"] == "create", r.json
+    r = call("GET", "/v1/imports/%d" % r.json["run_id"], pt, status=200)
+    assert r.json["rows"][0]["outcome"] == "create", r.json
+    r = call("GET", "/v1/imports?kind=offers&limit=5", pt, status=200)
+    assert r.json["items"] and r.json["items"][0]["mode"] == "dry_run", r.json
     r = call("GET", "/v1/refusal-reasons", pt, status=200)
     assert sorted(x["code"] for x in r.json["reasons"]) == \
         sorted(doc()["components"]["schemas"]["RefusalReason"]["enum"]), r.json

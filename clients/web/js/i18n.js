@@ -106,6 +106,7 @@ export const ERROR_CODES = {
   'ambiguous': 'Plusieurs possibilités : précisez (par exemple le département ou le code INSEE).',
   'duplicate': 'Déjà présent (en double).',
   'forbidden': 'Hors de votre périmètre.',
+  'capacity-below-occupancy': 'La capacité ne peut pas descendre sous le nombre de places occupées ou réservées à partir d’aujourd’hui.',
 };
 const FIELD_ERRORS = {
   'commune_insee.unknown_value': 'Commune inconnue : tapez le début de son nom et choisissez-la dans la liste (ou tapez son code INSEE, par exemple 34301).',
@@ -201,6 +202,7 @@ export const PROBLEMS = {
   'apply-in-progress': "Ce plan est déjà en cours d'application : patientez jusqu'à la fin.",
   'plan-failed': "Le calcul du plan n'a pas abouti : relancez-le dans un instant.",
   'too-many-plans': 'Trop de plans sont en cours de calcul : réessayez dans quelques instants.',
+  'workers-busy': 'Trop de fichiers sont en cours de lecture : réessayez dans quelques instants.',
   'rate-limited': 'Trop de demandes : patientez quelques secondes.',
   'database-unavailable': 'La base de données ne répond pas : réessayez dans un instant.',
   'unavailable': 'Le service est momentanément indisponible : réessayez dans un instant.',
