@@ -187,10 +187,9 @@ static void import_query(struct import_call *c)
 	 * as a typed array (import_offers / import_youth) */
 	const char *values[7 + IMPORT_MAX_COLS];
 	char sql[512];
-	int used = snprintf(sql, sizeof sql,
-		"SELECT * FROM %s($1::jsonb, $2::jsonb, $3::boolean, "
-		"$4::jsonb, $5::date, $6::jsonb",
-		c->kind == IMPORT_OFFERS ? "import_offers" : "import_youth");
+	int used = snprintf(sql, sizeof sql, "%s", c->kind == IMPORT_OFFERS
+		? "SELECT * FROM import_offers($1::jsonb, $2::jsonb, $3::boolean, $4::jsonb, $5::date, $6::jsonb"
+		: "SELECT * FROM import_youth($1::jsonb, $2::jsonb, $3::boolean, $4::jsonb, $5::date, $6::jsonb");
 	values[0] = c->parsed.meta;
 	values[1] = c->parsed.errors;
 	values[2] = c->apply ? "true" : "false";

@@ -65,16 +65,16 @@ def functions_in(db, schema):
     return set(db.sql("SELECT proname FROM pg_proc WHERE pronamespace = '%s'::regnamespace" % schema))
 
 
-def as_previous_release(db):
+def as_previous_release(db, last=PREVIOUS_RELEASE):
     """Brings db to what the previous release's binary left: migrations 001..012
-    applied in order, each with its checksum in schema_migrations (what
-    daemon/migrate.c of that release did, here with psql), the communes loaded."""
+    (or ..last) applied in order, each with its checksum in schema_migrations
+    (what daemon/migrate.c of that release did, here with psql), the communes loaded."""
     db.sql("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
            "checksum text, applied_at timestamptz NOT NULL DEFAULT now())")
     for path in sorted(glob.glob(os.path.join(SQL, "[0-9][0-9][0-9]_*.sql"))):
         name = os.path.basename(path)
         version = int(name[:3])
-        if version > PREVIOUS_RELEASE:
+        if version > last:
             break
         with open(path) as f:
             text = f.read()
@@ -226,6 +226,49 @@ def upgrade_from_the_previous_release():
                                                 "commune_insee": "30189", "capacity": 2}), 201)
     expect(d.call("GET", "/v1/communes?q=nimes", admin), 200)
     d.stop()
+
+
+@test
+def migration_018_names_duplicate_refs_instead_of_failing_blindly():
+    """018 makes (departement, ref) unique among young people not erased. On a
+    database at 017 holding two such young people, `siaod migrate` must stop
+    with a message naming them by id (never by ref: personal), apply nothing of
+    018, and succeed once one of them is erased (an erased record has no ref:
+    ck_youth__erased). ((porteur_id, external_ref) cannot be duplicated before
+    018: 018 creates external_ref.)"""
+    db = Database("mig_dups")
+    as_previous_release(db, last=17)
+
+    def young(ref, dep="34"):
+        return db.sql("INSERT INTO youth (ref, departement, birth_date, gender, situation, wanted_from, "
+                      "registered_at) VALUES ('%s', '%s', '2005-01-01', 'female', 'street', "
+                      "'2026-01-01', '2026-01-01') RETURNING id" % (ref, dep))[0]
+    a, b = young("DUP-SECRET-7"), young("DUP-SECRET-7")
+    other_dep = young("DUP-SECRET-7", dep="30")       # same ref, another département: fine
+    single = young("DUP-SECRET-8")
+    p = migrate(db, check=False)
+    assert p.returncode != 0, p.stderr
+    assert "migration 018" in p.stderr and "share a ref" in p.stderr, p.stderr
+    assert "département 34: young people %s, %s" % (a, b) in p.stderr, p.stderr
+    for not_named in (other_dep, single):
+        assert not re.search(r"\b%s\b" % not_named, p.stderr.split("migration 018", 1)[1]), p.stderr
+    assert "DUP-SECRET" not in p.stderr, "a ref (personal data) in the message: " + p.stderr
+    # nothing of 018 was applied
+    assert db.sql("SELECT max(version) FROM schema_migrations") == ["17"]
+    assert db.sql("SELECT count(*) FROM information_schema.columns "
+                  "WHERE table_name = 'offers' AND column_name = 'external_ref'") == ["0"]
+    # the operator erases one of the two: the migration goes through
+    db.sql("UPDATE youth SET erased_at = now(), ref = NULL, birth_date = NULL, status = 'closed' "
+           "WHERE id = %s" % b)
+    p = migrate(db)
+    assert "applied=018_imports_freshness.sql" in p.stderr, p.stderr
+    assert db.sql("SELECT to_regclass('youth_ref_uq') IS NOT NULL, to_regclass('offers_external_ref_uq') IS NOT NULL") == ["t|t"]
+    # and the index now refuses a new duplicate
+    bad = subprocess.run(["psql", "-X", "-q", "-d", db.url, "-c",
+                          "INSERT INTO youth (ref, departement, birth_date, gender, situation, wanted_from, "
+                          "registered_at) VALUES ('DUP-SECRET-7', '34', '2005-01-01', 'female', 'street', "
+                          "'2026-01-01', '2026-01-01')"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "youth_ref_uq" in bad.stderr, bad.stderr
 
 
 if __name__ == "__main__":
