@@ -884,6 +884,12 @@ test('(j) a porteur imports 500 offers from a spreadsheet: dry run, one error fi
   await page.getByRole('heading', { name: 'Import enregistré' }).waitFor();
   assert.equal(await page.locator('.import-summary').textContent(), '500 lignes : 500 créées, 0 mise à jour, 0 inchangée.');
   await shot(page, '41-import-applied');
+  // the past imports, newest first: this apply and the two dry runs before it
+  const applied = page.locator('table.import-runs tr[data-mode="apply"]');
+  await applied.first().waitFor();
+  assert.match(await applied.first().textContent(), /Enregistré/);
+  assert.match(await applied.first().textContent(), /500 lignes \(500 nouvelles, 0 modifiée, 0 identique\)/);
+  assert.ok(await page.locator('table.import-runs tr[data-mode="dry_run"]').count() >= 2);
   const all = [];
   let cursor = null;
   do {
@@ -903,6 +909,12 @@ test('(j) a porteur imports 500 offers from a spreadsheet: dry run, one error fi
   await page.locator('#import-file').setInputFiles(file(rows, 'offres.csv'));
   await page.getByRole('button', { name: 'Vérifier le fichier' }).click();
   await page.getByText('500 lignes : 0 à créer, 0 à mettre à jour, 500 inchangées.').waitFor();
+  // that check is now the newest run; its rows again, from the server's record
+  await page.locator('table.import-runs tbody tr').first().getByRole('button').click();
+  await page.locator('.import-run-detail h3').waitFor();
+  assert.equal(await page.locator('.import-run-detail .import-summary').textContent(),
+    '500 lignes : 0 à créer, 0 à mettre à jour, 500 inchangées.');
+  assert.equal(await page.locator('.import-run-detail tr[data-outcome="unchanged"]').count(), 500);
   await page.close();
 });
 

@@ -2,17 +2,21 @@
 // spreadsheet saved as CSV. The file is first checked (dry run: every row's
 // outcome and every error, in French, nothing changes); then "Importer"
 // applies it, all or nothing. The template (French headers, and the porteur's
-// current offers with their ids) is offered for download.
+// current offers with their ids) is offered for download. Below, the past
+// imports the caller may see (GET /v1/imports), each one's rows on demand.
 import { h, clear } from '../dom.js';
-import { apiBlob, apiCsv } from '../api.js';
+import { api, apiBlob, apiCsv } from '../api.js';
 import { showProblem, notify, clearAlerts } from '../alerts.js';
-import { ERROR_CODES, plural } from '../i18n.js';
+import { ERROR_CODES, PROBLEMS, plural } from '../i18n.js';
 
 const KIND_TEXT = { offers: 'Offres (places)', youth: "Jeunes (liste d'attente)" };
 const OUTCOMES = {
   create: 'Sera créée', update: 'Sera mise à jour', unchanged: 'Inchangée (reconfirmée)', error: 'Erreur',
 };
 const DONE = { create: 'Créée', update: 'Mise à jour', unchanged: 'Inchangée', error: 'Erreur' };
+const RUN_MODES = { dry_run: 'Vérification', apply: 'Import' };
+const RUN_KINDS = { offers: 'Offres', youth: 'Jeunes' };
+const WHEN = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'medium', timeStyle: 'short' });
 
 function kindsOf(me) {
   if (me.role === 'porteur') return ['offers'];
@@ -21,7 +25,9 @@ function kindsOf(me) {
 }
 
 function errorText(e) {
-  return `${ERROR_CODES[e.code] || 'Valeur refusée.'} ${e.detail ? `(${e.detail})` : ''}`.trim();
+  // a capacity below the places taken: the sentence of the problem itself, with the count
+  const words = e.code === 'capacity-below-occupancy' ? PROBLEMS[e.code](e) : ERROR_CODES[e.code];
+  return `${words || 'Valeur refusée.'} ${e.detail ? `(${e.detail})` : ''}`.trim();
 }
 
 function summaryText(s, applied) {
@@ -54,11 +60,67 @@ function report(data, applied) {
           h('div', { class: 'cell-error' }, h('strong', {}, e.column), ' : ', errorText(e)))))))));
 }
 
+// Shorter than summaryText, and never the same words (the report above stays the only one).
+function runCounts(s) {
+  const parts = [plural(s.create, 'nouvelle', 'nouvelles'), plural(s.update, 'modifiée', 'modifiées'),
+    plural(s.unchanged, 'identique', 'identiques')];
+  if (s.error) parts.push(`${s.error} en erreur`);
+  return `${plural(s.rows, 'ligne', 'lignes')} (${parts.join(', ')})`;
+}
+
+function runResult(run) {
+  if (run.mode === 'dry_run') return run.summary.error ? 'Erreurs trouvées' : 'Fichier correct';
+  return run.applied ? 'Enregistré' : 'Refusé (rien importé)';
+}
+
+// The past imports: a table, newest first; "Détail" shows one run's rows.
+async function pastRuns(box, kinds) {
+  const query = { limit: 20 };
+  if (kinds.length === 1) query.kind = kinds[0];
+  let runs;
+  try {
+    runs = (await api('GET', '/imports', { query })).data.items;
+  } catch (e) {
+    showProblem(e, 'Imports précédents');
+    return;
+  }
+  const detail = h('div', { class: 'import-run-detail', 'aria-live': 'polite' });
+  clear(box).append(h('h2', {}, 'Imports précédents'));
+  if (!runs.length) {
+    box.append(h('p', { class: 'empty' }, 'Aucun import pour le moment.'));
+    return;
+  }
+  box.append(h('table', { class: 'list import-runs' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Date'), h('th', {}, 'Type'), h('th', {}, 'Opération'),
+      h('th', {}, 'Résultat'), h('th', {}, 'Lignes'), h('th', {}, 'Détail'))),
+    h('tbody', {}, runs.map((run) => {
+      const show = h('button', { type: 'button', 'aria-label': `Détail de l'import n° ${run.id}` }, 'Voir');
+      show.addEventListener('click', async () => {
+        try {
+          const { data } = await api('GET', `/imports/${run.id}`);
+          clear(detail).append(h('h3', {}, `Import n° ${run.id} du ${WHEN.format(new Date(data.created_at))}`),
+            report(data, data.applied));
+        } catch (e) {
+          showProblem(e, 'Détail');
+        }
+      });
+      return h('tr', { dataset: { run: String(run.id), mode: run.mode } },
+        h('td', { dataset: { label: 'Date' } }, WHEN.format(new Date(run.created_at))),
+        h('td', { dataset: { label: 'Type' } }, RUN_KINDS[run.kind] || run.kind),
+        h('td', { dataset: { label: 'Opération' } }, RUN_MODES[run.mode] || run.mode),
+        h('td', { dataset: { label: 'Résultat' } }, runResult(run)),
+        h('td', { dataset: { label: 'Lignes' } }, runCounts(run.summary)),
+        h('td', { dataset: { label: 'Détail' } }, show));
+    }))), detail);
+}
+
 export async function render(ctx) {
   ctx.title('Import');
   const kinds = kindsOf(ctx.me);
   let kind = kinds.includes(ctx.query.get('kind')) ? ctx.query.get('kind') : kinds[0];
   const out = h('section', { class: 'import-result', 'aria-live': 'polite' });
+  const history = h('section', { class: 'import-history' });
+  const refresh = () => pastRuns(history, kinds);
   const picker = h('select', { name: 'kind', id: 'import-kind' },
     kinds.map((k) => h('option', { value: k, selected: k === kind }, KIND_TEXT[k])));
   const file = h('input', { type: 'file', name: 'file', id: 'import-file', accept: '.csv,text/csv' });
@@ -107,6 +169,7 @@ export async function render(ctx) {
     } catch (e) {
       showProblem(e, 'Vérification');
     }
+    refresh();
   });
   apply.addEventListener('click', async () => {
     clearAlerts();
@@ -122,11 +185,13 @@ export async function render(ctx) {
       }
       showProblem(e, 'Import');
     }
+    refresh();
   });
   ctx.el.append(
     h('h1', {}, 'Importer un tableur'),
     h('p', { class: 'lead' }, kinds.includes('offers')
       ? 'Vos offres depuis un tableur : le fichier est vérifié ligne par ligne avant tout enregistrement, puis importé en une seule fois (tout ou rien).'
       : 'Votre liste d’attente depuis un tableur : le fichier est vérifié ligne par ligne avant tout enregistrement, puis importé en une seule fois (tout ou rien).'),
-    form, out);
+    form, out, history);
+  refresh();
 }
