@@ -909,7 +909,8 @@ test('(j) a porteur imports 500 offers from a spreadsheet: dry run, one error fi
   await page.locator('#import-file').setInputFiles(file(rows, 'offres.csv'));
   await page.getByRole('button', { name: 'Vérifier le fichier' }).click();
   await page.getByText('500 lignes : 0 à créer, 0 à mettre à jour, 500 inchangées.').waitFor();
-  // that check is now the newest run; its rows again, from the server's record
+  // that check is now the newest run (once the list is refreshed); its rows again, from the server's record
+  await page.waitForFunction(() => document.querySelector('table.import-runs tbody tr')?.dataset.mode === 'dry_run');
   await page.locator('table.import-runs tbody tr').first().getByRole('button').click();
   await page.locator('.import-run-detail h3').waitFor();
   assert.equal(await page.locator('.import-run-detail .import-summary').textContent(),
