@@ -62,22 +62,31 @@ $$;
 -- an INSEE code, or a name (folded) narrowed by the département when several
 -- communes share it. why: unknown_value or ambiguous.
 CREATE FUNCTION import_communes(names text[], deps text[])
-RETURNS TABLE (q text, dep text, insee text, why text, departement text) LANGUAGE sql STABLE AS $$
-    SELECT d.q, d.dep, coalesce(ci.insee, cn.insee),
-           CASE WHEN ci.insee IS NOT NULL OR cn.insee IS NOT NULL THEN NULL
+RETURNS TABLE (q text, dep text, insee text, why text, departement text)
+-- plpgsql, so never inlined: the planner then takes ROWS (a few distinct
+-- names) and hashes this small result, instead of sorting the whole file
+-- to merge it with the 1,000 rows it guesses a DISTINCT gives
+LANGUAGE plpgsql STABLE ROWS 20 AS $$
+BEGIN
+    RETURN QUERY
+    SELECT d.q, d.dep, coalesce(d.code, cn.insee),
+           CASE WHEN d.code IS NOT NULL OR cn.insee IS NOT NULL THEN NULL
                 WHEN cn.n = 0 THEN 'unknown_value' ELSE 'ambiguous' END,
-           coalesce(ci.departement, cn.departement)
-    FROM (SELECT DISTINCT u.q, u.dep FROM unnest(names, deps) AS u(q, dep) WHERE u.q IS NOT NULL) d
-    -- a few distinct names: one index probe each, never a scan of the communes
-    LEFT JOIN LATERAL (SELECT c.insee, c.departement FROM communes c WHERE c.insee = upper(d.q)) ci ON true
+           coalesce(d.code_dep, cn.departement)
+    FROM (
+        -- a few distinct names: one index probe each, never a scan of the communes
+        SELECT u.q, u.dep,
+               (SELECT c.insee FROM communes c WHERE c.insee = upper(u.q)) AS code,
+               (SELECT c.departement FROM communes c WHERE c.insee = upper(u.q)) AS code_dep
+        FROM (SELECT DISTINCT x.q, x.dep FROM unnest(names, deps) AS x(q, dep) WHERE x.q IS NOT NULL) u) d
     LEFT JOIN LATERAL (
         SELECT count(*) AS n,
                CASE WHEN count(*) = 1 THEN min(c.insee)
                     WHEN count(*) FILTER (WHERE c.departement = d.dep) = 1
                     THEN min(c.insee) FILTER (WHERE c.departement = d.dep) END AS insee,
                CASE WHEN count(*) = 1 THEN min(c.departement) ELSE d.dep END AS departement
-        FROM communes c WHERE ci.insee IS NULL AND fold_name(c.name) = fold_name(d.q)) cn ON true;
-$$;
+        FROM communes c WHERE d.code IS NULL AND fold_name(c.name) = fold_name(d.q)) cn ON true;
+END $$;
 
 -- One pass, set-based: the rows come typed (unnest), and every check is a
 -- column of one SELECT (communes once per distinct name, scope and existing
@@ -153,7 +162,13 @@ BEGIN
         -- min_capacity: the places held from today on, below which an
         -- offer_patch would refuse the capacity (offer_set_capacity); counted
         -- only for a row that lowers an offer's capacity
-        SELECT z.*,
+        SELECT z.*, o.id AS o_id, o.kind AS o_kind, o.label AS o_label, o.commune_insee AS o_insee,
+               o.departement AS o_departement, o.capacity AS o_capacity, o.max_stay_days AS o_max_stay_days,
+               o.min_age AS o_min_age, o.max_age AS o_max_age, o.gender AS o_gender,
+               o.accepts_couples AS o_couples, o.accepts_children AS o_children, o.accepts_pets AS o_pets,
+               o.wheelchair_accessible AS o_wheelchair, o.support_level AS o_support,
+               o.monthly_charge_eur AS o_charge, o.available_from AS o_from, o.available_until AS o_until,
+               o.status AS o_status, o.external_ref AS o_external_ref,
                CASE WHEN z.capacity < o.capacity THEN (
                    SELECT count(*)::integer FROM places p
                    WHERE p.offer_id = o.id AND p.active
@@ -187,9 +202,9 @@ BEGIN
         coalesce(z.wheelchair_accessible, false) AS wheelchair_accessible,
         coalesce(z.support_level, 'standard') AS support_level,
         coalesce(z.monthly_charge_eur, 0) AS monthly_charge_eur,
-        coalesce(z.available_from, o.available_from, today) AS available_from,
+        coalesce(z.available_from, z.o_from, today) AS available_from,
         z.available_until, coalesce(z.status, 'open') AS status,
-        coalesce(z.external_ref, o.external_ref) AS external_ref,
+        coalesce(z.external_ref, z.o_external_ref) AS external_ref,
         coalesce(z.errors, '[]') || CASE WHEN NOT z.suspect THEN '[]' ELSE coalesce((SELECT jsonb_agg(e) FROM (VALUES
             (CASE WHEN own IS NOT NULL AND z.porteur_id <> own THEN import_error(h, z."row", 'porteur_id',
                  'forbidden', 'un porteur importe ses propres offres seulement') END),
@@ -214,7 +229,7 @@ BEGIN
                       ELSE 'commune inconnue (nom ou code INSEE)' END) END),
             (CASE WHEN z.min_age > coalesce(z.max_age, 29) THEN import_error(h, z."row", 'max_age',
                  'out_of_range', 'l''âge maximum est au moins l''âge minimum') END),
-            (CASE WHEN z.available_until < coalesce(z.available_from, o.available_from, today)
+            (CASE WHEN z.available_until < coalesce(z.available_from, z.o_from, today)
                  THEN import_error(h, z."row", 'available_until', 'out_of_range',
                  'la fin de disponibilité suit son début') END),
             (CASE WHEN z.kind = 'shared_flat' AND coalesce(z.max_stay_days, (caps->>'shared_flat')::integer, 91) > 90
@@ -229,22 +244,22 @@ BEGIN
         ) v(e) WHERE e IS NOT NULL), '[]') END AS errors,
         -- unchanged: every column equals the offer's, blank cells meaning
         -- the defaults as on creation (a blank start keeps the offer's)
-        o.id IS NOT NULL AND o.kind = z.kind AND o.label = z.label AND o.commune_insee = z.insee
-            AND o.departement = coalesce(z.departement, z.commune_departement) AND o.capacity = z.capacity
-            AND o.max_stay_days IS NOT DISTINCT FROM coalesce(z.max_stay_days, (caps->>z.kind)::integer)
-            AND o.min_age = coalesce(z.min_age, 16) AND o.max_age = coalesce(z.max_age, 29)
-            AND o.gender = coalesce(z.gender, 'any')
-            AND o.accepts_couples = coalesce(z.accepts_couples, false)
-            AND o.accepts_children = coalesce(z.accepts_children, false)
-            AND o.accepts_pets = coalesce(z.accepts_pets, false)
-            AND o.wheelchair_accessible = coalesce(z.wheelchair_accessible, false)
-            AND o.support_level = coalesce(z.support_level, 'standard')
-            AND o.monthly_charge_eur = round(coalesce(z.monthly_charge_eur, 0), 2)
-            AND o.available_from = coalesce(z.available_from, o.available_from)
-            AND o.available_until IS NOT DISTINCT FROM z.available_until
-            AND o.status = coalesce(z.status, 'open')
-            AND o.external_ref IS NOT DISTINCT FROM coalesce(z.external_ref, o.external_ref) AS same_as_offer
-    FROM v AS z LEFT JOIN offers o ON o.id = z.offer_id
+        z.o_id IS NOT NULL AND z.o_kind = z.kind AND z.o_label = z.label AND z.o_insee = z.insee
+            AND z.o_departement = coalesce(z.departement, z.commune_departement) AND z.o_capacity = z.capacity
+            AND z.o_max_stay_days IS NOT DISTINCT FROM coalesce(z.max_stay_days, (caps->>z.kind)::integer)
+            AND z.o_min_age = coalesce(z.min_age, 16) AND z.o_max_age = coalesce(z.max_age, 29)
+            AND z.o_gender = coalesce(z.gender, 'any')
+            AND z.o_couples = coalesce(z.accepts_couples, false)
+            AND z.o_children = coalesce(z.accepts_children, false)
+            AND z.o_pets = coalesce(z.accepts_pets, false)
+            AND z.o_wheelchair = coalesce(z.wheelchair_accessible, false)
+            AND z.o_support = coalesce(z.support_level, 'standard')
+            AND z.o_charge = round(coalesce(z.monthly_charge_eur, 0), 2)
+            AND z.o_from = coalesce(z.available_from, z.o_from)
+            AND z.o_until IS NOT DISTINCT FROM z.available_until
+            AND z.o_status = coalesce(z.status, 'open')
+            AND z.o_external_ref IS NOT DISTINCT FROM coalesce(z.external_ref, z.o_external_ref) AS same_as_offer
+    FROM v AS z
     ) q;
 
     SELECT jsonb_build_object('rows', count(*),

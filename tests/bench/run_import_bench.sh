@@ -80,7 +80,7 @@ dry_ms() {   # dry_ms EXPECTED_OUTCOME
 	[[ ${out%% *} == 200 ]] || die "dry run answered ${out%% *}: $(head -c 300 "$TMP/dry.json")"
 	python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['summary']; sys.exit(0 if s[sys.argv[2]] == s['rows'] == $ROWS else 'summary %s' % s)" \
 		"$TMP/dry.json" "$1" || die "unexpected dry-run summary"
-	awk -v s="${out#* }" 'BEGIN { printf "%.1f", s * 1000 }'
+	awk -v s="${out#* }" 'BEGIN { printf "%.1f\n", s * 1000 }'
 }
 
 say "warming up"
