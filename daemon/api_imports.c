@@ -37,7 +37,7 @@
  * a larger one goes to the import thread (app->imports, plan_jobs.c, at
  * normal priority): 10,000 rows (1.3 MB) take ~30 ms to parse, a 16 MiB
  * body about half a second, which the loop must not spend. */
-#define IMPORT_INLINE_BYTES (64 * 1024)
+#define IMPORT_INLINE_BYTES ((size_t)64 * 1024)
 
 struct import_call {
 	struct plan_job job;        /* first: a plan_job * is an import_call * */
@@ -93,14 +93,24 @@ static int64_t *ids_of(const char *text, int *n)
 	return ids;
 }
 
-/* The function's columns: out_applied, out_run, out_changed (ids), out_report (json). */
-enum { COL_APPLIED, COL_RUN, COL_IDS, COL_REPORT };
+/* import_offers' / import_youth's columns, by name (sql/functions/imports.sql):
+ * the report (json text), whether it was applied, the ids it changed. */
+static const char *col_text(const PGresult *res, const char *name)
+{
+	int f = PQfnumber(res, name);
+	return f >= 0 ? PQgetvalue(res, 0, f) : "";
+}
+
+static bool col_applied(const PGresult *res)
+{
+	return strcmp(col_text(res, "out_applied"), "t") == 0;
+}
 
 static void import_send(struct import_call *c, PGresult *res)
 {
 	struct req *r = c->r;
-	const char *text = PQgetvalue(res, 0, COL_REPORT);
-	bool applied = strcmp(PQgetvalue(res, 0, COL_APPLIED), "t") == 0;
+	const char *text = col_text(res, "out_report");
+	bool applied = col_applied(res);
 	if (c->apply && !applied) {
 		/* nothing was changed: the same report, as a problem */
 		json_t *report = json_loads(text, 0, NULL);
@@ -110,7 +120,7 @@ static void import_send(struct import_call *c, PGresult *res)
 				 "the file has errors; nothing was imported", errors, report);
 	} else {
 		/* the report as PostgreSQL wrote it: no parse here, whatever its size */
-		req_reply_raw(r, 200, "application/json", text, (size_t)PQgetlength(res, 0, COL_REPORT));
+		req_reply_raw(r, 200, "application/json", text, strlen(text));
 	}
 }
 
@@ -139,7 +149,7 @@ static void import_done(void *arg, PGresult *res)
 		api_sql_problem(r, res);
 		return;
 	}
-	if (strcmp(PQgetvalue(res, 0, COL_APPLIED), "t") != 0) {
+	if (!col_applied(res)) {
 		import_send(c, res);
 		call_free(c);
 		return;
@@ -148,7 +158,7 @@ static void import_done(void *arg, PGresult *res)
 	struct import_done_state *d = malloc(sizeof *d);
 	PGresult *copy = d ? PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES) : NULL;
 	int n = 0;
-	int64_t *ids = copy ? ids_of(PQgetvalue(res, 0, COL_IDS), &n) : NULL;
+	int64_t *ids = copy ? ids_of(col_text(res, "out_changed"), &n) : NULL;
 	if (!ids) {
 		/* committed already: answer without waiting for the refresh */
 		free(d);
