@@ -162,6 +162,9 @@ SCOPE = {
     "import.run": Rule({"referent": "/v1/imports?kind=youth", "porteur": "/v1/imports?kind=offers",
                         "admin": "/v1/imports?kind=offers"}, {}, ref_out="ok", p_other="ok"),
     "import.template": Rule("/v1/imports/template?kind=offers", ref_out="ok", p_other="ok"),
+    # every role lists the runs it may see; another's run is a 404 (test_imports.py)
+    "import.list": Rule("/v1/imports", ref_out="ok", p_other="ok"),
+    "import.get": Rule("/v1/imports/1", ref_out="ok", p_other="ok"),
     "refusal_reason.list": Rule("/v1/refusal-reasons", ref_out="ok", p_other="ok"),
 
     "youth.create": Rule("/v1/youth", lambda: youth_body(), ref_out=403),
