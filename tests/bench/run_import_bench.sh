@@ -14,7 +14,6 @@
 #   (b) the dry run of that file against an empty porteur (every row "create"),
 #       timed by curl (request sent -> answer received, so it includes the
 #       HTTP transfer, the parse and the database checks, and the run's record);
-#   and the CPU time each side spent (PostgreSQL's; PostgreSQL's + siaod's);
 #   (c) the dry run again after the file was applied (every row "unchanged":
 #       each row is also compared with its offer).
 # Knobs: BENCH_ROWS (10000), BENCH_RUNS (5), BENCH_KEEP=1.
@@ -87,21 +86,13 @@ dry_ms() {   # dry_ms EXPECTED_OUTCOME
 say "warming up"
 copy_ms >/dev/null; dry_ms create >/dev/null
 say "measuring: $RUNS x COPY, $RUNS x dry run (all new)"
-# interleaved, so that a change of load on a shared machine hits both; and
-# the CPU each side spends (PostgreSQL's for COPY; PostgreSQL's and siaod's
-# for the dry run), which the other sessions' load does not inflate as much
+# interleaved, so that a change of load on a shared machine hits both
 COPIES=() DRIES=()
-CPU_COPY=0 CPU_DRY=0
 for _ in $(seq "$RUNS"); do
-	t0=$(pg_ticks)
 	COPIES+=("$(copy_ms)")
-	t1=$(pg_ticks) s1=$(cpu_ticks "$SIAOD_PID" 14 15)
 	DRIES+=("$(dry_ms create)")
-	t2=$(pg_ticks) s2=$(cpu_ticks "$SIAOD_PID" 14 15)
-	CPU_COPY=$((CPU_COPY + t1 - t0)) CPU_DRY=$((CPU_DRY + t2 - t1 + s2 - s1))
 	say "  COPY ${COPIES[-1]} ms, dry run ${DRIES[-1]} ms"
 done
-CPU_COPY_MS=$(per_ms 0 "$CPU_COPY" "$RUNS") CPU_DRY_MS=$(per_ms 0 "$CPU_DRY" "$RUNS")
 COPY=$(printf '%s\n' "${COPIES[@]}" | median)
 DRY_NEW=$(printf '%s\n' "${DRIES[@]}" | median)
 say "applying the file once, then $RUNS x dry run (all unchanged)"
@@ -125,7 +116,6 @@ RESULT=$BENCH/results/imports-$(date +%F).txt
 	echo "file: $ROWS rows, $BYTES bytes (UTF-8, ';', French headers)"
 	echo "COPY into a plain table (server time, median of $RUNS): $COPY ms"
 	echo "dry run, every row new   (curl time, median of $RUNS): $DRY_NEW ms = $(ratio "$DRY_NEW" "$COPY") x COPY ($(mark "$DRY_NEW <= 10 * $COPY") the 10 x bound)"
-	echo "CPU per operation (mean of $RUNS): COPY $CPU_COPY_MS ms (PostgreSQL), dry run $CPU_DRY_MS ms (PostgreSQL + siaod) = $(ratio "$CPU_DRY_MS" "$CPU_COPY_MS") x"
 	echo "dry run, every row known (curl time, median of $RUNS): $DRY_SAME ms = $(ratio "$DRY_SAME" "$COPY") x COPY ($(mark "$DRY_SAME <= 10 * $COPY") the 10 x bound)"
 	echo "apply (10,000 creations, one transaction, curl wall time): $APPLY_S s"
 } | tee "$RESULT"
