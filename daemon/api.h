@@ -150,7 +150,7 @@ void api_auth_oidc_callback(struct req *r);
 void api_notifications_list(struct req *r);
 void api_notifications_read(struct req *r);
 void api_notification_prefs_get(struct req *r);
-void api_notification_prefs_put(struct req *r);
+void api_notification_prefs_set(struct req *r);
 void api_unsubscribe_page(struct req *r);
 void api_unsubscribe(struct req *r);
 

@@ -58,7 +58,7 @@ void api_notification_prefs_get(struct req *r)
 	api_sql_reply(r, "SELECT notification_prefs_get($1::bigint, $2::integer)", 2, values, 200, 0);
 }
 
-void api_notification_prefs_put(struct req *r)
+void api_notification_prefs_set(struct req *r)
 {
 	const json_t *items = json_object_get(r->body, "items");
 	if (!json_is_array(items)) {
@@ -107,7 +107,7 @@ static void html_page(struct req *r, int status, const char *title, const char *
 			 "<body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\"><h1>%s</h1>%s</body></html>",
 			 title, title, body);
 	if (n < 0) {
-		req_problem(r, 500, "internal", "out of memory");
+		req_problem(r, 503, "out-of-memory", "out of memory");
 		return;
 	}
 	req_add_header(r, "Cache-Control", "no-store");
@@ -124,9 +124,7 @@ static bool unsubscribe_token(struct req *r, int64_t *account, char *kind, size_
 		return false;
 	}
 	if (!notify_token_check(r->app, req_query(r, "token"), account, kind, size)) {
-		html_page(r, 404, "Lien non valable",
-			  "<p>Ce lien de désabonnement n'est pas valable. Vous pouvez gérer vos notifications "
-			  "dans siaod, rubrique « Mon compte ».</p>");
+		req_problem(r, 404, "not-found", "this unsubscribe link is not valid; see \"Mon compte\" in siaod");
 		return false;
 	}
 	return true;

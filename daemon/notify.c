@@ -317,12 +317,15 @@ void notify_scan_reminders(struct app *app)
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct notifier *nt = arg;
-	if (nt->stopped || !mail_enabled(&nt->app->cfg) || !store_ready(nt->app->store))
+	if (nt->stopped)
 		return;
 	if (nt->keylen == 0) {
+		/* the unsubscribe route needs it even without outgoing mail */
 		key_load(nt);
 		return;
 	}
+	if (!mail_enabled(&nt->app->cfg) || !store_ready(nt->app->store))
+		return;
 	char today[11];
 	clock_today(&nt->app->cfg, today);
 	claim(nt, today);

@@ -45,7 +45,7 @@ const struct route routes[] = {
 	{"DELETE", "/v1/me/sessions",        api_me_sessions_end_all, A | R | P, "session.end_all", 0},
 	{"DELETE", "/v1/me/sessions/{id}",   api_me_session_end,  A | R | P, "session.end", 0},
 	{"GET",    "/v1/me/notification-preferences", api_notification_prefs_get, A | R | P, "notification.preferences_get", 0},
-	{"PUT",    "/v1/me/notification-preferences", api_notification_prefs_put, A | R | P, "notification.preferences_put", 0},
+	{"POST",   "/v1/me/notification-preferences", api_notification_prefs_set, A | R | P, "notification.preferences_set", 0},
 	{"GET",    "/v1/notifications",      api_notifications_list, A | R | P, "notification.list", 0},
 	{"POST",   "/v1/notifications/{id}/read", api_notifications_read, A | R | P, "notification.read", 0},
 	/* mails' one-click unsubscribe: the link's signed token, no session */
