@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -22,6 +23,10 @@
 #define NOTIFY_LEASE_SECONDS 60
 #define DIGEST_BATCH 100        /* people whose digest is built at once */
 #define KEY_MAX 128
+/* how often digests are looked for again once none was left to build: a
+ * digest released by an erasure is rebuilt, and a person's first items
+ * arriving after the hour go out the same day */
+#define DIGEST_RECHECK_SECONDS 5
 
 struct notifier {
 	struct app *app;
@@ -29,7 +34,8 @@ struct notifier {
 	unsigned char key[KEY_MAX];
 	size_t keylen;                  /* 0: not known yet */
 	bool asking_key, claiming, digesting, scanning, stopped;
-	char digest_day[11];            /* this instance found no digest left to build on that day */
+	char digest_day[11];            /* this instance found no digest left to build on that day, */
+	time_t digest_checked;          /* at that time */
 	char building_day[11];          /* the day of the digests being built */
 };
 
@@ -238,6 +244,7 @@ static void digest_due(void *arg, PGresult *res)
 	if (n == 0) {
 		/* nothing left to build today on this instance's reading */
 		snprintf(nt->digest_day, sizeof nt->digest_day, "%s", nt->building_day);
+		nt->digest_checked = time(NULL);
 		nt->digesting = false;
 		return;
 	}
@@ -273,7 +280,7 @@ static void digest_due(void *arg, PGresult *res)
 static void digest(struct notifier *nt, const char *today)
 {
 	if (nt->digesting || clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour ||
-	    strcmp(nt->digest_day, today) == 0)
+	    (strcmp(nt->digest_day, today) == 0 && time(NULL) - nt->digest_checked < DIGEST_RECHECK_SECONDS))
 		return;
 	char lim[16];
 	snprintf(lim, sizeof lim, "%d", DIGEST_BATCH);
