@@ -164,10 +164,17 @@ BEGIN
                                  NEW.type, NEW.dedup_key, NEW.id, d || jsonb_build_object('status', 'expired'));
     ELSIF NEW.type = 'offer.capacity_available' THEN
         -- the following referents of the three best waiting candidates, one
-        -- notification per candidate (each names its own file)
+        -- notification per candidate (each names its own file); not again
+        -- while one about the same young person is unread (an import that
+        -- opens many offers would otherwise bury the centre)
         FOR c IN SELECT x FROM jsonb_array_elements(d->'candidates') WITH ORDINALITY AS t(x, n)
                  WHERE n <= 3 ORDER BY n LOOP
-            PERFORM notification_add(youth_followers((c->>'youth_id')::bigint), 'capacity_available', NEW.type,
+            PERFORM notification_add(ARRAY(
+                        SELECT a FROM unnest(youth_followers((c->>'youth_id')::bigint)) a
+                        WHERE NOT EXISTS (SELECT 1 FROM notifications u
+                                          WHERE u.youth_id = (c->>'youth_id')::bigint AND u.account_id = a
+                                            AND u.kind = 'capacity_available' AND u.read_at IS NULL)),
+                                     'capacity_available', NEW.type,
                                      NEW.dedup_key || ':' || (c->>'youth_id'), NEW.id,
                                      (d - 'candidates') || jsonb_build_object('youth_id', (c->>'youth_id')::bigint,
                                                                               'score', c->'score'));
