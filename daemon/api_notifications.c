@@ -6,7 +6,6 @@
  * token (a mail client posts it). See notify.h and
  * sql/functions/notifications.sql.
  */
-#define _GNU_SOURCE /* asprintf */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -66,8 +66,15 @@ static bool token_mac(const struct notifier *nt, int64_t account, const char *ki
 		return false;
 	unsigned char b64[48];
 	EVP_EncodeBlock(b64, mac, 32); /* 44 chars, one '=' */
-	for (int i = 0; i < 43; i++)
-		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+	/* base64 → base64url: the link's query needs no escaping */
+	for (int i = 0; i < 43; i++) {
+		char c = (char)(b64[i] & 0x7f);
+		if (c == '+')
+			c = '-';
+		else if (c == '/')
+			c = '_';
+		out[i] = c;
+	}
 	out[43] = '\0';
 	return true;
 }
@@ -347,7 +354,7 @@ int notify_start(struct app *app)
 	nt->app = app;
 	app->notify = nt;
 	nt->tick = event_new(app->base, -1, EV_PERSIST, tick, nt);
-	struct timeval tv = {0, NOTIFY_TICK_MS * 1000};
+	struct timeval tv = {0, NOTIFY_TICK_MS * 1000L};
 	if (!nt->tick || event_add(nt->tick, &tv) != 0) {
 		notify_stop(app);
 		return -1;
