@@ -239,6 +239,15 @@ def each_event_reaches_exactly_its_people():
     assert str(y0["id"]) in cands, cands
     got = heard(kind="capacity_available")
     assert got == {("ref_a", "capacity_available"), ("ref_b", "capacity_available")}, got
+    # more capacity on that offer: the same candidates are not told again while it is unread
+    n_cap = DB.sql("SELECT count(*) FROM notifications WHERE kind = 'capacity_available'")
+    o2 = expect(D.call("GET", "/v1/offers/%d" % OFFER["O2"], ADMIN), 200)
+    expect(D.call("PATCH", "/v1/offers/%d" % OFFER["O2"], ADMIN, {"capacity": 13},
+                  headers={"Content-Type": "application/merge-patch+json", "If-Match": o2.headers["ETag"]}), 200)
+    eventually(lambda: DB.sql("SELECT count(*) FROM outbox WHERE type = 'offer.capacity_available' AND ready "
+                              "AND data->>'offer_id' = '%d'" % OFFER["O2"]) == ["2"], timeout=10,
+               msg="the second capacity event ready")
+    assert DB.sql("SELECT count(*) FROM notifications WHERE kind = 'capacity_available'") == n_cap
     # ref_c (another département), the admin's account and the other porteur heard nothing
     for name in ("ref_c", "adm"):
         assert DB.sql("SELECT count(*) FROM notifications WHERE account_id = %d" % acc(name)) == ["0"], name
