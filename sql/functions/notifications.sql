@@ -103,11 +103,12 @@ CREATE FUNCTION notification_claim(today date, lim integer, lease_seconds intege
 RETURNS TABLE (id bigint, account_id bigint, email text, kind text, youth_id bigint, view jsonb)
 LANGUAGE sql AS $$
     WITH due AS (
-        SELECT n.id FROM notifications n
+        -- a disabled account's wait (mailed if it is enabled again)
+        SELECT n.id FROM notifications n JOIN accounts a ON a.id = n.account_id AND a.disabled_at IS NULL
         WHERE n.mailed_at IS NULL AND n.delivery = 'immediate'
           AND (n.lease_until IS NULL OR n.lease_until < now())
         ORDER BY n.id LIMIT lim
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF n SKIP LOCKED
     ), leased AS (
         UPDATE notifications n SET lease_until = now() + make_interval(secs => lease_seconds)
         FROM due WHERE n.id = due.id
@@ -146,6 +147,7 @@ RETURNS TABLE (account_id bigint, email text, items jsonb)
 LANGUAGE sql STABLE AS $$
     WITH people AS (
         SELECT DISTINCT n.account_id FROM notifications n
+        JOIN accounts a ON a.id = n.account_id AND a.disabled_at IS NULL
         WHERE n.mailed_at IS NULL AND n.delivery = 'digest'
           AND NOT EXISTS (SELECT 1 FROM notification_digests g
                           WHERE g.account_id = n.account_id AND g.day = today)
