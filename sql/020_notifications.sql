@@ -71,8 +71,7 @@ CREATE TABLE notification_digests (
 
 ALTER TABLE mail_outbox ADD COLUMN youth_ids bigint[] NOT NULL DEFAULT '{}',
                         ADD COLUMN list_unsubscribe text;
-CREATE INDEX mail_outbox_youth_idx ON mail_outbox USING gin (youth_ids)
-    WHERE sent_at IS NULL AND failed_at IS NULL;
+CREATE INDEX mail_outbox_youth_idx ON mail_outbox USING gin (youth_ids);
 
 CREATE TABLE notification_secret (
     id     integer PRIMARY KEY CHECK (id = 1),
@@ -196,7 +195,7 @@ CREATE TRIGGER outbox_notifications_ready AFTER UPDATE OF ready ON outbox
 CREATE FUNCTION youth_erased_notifications() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     WITH gone AS (
-        DELETE FROM mail_outbox WHERE NEW.id = ANY (youth_ids) AND sent_at IS NULL AND failed_at IS NULL
+        DELETE FROM mail_outbox WHERE youth_ids @> ARRAY[NEW.id] AND sent_at IS NULL AND failed_at IS NULL
         RETURNING message_id
     ), digests AS (
         DELETE FROM notification_digests WHERE message_id IN (SELECT message_id FROM gone)
@@ -204,6 +203,8 @@ BEGIN
     UPDATE notifications SET mailed_at = NULL, mail_message_id = NULL
     WHERE mail_message_id IN (SELECT message_id FROM gone) AND youth_id IS DISTINCT FROM NEW.id;
     DELETE FROM notifications WHERE youth_id = NEW.id;
+    -- the mails already sent (their bodies are gone) no longer point at them
+    UPDATE mail_outbox SET youth_ids = array_remove(youth_ids, NEW.id) WHERE youth_ids @> ARRAY[NEW.id];
     RETURN NULL;
 END $$;
 

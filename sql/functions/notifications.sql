@@ -231,7 +231,8 @@ $$;
 CREATE FUNCTION notification_need_account(p_account bigint) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF p_account IS NULL OR p_account = 0 THEN
-        PERFORM siaod_fail(403, 'forbidden', 'notifications belong to people: this token has no account');
+        -- as /v1/me/sessions: a token of no account has no such resource
+        PERFORM siaod_fail(404, 'not-found', 'notifications belong to people: this token belongs to no account');
     END IF;
 END $$;
 

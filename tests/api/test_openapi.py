@@ -1607,7 +1607,7 @@ def live_notifications():
     call("POST", "/v1/me/notification-preferences", body={"items": [{"kind": "nope", "mode": "off"}]},
          headers=h, status=400)
     # a token of no account has no notifications
-    call("GET", "/v1/notifications", S["admin"], status=403)
+    call("GET", "/v1/notifications", S["admin"], status=404)
     # one notification of this person (the shape is what is checked here;
     # who hears what is test_notifications.py's)
     nid = int(DB.sql("INSERT INTO notifications (account_id, kind, event, dedup_key, data, delivery) "
