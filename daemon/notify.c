@@ -181,22 +181,25 @@ static void claimed(void *arg, PGresult *res)
 {
 	struct notifier *nt = arg;
 	int n = store_result_failed(res) ? 0 : PQntuples(res);
-	if (n == 0 || nt->stopped) {
+	/* notification_claim's columns, by name (sql/functions/notifications.sql) */
+	int f_id = PQfnumber(res, "id"), f_acc = PQfnumber(res, "account_id"), f_email = PQfnumber(res, "email"),
+	    f_kind = PQfnumber(res, "kind"), f_view = PQfnumber(res, "view");
+	if (n == 0 || nt->stopped || f_id < 0 || f_acc < 0 || f_email < 0 || f_kind < 0 || f_view < 0) {
 		nt->claiming = false;
 		return;
 	}
 	json_t *batch = json_array();
 	for (int i = 0; batch && i < n; i++) {
-		long long acc = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		json_t *view = json_loads(PQgetvalue(res, i, 5), 0, NULL);
+		long long acc = strtoll(PQgetvalue(res, i, f_acc), NULL, 10);
+		json_t *view = json_loads(PQgetvalue(res, i, f_view), 0, NULL);
 		char url[512];
-		json_t *mail = view && unsubscribe_url(nt, acc, PQgetvalue(res, i, 3), url, sizeof url)
-			       ? mail_notification(&nt->app->cfg, PQgetvalue(res, i, 2), view, url) : NULL;
+		json_t *mail = view && unsubscribe_url(nt, acc, PQgetvalue(res, i, f_kind), url, sizeof url)
+			       ? mail_notification(&nt->app->cfg, PQgetvalue(res, i, f_email), view, url) : NULL;
 		json_decref(view);
 		/* without a mail, the lease runs out and the next tick tries again */
 		if (mail)
 			json_array_append_new(batch, json_pack("{s:I, s:o}", "id",
-							       (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+							       (json_int_t)strtoll(PQgetvalue(res, i, f_id), NULL, 10),
 							       "mail", mail));
 	}
 	char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
@@ -248,6 +251,13 @@ static void digest_due(void *arg, PGresult *res)
 		return;
 	}
 	int n = PQntuples(res);
+	/* notification_digest_due's columns, by name */
+	int f_acc = PQfnumber(res, "account_id"), f_email = PQfnumber(res, "email"), f_items = PQfnumber(res, "items");
+	if (n > 0 && (f_acc < 0 || f_email < 0 || f_items < 0)) {
+		log_error("digest", "error=\"notification_digest_due lacks a column\"");
+		nt->digesting = false;
+		return;
+	}
 	if (n == 0) {
 		/* nothing left to build today on this instance's reading */
 		snprintf(nt->digest_day, sizeof nt->digest_day, "%s", nt->building_day);
@@ -257,14 +267,14 @@ static void digest_due(void *arg, PGresult *res)
 	}
 	json_t *batch = json_array();
 	for (int i = 0; batch && i < n; i++) {
-		long long acc = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		json_t *items = json_loads(PQgetvalue(res, i, 2), 0, NULL);
+		long long acc = strtoll(PQgetvalue(res, i, f_acc), NULL, 10);
+		json_t *items = json_loads(PQgetvalue(res, i, f_items), 0, NULL);
 		json_t *ids = json_array();
 		for (size_t j = 0; ids && j < json_array_size(items); j++)
 			json_array_append(ids, json_object_get(json_array_get(items, j), "id"));
 		char url[512];
 		json_t *mail = items && ids && unsubscribe_url(nt, acc, "digest", url, sizeof url)
-			       ? mail_digest(&nt->app->cfg, PQgetvalue(res, i, 1), items, nt->building_day, url)
+			       ? mail_digest(&nt->app->cfg, PQgetvalue(res, i, f_email), items, nt->building_day, url)
 			       : NULL;
 		json_decref(items);
 		if (mail)
