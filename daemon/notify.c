@@ -162,6 +162,9 @@ static void key_load(struct notifier *nt)
 
 /* ------------------------------------------------------------ immediate */
 
+static void claim(struct notifier *nt, const char *today);
+static void digest(struct notifier *nt, const char *today);
+
 static void mailed(void *arg, PGresult *res)
 {
 	struct notifier *nt = arg;
@@ -174,6 +177,12 @@ static void mailed(void *arg, PGresult *res)
 	if (n > 0) {
 		log_info("notify", "mails=%ld", n);
 		mail_kick(nt->app);
+	}
+	/* a full batch: more may be due, without waiting for the tick */
+	if (n >= NOTIFY_BATCH && !nt->stopped) {
+		char today[11];
+		clock_today(&nt->app->cfg, today);
+		claim(nt, today);
 	}
 }
 
@@ -240,6 +249,13 @@ static void digested(void *arg, PGresult *res)
 	if (n > 0) {
 		log_info("digest", "mails=%ld", n);
 		mail_kick(nt->app);
+	}
+	/* the next people at once, while digests go out (a day's digests are
+	 * built back to back, not one batch a tick) */
+	if (n > 0 && !nt->stopped) {
+		char today[11];
+		clock_today(&nt->app->cfg, today);
+		digest(nt, today);
 	}
 }
 
