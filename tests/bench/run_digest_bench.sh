@@ -110,9 +110,9 @@ psql_db -c "VACUUM (ANALYZE) notifications" -c "VACUUM (ANALYZE) outbox" >/dev/n
 
 # ------------------------------------------------------------------ siaod → the sink
 SMTP_PORT=$(free_port 18800)
-python3 "$BENCH/smtp_sink.py" --port "$SMTP_PORT" --out "$TMP/sink" >"$TMP/sink.log" 2>&1 &
+/usr/bin/python3 "$BENCH/smtp_sink.py" --port "$SMTP_PORT" --out "$TMP/sink" >"$TMP/sink.log" 2>&1 &
 BENCH_PIDS+=("$!")
-for _ in $(seq 100); do grep -q listening "$TMP/sink.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q listening "$TMP/sink.log" 2>/dev/null && break; sleep 0.1; done
 grep -q listening "$TMP/sink.log" || die "the SMTP sink did not start"
 
 say "siaod: the day's digests (digest_hour 0) to the sink on port $SMTP_PORT"
@@ -144,7 +144,7 @@ say "siaod: $SENT digests sent in $SIAOD_S s ($SIAOD_RATE/s; built in $BUILD_S s
 
 # ------------------------------------------------------------------ smtplib, the same messages
 say "smtplib: the same $N_FILES messages to the same sink"
-read -r PLAIN_N PLAIN_S <<<"$(python3 "$BENCH/smtp_resend.py" --port "$SMTP_PORT" --dir "$TMP/sink" --first 1 --last "$N_FILES")"
+read -r PLAIN_N PLAIN_S <<<"$(/usr/bin/python3 "$BENCH/smtp_resend.py" --port "$SMTP_PORT" --dir "$TMP/sink" --first 1 --last "$N_FILES")"
 PLAIN_RATE=$(awk -v n="$PLAIN_N" -v s="$PLAIN_S" 'BEGIN { printf "%.1f", n / s }')
 RATIO=$(ratio "$SIAOD_RATE" "$PLAIN_RATE")
 AVG_ITEMS=$(psql_db -At -c "SELECT round(avg(items), 1) FROM notification_digests")
