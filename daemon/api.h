@@ -148,5 +148,12 @@ void api_auth_reset(struct req *r);
 void api_auth_reset_request(struct req *r);
 void api_auth_oidc_start(struct req *r);      /* api_oidc.c */
 void api_auth_oidc_callback(struct req *r);
+/* people's notifications (api_notifications.c) */
+void api_notifications_list(struct req *r);
+void api_notifications_read(struct req *r);
+void api_notification_prefs_get(struct req *r);
+void api_notification_prefs_set(struct req *r);
+void api_unsubscribe_page(struct req *r);
+void api_unsubscribe(struct req *r);
 
 #endif

@@ -34,6 +34,8 @@ static const struct vfield youth_fields[] = {
 	{"wanted_months", V_INT, false, false, 1, 60, NULL, false},
 	{"registered_at", V_DATE, false, false, 0, 0, NULL, true},
 	{"status", V_ENUM, false, false, 0, 0, statuses, false},
+	/* the following referent (notifications); default: who registers */
+	{"referent_account_id", V_INT, false, true, 1, INT64_MAX, NULL, false},
 };
 #define NFIELDS (sizeof youth_fields / sizeof *youth_fields)
 

@@ -56,6 +56,7 @@ struct app {
 	struct password *password;        /* accounts: Argon2 worker, see password.h */
 	struct mailer *mail;              /* accounts: outgoing mail, see mail.h */
 	struct oidc *oidc;                /* accounts: the OpenID Connect provider, see oidc.h */
+	struct notifier *notify;          /* people's notification mails, see notify.h */
 	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
 	size_t scratch_cap;
 	int inflight;                     /* requests accepted and not yet answered */

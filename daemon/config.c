@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	{"database_url",                S(database_url), "dbname=siaod", 0, 0, false},
 	{"db_pool_size",                I(db_pool_size), "4", 1, 64, false},
 	{"default_max_distance_km",     I(default_max_distance_km), "30", 1, 2000, true},
+	{"digest_hour",                 I(digest_hour), "8", 0, 23, true},
 	{"hold_days",                   I(hold_days), "7", 1, 90, true},
 	{"keepalive_timeout_ms",        I(keepalive_timeout_ms), "15000", 100, 3600000, false},
 	{"import_max_bytes",            I(import_max_bytes), "16777216", 1024, 256L << 20, false},
@@ -80,6 +81,7 @@ static const struct key keys[] = {
 	{"plan_queue_max",              I(plan_queue_max), "8", 0, 1000, false},
 	{"plan_sync_wait_ms",           I(plan_sync_wait_ms), "2000", 0, 60000, true},
 	{"plan_workers",                I(plan_workers), "2", 1, 64, false},
+	{"proposal_reminder_days",      I(proposal_reminder_days), "3", 1, 90, true},
 	{"public_url",                  S(public_url), "http://127.0.0.1:8080", 0, 0, false},
 	{"rate_limit_burst",            I(rate_limit_burst), "200", 1, 100000, true},
 	{"rate_limit_per_second",       I(rate_limit_per_second), "100", 0, 100000, true},
@@ -100,10 +102,12 @@ static const struct key keys[] = {
 	{"smtp_user",                   S(smtp_user), "", 0, 0, true},
 #ifdef SIAOD_TEST_CLOCK
 	{"test_clock_offset_days",      I(test_clock_offset_days), "0", -36500, 36500, true},
+	{"test_clock_offset_hours",     I(test_clock_offset_hours), "0", -876000, 876000, true},
 #endif
 	{"timezone",                    S(timezone), "Europe/Paris", 0, 0, false},
 	{"trusted_proxies",             S(trusted_proxies), "", 0, 0, false},
 	{"ui_dir",                      S(ui_dir), "", 0, 0, false},
+	{"unsubscribe_secret",          S(unsubscribe_secret), "", 0, 0, false},
 	{"webhook_allow_private",       B(webhook_allow_private), "false", 0, 0, true},
 	{"webhook_max_inflight",        I(webhook_max_inflight), "256", 1, 4096, false},
 	{"webhook_max_per_endpoint",    I(webhook_max_per_endpoint), "4", 1, 64, true},
@@ -181,8 +185,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 	const struct key *k = key_find(key);
 	if (!k) {
 #ifndef SIAOD_TEST_CLOCK
-		if (strcmp(key, "test_clock_offset_days") == 0) {
-			snprintf(err, errlen, "test_clock_offset_days exists only in a test build");
+		if (strcmp(key, "test_clock_offset_days") == 0 || strcmp(key, "test_clock_offset_hours") == 0) {
+			snprintf(err, errlen, "%s exists only in a test build", key);
 			return -1;
 		}
 #endif
@@ -456,6 +460,10 @@ int config_validate(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "smtp_url is set: smtp_from needs an e-mail address");
 		return -1;
 	}
+	if (cfg->unsubscribe_secret[0] && strlen(cfg->unsubscribe_secret) < 32) {
+		snprintf(err, errlen, "unsubscribe_secret: at least 32 characters (or empty: one kept in the database)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -503,8 +511,10 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		}
 	}
 #ifndef SIAOD_TEST_CLOCK
-	if (getenv("SIAOD_TEST_CLOCK_OFFSET_DAYS")) {
-		snprintf(err, errlen, "SIAOD_TEST_CLOCK_OFFSET_DAYS: the test clock exists only in a test build");
+	if (getenv("SIAOD_TEST_CLOCK_OFFSET_DAYS") || getenv("SIAOD_TEST_CLOCK_OFFSET_HOURS")) {
+		snprintf(err, errlen, "%s: the test clock exists only in a test build",
+			 getenv("SIAOD_TEST_CLOCK_OFFSET_DAYS") ? "SIAOD_TEST_CLOCK_OFFSET_DAYS"
+								: "SIAOD_TEST_CLOCK_OFFSET_HOURS");
 		return -1;
 	}
 #endif
@@ -567,7 +577,8 @@ void config_print(const struct config *cfg, FILE *out)
 		const void *f = (const char *)cfg + k->offset;
 		fprintf(out, "%s = ", k->name);
 		bool secret = strcmp(k->name, "smtp_password") == 0 ||
-			      strcmp(k->name, "oidc_client_secret") == 0;
+			      strcmp(k->name, "oidc_client_secret") == 0 ||
+			      strcmp(k->name, "unsubscribe_secret") == 0;
 		if (strcmp(k->name, "database_url") == 0 || strcmp(k->name, "smtp_url") == 0)
 			print_masked_url(*(char *const *)f, out);
 		else if (secret && **(char *const *)f)

@@ -54,6 +54,7 @@ struct config {
 	int audit_retention_months;
 	int shutdown_grace_seconds;
 	int test_clock_offset_days;    /* only settable in a SIAOD_TEST_CLOCK build */
+	int test_clock_offset_hours;   /* likewise: moves the hour (digests), and the day with it */
 	int import_max_bytes;          /* body limit of POST /v1/imports only */
 	int import_statement_timeout_ms;   /* an import's one statement (the pool's: 15 s) */
 	int reconfirm_days;            /* offers "à reconfirmer" after, stale after twice */
@@ -85,6 +86,10 @@ struct config {
 	int mail_timeout_seconds;
 	int mail_retry_seconds[CONFIG_MAX_RETRIES];
 	int n_mail_retries;
+	/* notifications to people (notify.c) */
+	int digest_hour;               /* the daily digest, local time (timezone) */
+	int proposal_reminder_days;    /* a proposal unanswered this long: a reminder */
+	char *unsubscribe_secret;      /* HMAC key of unsubscribe links; "": the database's */
 };
 
 /* Fills cfg with the built-in defaults. */

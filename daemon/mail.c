@@ -174,7 +174,7 @@ static void start_one(struct mailer *m, const PGresult *res, int row)
 	const char *mid = PQgetvalue(res, row, f_mid), *to = PQgetvalue(res, row, f_to),
 		   *subject = PQgetvalue(res, row, f_subject), *text = PQgetvalue(res, row, f_text),
 		   *html = PQgetvalue(res, row, f_html);
-	char from[300], rcpt[300], h[600], date[64], subj[300];
+	char from[300], rcpt[300], h[700], date[64], subj[300];
 	angle_addr(cfg->smtp_from, from, sizeof from);
 	angle_addr(to, rcpt, sizeof rcpt);
 	time_t now = time(NULL);
@@ -200,9 +200,18 @@ static void start_one(struct mailer *m, const PGresult *res, int row)
 		ok = false;
 	}
 	curl_mime_free(alt);
-	const char *names[] = {"Date", "From", "To", "Subject", "Message-ID", "Auto-Submitted"};
-	const char *vals[] = {date, cfg->smtp_from, to, subj, mid, "auto-generated"};
-	for (size_t i = 0; ok && i < sizeof names / sizeof *names; i++) {
+	/* notifications: a one-click unsubscribe (RFC 8058) for that kind */
+	int f_unsub = PQfnumber(res, "list_unsubscribe");
+	const char *unsub = f_unsub < 0 || PQgetisnull(res, row, f_unsub) ? NULL : PQgetvalue(res, row, f_unsub);
+	char unsub_h[600] = "";
+	if (unsub && *unsub)
+		snprintf(unsub_h, sizeof unsub_h, "<%s>", unsub);
+	const char *names[] = {"Date", "From", "To", "Subject", "Message-ID", "Auto-Submitted",
+			       "List-Unsubscribe", "List-Unsubscribe-Post"};
+	const char *vals[] = {date, cfg->smtp_from, to, subj, mid, "auto-generated", unsub_h,
+			      "List-Unsubscribe=One-Click"};
+	size_t nheaders = sizeof names / sizeof *names - (unsub_h[0] ? 0 : 2);
+	for (size_t i = 0; ok && i < nheaders; i++) {
 		snprintf(h, sizeof h, "%s: %s", names[i], vals[i]);
 		struct curl_slist *n = curl_slist_append(s->headers, h);
 		if (!n)

@@ -15,6 +15,7 @@
 #define SIAOD_MAIL_H
 
 #include <stdbool.h>
+#include <jansson.h>
 
 struct app;
 struct config;
@@ -25,6 +26,13 @@ bool mail_enabled(const struct config *cfg);
 char *mail_invitation(const struct config *cfg, const char *to, const char *display_name,
 		      const char *url, int valid_hours);
 char *mail_reset(const struct config *cfg, const char *url, int valid_minutes);
+/* Notifications (notify.c), as mail_enqueue's jsonb object plus youth_ids
+ * (the young people named) and list_unsubscribe; NULL when mail is off.
+ * view: one notification as notification_view() says it (title, text,
+ * link, kind, youth_id); items: the digest's, urgent ones first. */
+json_t *mail_notification(const struct config *cfg, const char *to, const json_t *view, const char *unsub_url);
+json_t *mail_digest(const struct config *cfg, const char *to, const json_t *items, const char *today,
+		    const char *unsub_url);
 
 int  mail_start(struct app *app);
 /* Look for due mail now. */

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "mail.h"
 #include "oidc.h"
+#include "notify.h"
 #include "password.h"
 #include "session.h"
 #include "clock.h"
@@ -416,8 +417,8 @@ static int cmd_serve(struct app *app)
 	bool made = app->store && app->auth && app->audit && app->plans && app->imports && app->sessions &&
 		    app->password;
 	if (!signals || !made || gate_start(app, err, sizeof err) != 0 ||
-	    scheduler_start(app) != 0 || webhooks_start(app) != 0 || mail_start(app) != 0 ||
-	    oidc_start(app) != 0) {
+	    notify_start(app) != 0 || scheduler_start(app) != 0 || webhooks_start(app) != 0 ||
+	    mail_start(app) != 0 || oidc_start(app) != 0) {
 		log_error("start", "error=\"%s\"", !signals ? "cannot watch the signals" : made ? err : "out of memory");
 		rc = 1;
 	} else {
@@ -441,6 +442,7 @@ static int cmd_serve(struct app *app)
 	webhooks_stop(app);
 	mail_stop(app);
 	oidc_free(app);
+	notify_stop(app);
 	password_free(app->password);
 	session_free(app->sessions);
 	auth_free(app->auth);

@@ -44,6 +44,13 @@ const struct route routes[] = {
 	{"GET",    "/v1/me/sessions",        api_me_sessions,     A | R | P, "session.list", 0},
 	{"DELETE", "/v1/me/sessions",        api_me_sessions_end_all, A | R | P, "session.end_all", 0},
 	{"DELETE", "/v1/me/sessions/{id}",   api_me_session_end,  A | R | P, "session.end", 0},
+	{"GET",    "/v1/me/notification-preferences", api_notification_prefs_get, A | R | P, "notification.preferences_get", 0},
+	{"POST",   "/v1/me/notification-preferences", api_notification_prefs_set, A | R | P, "notification.preferences_set", 0},
+	{"GET",    "/v1/notifications",      api_notifications_list, A | R | P, "notification.list", 0},
+	{"POST",   "/v1/notifications/{id}/read", api_notifications_read, A | R | P, "notification.read", 0},
+	/* mails' one-click unsubscribe: the link's signed token, no session */
+	{"GET",    "/unsubscribe",           api_unsubscribe_page, 0,        "notification.unsubscribe_page", 0},
+	{"POST",   "/unsubscribe",           api_unsubscribe,     0,         "notification.unsubscribe", 0},
 
 	{"POST",   "/v1/porteurs",           api_porteurs_create, A,         "porteur.create", 0},
 	{"GET",    "/v1/porteurs",           api_porteurs_list,   A | R | P, "porteur.list", 0},
@@ -112,7 +119,8 @@ const size_t nroutes = sizeof routes / sizeof *routes;
 
 bool routes_raw_body(const struct route *r)
 {
-	return r && r->handler == api_imports;
+	/* the one-click unsubscribe is posted as a form (RFC 8058) */
+	return r && (r->handler == api_imports || r->handler == api_unsubscribe);
 }
 
 /* Matches one pattern; {id} takes a positive integer of at most 18 digits. */

@@ -13,6 +13,7 @@
 #include "inventory.h"
 #include "inventory_refresh.h"
 #include "log.h"
+#include "notify.h"
 #include "store.h"
 #include "webhooks.h"
 
@@ -112,6 +113,7 @@ void scheduler_run_now(struct app *app)
 	expire_holds(app);
 	scan_alerts(app);
 	scan_reconfirm(app);
+	notify_scan_reminders(app);
 	apply_retention(app);
 }
 
@@ -195,6 +197,7 @@ static void alert_tick(evutil_socket_t fd, short what, void *arg)
 	struct app *app = arg;
 	scan_alerts(app);
 	scan_reconfirm(app);
+	notify_scan_reminders(app);
 	/* the period may have changed on SIGHUP */
 	struct timeval tv = {app->cfg.alerts_interval_seconds, 0};
 	if (evtimer_add(app->alert_timer, &tv) != 0)

@@ -1,10 +1,15 @@
 -- mail.sql (schema api, see sql/README.md): the outgoing mail outbox (daemon/mail.c):
 -- queued with a fixed Message-ID, leased, recorded. Table: 017.
 
--- Queues one mail (see mail.c); mail: {message_id, to, subject, text, html}.
+-- Queues one mail (see mail.c); mail: {message_id, to, subject, text, html,
+-- youth_ids?, list_unsubscribe?} (notifications: the young people it names,
+-- whose erasure removes it while unsent; its one-click unsubscribe URL).
 CREATE FUNCTION mail_enqueue(mail jsonb, p_account bigint) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO mail_outbox (message_id, account_id, to_addr, subject, body_text, body_html)
-    SELECT mail->>'message_id', p_account, mail->>'to', mail->>'subject', mail->>'text', mail->>'html'
+    INSERT INTO mail_outbox (message_id, account_id, to_addr, subject, body_text, body_html, youth_ids,
+                             list_unsubscribe)
+    SELECT mail->>'message_id', p_account, mail->>'to', mail->>'subject', mail->>'text', mail->>'html',
+           coalesce(ARRAY(SELECT jsonb_array_elements_text(mail->'youth_ids')::bigint), '{}'),
+           mail->>'list_unsubscribe'
     WHERE mail IS NOT NULL;
     SELECT pg_notify('siaod_mail', '') WHERE mail IS NOT NULL;
 $$;
@@ -13,7 +18,7 @@ $$;
 -- come back, with the same Message-ID); attempts counts this one.
 CREATE FUNCTION mail_claim(lim integer, lease_seconds integer) RETURNS TABLE (
     id bigint, message_id text, to_addr text, subject text, body_text text, body_html text,
-    attempts integer)
+    attempts integer, list_unsubscribe text)
 LANGUAGE sql AS $$
     WITH due AS (
         SELECT m.id FROM mail_outbox m
@@ -25,7 +30,8 @@ LANGUAGE sql AS $$
     UPDATE mail_outbox m SET lease_until = now() + make_interval(secs => lease_seconds),
         attempts = m.attempts + 1
     FROM due WHERE m.id = due.id
-    RETURNING m.id, m.message_id, m.to_addr, m.subject, m.body_text, m.body_html, m.attempts;
+    RETURNING m.id, m.message_id, m.to_addr, m.subject, m.body_text, m.body_html, m.attempts,
+              m.list_unsubscribe;
 $$;
 
 -- outcome: sent, retry (after retry_seconds), failed (permanent: 5xx, or

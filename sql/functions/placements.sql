@@ -8,7 +8,7 @@ CREATE FUNCTION placement_json(p placements) RETURNS jsonb LANGUAGE sql STABLE A
         'status', p.status, 'start_date', p.start_date, 'planned_end_date', p.planned_end_date,
         'actual_end_date', p.actual_end_date, 'exit_destination', p.exit_destination,
         'refusal_reason', p.refusal_reason, 'refused_by', p.refused_by,
-        'answered_at', p.answered_at,
+        'answered_at', p.answered_at, 'proposed_by', p.proposed_by,
         'hold_until', CASE WHEN p.status IN ('proposed', 'accepted') THEN p.hold_until END,
         -- what a porteur may know of the young person: never ref or birth date
         'youth', jsonb_build_object(
@@ -115,9 +115,9 @@ BEGIN
             format('no place of this offer is free from %s to %s', v_start, v_end));
     END IF;
     INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date,
-                            hold_until, capped, created_on)
+                            hold_until, capped, created_on, proposed_by)
     VALUES (y.id, o.id, v_place, 'proposed', v_start, v_end, today + hold_days,
-            coalesce(v_end = v_cap, false), today)
+            coalesce(v_end = v_cap, false), today, nullif((actor->>'account_id')::bigint, 0))
     RETURNING * INTO p;
     PERFORM audit_write(actor, 'placement.create', 'placement', p.id, 'ok', 201);
     RETURN placement_json(p);

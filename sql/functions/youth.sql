@@ -15,7 +15,8 @@ CREATE FUNCTION youth_json(y youth) RETURNS jsonb LANGUAGE sql STABLE AS $$
         'commune_insee', y.commune_insee, 'max_distance_km', y.max_distance_km,
         'monthly_income_eur', y.monthly_income_eur::float8, 'support_need', y.support_need,
         'wanted_from', y.wanted_from, 'wanted_months', y.wanted_months,
-        'registered_at', y.registered_at, 'status', y.status, 'version', y.version,
+        'registered_at', y.registered_at, 'status', y.status,
+        'referent_account_id', y.referent_account_id, 'version', y.version,
         'created_at', y.created_at, 'updated_at', y.updated_at);
 $$;
 
@@ -52,6 +53,19 @@ BEGIN
     END IF;
 END $$;
 
+-- The following referent (notifications): an enabled account that reaches
+-- the young person of département dep, a referent of it or an admin.
+CREATE FUNCTION youth_check_referent(account bigint, dep text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF account IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM accounts a WHERE a.id = account AND a.disabled_at IS NULL
+              AND (a.role = 'admin' OR (a.role = 'referent' AND dep = ANY (a.departements)))) THEN
+        PERFORM siaod_field_error(422, '/referent_account_id', 'unknown_value',
+            'not an enabled referent of this young person''s département');
+    END IF;
+END $$;
+
 CREATE FUNCTION youth_create(body jsonb, actor jsonb, today date) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE y youth;
@@ -62,14 +76,21 @@ BEGIN
     y.wanted_from := coalesce(y.wanted_from, today);
     y.registered_at := coalesce(y.registered_at, today);
     PERFORM youth_check_dates(y, today);
+    -- followed by who registers them, unless named
+    y.referent_account_id := CASE WHEN body ? 'referent_account_id' THEN (body->>'referent_account_id')::bigint
+                                  ELSE nullif((actor->>'account_id')::bigint, 0) END;
+    IF body ? 'referent_account_id' THEN
+        PERFORM youth_check_referent(y.referent_account_id, y.departement);
+    END IF;
     INSERT INTO youth (ref, departement, birth_date, rqth, gender, household, has_pets, needs,
         situation, institution_exit_date, commune_insee, max_distance_km, monthly_income_eur,
-        support_need, wanted_from, wanted_months, registered_at, status)
+        support_need, wanted_from, wanted_months, registered_at, status, referent_account_id)
     VALUES (y.ref, y.departement, y.birth_date, coalesce(y.rqth, false), y.gender,
         coalesce(y.household, 'alone'), coalesce(y.has_pets, false), coalesce(y.needs, '{}'),
         y.situation, y.institution_exit_date, y.commune_insee, y.max_distance_km,
         coalesce(y.monthly_income_eur, 0), coalesce(y.support_need, 'standard'),
-        y.wanted_from, coalesce(y.wanted_months, 6), y.registered_at, coalesce(y.status, 'waiting'))
+        y.wanted_from, coalesce(y.wanted_months, 6), y.registered_at, coalesce(y.status, 'waiting'),
+        y.referent_account_id)
     RETURNING * INTO y;
     PERFORM audit_write(actor, 'youth.create', 'youth', y.id, 'ok', 201);
     RETURN youth_json(y);
@@ -136,6 +157,9 @@ BEGIN
     PERFORM youth_locate(patch->>'commune_insee');
     n := jsonb_populate_record(y, patch);
     PERFORM youth_check_dates(n, today);
+    IF patch ? 'referent_account_id' THEN
+        PERFORM youth_check_referent(n.referent_account_id, n.departement);
+    END IF;
     UPDATE youth SET ref = n.ref, departement = n.departement, birth_date = n.birth_date,
         rqth = coalesce(n.rqth, false), gender = n.gender,
         household = coalesce(n.household, 'alone'), has_pets = coalesce(n.has_pets, false),
@@ -145,6 +169,7 @@ BEGIN
         support_need = coalesce(n.support_need, 'standard'),
         wanted_from = coalesce(n.wanted_from, today), wanted_months = coalesce(n.wanted_months, 6),
         registered_at = y.registered_at, status = coalesce(n.status, y.status),
+        referent_account_id = n.referent_account_id,
         version = version + 1, updated_at = now()
     WHERE id = p_id RETURNING * INTO y;
     PERFORM audit_write(actor, 'youth.patch', 'youth', p_id);

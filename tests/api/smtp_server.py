@@ -64,6 +64,11 @@ class SmtpServer:
     def stop(self):
         self.controller.stop()
 
+    def restart(self):
+        """After stop(): listens again on the same port (an outage over)."""
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
     def to(self, address):
         with self.lock:
             return [m for _f, rcpts, m in self.messages if address.lower() in rcpts]

@@ -447,9 +447,10 @@ BODY_TABLES = [
     (("auth.reset_request",), "api_signin.c", "email_fields", "EmailOnly", None),
 ]
 # Routes that take no body (or an empty object).
-EMPTY_BODY_ROUTES = {"placement.accept", "placement.cancel", "webhook.retry"}
+EMPTY_BODY_ROUTES = {"placement.accept", "placement.cancel", "webhook.retry", "notification.read"}
 # Routes whose handler checks its body by hand (no vfield table): route -> schema.
-CUSTOM_BODY_ROUTES = {"plan.apply": "PlanApply", "import.run": "ImportCsv"}
+CUSTOM_BODY_ROUTES = {"plan.apply": "PlanApply", "import.run": "ImportCsv",
+                      "notification.preferences_set": "NotificationPreferencesSet"}
 
 # Enums of the YAML and the C arrays they must equal: (pointer, file, array).
 ENUMS = [
@@ -1590,6 +1591,48 @@ def live_oidc_sign_in():
         m.stop()
     finally:
         p.stop()
+
+
+@test
+def live_notifications():
+    """A person's notification centre, preferences and the one-click unsubscribe."""
+    if skip_unless_live():
+        return
+    import accounts_helpers as H
+    r = call("POST", "/auth/password", body={"email": "openapi@example.org", "password": "Un-long-chemin-vers-Agde"},
+             status=200)
+    s = H.Session(D, H.cookie_of(r), r.json["csrf_token"])
+    acc = r.json["account_id"]
+    h = s.headers(origin=False)
+    prefs = call("GET", "/v1/me/notification-preferences", headers=h, status=200).json
+    assert {i["kind"]: i["mode"] for i in prefs["items"]}["stay_ending"] == "immediate", prefs
+    call("POST", "/v1/me/notification-preferences", body={"items": [{"kind": "proposal_new", "mode": "off"}]},
+         headers=h, status=200)
+    call("POST", "/v1/me/notification-preferences", body={"items": [{"kind": "nope", "mode": "off"}]},
+         headers=h, status=400)
+    # a token of no account has no notifications
+    call("GET", "/v1/notifications", S["admin"], status=404)
+    # one notification of this person (the shape is what is checked here;
+    # who hears what is test_notifications.py's)
+    nid = int(DB.sql("INSERT INTO notifications (account_id, kind, event, dedup_key, data, delivery) "
+                     "VALUES (%d, 'proposal_new', 'placement.status_changed', 'openapi', '{}', 'off') "
+                     "RETURNING id" % acc)[0])
+    lst = call("GET", "/v1/notifications?limit=5", headers=h, status=200).json
+    assert lst["unread"] == 1 and lst["items"][0]["id"] == nid, lst
+    call("GET", "/v1/notifications?unread=true", headers=h, status=200)
+    call("GET", "/v1/notifications?unread=maybe", headers=h, status=400)
+    call("POST", "/v1/notifications/%d/read" % nid, headers=h, status=200)
+    call("POST", "/v1/notifications/%d/read" % (nid + 1000), headers=h, status=404)
+    # the unsubscribe link: an HMAC-SHA256 of "siaod-unsubscribe:<account>.<kind>"
+    key = bytes.fromhex(DB.sql("SELECT encode(secret, 'hex') FROM notification_secret")[0])
+    mac = base64.urlsafe_b64encode(hmac.new(key, ("siaod-unsubscribe:%d.stay_ending" % acc).encode(),
+                                            hashlib.sha256).digest()).decode().rstrip("=")
+    token = "%d.stay_ending.%s" % (acc, mac)
+    call("GET", "/unsubscribe?token=" + token, status=200)
+    call("POST", "/unsubscribe?token=" + token, status=200)
+    call("POST", "/unsubscribe?token=" + token[:-2] + "AA", status=404)
+    prefs = call("GET", "/v1/me/notification-preferences", headers=h, status=200).json
+    assert {i["kind"]: i["mode"] for i in prefs["items"]}["stay_ending"] == "off", prefs
 
 
 @test

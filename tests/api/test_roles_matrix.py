@@ -228,6 +228,16 @@ SCOPE = {
     "session.list": Rule("/v1/me/sessions", ref_out="ok", p_other="ok"),
     "session.end_all": Rule("/v1/me/sessions", ref_out="ok", p_other="ok"),
     "session.end": Rule("/v1/me/sessions/{SESS}", ref_out="ok", p_other="ok"),
+    # notifications: everyone's own (a token of no account: 404); unsubscribing
+    # needs only the link's signed token (a forged one: 404)
+    "notification.preferences_get": Rule("/v1/me/notification-preferences", ref_out="ok", p_other="ok"),
+    "notification.preferences_set": Rule("/v1/me/notification-preferences",
+                                         {"items": [{"kind": "proposal_new", "mode": "digest"}]},
+                                         ref_out="ok", p_other="ok"),
+    "notification.list": Rule("/v1/notifications", ref_out="ok", p_other="ok"),
+    "notification.read": Rule("/v1/notifications/999999/read", ref_out="ok", p_other="ok"),
+    "notification.unsubscribe_page": Rule("/unsubscribe?token=1.stay_ending." + "A" * 43),
+    "notification.unsubscribe": Rule("/unsubscribe?token=1.stay_ending." + "A" * 43),
     "account.create": Rule("/v1/accounts", lambda: {"email": "m%d@example.org" % next_seq(), "role": "admin"}),
     "account.list": Rule("/v1/accounts"),
     "account.get": Rule("/v1/accounts/{ACC}"),

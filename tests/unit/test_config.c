@@ -145,6 +145,15 @@ static void test_test_clock_key(void)
 	CHECK_INT(rc, -1);
 	CHECK(strstr(err, "test build") != NULL);
 #endif
+	/* the hour offset beside it (digests, reminders): the same rule */
+	rc = parse(&c, "test_clock_offset_hours = -7\n", err, sizeof err);
+#ifdef SIAOD_TEST_CLOCK
+	CHECK_INT(rc, 0);
+	CHECK_INT(c.test_clock_offset_hours, -7);
+#else
+	CHECK_INT(rc, -1);
+	CHECK(strstr(err, "test_clock_offset_hours exists only in a test build") != NULL);
+#endif
 	config_free(&c);
 }
 

@@ -16,6 +16,7 @@ import * as indicators from './pages/indicators.js';
 import * as plans from './pages/plans.js';
 import * as imports from './pages/imports.js';
 import * as account from './pages/account.js';
+import * as notifications from './pages/notifications.js';
 
 const routes = [
   { re: /^\/places$/, nav: 'places', render: places.render },
@@ -28,6 +29,8 @@ const routes = [
   { re: /^\/plans$/, nav: 'plans', render: plans.render },
   { re: /^\/imports$/, nav: 'imports', render: imports.render },
   { re: /^\/compte$/, nav: 'compte', render: account.renderMine },
+  // the notification centre: every role, from the header's link (a person's own page, as Mon compte)
+  { re: /^\/notifications$/, nav: 'compte', render: notifications.render },
   { re: /^\/comptes$/, nav: 'comptes', render: account.renderAdmin },
   { re: /^\/comptes\/(\d+)\/journal$/, nav: 'comptes', render: account.renderAudit },
 ];
@@ -85,6 +88,7 @@ function setNav(current, me) {
   document.getElementById('signout').hidden = !signedIn;
   const who = document.getElementById('who');
   who.hidden = !signedIn;
+  if (!signedIn) document.getElementById('bell').hidden = true;
   document.body.classList.toggle('signed-in', signedIn);
   const menu = signedIn ? menuOf(me) : [];
   const key = `${signedIn ? me.role : ''}:${menu.join(',')}`;
@@ -144,6 +148,7 @@ async function route(keepAlerts = false) {
   }
   const r = routes.find((x) => x.re.test(path));
   setNav(r ? r.nav : null, me);
+  notifications.refreshUnread(me); // the header's unread count, without waiting for it
   const container = h('div', { class: 'page' });
   main.replaceChildren(container);
   const home = h('p', {}, h('a', { href: `#${homeOf(me)}` }, "Retour à la page d'accueil"));

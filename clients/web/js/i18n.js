@@ -77,6 +77,20 @@ export const RULES = {
 };
 
 export const ROLES = { admin: 'Administration', referent: 'Référent SIAO', porteur: 'Porteur' };
+// Notifications to people (GET /v1/me/notification-preferences).
+export const NOTIFICATION_KINDS = {
+  stay_ending: 'Fins de séjour proches',
+  stay_overdue: 'Séjours dont la fin prévue est dépassée',
+  proposal_new: 'Nouvelles propositions à examiner',
+  proposal_answered: 'Réponses à mes propositions (acceptées, refusées, expirées)',
+  proposal_reminder: 'Rappels de propositions sans réponse',
+  capacity_available: 'Places qui se libèrent pour les jeunes que je suis',
+};
+export const NOTIFICATION_MODES = {
+  immediate: 'Immédiatement (un e-mail)',
+  digest: 'Dans le récapitulatif quotidien',
+  off: 'Pas d’e-mail (dans siaod seulement)',
+};
 
 // Why an allocation plan leaves a young person without a place.
 export const PLAN_WHY = {

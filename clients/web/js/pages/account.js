@@ -5,7 +5,7 @@ import { h } from '../dom.js';
 import { api, listAll, porteurName, loadPorteurs } from '../api.js';
 import { showProblem, notify, showError } from '../alerts.js';
 import { busy } from '../forms.js';
-import { ROLES, label } from '../i18n.js';
+import { ROLES, label, NOTIFICATION_KINDS, NOTIFICATION_MODES } from '../i18n.js';
 
 const WHEN = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'medium', timeStyle: 'short' });
 const when = (ts) => (ts ? WHEN.format(new Date(ts)) : '—');
@@ -29,6 +29,8 @@ export async function renderMine(ctx) {
     h('dt', {}, 'Nom'), h('dd', {}, me.display_name || '—'),
     h('dt', {}, 'Rôle'), h('dd', {}, label(ROLES, me.role)),
     h('dt', {}, 'Périmètre'), h('dd', {}, scopeOf(me))));
+  await renderPreferences(ctx);
+  if (!ctx.current()) return;
   const { data } = await api('GET', '/me/sessions');
   if (!ctx.current()) return;
   const rows = data.items.map((s) => {
@@ -72,6 +74,39 @@ export async function renderMine(ctx) {
         h('th', {}, 'Dernière activité'), h('th', {}, h('span', { class: 'visually-hidden' }, 'Action')))),
       h('tbody', {}, rows)),
     h('p', {}, everywhere));
+}
+
+// What the person receives by e-mail, per kind of notification; everything
+// stays in the notification centre whatever the choice.
+async function renderPreferences(ctx) {
+  const { data } = await api('GET', '/me/notification-preferences');
+  if (!ctx.current()) return;
+  const selects = data.items.map((it) => {
+    const id = `pref-${it.kind}`;
+    const sel = h('select', { id, name: it.kind },
+      Object.keys(NOTIFICATION_MODES).map((m) => h('option', { value: m, selected: it.mode === m },
+        NOTIFICATION_MODES[m] + (m === it.default ? ' (par défaut)' : ''))));
+    return { kind: it.kind, sel, row: h('p', { class: 'field' }, h('label', { for: id }, label(NOTIFICATION_KINDS, it.kind)), sel) };
+  });
+  const save = h('button', { type: 'submit' }, 'Enregistrer mes préférences');
+  const form = h('form', { class: 'prefs' }, selects.map((x) => x.row), h('p', {}, save));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(form, async () => {
+      try {
+        await api('POST', '/me/notification-preferences',
+          { body: { items: selects.map((x) => ({ kind: x.kind, mode: x.sel.value })) } });
+      } catch (e) {
+        showProblem(e);
+        return;
+      }
+      notify('Préférences de notification enregistrées.');
+    });
+  });
+  ctx.el.append(h('h2', {}, 'Mes notifications par e-mail'),
+    h('p', { class: 'hint' }, `Le récapitulatif quotidien part chaque jour à ${data.digest_hour} h (heure de Paris). `,
+      'Toutes les notifications restent visibles dans ', h('a', { href: '#/notifications' }, 'Notifications'), '.'),
+    form);
 }
 
 function scopeFields(prefix, a, porteurs) {
