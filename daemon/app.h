@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "match_reply.h"
 
 struct event_base;
 struct event;
@@ -55,8 +56,7 @@ struct app {
 	struct password *password;        /* accounts: Argon2 worker, see password.h */
 	struct mailer *mail;              /* accounts: outgoing mail, see mail.h */
 	struct oidc *oidc;                /* accounts: the OpenID Connect provider, see oidc.h */
-	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
-	size_t scratch_cap;
+	struct match_scratch scratch;     /* room of one ranking, reused (api_match.c) */
 	int inflight;                     /* requests accepted and not yet answered */
 	struct req *requests_inflight;    /* their list, to orphan them at exit */
 	bool draining;                    /* SIGTERM received */
