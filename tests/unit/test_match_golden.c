@@ -107,6 +107,11 @@ static const char *const labels[] = {
 
 static sdate today;
 
+/* The offers of each town, by id, for the declines: the generator must not
+ * depend on the order of the inventory's searches. */
+static int64_t *town_offers[NTOWNS];
+static int town_noffers[NTOWNS];
+
 static void make_offers(struct inventory *inv)
 {
 	static const int stay[MATCH_KIND_COUNT] = {540, 180, 180, 0, 90};
@@ -150,6 +155,12 @@ static void make_offers(struct inventory *inv)
 		snprintf(label, sizeof label, "%s %d", labels[rnd((int)(sizeof labels / sizeof labels[0]))], i + 1);
 		o.label = label;
 		CHECK_INT(inventory_put_offer(inv, &o), 0);
+		int64_t *grown = realloc(town_offers[t], (size_t)(town_noffers[t] + 1) * sizeof *grown);
+		CHECK(grown != NULL);
+		if (grown) {
+			town_offers[t] = grown;
+			grown[town_noffers[t]++] = o.m.id;
+		}
 		int np = o.m.capacity + (pct(3) ? 1 : 0);
 		struct inv_place places[12];
 		for (int j = 0; j < np; j++)
@@ -182,9 +193,7 @@ static int cmp_decline(const void *a, const void *b)
 
 static void make_youth(struct inventory *inv)
 {
-	const struct match_offer **near = malloc(NOFFERS * sizeof *near);
-	CHECK(near != NULL);
-	for (int i = 0; near && i < NYOUTH; i++) {
+	for (int i = 0; i < NYOUTH; i++) {
 		struct inv_youth y;
 		memset(&y, 0, sizeof y);
 		int t = pick_town();
@@ -216,9 +225,10 @@ static void make_youth(struct inventory *inv)
 		struct match_decline declines[8];
 		size_t nd = 0;
 		if (pct(25)) {
-			size_t n = inventory_offers_near(inv, y.m.lat, y.m.lon, 30, near, NOFFERS);
+			/* offers of their own town */
+			int n = town_noffers[t];
 			for (int d = 0; n && d < 1 + rnd(6); d++) {
-				int64_t id = near[rnd((int)n)]->id;
+				int64_t id = town_offers[t][rnd(n)];
 				bool dup = false;
 				for (size_t e = 0; e < nd; e++)
 					dup |= declines[e].offer_id == id;
@@ -231,7 +241,6 @@ static void make_youth(struct inventory *inv)
 		y.m.ndeclines = nd;
 		CHECK_INT(inventory_put_youth(inv, &y), 0);
 	}
-	free(near);
 }
 
 /* The requests and their answers, as lines; returns the text (owned). */
@@ -388,6 +397,8 @@ int main(void)
 		free(want);
 	}
 	free(got);
+	for (int t = 0; t < NTOWNS; t++)
+		free(town_offers[t]);
 	inventory_release(snap);
 	inventory_collect(inv);
 	inventory_free(inv);
