@@ -133,6 +133,12 @@ struct match_params inventory_match_params(const struct config *c, const char *t
  * a return above max means out was too small. */
 size_t inventory_offers_near(const struct inventory *inv, double lat, double lon, double radius_km,
 			     const struct match_offer **out, size_t max);
+/* The offer grid's cells that come within radius_km of (lat, lon), nearest
+ * first, each read in place (offers by value, see match_rank_cells). Fills
+ * out (up to max) and returns the count; a return above max means out was
+ * too small. */
+size_t inventory_offer_cells(const struct inventory *inv, double lat, double lon, double radius_km,
+			     struct match_cell *out, size_t max);
 /* Every offer, for explanations that must count the whole country. */
 size_t inventory_all_offers(const struct inventory *inv, const struct match_offer **out, size_t max);
 /* Every young person (waiting or not), for the planner. */

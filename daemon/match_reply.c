@@ -3,6 +3,7 @@
  */
 #include "match_reply.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
@@ -14,6 +15,7 @@
 void match_scratch_free(struct match_scratch *s)
 {
 	free(s->buf);
+	free(s->cells);
 	*s = (struct match_scratch){0};
 }
 
@@ -66,11 +68,30 @@ static json_t *reasons_json(const struct match_result *res)
 	return a;
 }
 
-/* The offers a ranking looks at, in the scratch buffer, grown when a
- * search finds more than it holds: one walk of the grid per request. */
-static const struct match_offer **candidate_offers(const struct inventory *inv,
-						   const struct inv_youth *y, bool all,
-						   struct match_scratch *s, size_t *n)
+/* The cells within the young person's reach, nearest first, in the
+ * scratch buffer (grown when a search finds more than it holds). */
+static const struct match_cell *reach(const struct inventory *inv, const struct inv_youth *y,
+				      struct match_scratch *s, size_t *n)
+{
+	for (;;) {
+		size_t got = s->cells ? inventory_offer_cells(inv, y->m.lat, y->m.lon, y->m.max_distance_km,
+							      s->cells, s->ncells) : SIZE_MAX;
+		if (got <= s->ncells) {
+			*n = got;
+			return s->cells;
+		}
+		size_t want = got == SIZE_MAX ? 256 : 2 * got;
+		struct match_cell *grown = realloc(s->cells, want * sizeof *grown);
+		if (!grown)
+			return NULL;
+		s->cells = grown;
+		s->ncells = want;
+	}
+}
+
+/* Every offer of the country (for explain=1), in the scratch buffer. */
+static const struct match_offer **all_offers(const struct inventory *inv,
+					     struct match_scratch *s, size_t *n)
 {
 	if (!s->buf) {
 		s->buf = malloc(1024 * sizeof *s->buf);
@@ -80,9 +101,7 @@ static const struct match_offer **candidate_offers(const struct inventory *inv,
 	}
 	for (;;) {
 		const struct match_offer **buf = (const struct match_offer **)s->buf;
-		size_t got = all ? inventory_all_offers(inv, buf, s->cap)
-				 : inventory_offers_near(inv, y->m.lat, y->m.lon, y->m.max_distance_km,
-							 buf, s->cap);
+		size_t got = inventory_all_offers(inv, buf, s->cap);
 		if (got <= s->cap) {
 			*n = got;
 			return buf;
@@ -101,20 +120,27 @@ int match_reply_offers(const struct inventory *inv, const struct inv_youth *y,
 {
 	struct match_params p = *pp;
 	/* explain counts every offer of the country under its first failed rule;
-	 * otherwise only the grid cells within reach are looked at. */
-	size_t n;
-	const struct match_offer **cands = candidate_offers(inv, y, explain, s, &n);
+	 * otherwise only the grid cells within reach are looked at, nearest
+	 * first. */
+	size_t n = 0, ncells = 0;
+	const struct match_offer **cands = NULL;
+	const struct match_cell *cells = NULL;
+	if (explain)
+		cands = all_offers(inv, s, &n);
+	else
+		cells = reach(inv, y, s, &ncells);
 	struct match_result *res = malloc(k * sizeof *res);
-	if (!cands || !res) {
+	if ((!cands && !cells) || !res) {
 		free(res);
 		return -1;
 	}
 	size_t excluded[MATCH_RULE_COUNT];
-	int got = match_rank_offers(&p, &y->m, cands, n, k, res, explain ? excluded : NULL);
+	int got = explain ? match_rank_offers(&p, &y->m, cands, n, k, res, excluded)
+			  : match_rank_cells(&p, &y->m, cells, ncells, k, res);
 
 	json_t *items = json_array();
 	for (int i = 0; i < got; i++) {
-		const struct inv_offer *o = (const struct inv_offer *)cands[res[i].index];
+		const struct inv_offer *o = res[i].item;
 		json_t *item = json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:i, s:o, s:o, s:o}",
 			"offer_id", (json_int_t)o->m.id, "label", o->label ? o->label : "",
 			"kind", match_kind_code(o->m.kind), "porteur_id", (json_int_t)o->m.porteur_id,

@@ -21,8 +21,10 @@ struct evbuffer;
 /* Room one thread reuses from request to request (no allocation once
  * warm); zero-initialised, freed by match_scratch_free. */
 struct match_scratch {
-	const void **buf;
+	const void **buf;           /* offers of an explanation */
 	size_t cap;
+	struct match_cell *cells;   /* cells of a ranking */
+	size_t ncells;
 };
 void match_scratch_free(struct match_scratch *s);
 

@@ -312,6 +312,52 @@ static char *answers(const struct inventory *inv)
 	return text;
 }
 
+/* The index's ranking (cells nearest first, early stop) against the plain
+ * one over every offer within reach, for every tenth young person, at the
+ * edges of k too: same offers, same order, same scores. */
+static void cells_agree(const struct inventory *inv)
+{
+	struct config cfg;
+	config_defaults(&cfg);
+	char day[11];
+	date_format(today, day);
+	const struct match_offer **near = malloc(NOFFERS * sizeof *near);
+	struct match_cell *cells = malloc(20000 * sizeof *cells);
+	struct match_result *a = malloc(60 * sizeof *a), *b = malloc(60 * sizeof *b);
+	CHECK(near && cells && a && b);
+	static const size_t ks[] = {1, 3, 10, 60};
+	int compared = 0;
+	for (int64_t id = 1; near && cells && a && b && id <= NYOUTH; id += 10) {
+		const struct inv_youth *y = inventory_youth(inv, id);
+		struct match_params p = inventory_match_params(&cfg, day, DATE_NONE);
+		if (id % 30 == 1)
+			p.weights = (struct match_weights){60, 10, 10, 10, 10};
+		size_t n = inventory_offers_near(inv, y->m.lat, y->m.lon, y->m.max_distance_km, near, NOFFERS);
+		size_t nc = inventory_offer_cells(inv, y->m.lat, y->m.lon, y->m.max_distance_km, cells, 20000);
+		CHECK(n <= NOFFERS && nc <= 20000);
+		for (size_t c = 1; c < nc; c++)
+			CHECK(cells[c - 1].min_km <= cells[c].min_km);
+		size_t ki = (size_t)id % 4;
+		int na = match_rank_offers(&p, &y->m, near, n, ks[ki], a, NULL);
+		int nb = match_rank_cells(&p, &y->m, cells, nc, ks[ki], b);
+		CHECK_INT(nb, na);
+		for (int i = 0; i < na && i < nb; i++) {
+			CHECK(a[i].item == b[i].item);
+			CHECK_INT(a[i].score, b[i].score);
+			CHECK(a[i].check.distance_km == b[i].check.distance_km);
+			CHECK_INT(a[i].check.free_places, b[i].check.free_places);
+		}
+		compared++;
+	}
+	fprintf(stderr, "cells vs offers: %d rankings compared\n", compared);
+	CHECK(compared > 0);
+	free(near);
+	free(cells);
+	free(a);
+	free(b);
+	config_free(&cfg);
+}
+
 static char *read_golden(void)
 {
 	FILE *f = popen("gzip -dc '" GOLDEN "'", "r");
@@ -379,6 +425,8 @@ int main(void)
 	make_youth(inv);
 	/* the daemon's handlers read snapshots */
 	struct inventory *snap = inventory_freeze(inv);
+	if (snap)
+		cells_agree(snap);
 	char *got = snap ? answers(snap) : NULL;
 	CHECK(got != NULL);
 	if (got && getenv("SIAOD_GOLDEN_RECORD")) {
