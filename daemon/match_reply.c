@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
-#include <jansson.h>
 
 #include "inventory.h"
 #include "siaod/date.h"
@@ -16,56 +15,80 @@ void match_scratch_free(struct match_scratch *s)
 {
 	free(s->buf);
 	free(s->cells);
+	jsonw_free(&s->text);
 	*s = (struct match_scratch){0};
 }
 
-static json_t *date_json(sdate d)
+static void put_date(struct jsonw *w, sdate d)
 {
-	if (d == DATE_NONE)
-		return json_null();
+	if (d == DATE_NONE) {
+		jsonw_lit(w, "null");
+		return;
+	}
 	char buf[11];
 	date_format(d, buf);
-	return json_string(buf);
+	jsonw_str(w, buf);
+}
+
+/* "offer_id":..,"label":.., the start of a hint */
+static void put_hint_offer(struct jsonw *w, const struct match_offer *m)
+{
+	const struct inv_offer *o = (const struct inv_offer *)m;
+	jsonw_lit(w, "{\"offer_id\":");
+	jsonw_int(w, o->m.id);
+	jsonw_lit(w, ",\"label\":");
+	jsonw_str(w, o->label ? o->label : "");
 }
 
 /* explain=1: what would change the answer (see match_explain_hints), in
  * plain members: the offer (id, label) and the figure to act on. */
-static json_t *hints_json(const struct match_hints *h, const struct match_offer **cands)
+static void put_hints(struct jsonw *w, const struct match_hints *h, const struct match_offer **cands)
 {
-	json_t *j = json_object();
-	const struct inv_offer *o;
+	jsonw_lit(w, "{\"distance\":");
 	if (h->distance_index != MATCH_NO_HINT) {
-		o = (const struct inv_offer *)cands[h->distance_index];
-		json_object_set_new(j, "distance", json_pack("{s:I, s:s, s:f}", "offer_id", (json_int_t)o->m.id,
-			"label", o->label ? o->label : "", "distance_km", h->distance_km));
+		put_hint_offer(w, cands[h->distance_index]);
+		jsonw_lit(w, ",\"distance_km\":");
+		jsonw_real(w, h->distance_km);
+		jsonw_lit(w, "}");
 	} else {
-		json_object_set_new(j, "distance", json_null());
+		jsonw_lit(w, "null");
 	}
+	jsonw_lit(w, ",\"age\":");
 	if (h->age_index != MATCH_NO_HINT) {
-		o = (const struct inv_offer *)cands[h->age_index];
-		json_object_set_new(j, "age", json_pack("{s:I, s:s, s:o}", "offer_id", (json_int_t)o->m.id,
-			"label", o->label ? o->label : "", "old_enough_on", date_json(h->age_date)));
+		put_hint_offer(w, cands[h->age_index]);
+		jsonw_lit(w, ",\"old_enough_on\":");
+		put_date(w, h->age_date);
+		jsonw_lit(w, "}");
 	} else {
-		json_object_set_new(j, "age", json_null());
+		jsonw_lit(w, "null");
 	}
+	jsonw_lit(w, ",\"no_free_place\":");
 	if (h->free_index != MATCH_NO_HINT) {
-		o = (const struct inv_offer *)cands[h->free_index];
-		json_object_set_new(j, "no_free_place", json_pack("{s:I, s:s, s:o}", "offer_id", (json_int_t)o->m.id,
-			"label", o->label ? o->label : "", "free_from", date_json(h->free_date)));
+		put_hint_offer(w, cands[h->free_index]);
+		jsonw_lit(w, ",\"free_from\":");
+		put_date(w, h->free_date);
+		jsonw_lit(w, "}");
 	} else {
-		json_object_set_new(j, "no_free_place", json_null());
+		jsonw_lit(w, "null");
 	}
-	return j;
+	jsonw_lit(w, "}");
 }
 
-static json_t *reasons_json(const struct match_result *res)
+static void put_reasons(struct jsonw *w, const struct match_result *res)
 {
-	json_t *a = json_array();
-	for (int f = 0; f < MATCH_FACTOR_COUNT; f++)
-		json_array_append_new(a, json_pack("{s:s, s:i, s:s}",
-			"factor", match_factor_code(res->factors[f].factor),
-			"points", res->factors[f].points, "detail", res->factors[f].detail));
-	return a;
+	jsonw_lit(w, "[");
+	for (int f = 0; f < MATCH_FACTOR_COUNT; f++) {
+		if (f)
+			jsonw_lit(w, ",");
+		jsonw_lit(w, "{\"factor\":");
+		jsonw_str(w, match_factor_code(res->factors[f].factor));
+		jsonw_lit(w, ",\"points\":");
+		jsonw_int(w, res->factors[f].points);
+		jsonw_lit(w, ",\"detail\":");
+		jsonw_str(w, res->factors[f].detail);
+		jsonw_lit(w, "}");
+	}
+	jsonw_lit(w, "]");
 }
 
 /* The cells within the young person's reach, nearest first, in the
@@ -137,38 +160,66 @@ int match_reply_offers(const struct inventory *inv, const struct inv_youth *y,
 	size_t excluded[MATCH_RULE_COUNT];
 	int got = explain ? match_rank_offers(&p, &y->m, cands, n, k, res, excluded)
 			  : match_rank_cells(&p, &y->m, cells, ncells, k, res);
-
-	json_t *items = json_array();
+	if (got < 0) {
+		free(res);
+		return -1;
+	}
+	/* the members in the order the API has always sent them */
+	struct jsonw *w = &s->text;
+	jsonw_reset(w);
+	jsonw_lit(w, "{\"youth_id\":");
+	jsonw_int(w, y->m.id);
+	jsonw_lit(w, ",\"items\":[");
 	for (int i = 0; i < got; i++) {
 		const struct inv_offer *o = res[i].item;
-		json_t *item = json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:i, s:o, s:o, s:o}",
-			"offer_id", (json_int_t)o->m.id, "label", o->label ? o->label : "",
-			"kind", match_kind_code(o->m.kind), "porteur_id", (json_int_t)o->m.porteur_id,
-			"departement", o->departement, "distance_km", res[i].check.distance_km,
-			"score", res[i].score, "free_places", res[i].check.free_places,
-			"start_date", date_json(res[i].check.start), "end_date", date_json(res[i].check.end),
-			"reasons", reasons_json(&res[i]));
-		json_object_set_new(item, "to_reconfirm", json_boolean(match_offer_to_reconfirm(&p, &o->m)));
-		json_array_append_new(items, item);
+		if (i)
+			jsonw_lit(w, ",");
+		jsonw_lit(w, "{\"offer_id\":");
+		jsonw_int(w, o->m.id);
+		jsonw_lit(w, ",\"label\":");
+		jsonw_str(w, o->label ? o->label : "");
+		jsonw_lit(w, ",\"kind\":");
+		jsonw_str(w, match_kind_code(o->m.kind));
+		jsonw_lit(w, ",\"porteur_id\":");
+		jsonw_int(w, o->m.porteur_id);
+		jsonw_lit(w, ",\"departement\":");
+		jsonw_str(w, o->departement);
+		jsonw_lit(w, ",\"distance_km\":");
+		jsonw_real(w, res[i].check.distance_km);
+		jsonw_lit(w, ",\"score\":");
+		jsonw_int(w, res[i].score);
+		jsonw_lit(w, ",\"free_places\":");
+		jsonw_int(w, res[i].check.free_places);
+		jsonw_lit(w, ",\"start_date\":");
+		put_date(w, res[i].check.start);
+		jsonw_lit(w, ",\"end_date\":");
+		put_date(w, res[i].check.end);
+		jsonw_lit(w, ",\"reasons\":");
+		put_reasons(w, &res[i]);
+		jsonw_lit(w, ",\"to_reconfirm\":");
+		jsonw_bool(w, match_offer_to_reconfirm(&p, &o->m));
+		jsonw_lit(w, "}");
 	}
-	json_t *body = json_pack("{s:I, s:o, s:n}", "youth_id", (json_int_t)y->m.id, "items", items,
-				 "next_cursor");
+	jsonw_lit(w, "],\"next_cursor\":null");
 	if (explain) {
-		json_t *ex_obj = json_object();
-		for (int rule = 0; rule < MATCH_RULE_COUNT; rule++)
-			json_object_set_new(ex_obj, match_rule_code(rule), json_integer((json_int_t)excluded[rule]));
-		json_object_set_new(body, "excluded", ex_obj);
-		json_object_set_new(body, "offers_considered", json_integer((json_int_t)n));
+		jsonw_lit(w, ",\"excluded\":{");
+		for (int rule = 0; rule < MATCH_RULE_COUNT; rule++) {
+			if (rule)
+				jsonw_lit(w, ",");
+			jsonw_str(w, match_rule_code(rule));
+			jsonw_lit(w, ":");
+			jsonw_int(w, (long long)excluded[rule]);
+		}
+		jsonw_lit(w, "},\"offers_considered\":");
+		jsonw_int(w, (long long)n);
 		struct match_hints hints;
 		match_explain_hints(&p, &y->m, cands, n, &hints);
-		json_object_set_new(body, "hints", hints_json(&hints, cands));
+		jsonw_lit(w, ",\"hints\":");
+		put_hints(w, &hints, cands);
 	}
+	jsonw_lit(w, "}");
 	free(res);
-	char *text = got >= 0 && body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!text)
+	if (jsonw_failed(w))
 		return -1;
-	int rc = evbuffer_add(out, text, strlen(text));
-	free(text);
-	return rc == 0 ? 0 : -1;
+	return evbuffer_add(out, w->buf, w->len) == 0 ? 0 : -1;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "jsonw.h"
 #include "siaod/match.h"
 
 struct inventory;
@@ -25,6 +26,7 @@ struct match_scratch {
 	size_t cap;
 	struct match_cell *cells;   /* cells of a ranking */
 	size_t ncells;
+	struct jsonw text;          /* the reply being written */
 };
 void match_scratch_free(struct match_scratch *s);
 
