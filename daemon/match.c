@@ -1082,6 +1082,73 @@ static int at_least_zero(int v)
 	return v > 0 ? v : 0;
 }
 
+/* What a ranking by cells works out once per young person (as
+ * rank_offers_fast does). */
+struct youth_view {
+	sdate start, wend;
+	int age;
+	long long maxt;             /* reach in 0.1 km */
+	int avail;                  /* availability points: the same for every offer */
+	unsigned need;              /* match_packed.takes bits needed */
+	int need_rank;
+	long long income;           /* cents */
+	double pv[3], chord2;       /* the grid's straight-line prefilter, same margin */
+};
+
+static void youth_view(const struct match_params *p, const struct match_youth *y,
+		       struct youth_view *v)
+{
+	v->start = p->on != DATE_NONE ? p->on : wished_start(y, p->today);
+	v->wend = date_add_months(v->start, wanted_months(y));
+	v->age = y->birth_date != DATE_NONE ? date_age_years(y->birth_date, v->start) : -1;
+	v->maxt = max_tenths(y->max_distance_km);
+	v->avail = score_availability(p->weights.availability, p, y, v->start, NULL);
+	v->need = youth_needs(y);
+	v->need_rank = effective_need(y);
+	v->income = to_cents(y->monthly_income_eur);
+	const double rad = PI / 180.0;
+	v->pv[0] = cos(y->lat * rad) * cos(y->lon * rad);
+	v->pv[1] = cos(y->lat * rad) * sin(y->lon * rad);
+	v->pv[2] = sin(y->lat * rad);
+	double theta = (y->max_distance_km + 0.2) * (1 + 1e-6) / EARTH_RADIUS_KM;
+	double chord = theta >= PI || isnan(theta) ? 2.0 : 2 * sin(theta / 2);
+	v->chord2 = chord * chord;
+}
+
+/* Every rule but free places, on the packed offer; *d gets the distance
+ * in 0.1 km when they pass. */
+static bool packed_rules(const struct match_params *p, const struct match_youth *y,
+			 const struct youth_view *v, const struct match_packed *o,
+			 const double *xyz, long long *d)
+{
+	if (!open_between(o->open, o->available_from, o->available_until, v->start) ||
+	    (o->takes & v->need) != v->need || !o->has_capacity ||
+	    !age_in(y->rqth, o->min_age, o->max_age, v->age))
+		return false;
+	double dx = xyz[0] - v->pv[0], dy = xyz[1] - v->pv[1], dz = xyz[2] - v->pv[2];
+	if (dx * dx + dy * dy + dz * dz > v->chord2)
+		return false;
+	*d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
+	return *d <= v->maxt && !declined_id(p, y, o->id) && !stale_since(p, o->confirmed_on);
+}
+
+/* match_score's total for a packed offer at distance d; *end gets the
+ * end of the period. */
+static int packed_score(const struct match_params *p, const struct youth_view *v,
+			const struct match_packed *o, long long d, sdate *end)
+{
+	const struct match_weights *w = &p->weights;
+	sdate e = v->wend;
+	if (o->max_stay_days > 0 && e - v->start > o->max_stay_days)
+		e = v->start + o->max_stay_days;
+	*end = e;
+	int dist = v->maxt == 0 ? at_least_zero(w->distance)
+				: ratio_points(w->distance, v->maxt - d, v->maxt);
+	return dist + ratio_points(w->duration, e - v->start, v->wend - v->start) +
+	       affordability_points(w->affordability, o->charge_cents, v->income) +
+	       support_points(w->support, v->need_rank, o->support_level) + v->avail;
+}
+
 int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 		     const struct match_cell cells[], size_t ncells,
 		     size_t k, struct match_result out[])
@@ -1094,69 +1161,41 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 		return -1;
 	struct match_heap heap;
 	match_heap_init(&heap, store, k);
-	/* what depends only on the young person, once (as rank_offers_fast) */
+	struct youth_view v;
+	youth_view(p, y, &v);
 	const struct match_weights *w = &p->weights;
-	sdate start = p->on != DATE_NONE ? p->on : wished_start(y, p->today);
-	sdate wend = date_add_months(start, wanted_months(y));
-	int age = y->birth_date != DATE_NONE ? date_age_years(y->birth_date, start) : -1;
-	long long maxt = max_tenths(y->max_distance_km);
-	int avail = score_availability(w->availability, p, y, start, NULL);
-	unsigned need = youth_needs(y);
-	int need_rank = effective_need(y);
-	long long income = to_cents(y->monthly_income_eur);
 	/* every factor but distance at its best: the bound of a cell */
 	int rest = at_least_zero(w->duration) + at_least_zero(w->affordability) +
-		   at_least_zero(w->support) + avail;
-	/* the straight-line prefilter of the grid's search, same margin */
-	const double rad = PI / 180.0;
-	double pv[3] = {cos(y->lat * rad) * cos(y->lon * rad), cos(y->lat * rad) * sin(y->lon * rad),
-			sin(y->lat * rad)};
-	double theta = (y->max_distance_km + 0.2) * (1 + 1e-6) / EARTH_RADIUS_KM;
-	double chord = theta >= PI || !(theta == theta) ? 2.0 : 2 * sin(theta / 2);
-	double chord2 = chord * chord;
+		   at_least_zero(w->support) + v.avail;
 	size_t seen = 0;
 	for (size_t ci = 0; ci < ncells && heap.cap > 0; ci++) {
 		const struct match_cell *cell = &cells[ci];
 		long long near = cell->min_km > 0 ? (long long)floor(cell->min_km * 10) : 0;
-		if (near > maxt)
+		if (near > v.maxt)
 			break;      /* this cell and every later one out of reach */
 		if (heap.len == heap.cap) {
 			/* Nothing in this cell (nor farther) is nearer than `near`:
 			 * its best score cannot beat the k-th kept. A tie on the
 			 * score wins only by a smaller distance. */
-			int best = rest + (maxt == 0 ? at_least_zero(w->distance)
-						   : ratio_points(w->distance, maxt - near, maxt));
+			int best = rest + (v.maxt == 0 ? at_least_zero(w->distance)
+						     : ratio_points(w->distance, v.maxt - near, v.maxt));
 			const struct match_cand *kth = &heap.items[0];
 			if (best < kth->score || (best == kth->score && near > kth->t1))
 				break;
 		}
 		for (size_t i = 0; i < cell->n; i++, seen++) {
 			const struct match_packed *o = &cell->packed[i];
-			if (!open_between(o->open, o->available_from, o->available_until, start) ||
-			    (o->takes & need) != need || !o->has_capacity ||
-			    !age_in(y->rqth, o->min_age, o->max_age, age))
+			long long d;
+			if (!packed_rules(p, y, &v, o, &cell->xyz[3 * i], &d))
 				continue;
-			const double *v = &cell->xyz[3 * i];
-			double dx = v[0] - pv[0], dy = v[1] - pv[1], dz = v[2] - pv[2];
-			if (dx * dx + dy * dy + dz * dz > chord2)
-				continue;
-			long long d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
-			if (d > maxt || declined_id(p, y, o->id) || stale_since(p, o->confirmed_on))
-				continue;
-			sdate end = wend;
-			if (o->max_stay_days > 0 && end - start > o->max_stay_days)
-				end = start + o->max_stay_days;
-			int dist = maxt == 0 ? at_least_zero(w->distance)
-					     : ratio_points(w->distance, maxt - d, maxt);
+			sdate end;
 			struct match_cand cand = {
-				.score = dist + ratio_points(w->duration, end - start, wend - start) +
-					 affordability_points(w->affordability, o->charge_cents, income) +
-					 support_points(w->support, need_rank, o->support_level) + avail,
+				.score = packed_score(p, &v, o, d, &end),
 				.t1 = d, .t2 = o->id, .index = seen, .item = cell->offers[i],
 			};
 			if (heap.len == heap.cap && !better(&cand, &heap.items[0]))
 				continue;
-			if (!p->free_places || p->free_places(p->ctx, cell->offers[i], start, end) > 0)
+			if (!p->free_places || p->free_places(p->ctx, cell->offers[i], v.start, end) > 0)
 				match_heap_push(&heap, cand);
 		}
 	}
@@ -1172,4 +1211,33 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 	}
 	free(store);
 	return (int)m;
+}
+
+void match_scan_cells(const struct match_params *p, const struct match_youth *y,
+		      const struct match_cell cells[], size_t ncells,
+		      bool (*want)(void *ctx, const struct match_offer *o),
+		      void (*found)(void *ctx, const struct match_offer *o,
+				    const struct match_check *c, int score),
+		      void *ctx)
+{
+	struct youth_view v;
+	youth_view(p, y, &v);
+	for (size_t ci = 0; ci < ncells; ci++) {
+		const struct match_cell *cell = &cells[ci];
+		if (cell->min_km > 0 && (long long)floor(cell->min_km * 10) > v.maxt)
+			continue;
+		for (size_t i = 0; i < cell->n; i++) {
+			const struct match_packed *o = &cell->packed[i];
+			const struct match_offer *offer = cell->offers[i];
+			long long d;
+			if (!packed_rules(p, y, &v, o, &cell->xyz[3 * i], &d) || (want && !want(ctx, offer)))
+				continue;
+			struct match_check c = {.start = v.start, .distance_km = (double)d / 10, .age = v.age};
+			int score = packed_score(p, &v, o, d, &c.end);
+			c.free_places = p->free_places ? p->free_places(p->ctx, offer, c.start, c.end)
+						       : offer->capacity;
+			if (c.free_places > 0)
+				found(ctx, offer, &c, score);
+		}
+	}
 }

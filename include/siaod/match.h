@@ -464,4 +464,19 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 		     const struct match_cell cells[], size_t ncells,
 		     size_t k, struct match_result out[]);
 
+/*
+ * Every offer of the cells (in any order) that y may take — every rule of
+ * match_eligible, free places included — for the planner's pairs: found()
+ * gets it with the check match_eligible would give and match_score's
+ * total. want() (NULL: every offer) is the caller's own filter (a
+ * département), asked after the cheap rules and the distance, before free
+ * places, the one costly question.
+ */
+void match_scan_cells(const struct match_params *p, const struct match_youth *y,
+		      const struct match_cell cells[], size_t ncells,
+		      bool (*want)(void *ctx, const struct match_offer *o),
+		      void (*found)(void *ctx, const struct match_offer *o,
+				    const struct match_check *c, int score),
+		      void *ctx);
+
 #endif

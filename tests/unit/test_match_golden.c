@@ -312,6 +312,58 @@ static char *answers(const struct inventory *inv)
 	return text;
 }
 
+/* What match_scan_cells found for one young person. */
+struct found {
+	const struct match_offer *o[NOFFERS];
+	struct match_check c[NOFFERS];
+	int score[NOFFERS];
+	size_t n;
+};
+
+static void on_found(void *ctx, const struct match_offer *o, const struct match_check *c, int score)
+{
+	struct found *f = ctx;
+	if (f->n < NOFFERS) {
+		f->o[f->n] = o;
+		f->c[f->n] = *c;
+		f->score[f->n] = score;
+	}
+	f->n++;
+}
+
+/* Odd ids only: a filter the scan must apply. */
+static bool odd_only(void *ctx, const struct match_offer *o)
+{
+	(void)ctx;
+	return o->id % 2 == 1;
+}
+
+/* The planner's scan against match_eligible and match_score, offer by offer. */
+static void scan_agrees(const struct match_params *p, const struct match_youth *y,
+			const struct match_offer **near, size_t n,
+			const struct match_cell *cells, size_t nc, struct found *f)
+{
+	f->n = 0;
+	match_scan_cells(p, y, cells, nc, odd_only, on_found, f);
+	size_t want = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct match_check c;
+		if (near[i]->id % 2 == 0 || match_eligible(p, y, near[i], &c) != MATCH_OK)
+			continue;
+		want++;
+		size_t j = 0;
+		while (j < f->n && f->o[j] != near[i])
+			j++;
+		CHECK(j < f->n);
+		if (j == f->n)
+			continue;
+		CHECK_INT(f->score[j], match_score(p, y, near[i], NULL));
+		CHECK(f->c[j].start == c.start && f->c[j].end == c.end && f->c[j].age == c.age &&
+		      f->c[j].distance_km == c.distance_km && f->c[j].free_places == c.free_places);
+	}
+	CHECK_INT(f->n, want);
+}
+
 /* The index's ranking (cells nearest first, early stop) against the plain
  * one over every offer within reach, for every tenth young person, at the
  * edges of k too: same offers, same order, same scores. */
@@ -324,10 +376,11 @@ static void cells_agree(const struct inventory *inv)
 	const struct match_offer **near = malloc(NOFFERS * sizeof *near);
 	struct match_cell *cells = malloc(20000 * sizeof *cells);
 	struct match_result *a = malloc(60 * sizeof *a), *b = malloc(60 * sizeof *b);
-	CHECK(near && cells && a && b);
+	struct found *f = malloc(sizeof *f);
+	CHECK(near && cells && a && b && f);
 	static const size_t ks[] = {1, 3, 10, 60};
 	int compared = 0;
-	for (int64_t id = 1; near && cells && a && b && id <= NYOUTH; id += 10) {
+	for (int64_t id = 1; near && cells && a && b && f && id <= NYOUTH; id += 10) {
 		const struct inv_youth *y = inventory_youth(inv, id);
 		struct match_params p = inventory_match_params(&cfg, day, DATE_NONE);
 		if (id % 30 == 1)
@@ -347,12 +400,15 @@ static void cells_agree(const struct inventory *inv)
 			CHECK(a[i].check.distance_km == b[i].check.distance_km);
 			CHECK_INT(a[i].check.free_places, b[i].check.free_places);
 		}
+		if (id % 50 == 1)
+			scan_agrees(&p, &y->m, near, n, cells, nc, f);
 		compared++;
 	}
 	fprintf(stderr, "cells vs offers: %d rankings compared\n", compared);
 	CHECK(compared > 0);
 	free(near);
 	free(cells);
+	free(f);
 	free(a);
 	free(b);
 	config_free(&cfg);
