@@ -107,6 +107,11 @@ static json_t *porteur_view(const struct match_youth *y, sdate today)
 			 "support_need", match_support_code(y->support_need));
 }
 
+static bool followed(void *ctx, const struct match_youth *y)
+{
+	return auth_has_departement(ctx, ((const struct inv_youth *)y)->departement);
+}
+
 void api_offer_candidates(struct req *r)
 {
 	struct app *app = r->app;
@@ -123,28 +128,32 @@ void api_offer_candidates(struct req *r)
 	if (!limit_param(r, &k))
 		return;
 	struct match_params p = params_for(r);
-	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
-	const struct match_youth **cands = malloc((n + 1) * sizeof *cands);
+	/* the youth grid's cells nearest first, read until no farther young
+	 * person can make the top k */
+	struct match_scratch *s = &app->scratch;
+	double reach;
+	size_t nc;
+	while ((nc = inventory_youth_cells(app->inv, o->m.lat, o->m.lon, s->ycells, s->nycells, &reach)) >
+	       s->nycells) {
+		struct match_ycell *grown = realloc(s->ycells, 2 * nc * sizeof *grown);
+		if (!grown) {
+			req_problem(r, 503, "out-of-memory", "try again");
+			return;
+		}
+		s->ycells = grown;
+		s->nycells = 2 * nc;
+	}
 	struct match_result *res = malloc(k * sizeof *res);
-	if (!cands || !res) {
-		free(cands);
-		free(res);
+	if (!res) {
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, cands, n);
 	/* a referent ranks only the young people it follows */
-	if (r->who.role == ROLE_REFERENT) {
-		size_t kept = 0;
-		for (size_t i = 0; i < n; i++)
-			if (auth_has_departement(&r->who, ((const struct inv_youth *)cands[i])->departement))
-				cands[kept++] = cands[i];
-		n = kept;
-	}
-	int got = match_rank_youth(&p, &o->m, cands, n, k, res, NULL);
+	int got = match_rank_youth_cells(&p, &o->m, s->ycells, nc, reach,
+					 r->who.role == ROLE_REFERENT ? followed : NULL, &r->who, k, res);
 	json_t *items = json_array();
 	for (int i = 0; i < got; i++) {
-		const struct match_youth *y = cands[res[i].index];
+		const struct match_youth *y = res[i].item;
 		json_t *item = porteur_view(y, p.today);
 		json_object_set_new(item, "youth_id", json_integer((json_int_t)y->id));
 		json_object_set_new(item, "score", json_integer(res[i].score));
@@ -154,7 +163,6 @@ void api_offer_candidates(struct req *r)
 		json_object_set_new(item, "reasons", reasons_json(&res[i]));
 		json_array_append_new(items, item);
 	}
-	free(cands);
 	free(res);
 	if (got < 0) {
 		json_decref(items);

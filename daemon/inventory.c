@@ -619,6 +619,38 @@ static int cmp_cell(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct ycells_out {
+	struct match_ycell *out;
+	size_t max, n;
+};
+
+static void ycell_visit(void *ctx, const struct grid_cell_ref *ref)
+{
+	struct ycells_out *c = ctx;
+	if (c->n < c->max)
+		c->out[c->n] = (struct match_ycell){
+			.youth = (const struct match_youth *const *)ref->items, .xyz = ref->xyz,
+			.n = ref->n, .min_km = ref->min_km};
+	c->n++;
+}
+
+static int cmp_ycell(const void *a, const void *b)
+{
+	double x = ((const struct match_ycell *)a)->min_km, y = ((const struct match_ycell *)b)->min_km;
+	return x < y ? -1 : x > y;
+}
+
+size_t inventory_youth_cells(const struct inventory *inv, double lat, double lon,
+			     struct match_ycell *out, size_t max, double *reach_km)
+{
+	struct ycells_out c = {out, max, 0};
+	*reach_km = inv->max_youth_km;
+	grid_cells_near(&inv->youth_grid, lat, lon, inv->max_youth_km, ycell_visit, &c);
+	if (c.n <= max)
+		qsort(out, c.n, sizeof *out, cmp_ycell);
+	return c.n;
+}
+
 size_t inventory_offer_cells(const struct inventory *inv, double lat, double lon, double radius_km,
 			     struct match_cell *out, size_t max)
 {

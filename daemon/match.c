@@ -1241,3 +1241,71 @@ void match_scan_cells(const struct match_params *p, const struct match_youth *y,
 		}
 	}
 }
+
+int match_rank_youth_cells(const struct match_params *p, const struct match_offer *o,
+			   const struct match_ycell cells[], size_t ncells, double reach_km,
+			   bool (*want)(void *ctx, const struct match_youth *y), void *ctx,
+			   size_t k, struct match_result out[])
+{
+	size_t total = 0;
+	for (size_t c = 0; c < ncells; c++)
+		total += cells[c].n;
+	struct match_cand *store = cand_storage(&k, total);
+	if (!store)
+		return -1;
+	struct match_heap heap;
+	match_heap_init(&heap, store, k);
+	const struct match_weights *w = &p->weights;
+	/* A young person's distance points grow with their own reach, none of
+	 * which passes reach_km; every other factor at its best. */
+	long long reach = max_tenths(reach_km);
+	int rest = at_least_zero(w->duration) + at_least_zero(w->affordability) +
+		   at_least_zero(w->support) + at_least_zero(w->availability);
+	/* the grid's straight-line prefilter (grid_near), same margin */
+	const double rad = PI / 180.0;
+	double pv[3] = {cos(o->lat * rad) * cos(o->lon * rad), cos(o->lat * rad) * sin(o->lon * rad),
+			sin(o->lat * rad)};
+	double theta = (reach_km + 0.2) * (1 + 1e-6) / EARTH_RADIUS_KM;
+	double chord = theta >= PI || isnan(theta) ? 2.0 : 2 * sin(theta / 2);
+	double chord2 = chord * chord;
+	size_t seen = 0;
+	for (size_t ci = 0; ci < ncells && heap.cap > 0; ci++) {
+		const struct match_ycell *cell = &cells[ci];
+		long long near = cell->min_km > 0 ? (long long)floor(cell->min_km * 10) : 0;
+		if (near > reach)
+			break;
+		if (heap.len == heap.cap) {
+			/* a tie on the score may still win on priority: only a
+			 * lower best stops */
+			int best = rest + (reach == 0 ? at_least_zero(w->distance)
+						      : ratio_points(w->distance, reach - near, reach));
+			if (best < heap.items[0].score)
+				break;
+		}
+		for (size_t i = 0; i < cell->n; i++, seen++) {
+			const struct match_youth *y = cell->youth[i];
+			const double *v = &cell->xyz[3 * i];
+			double dx = v[0] - pv[0], dy = v[1] - pv[1], dz = v[2] - pv[2];
+			if (dx * dx + dy * dy + dz * dz > chord2 || (want && !want(ctx, y)) ||
+			    match_eligible(p, y, o, NULL) != MATCH_OK)
+				continue;
+			match_heap_push(&heap, (struct match_cand){
+				.score = match_score(p, y, o, NULL),
+				.t1 = -(int64_t)match_priority(y, p->today),
+				.t2 = y->id, .index = seen, .item = y,
+			});
+		}
+	}
+	size_t m = match_heap_finish(&heap);
+	for (size_t j = 0; j < m; j++) {
+		const struct match_youth *y = store[j].item;
+		struct match_result *res = &out[j];
+		res->index = store[j].index;
+		res->item = y;
+		res->priority = match_priority(y, p->today);
+		match_eligible(p, y, o, &res->check);
+		res->score = match_score(p, y, o, res->factors);
+	}
+	free(store);
+	return (int)m;
+}

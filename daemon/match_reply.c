@@ -15,6 +15,7 @@ void match_scratch_free(struct match_scratch *s)
 {
 	free(s->buf);
 	free(s->cells);
+	free(s->ycells);
 	jsonw_free(&s->text);
 	*s = (struct match_scratch){0};
 }

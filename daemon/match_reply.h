@@ -27,6 +27,8 @@ struct match_scratch {
 	struct match_cell *cells;   /* cells of a ranking */
 	size_t ncells;
 	struct jsonw text;          /* the reply being written */
+	struct match_ycell *ycells; /* cells of a ranking of young people */
+	size_t nycells;
 };
 void match_scratch_free(struct match_scratch *s);
 

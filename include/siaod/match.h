@@ -464,6 +464,29 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 		     const struct match_cell cells[], size_t ncells,
 		     size_t k, struct match_result out[]);
 
+/* A cell of young people (the youth grid's): n of them, xyz[3i..] the unit
+ * vector of youth[i]'s wished place, min_km as in match_cell. */
+struct match_ycell {
+	const struct match_youth *const *youth;
+	const double *xyz;
+	size_t n;
+	double min_km;
+};
+
+/*
+ * The k best eligible young people for an offer over cells given nearest
+ * first: the results of match_rank_youth over the young people of the
+ * cells within reach_km of the offer (the largest max_distance_km among
+ * them: none farther can take it) that want() accepts (NULL: all), but a
+ * cell is not read once no young person at its distance can beat the k-th
+ * score kept. out[i].item is the young person. Returns the number of
+ * results, or -1 when out of memory.
+ */
+int match_rank_youth_cells(const struct match_params *p, const struct match_offer *o,
+			   const struct match_ycell cells[], size_t ncells, double reach_km,
+			   bool (*want)(void *ctx, const struct match_youth *y), void *ctx,
+			   size_t k, struct match_result out[]);
+
 /*
  * Every offer of the cells (in any order) that y may take — every rule of
  * match_eligible, free places included — for the planner's pairs: found()

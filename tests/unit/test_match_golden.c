@@ -414,6 +414,65 @@ static void cells_agree(const struct inventory *inv)
 	config_free(&cfg);
 }
 
+/* Young people of the first five towns' départements only: a referent's. */
+static bool first_towns(void *ctx, const struct match_youth *y)
+{
+	(void)ctx;
+	const char *dep = ((const struct inv_youth *)y)->departement;
+	return dep[0] == '0' && dep[1] >= '1' && dep[1] <= '5';
+}
+
+/* The candidates of an offer through the youth grid's cells against
+ * match_rank_youth over every waiting young person within reach. */
+static void youth_cells_agree(const struct inventory *inv)
+{
+	struct config cfg;
+	config_defaults(&cfg);
+	char day[11];
+	date_format(today, day);
+	const struct match_youth **near = malloc(NYOUTH * sizeof *near);
+	struct match_ycell *cells = malloc(20000 * sizeof *cells);
+	struct match_result *a = malloc(50 * sizeof *a), *b = malloc(50 * sizeof *b);
+	CHECK(near && cells && a && b);
+	static const size_t ks[] = {1, 10, 50};
+	int compared = 0;
+	for (int64_t id = 1; near && cells && a && b && id <= NOFFERS; id += 40) {
+		const struct inv_offer *o = inventory_offer(inv, id);
+		struct match_params p = inventory_match_params(&cfg, day, DATE_NONE);
+		bool filter = id % 3 == 0;
+		size_t n = inventory_youth_near(inv, o->m.lat, o->m.lon, near, NYOUTH);
+		double reach;
+		size_t nc = inventory_youth_cells(inv, o->m.lat, o->m.lon, cells, 20000, &reach);
+		CHECK(n <= NYOUTH && nc <= 20000);
+		if (filter) {
+			size_t kept = 0;
+			for (size_t i = 0; i < n; i++)
+				if (first_towns(NULL, near[i]))
+					near[kept++] = near[i];
+			n = kept;
+		}
+		size_t k = ks[(size_t)id % 3];
+		int na = match_rank_youth(&p, &o->m, near, n, k, a, NULL);
+		int nb = match_rank_youth_cells(&p, &o->m, cells, nc, reach, filter ? first_towns : NULL,
+						NULL, k, b);
+		CHECK_INT(nb, na);
+		for (int i = 0; i < na && i < nb; i++) {
+			CHECK(near[a[i].index] == b[i].item);
+			CHECK_INT(a[i].score, b[i].score);
+			CHECK_INT(a[i].priority, b[i].priority);
+			CHECK(a[i].check.distance_km == b[i].check.distance_km);
+		}
+		compared += na > 0;
+	}
+	fprintf(stderr, "youth cells vs youth near: %d non-empty rankings compared\n", compared);
+	CHECK(compared > 100);
+	free(near);
+	free(cells);
+	free(a);
+	free(b);
+	config_free(&cfg);
+}
+
 static char *read_golden(void)
 {
 	FILE *f = popen("gzip -dc '" GOLDEN "'", "r");
@@ -481,8 +540,10 @@ int main(void)
 	make_youth(inv);
 	/* the daemon's handlers read snapshots */
 	struct inventory *snap = inventory_freeze(inv);
-	if (snap)
+	if (snap) {
 		cells_agree(snap);
+		youth_cells_agree(snap);
+	}
 	char *got = snap ? answers(snap) : NULL;
 	CHECK(got != NULL);
 	if (got && getenv("SIAOD_GOLDEN_RECORD")) {
