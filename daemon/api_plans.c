@@ -225,11 +225,15 @@ static void plan_compute(struct plan_job *job)
 		size_t nc;
 		while ((nc = inventory_offer_cells(inv, y->lat, y->lon, y->max_distance_km, cells, ncells)) > ncells) {
 			struct match_cell *grown = realloc(cells, 2 * nc * sizeof *grown);
-			if (!grown)
-				goto out;
+			if (!grown) {
+				ps.failed = true;
+				break;
+			}
 			cells = grown;
 			ncells = 2 * nc;
 		}
+		if (ps.failed)
+			break;
 		ps.person = i;
 		ps.prio = match_priority(y, pp->today);
 		match_scan_cells(pp, y, cells, nc, pair_wanted, pair_found, &ps);
@@ -238,8 +242,7 @@ static void plan_compute(struct plan_job *job)
 		if ((i & 63) == 0)
 			atomic_store(&job->progress, (int)(600LL * i / n));
 	}
-	edges = ps.edges;
-	ecap = ps.ecap;
+	edges = ps.edges;   /* perhaps grown: its owner again, even on failure */
 	ne = ps.ne;
 	if (ps.failed)
 		goto out;

@@ -116,8 +116,9 @@ void jsonw_str(struct jsonw *w, const char *str)
 				o += len;
 				i += len;
 			} else {
-				memcpy(o, "\xef\xbf\xbd", 3);   /* U+FFFD */
-				o += 3;
+				*o++ = (char)0xef;   /* U+FFFD */
+				*o++ = (char)0xbf;
+				*o++ = (char)0xbd;
 				i++;
 			}
 			continue;
