@@ -399,8 +399,17 @@ say "    $C_RPS requests/s, p50 $C_P50 ms, p99 $C_P99 ms"
 PLAN_DEP=$(psql_db -At -c "SELECT departement FROM youth WHERE status = 'waiting' AND erased_at IS NULL
 	GROUP BY departement ORDER BY count(*) DESC LIMIT 1")
 say "(d) POST /v1/allocation-plans for département $PLAN_DEP"
-PLAN_T=$(curl -s -o "$TMP/plan.json" -w '%{time_total}' -H "Authorization: Bearer $TOKEN" \
-	-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans")
+# Plans run in a worker thread: a 202 with the plan "running" is polled
+# until it is done; the time is from the POST to the last answer.
+PLAN_T0=$(now)
+curl -s -o "$TMP/plan.json" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans"
+PLAN_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$TMP/plan.json" 2>/dev/null || true)
+while [[ -n $PLAN_ID ]] && grep -q '"status": *"running"' "$TMP/plan.json"; do
+	sleep 0.1
+	curl -s -o "$TMP/plan.json" -H "Authorization: Bearer $TOKEN" "$BASE/v1/allocation-plans/$PLAN_ID"
+done
+PLAN_T=$(elapsed "$PLAN_T0" "$(now)")
 PLAN_LINE=$(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
