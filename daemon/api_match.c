@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/buffer.h>
 
 #include "api.h"
 #include "app.h"
 #include "inventory.h"
+#include "match_reply.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
 
@@ -18,36 +20,6 @@ static json_t *date_json(sdate d);
 static struct match_params params_for(struct req *r)
 {
 	return inventory_match_params(&r->app->cfg, r->today, DATE_NONE);
-}
-
-/* explain=1: what would change the answer (see match_explain_hints), in
- * plain members: the offer (id, label) and the figure to act on. */
-static json_t *hints_json(const struct match_hints *h, const struct match_offer **cands)
-{
-	json_t *j = json_object();
-	const struct inv_offer *o;
-	if (h->distance_index != MATCH_NO_HINT) {
-		o = (const struct inv_offer *)cands[h->distance_index];
-		json_object_set_new(j, "distance", json_pack("{s:I, s:s, s:f}", "offer_id", (json_int_t)o->m.id,
-			"label", o->label ? o->label : "", "distance_km", h->distance_km));
-	} else {
-		json_object_set_new(j, "distance", json_null());
-	}
-	if (h->age_index != MATCH_NO_HINT) {
-		o = (const struct inv_offer *)cands[h->age_index];
-		json_object_set_new(j, "age", json_pack("{s:I, s:s, s:o}", "offer_id", (json_int_t)o->m.id,
-			"label", o->label ? o->label : "", "old_enough_on", date_json(h->age_date)));
-	} else {
-		json_object_set_new(j, "age", json_null());
-	}
-	if (h->free_index != MATCH_NO_HINT) {
-		o = (const struct inv_offer *)cands[h->free_index];
-		json_object_set_new(j, "no_free_place", json_pack("{s:I, s:s, s:o}", "offer_id", (json_int_t)o->m.id,
-			"label", o->label ? o->label : "", "free_from", date_json(h->free_date)));
-	} else {
-		json_object_set_new(j, "no_free_place", json_null());
-	}
-	return j;
 }
 
 static json_t *date_json(sdate d)
@@ -80,35 +52,6 @@ static bool limit_param(struct req *r, size_t *k)
 	return ok;
 }
 
-/* The offers a ranking looks at, in a buffer the app keeps from request to
- * request (one thread), grown when a search finds more than it holds: one
- * walk of the grid per request, no allocation once warm. */
-static const struct match_offer **candidate_offers(struct app *app, const struct inv_youth *y,
-						   bool all, size_t *n)
-{
-	if (!app->scratch) {
-		app->scratch = malloc(1024 * sizeof *app->scratch);
-		if (!app->scratch)
-			return NULL;
-		app->scratch_cap = 1024;
-	}
-	for (;;) {
-		const struct match_offer **buf = (const struct match_offer **)app->scratch;
-		size_t got = all ? inventory_all_offers(app->inv, buf, app->scratch_cap)
-				 : inventory_offers_near(app->inv, y->m.lat, y->m.lon, y->m.max_distance_km,
-							 buf, app->scratch_cap);
-		if (got <= app->scratch_cap) {
-			*n = got;
-			return buf;
-		}
-		const void **grown = realloc(app->scratch, 2 * got * sizeof *grown);
-		if (!grown)
-			return NULL;
-		app->scratch = grown;
-		app->scratch_cap = 2 * got;
-	}
-}
-
 void api_youth_matches(struct req *r)
 {
 	struct app *app = r->app;
@@ -132,52 +75,15 @@ void api_youth_matches(struct req *r)
 	}
 	const char *ex = req_query(r, "explain");
 	bool explain = ex && (strcmp(ex, "1") == 0 || strcmp(ex, "true") == 0);
-
-	/* explain counts every offer of the country under its first failed rule;
-	 * otherwise only the grid cells within reach are looked at. */
-	size_t n;
-	const struct match_offer **cands = candidate_offers(app, y, explain, &n);
-	struct match_result *res = malloc(k * sizeof *res);
-	if (!cands || !res) {
-		free(res);
+	struct evbuffer *buf = evbuffer_new();
+	if (!buf || match_reply_offers(app->inv, y, &p, k, explain, &app->scratch, buf) != 0) {
+		if (buf)
+			evbuffer_free(buf);
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	size_t excluded[MATCH_RULE_COUNT];
-	int got = match_rank_offers(&p, &y->m, cands, n, k, res, explain ? excluded : NULL);
-
-	json_t *items = json_array();
-	for (int i = 0; i < got; i++) {
-		const struct inv_offer *o = (const struct inv_offer *)cands[res[i].index];
-		json_t *item = json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:i, s:o, s:o, s:o}",
-			"offer_id", (json_int_t)o->m.id, "label", o->label ? o->label : "",
-			"kind", match_kind_code(o->m.kind), "porteur_id", (json_int_t)o->m.porteur_id,
-			"departement", o->departement, "distance_km", res[i].check.distance_km,
-			"score", res[i].score, "free_places", res[i].check.free_places,
-			"start_date", date_json(res[i].check.start), "end_date", date_json(res[i].check.end),
-			"reasons", reasons_json(&res[i]));
-		json_object_set_new(item, "to_reconfirm", json_boolean(match_offer_to_reconfirm(&p, &o->m)));
-		json_array_append_new(items, item);
-	}
-	json_t *body = json_pack("{s:I, s:o, s:n}", "youth_id", (json_int_t)y->m.id, "items", items,
-				 "next_cursor");
-	if (explain) {
-		json_t *ex_obj = json_object();
-		for (int rule = 0; rule < MATCH_RULE_COUNT; rule++)
-			json_object_set_new(ex_obj, match_rule_code(rule), json_integer((json_int_t)excluded[rule]));
-		json_object_set_new(body, "excluded", ex_obj);
-		json_object_set_new(body, "offers_considered", json_integer((json_int_t)n));
-		struct match_hints hints;
-		match_explain_hints(&p, &y->m, cands, n, &hints);
-		json_object_set_new(body, "hints", hints_json(&hints, cands));
-	}
-	free(res);
-	if (got < 0) {
-		json_decref(body);
-		req_problem(r, 503, "out-of-memory", "try again");
-		return;
-	}
-	req_reply_json(r, 200, body);
+	req_reply_buffer(r, 200, "application/json", buf);
+	evbuffer_free(buf);
 }
 
 static const char *age_band(const struct match_youth *y, sdate today)
@@ -201,6 +107,11 @@ static json_t *porteur_view(const struct match_youth *y, sdate today)
 			 "support_need", match_support_code(y->support_need));
 }
 
+static bool followed(void *ctx, const struct match_youth *y)
+{
+	return auth_has_departement(ctx, ((const struct inv_youth *)y)->departement);
+}
+
 void api_offer_candidates(struct req *r)
 {
 	struct app *app = r->app;
@@ -217,28 +128,32 @@ void api_offer_candidates(struct req *r)
 	if (!limit_param(r, &k))
 		return;
 	struct match_params p = params_for(r);
-	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
-	const struct match_youth **cands = malloc((n + 1) * sizeof *cands);
+	/* the youth grid's cells nearest first, read until no farther young
+	 * person can make the top k */
+	struct match_scratch *s = &app->scratch;
+	double reach;
+	size_t nc;
+	while ((nc = inventory_youth_cells(app->inv, o->m.lat, o->m.lon, s->ycells, s->nycells, &reach)) >
+	       s->nycells) {
+		struct match_ycell *grown = realloc(s->ycells, 2 * nc * sizeof *grown);
+		if (!grown) {
+			req_problem(r, 503, "out-of-memory", "try again");
+			return;
+		}
+		s->ycells = grown;
+		s->nycells = 2 * nc;
+	}
 	struct match_result *res = malloc(k * sizeof *res);
-	if (!cands || !res) {
-		free(cands);
-		free(res);
+	if (!res) {
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, cands, n);
 	/* a referent ranks only the young people it follows */
-	if (r->who.role == ROLE_REFERENT) {
-		size_t kept = 0;
-		for (size_t i = 0; i < n; i++)
-			if (auth_has_departement(&r->who, ((const struct inv_youth *)cands[i])->departement))
-				cands[kept++] = cands[i];
-		n = kept;
-	}
-	int got = match_rank_youth(&p, &o->m, cands, n, k, res, NULL);
+	int got = match_rank_youth_cells(&p, &o->m, s->ycells, nc, reach,
+					 r->who.role == ROLE_REFERENT ? followed : NULL, &r->who, k, res);
 	json_t *items = json_array();
 	for (int i = 0; i < got; i++) {
-		const struct match_youth *y = cands[res[i].index];
+		const struct match_youth *y = res[i].item;
 		json_t *item = porteur_view(y, p.today);
 		json_object_set_new(item, "youth_id", json_integer((json_int_t)y->id));
 		json_object_set_new(item, "score", json_integer(res[i].score));
@@ -248,7 +163,6 @@ void api_offer_candidates(struct req *r)
 		json_object_set_new(item, "reasons", reasons_json(&res[i]));
 		json_array_append_new(items, item);
 	}
-	free(cands);
 	free(res);
 	if (got < 0) {
 		json_decref(items);

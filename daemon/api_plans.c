@@ -119,6 +119,53 @@ static int32_t column_of(const struct column_of *cols, int32_t m, const struct i
 	return c ? c->column : -1;
 }
 
+/* The pairs of one young person, as match_scan_cells finds them. */
+struct pair_scan {
+	const char *dep;
+	const struct column_of *col;
+	int32_t m;
+	sdate *last_end;
+	struct plan_edge *edges;
+	size_t ecap, ne;
+	int32_t person, ny;
+	int prio;
+	int32_t column;             /* of the offer pair_wanted accepted last */
+	bool failed;                /* out of memory */
+};
+
+/* The département's offers with a place free on the plan's day: their
+ * column, for pair_found, which comes next for the same offer. */
+static bool pair_wanted(void *ctx, const struct match_offer *o)
+{
+	struct pair_scan *ps = ctx;
+	if (strcmp(((const struct inv_offer *)o)->departement, ps->dep) != 0)
+		return false;
+	ps->column = column_of(ps->col, ps->m, (const struct inv_offer *)o);
+	return ps->column >= 0;
+}
+
+static void pair_found(void *ctx, const struct match_offer *o, const struct match_check *chk, int score)
+{
+	struct pair_scan *ps = ctx;
+	(void)o;
+	int32_t j = ps->column;
+	if (ps->failed)
+		return;
+	if (chk->end > ps->last_end[j])
+		ps->last_end[j] = chk->end;
+	if (ps->ne == ps->ecap) {
+		struct plan_edge *grown = realloc(ps->edges, 2 * ps->ecap * sizeof *grown);
+		if (!grown) {
+			ps->failed = true;
+			return;
+		}
+		ps->edges = grown;
+		ps->ecap *= 2;
+	}
+	ps->edges[ps->ne++] = (struct plan_edge){ps->person, j,
+		plan_weight(score, ps->prio, ps->ny, MAX_PRIORITY)};
+}
+
 /* In a worker thread: the plan as JSON text into run->plan (NULL when out
  * of memory). Reads only run->snap and run's inputs. Progress: pairs
  * built 0–600 ‰, solved 800 ‰, explained up to 1000 ‰. */
@@ -140,11 +187,12 @@ static void plan_compute(struct plan_job *job)
 	sdate *last_end = malloc((no + 1) * sizeof *last_end);
 	size_t ecap = 1024, ne = 0;
 	struct plan_edge *edges = malloc(ecap * sizeof *edges);
-	const struct match_offer **near = malloc((no + 1) * sizeof *near);
+	size_t ncells = 256;
+	struct match_cell *cells = malloc(ncells * sizeof *cells);
 	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	json_t *plan = NULL;
 	struct plan_result res = {0};
-	if (!all_y || !all_o || !ys || !os || !cap || !col || !last_end || !edges || !near || !pending)
+	if (!all_y || !all_o || !ys || !os || !cap || !col || !last_end || !edges || !cells || !pending)
 		goto out;
 	inventory_all_youth(inv, all_y, ny);
 	inventory_all_offers(inv, all_o, no);
@@ -168,34 +216,36 @@ static void plan_compute(struct plan_job *job)
 		}
 	}
 	qsort(col, (size_t)m, sizeof *col, cmp_column_of);
-	/* Eligible pairs, through the offer grid around each young person. */
+	/* Eligible pairs, through the offer grid's cells around each young
+	 * person (offers packed by value: see match_scan_cells). */
+	struct pair_scan ps = {.dep = dep, .col = col, .m = m, .last_end = last_end,
+			       .edges = edges, .ecap = ecap, .ny = n};
 	for (int32_t i = 0; i < n; i++) {
 		const struct match_youth *y = &ys[i]->m;
-		size_t k = inventory_offers_near(inv, y->lat, y->lon, y->max_distance_km, near, no);
-		int prio = match_priority(y, pp->today);
-		for (size_t c = 0; c < k && c < no; c++) {
-			const struct inv_offer *o = (const struct inv_offer *)near[c];
-			struct match_check chk;
-			if (strcmp(o->departement, dep) != 0 || match_eligible(pp, y, &o->m, &chk) != MATCH_OK)
-				continue;
-			int32_t j = column_of(col, m, o);
-			if (j < 0)
-				continue; /* no place free on that day */
-			if (chk.end > last_end[j])
-				last_end[j] = chk.end;
-			if (ne == ecap) {
-				struct plan_edge *grown = realloc(edges, 2 * ecap * sizeof *edges);
-				if (!grown)
-					goto out;
-				edges = grown;
-				ecap *= 2;
+		size_t nc;
+		while ((nc = inventory_offer_cells(inv, y->lat, y->lon, y->max_distance_km, cells, ncells)) > ncells) {
+			struct match_cell *grown = realloc(cells, 2 * nc * sizeof *grown);
+			if (!grown) {
+				ps.failed = true;
+				break;
 			}
-			edges[ne++] = (struct plan_edge){i, j,
-				plan_weight(match_score(pp, y, &o->m, NULL), prio, n, MAX_PRIORITY)};
+			cells = grown;
+			ncells = 2 * nc;
 		}
+		if (ps.failed)
+			break;
+		ps.person = i;
+		ps.prio = match_priority(y, pp->today);
+		match_scan_cells(pp, y, cells, nc, pair_wanted, pair_found, &ps);
+		if (ps.failed)
+			break;
 		if ((i & 63) == 0)
 			atomic_store(&job->progress, (int)(600LL * i / n));
 	}
+	edges = ps.edges;   /* perhaps grown: its owner again, even on failure */
+	ne = ps.ne;
+	if (ps.failed)
+		goto out;
 	atomic_store(&job->progress, 600);
 	/* An offer gives the plan the places free for the longest stay asked
 	 * of it: never more young people than its places can take, whatever
@@ -277,7 +327,7 @@ out:
 	free(col);
 	free(last_end);
 	free(edges);
-	free(near);
+	free(cells);
 	/* done reading: the snapshot may go as soon as the loop swaps it */
 	inventory_release(run->snap);
 	run->snap = NULL;

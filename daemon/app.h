@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "match_reply.h"
 
 struct event_base;
 struct event;
@@ -59,6 +60,7 @@ struct app {
 	struct notifier *notify;          /* people's notification mails, see notify.h */
 	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
 	size_t scratch_cap;
+	struct match_scratch scratch;     /* room of one ranking, reused (api_match.c) */
 	int inflight;                     /* requests accepted and not yet answered */
 	struct req *requests_inflight;    /* their list, to orphan them at exit */
 	bool draining;                    /* SIGTERM received */

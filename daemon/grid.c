@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Grid cells of 0.2 degree (about 22 km north-south): a 30 km search looks
- * at a dozen cells. */
-#define CELL_DEG 0.2
+/* Columns per row in a cell key: room for cells down to 0.0004 degree. */
+#define KEY_COLS ((int64_t)1 << 20)
 
 /* One grid: cell key → a vector of pointers, with each item's position as
  * a unit vector, so a search drops what is out of reach without touching
@@ -19,6 +18,7 @@ struct vec {
 	unsigned born;              /* the owner's epoch when it was made */
 	void **items;
 	double *xyz;                /* 3 per item */
+	unsigned char *payload;     /* payload_size bytes per item, or NULL */
 	int n, cap;
 };
 
@@ -37,17 +37,27 @@ static size_t hash64(int64_t k)
 }
 
 
-static int64_t cell_key(double lat, double lon)
+static double cell_deg(const struct grid *g)
 {
-	int64_t row = (int64_t)floor((lat + 90.0) / CELL_DEG);
-	int64_t col = (int64_t)floor((lon + 180.0) / CELL_DEG);
-	return row * 4096 + col + 1; /* never 0 */
+	return g->cell_deg > 0 ? g->cell_deg : GRID_CELL_DEG;
+}
+
+static int64_t key_of(int64_t row, int64_t col)
+{
+	return row * KEY_COLS + col + 1; /* never 0 */
+}
+
+static int64_t cell_key(const struct grid *g, double lat, double lon)
+{
+	int64_t row = (int64_t)floor((lat + 90.0) / cell_deg(g));
+	int64_t col = (int64_t)floor((lon + 180.0) / cell_deg(g));
+	return key_of(row, col);
 }
 
 static struct cell *grid_cell(struct grid *g, int64_t key, bool insert)
 {
 	if (insert && (g->used + 1) * 2 > g->cap) {
-		struct grid n = {0};
+		struct grid n = {.cell_deg = g->cell_deg, .payload_size = g->payload_size};
 		n.cap = g->cap ? g->cap * 2 : 1024;
 		n.cells = calloc(n.cap, sizeof *n.cells);
 		if (!n.cells)
@@ -92,6 +102,7 @@ void grid_free_vector(void *vector)
 		return;
 	free(v->items);
 	free(v->xyz);
+	free(v->payload);
 	free(v);
 }
 
@@ -108,12 +119,15 @@ static struct vec *own_vec(struct grid *g, struct cell *c)
 	if (v && v->n) {
 		n->items = malloc((size_t)v->n * sizeof *n->items);
 		n->xyz = malloc((size_t)v->n * 3 * sizeof *n->xyz);
-		if (!n->items || !n->xyz) {
+		n->payload = g->payload_size ? malloc((size_t)v->n * g->payload_size) : NULL;
+		if (!n->items || !n->xyz || (g->payload_size && !n->payload)) {
 			grid_free_vector(n);
 			return NULL;
 		}
 		memcpy(n->items, v->items, (size_t)v->n * sizeof *n->items);
 		memcpy(n->xyz, v->xyz, (size_t)v->n * 3 * sizeof *n->xyz);
+		if (g->payload_size)
+			memcpy(n->payload, v->payload, (size_t)v->n * g->payload_size);
 		n->n = n->cap = v->n;
 	}
 	if (v) {
@@ -126,9 +140,9 @@ static struct vec *own_vec(struct grid *g, struct cell *c)
 	return n;
 }
 
-int64_t grid_add(struct grid *g, double lat, double lon, void *item)
+int64_t grid_add(struct grid *g, double lat, double lon, void *item, const void *payload)
 {
-	int64_t key = cell_key(lat, lon);
+	int64_t key = cell_key(g, lat, lon);
 	struct cell *cell = grid_cell(g, key, true);
 	struct vec *c = cell ? own_vec(g, cell) : NULL;
 	if (!c)
@@ -143,8 +157,16 @@ int64_t grid_add(struct grid *g, double lat, double lon, void *item)
 		if (!xyz)
 			return 0;
 		c->xyz = xyz;
+		if (g->payload_size) {
+			unsigned char *pl = realloc(c->payload, (size_t)cap * g->payload_size);
+			if (!pl)
+				return 0;
+			c->payload = pl;
+		}
 		c->cap = cap;
 	}
+	if (g->payload_size)
+		memcpy(c->payload + (size_t)c->n * g->payload_size, payload, g->payload_size);
 	unit_vector(lat, lon, &c->xyz[3 * (size_t)c->n]);
 	c->items[c->n++] = item;
 	return key;
@@ -162,6 +184,9 @@ void grid_remove(struct grid *g, int64_t key, void *item)
 				return;  /* out of memory: the item stays, callers re-check what they find */
 			c->items[i] = c->items[--c->n];
 			memcpy(&c->xyz[3 * (size_t)i], &c->xyz[3 * (size_t)c->n], 3 * sizeof(double));
+			if (g->payload_size)
+				memcpy(c->payload + (size_t)i * g->payload_size,
+				       c->payload + (size_t)c->n * g->payload_size, g->payload_size);
 			return;
 		}
 }
@@ -178,6 +203,8 @@ int grid_clone(struct grid *dst, const struct grid *src)
 	dst->cap = src->cap;
 	dst->used = src->used;
 	dst->epoch = src->epoch;
+	dst->cell_deg = src->cell_deg;
+	dst->payload_size = src->payload_size;
 	return 0;
 }
 
@@ -194,6 +221,39 @@ void grid_free(struct grid *g)
 	free(g->cells);
 }
 
+/* The rows and columns of the cells a circle of radius_km around (lat, lon)
+ * may touch. */
+struct span {
+	int64_t r0, r1, c0, c1;
+	int64_t ncols;              /* around the globe, for the antimeridian */
+};
+
+static struct span cells_around(const struct grid *g, double lat, double lon, double radius_km)
+{
+	double cd = cell_deg(g);
+	double dlat = radius_km / 110.5 + cd;
+	double coslat = cos(fmin(89.0, fabs(lat) + dlat) * M_PI / 180.0);
+	double dlon = radius_km / (111.32 * fmax(coslat, 0.01)) + cd;
+	if (dlon > 180)
+		dlon = 180;
+	return (struct span){
+		.r0 = (int64_t)floor((lat - dlat + 90.0) / cd),
+		.r1 = (int64_t)floor((lat + dlat + 90.0) / cd),
+		.c0 = (int64_t)floor((lon - dlon + 180.0) / cd),
+		.c1 = (int64_t)floor((lon + dlon + 180.0) / cd),
+		.ncols = (int64_t)llround(360.0 / cd),
+	};
+}
+
+static const struct vec *vec_at(const struct grid *g, int64_t r, int64_t c, int64_t ncols)
+{
+	/* wrap around the antimeridian */
+	int64_t cc = ((c % ncols) + ncols) % ncols;
+	/* a lookup (insert false) never changes the grid */
+	const struct cell *cell = grid_cell((struct grid *)g, key_of(r, cc), false);
+	return cell && cell->v && cell->v->n ? cell->v : NULL;
+}
+
 /* The items of the cells that a circle of radius_km around (lat, lon)
  * touches, less those whose straight-line (chord) distance shows them out
  * of the circle: a superset of the items within radius_km, with a margin
@@ -206,23 +266,11 @@ size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 	double theta = (radius_km + 0.2) * (1 + 1e-6) / 6371.0;
 	double chord = theta >= M_PI ? 2.0 : 2 * sin(theta / 2);
 	double chord2 = chord * chord;
-	double dlat = radius_km / 110.5 + CELL_DEG;
-	double coslat = cos(fmin(89.0, fabs(lat) + dlat) * M_PI / 180.0);
-	double dlon = radius_km / (111.32 * fmax(coslat, 0.01)) + CELL_DEG;
-	if (dlon > 180)
-		dlon = 180;
-	int64_t r0 = (int64_t)floor((lat - dlat + 90.0) / CELL_DEG);
-	int64_t r1 = (int64_t)floor((lat + dlat + 90.0) / CELL_DEG);
-	int64_t c0 = (int64_t)floor((lon - dlon + 180.0) / CELL_DEG);
-	int64_t c1 = (int64_t)floor((lon + dlon + 180.0) / CELL_DEG);
+	struct span sp = cells_around(g, lat, lon, radius_km);
 	size_t n = 0;
-	for (int64_t r = r0; r <= r1; r++)
-		for (int64_t c = c0; c <= c1; c++) {
-			/* wrap around the antimeridian */
-			int64_t cc = ((c % 1800) + 1800) % 1800;
-			/* a lookup (insert false) never changes the grid */
-			const struct cell *cell = grid_cell((struct grid *)g, r * 4096 + cc + 1, false);
-			const struct vec *vec = cell ? cell->v : NULL;
+	for (int64_t r = sp.r0; r <= sp.r1; r++)
+		for (int64_t c = sp.c0; c <= sp.c1; c++) {
+			const struct vec *vec = vec_at(g, r, c, sp.ncols);
 			for (int i = 0; vec && i < vec->n; i++) {
 				const double *v = &vec->xyz[3 * (size_t)i];
 				double dx = v[0] - p[0], dy = v[1] - p[1], dz = v[2] - p[2];
@@ -236,3 +284,57 @@ size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 	return n;
 }
 
+static double haversine_km(double lat1, double lon1, double lat2, double lon2)
+{
+	const double rad = M_PI / 180.0;
+	double s_lat = sin((lat2 - lat1) * rad / 2);
+	double s_lon = sin((lon2 - lon1) * rad / 2);
+	double a = s_lat * s_lat + cos(lat1 * rad) * cos(lat2 * rad) * s_lon * s_lon;
+	return 2 * 6371.0 * asin(sqrt(fmin(1.0, a)));
+}
+
+/* A lower bound of the distance from (lat, lon) to any point of the cell
+ * [lat0, lat0 + cd) x [lon0, lon0 + cd): the distance to the cell's point
+ * of nearest latitude and longitude. On a sphere the true nearest point of
+ * a meridian edge lies a little poleward of that latitude, a second-order
+ * difference (under 10 m at 100 km); the margin covers it many times, and
+ * the rounding of distances to 0.1 km. */
+static double cell_min_km(double lat, double lon, double lat0, double lon0, double cd)
+{
+	double la = lat < lat0 ? lat0 : lat > lat0 + cd ? lat0 + cd : lat;
+	/* how far east of the west edge, around the globe */
+	double dl = fmod(fmod(lon - lon0, 360.0) + 360.0, 360.0);
+	double lo;
+	if (dl <= cd)
+		lo = lon;               /* within the cell's columns */
+	else if (dl - cd <= 360.0 - dl)
+		lo = lon0 + cd;         /* east of the cell: its east edge */
+	else
+		lo = lon0;              /* west of it: its west edge */
+	double km = haversine_km(lat, lon, la, lo);
+	km -= 0.5 + km * 0.01;
+	return km > 0 ? km : 0;
+}
+
+size_t grid_cells_near(const struct grid *g, double lat, double lon, double radius_km,
+		       void (*visit)(void *ctx, const struct grid_cell_ref *cell), void *ctx)
+{
+	double cd = cell_deg(g);
+	struct span sp = cells_around(g, lat, lon, radius_km);
+	size_t n = 0;
+	for (int64_t r = sp.r0; r <= sp.r1; r++)
+		for (int64_t c = sp.c0; c <= sp.c1; c++) {
+			const struct vec *vec = vec_at(g, r, c, sp.ncols);
+			if (!vec)
+				continue;
+			struct grid_cell_ref ref = {
+				.items = vec->items, .payload = vec->payload, .xyz = vec->xyz,
+				.n = (size_t)vec->n,
+				.min_km = cell_min_km(lat, lon, (double)r * cd - 90.0,
+						      (double)c * cd - 180.0, cd),
+			};
+			visit(ctx, &ref);
+			n++;
+		}
+	return n;
+}

@@ -19,17 +19,27 @@
 
 struct cell;
 
-/* Zero-initialised: an empty grid (epoch 0, no retire: vectors are freed at once). */
+/* Zero-initialised: an empty grid (epoch 0, no retire: vectors are freed at
+ * once, cells of GRID_CELL_DEG, no payload). cell_deg and payload_size are
+ * set before the first grid_add and never changed. */
 struct grid {
 	struct cell *cells;
 	size_t cap, used;
 	unsigned epoch;
 	void (*retire)(void *ctx, void *vector, unsigned born);
 	void *retire_ctx;
+	double cell_deg;            /* 0: GRID_CELL_DEG */
+	size_t payload_size;        /* bytes kept by value per item, beside its pointer */
 };
 
-/* Adds item at (lat, lon); returns its cell's key (never 0), 0 when out of memory. */
-int64_t grid_add(struct grid *g, double lat, double lon, void *item);
+/* Cells of 0.2 degree (about 22 km north-south): a 30 km search looks at a
+ * dozen cells. */
+#define GRID_CELL_DEG 0.2
+
+/* Adds item at (lat, lon), with a copy of payload_size bytes of payload
+ * (ignored without a payload size); returns its cell's key (never 0), 0 when
+ * out of memory. */
+int64_t grid_add(struct grid *g, double lat, double lon, void *item, const void *payload);
 void grid_remove(struct grid *g, int64_t key, void *item);
 /* The owner: its table and every vector it holds. */
 void grid_free(struct grid *g);
@@ -46,5 +56,22 @@ void grid_free_vector(void *vector);
  * means out was too small. */
 size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 		 const void **out, size_t max);
+
+/* One cell of a search, read in place: its items, their payloads (n of
+ * payload_size bytes, contiguous), their unit vectors (3 doubles each). */
+struct grid_cell_ref {
+	void *const *items;
+	const void *payload;
+	const double *xyz;
+	size_t n;
+	double min_km;              /* no point of the cell is nearer to the centre */
+};
+/* Calls visit for each non-empty cell that a circle of radius_km around
+ * (lat, lon) touches, in no particular order; min_km is a lower bound of
+ * the great-circle distance from the centre to any point of the cell, with
+ * a margin for the sphere and the rounding of distances to 0.1 km. Returns
+ * the number of cells visited. */
+size_t grid_cells_near(const struct grid *g, double lat, double lon, double radius_km,
+		       void (*visit)(void *ctx, const struct grid_cell_ref *cell), void *ctx);
 
 #endif

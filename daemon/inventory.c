@@ -19,6 +19,12 @@
 #include "config.h"
 #include "grid.h"
 
+/* Offer cells of 0.05 degree (about 5.5 km north-south): small enough that
+ * the nearest cells of a dense town hold a ranking's top 10 and the farther
+ * ones are skipped, large enough that a 30 km search looks up a few hundred
+ * cells at most. */
+#define OFFER_CELL_DEG 0.05
+
 /* id → pointer, open addressing over fixed chunks of slots, so that a
  * snapshot shares the chunks and a write copies only the one it touches;
  * ids are never 0. */
@@ -293,7 +299,9 @@ static struct inv_offer *own_offer(struct inventory *inv, void **slot)
 		return NULL;
 	if (o->grid_cell) {
 		grid_remove(&inv->offer_grid, o->grid_cell, o);
-		c->grid_cell = grid_add(&inv->offer_grid, c->m.lat, c->m.lon, c);
+		struct match_packed packed;
+		match_pack_offer(&c->m, &packed);
+		c->grid_cell = grid_add(&inv->offer_grid, c->m.lat, c->m.lon, c, &packed);
 	}
 	*slot = c;
 	retire(inv, o, offer_free_cb, o->epoch);
@@ -323,7 +331,7 @@ static struct inv_youth *own_youth(struct inventory *inv, void **slot)
 	c->m.declines = c->declines;
 	if (y->grid_cell) {
 		grid_remove(&inv->youth_grid, y->grid_cell, y);
-		c->grid_cell = grid_add(&inv->youth_grid, c->m.lat, c->m.lon, c);
+		c->grid_cell = grid_add(&inv->youth_grid, c->m.lat, c->m.lon, c, NULL);
 	}
 	*slot = c;
 	retire(inv, y, youth_free_cb, y->epoch);
@@ -340,6 +348,10 @@ struct inventory *inventory_new(int default_max_distance_km)
 	atomic_init(&inv->refs, 1);
 	inv->default_km = default_max_distance_km;
 	inv->offer_grid.retire = inv->youth_grid.retire = retire_vector;
+	/* Offers by value in small cells: a ranking reads the nearest cells
+	 * first and stops once no farther offer can make its top k. */
+	inv->offer_grid.cell_deg = OFFER_CELL_DEG;
+	inv->offer_grid.payload_size = sizeof(struct match_packed);
 	inv->offer_grid.retire_ctx = inv->youth_grid.retire_ctx = inv;
 	return inv;
 }
@@ -586,6 +598,69 @@ sdate inventory_next_free_cb(void *ctx, const struct match_offer *o, sdate from,
 
 /* ---------------------------------------------------------------- searches */
 
+struct cells_out {
+	struct match_cell *out;
+	size_t max, n;
+};
+
+static void cell_visit(void *ctx, const struct grid_cell_ref *ref)
+{
+	struct cells_out *c = ctx;
+	if (c->n < c->max)
+		c->out[c->n] = (struct match_cell){
+			.packed = ref->payload, .offers = (const struct match_offer *const *)ref->items,
+			.xyz = ref->xyz, .n = ref->n, .min_km = ref->min_km};
+	c->n++;
+}
+
+static int cmp_cell(const void *a, const void *b)
+{
+	double x = ((const struct match_cell *)a)->min_km, y = ((const struct match_cell *)b)->min_km;
+	return x < y ? -1 : x > y;
+}
+
+struct ycells_out {
+	struct match_ycell *out;
+	size_t max, n;
+};
+
+static void ycell_visit(void *ctx, const struct grid_cell_ref *ref)
+{
+	struct ycells_out *c = ctx;
+	if (c->n < c->max)
+		c->out[c->n] = (struct match_ycell){
+			.youth = (const struct match_youth *const *)ref->items, .xyz = ref->xyz,
+			.n = ref->n, .min_km = ref->min_km};
+	c->n++;
+}
+
+static int cmp_ycell(const void *a, const void *b)
+{
+	double x = ((const struct match_ycell *)a)->min_km, y = ((const struct match_ycell *)b)->min_km;
+	return x < y ? -1 : x > y;
+}
+
+size_t inventory_youth_cells(const struct inventory *inv, double lat, double lon,
+			     struct match_ycell *out, size_t max, double *reach_km)
+{
+	struct ycells_out c = {out, max, 0};
+	*reach_km = inv->max_youth_km;
+	grid_cells_near(&inv->youth_grid, lat, lon, inv->max_youth_km, ycell_visit, &c);
+	if (c.n <= max)
+		qsort(out, c.n, sizeof *out, cmp_ycell);
+	return c.n;
+}
+
+size_t inventory_offer_cells(const struct inventory *inv, double lat, double lon, double radius_km,
+			     struct match_cell *out, size_t max)
+{
+	struct cells_out c = {out, max, 0};
+	grid_cells_near(&inv->offer_grid, lat, lon, radius_km, cell_visit, &c);
+	if (c.n <= max)
+		qsort(out, c.n, sizeof *out, cmp_cell);
+	return c.n;
+}
+
 size_t inventory_offers_near(const struct inventory *inv, double lat, double lon, double radius_km,
 			     const struct match_offer **out, size_t max)
 {
@@ -684,7 +759,9 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 	o->label = label;
 	free(o->external_ref);
 	o->external_ref = ext;
-	o->grid_cell = grid_add(&inv->offer_grid, o->m.lat, o->m.lon, o);
+	struct match_packed packed;
+	match_pack_offer(&o->m, &packed);
+	o->grid_cell = grid_add(&inv->offer_grid, o->m.lat, o->m.lon, o, &packed);
 	return o->grid_cell ? 0 : -1;
 }
 
@@ -851,7 +928,7 @@ int inventory_put_youth(struct inventory *inv, const struct inv_youth *f)
 	y->waiting = y->status_waiting && !y->open_placement;
 	y->gen = inv->gen;
 	if (y->waiting && y->located) {
-		y->grid_cell = grid_add(&inv->youth_grid, y->m.lat, y->m.lon, y);
+		y->grid_cell = grid_add(&inv->youth_grid, y->m.lat, y->m.lon, y, NULL);
 		if (!y->grid_cell)
 			return -1;
 		if (y->m.max_distance_km > inv->max_youth_km)

@@ -133,6 +133,18 @@ struct match_params inventory_match_params(const struct config *c, const char *t
  * a return above max means out was too small. */
 size_t inventory_offers_near(const struct inventory *inv, double lat, double lon, double radius_km,
 			     const struct match_offer **out, size_t max);
+/* The offer grid's cells that come within radius_km of (lat, lon), nearest
+ * first, each read in place (offers by value, see match_rank_cells). Fills
+ * out (up to max) and returns the count; a return above max means out was
+ * too small. */
+size_t inventory_offer_cells(const struct inventory *inv, double lat, double lon, double radius_km,
+			     struct match_cell *out, size_t max);
+/* The youth grid's cells (waiting young people) that come within reach of
+ * (lat, lon) — the largest max_distance_km of a waiting young person, put
+ * in *reach_km — nearest first (see match_rank_youth_cells). Fills out (up
+ * to max) and returns the count, as inventory_offer_cells. */
+size_t inventory_youth_cells(const struct inventory *inv, double lat, double lon,
+			     struct match_ycell *out, size_t max, double *reach_km);
 /* Every offer, for explanations that must count the whole country. */
 size_t inventory_all_offers(const struct inventory *inv, const struct match_offer **out, size_t max);
 /* Every young person (waiting or not), for the planner. */

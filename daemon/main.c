@@ -447,7 +447,7 @@ static int cmd_serve(struct app *app)
 	session_free(app->sessions);
 	auth_free(app->auth);
 	ratelimit_free(app->ratelimit);
-	free(app->scratch);
+	match_scratch_free(&app->scratch);
 	inventory_refresh_free(app->refresh);
 	if (sigterm)
 		event_free(sigterm);

@@ -276,13 +276,18 @@ void match_period(const struct match_youth *y, const struct match_offer *o,
 
 /* ---- eligibility ---- */
 
+static bool age_in(bool rqth, int min_age, int max_age, int age)
+{
+	int lo = min_age > AGE_MIN ? min_age : AGE_MIN;
+	int hi = rqth ? AGE_MAX_RQTH : AGE_MAX;
+	if (max_age > 0 && max_age < hi)
+		hi = max_age;
+	return age >= lo && age <= hi;
+}
+
 static bool age_ok(const struct match_youth *y, const struct match_offer *o, int age)
 {
-	int lo = o->min_age > AGE_MIN ? o->min_age : AGE_MIN;
-	int hi = y->rqth ? AGE_MAX_RQTH : AGE_MAX;
-	if (o->max_age > 0 && o->max_age < hi)
-		hi = o->max_age;
-	return age >= lo && age <= hi;
+	return age_in(y->rqth, o->min_age, o->max_age, age);
 }
 
 static bool gender_ok(const struct match_youth *y, const struct match_offer *o)
@@ -309,11 +314,15 @@ static bool household_ok(const struct match_youth *y, const struct match_offer *
 	}
 }
 
+static bool open_between(bool open, sdate from, sdate until, sdate start)
+{
+	return open && (from == DATE_NONE || start >= from) &&
+	       (until == DATE_NONE || start <= until);
+}
+
 static bool open_on(const struct match_offer *o, sdate start)
 {
-	return o->open &&
-	       (o->available_from == DATE_NONE || start >= o->available_from) &&
-	       (o->available_until == DATE_NONE || start <= o->available_until);
+	return open_between(o->open, o->available_from, o->available_until, start);
 }
 
 /* ---- freshness and refusals ---- */
@@ -324,14 +333,18 @@ bool match_offer_to_reconfirm(const struct match_params *p, const struct match_o
 	       (long long)p->today - o->confirmed_on > p->reconfirm_days;
 }
 
-bool match_offer_stale(const struct match_params *p, const struct match_offer *o)
+static bool stale_since(const struct match_params *p, sdate confirmed_on)
 {
-	return p->reconfirm_days > 0 && o->confirmed_on != DATE_NONE &&
-	       (long long)p->today - o->confirmed_on > 2LL * p->reconfirm_days;
+	return p->reconfirm_days > 0 && confirmed_on != DATE_NONE &&
+	       (long long)p->today - confirmed_on > 2LL * p->reconfirm_days;
 }
 
-bool match_declined_recently(const struct match_params *p, const struct match_youth *y,
-			     const struct match_offer *o)
+bool match_offer_stale(const struct match_params *p, const struct match_offer *o)
+{
+	return stale_since(p, o->confirmed_on);
+}
+
+static bool declined_id(const struct match_params *p, const struct match_youth *y, int64_t id)
 {
 	if (p->refusal_cooldown_days <= 0 || y->ndeclines == 0)
 		return false;
@@ -339,14 +352,20 @@ bool match_declined_recently(const struct match_params *p, const struct match_yo
 	size_t lo = 0, hi = y->ndeclines;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (y->declines[mid].offer_id < o->id)
+		if (y->declines[mid].offer_id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == y->ndeclines || y->declines[lo].offer_id != o->id)
+	if (lo == y->ndeclines || y->declines[lo].offer_id != id)
 		return false;
 	return (long long)p->today - y->declines[lo].on < p->refusal_cooldown_days;
+}
+
+bool match_declined_recently(const struct match_params *p, const struct match_youth *y,
+			     const struct match_offer *o)
+{
+	return declined_id(p, y, o->id);
 }
 
 /* The rules in their documented order; free places are asked last because
@@ -617,31 +636,35 @@ static long long to_cents(double eur)
 	return eur > 1e9 ? 100000000000LL : llround(eur * 100);
 }
 
+/* Full up to the FULL rate, nothing from the NONE rate: points follow
+ * NONE% * income - charge over (NONE - FULL)% * income. */
+static int affordability_points(int weight, long long charge, long long income)
+{
+	if (charge == 0)
+		return weight < 0 ? 0 : weight;
+	if (income == 0)
+		return 0;
+	long long room = EFFORT_NONE_PCT * income - 100 * charge;
+	long long span = (EFFORT_NONE_PCT - EFFORT_FULL_PCT) * income;
+	return ratio_points(weight, room, span);
+}
+
 static int score_affordability(int weight, const struct match_youth *y,
 			       const struct match_offer *o, char *detail)
 {
 	long long charge = to_cents(o->monthly_charge_eur);
 	long long income = to_cents(y->monthly_income_eur);
-	char eur[32] = "";
-	if (detail)
-		format_euros(eur, charge);
-	if (charge == 0) {
-		if (detail)
-			snprintf(detail, MATCH_DETAIL_MAX, "sans charge mensuelle");
-		return weight < 0 ? 0 : weight;
-	}
-	if (income == 0) {
-		if (detail)
-			snprintf(detail, MATCH_DETAIL_MAX,
-				 "charge de %s par mois sans ressources déclarées", eur);
-		return 0;
-	}
-	/* Full up to the FULL rate, nothing from the NONE rate: points follow
-	 * NONE% * income - charge over (NONE - FULL)% * income. */
-	long long room = EFFORT_NONE_PCT * income - 100 * charge;
-	long long span = (EFFORT_NONE_PCT - EFFORT_FULL_PCT) * income;
-	int points = ratio_points(weight, room, span);
-	if (detail)
+	int points = affordability_points(weight, charge, income);
+	if (!detail)
+		return points;
+	char eur[32];
+	format_euros(eur, charge);
+	if (charge == 0)
+		snprintf(detail, MATCH_DETAIL_MAX, "sans charge mensuelle");
+	else if (income == 0)
+		snprintf(detail, MATCH_DETAIL_MAX,
+			 "charge de %s par mois sans ressources déclarées", eur);
+	else
 		snprintf(detail, MATCH_DETAIL_MAX,
 			 "charge de %s par mois, taux d'effort de %lld %%", eur,
 			 (100 * charge + income / 2) / income);
@@ -671,16 +694,21 @@ static int effective_need(const struct match_youth *y)
 	return need;
 }
 
+/* Quarters of the weight by (offer level - need): more support than
+ * needed costs a place someone else needs, less risks the stay. */
+static int support_points(int weight, int need, int level)
+{
+	static const int quarters[] = {0, 1, 4, 3, 2};   /* index diff + 2 */
+	return ratio_points(weight, quarters[level - need + 2], 4);
+}
+
 static int score_support(int weight, const struct match_youth *y,
 			 const struct match_offer *o, char *detail)
 {
 	static const char *const label[] = {"léger", "standard", "intensif"};
-	/* Quarters of the weight by (offer level - need): more support than
-	 * needed costs a place someone else needs, less risks the stay. */
-	static const int quarters[] = {0, 1, 4, 3, 2};   /* index diff + 2 */
 	int need = effective_need(y);
 	int level = support_rank(o->support_level);
-	int points = ratio_points(weight, quarters[level - need + 2], 4);
+	int points = support_points(weight, need, level);
 	if (detail)
 		snprintf(detail, MATCH_DETAIL_MAX, "accompagnement %s pour un besoin %s",
 			 label[level], label[need]);
@@ -934,6 +962,7 @@ int match_rank_offers(const struct match_params *p, const struct match_youth *y,
 		const struct match_offer *o = offers[store[j].index];
 		struct match_result *res = &out[j];
 		res->index = store[j].index;
+		res->item = o;
 		res->priority = 0;
 		match_eligible(p, y, o, &res->check);
 		res->score = match_score(p, y, o, res->factors);
@@ -974,6 +1003,305 @@ int match_rank_youth(const struct match_params *p, const struct match_offer *o,
 		const struct match_youth *y = youth[store[j].index];
 		struct match_result *res = &out[j];
 		res->index = store[j].index;
+		res->item = y;
+		res->priority = match_priority(y, p->today);
+		match_eligible(p, y, o, &res->check);
+		res->score = match_score(p, y, o, res->factors);
+	}
+	free(store);
+	return (int)m;
+}
+
+/* ---- ranking by cells ---- */
+
+/* Who an offer takes (match_packed.takes), against what a young person
+ * needs of it: the gender, household, pets and wheelchair rules as one
+ * mask test. */
+enum {
+	TAKES_FEMALE = 1u << 0,
+	TAKES_MALE = 1u << 1,
+	TAKES_OTHER = 1u << 2,      /* any other gender: only offers open to all */
+	TAKES_COUPLE = 1u << 3,
+	TAKES_CHILDREN = 1u << 4,
+	TAKES_PETS = 1u << 5,
+	TAKES_WHEELCHAIR = 1u << 6,
+};
+
+void match_pack_offer(const struct match_offer *o, struct match_packed *out)
+{
+	unsigned takes;
+	switch (o->gender) {
+	case MATCH_OFFER_GENDER_FEMALE:
+		takes = TAKES_FEMALE;
+		break;
+	case MATCH_OFFER_GENDER_MALE:
+		takes = TAKES_MALE;
+		break;
+	default:
+		takes = TAKES_FEMALE | TAKES_MALE | TAKES_OTHER;
+		break;
+	}
+	if (o->accepts_couples)
+		takes |= TAKES_COUPLE;
+	if (o->accepts_children)
+		takes |= TAKES_CHILDREN;
+	if (o->accepts_pets)
+		takes |= TAKES_PETS;
+	if (o->wheelchair_accessible)
+		takes |= TAKES_WHEELCHAIR;
+	*out = (struct match_packed){
+		.id = o->id, .lat = o->lat, .lon = o->lon,
+		.available_from = o->available_from, .available_until = o->available_until,
+		.confirmed_on = o->confirmed_on, .max_stay_days = o->max_stay_days,
+		.charge_cents = to_cents(o->monthly_charge_eur),
+		.min_age = o->min_age, .max_age = o->max_age,
+		.takes = (uint8_t)takes, .support_level = (uint8_t)support_rank(o->support_level),
+		.open = o->open, .has_capacity = o->capacity > 0,
+	};
+}
+
+/* What y needs of an offer, in match_packed.takes bits (gender_ok,
+ * household_ok, pets, wheelchair). */
+static unsigned youth_needs(const struct match_youth *y)
+{
+	unsigned need = y->gender == MATCH_GENDER_FEMALE ? TAKES_FEMALE
+			: y->gender == MATCH_GENDER_MALE ? TAKES_MALE : TAKES_OTHER;
+	if (y->household == MATCH_HOUSEHOLD_COUPLE)
+		need |= TAKES_COUPLE;
+	else if (y->household == MATCH_HOUSEHOLD_WITH_CHILDREN)
+		need |= TAKES_CHILDREN;
+	if (y->has_pets)
+		need |= TAKES_PETS;
+	if (y->needs & MATCH_NEED_WHEELCHAIR)
+		need |= TAKES_WHEELCHAIR;
+	return need;
+}
+
+static int at_least_zero(int v)
+{
+	return v > 0 ? v : 0;
+}
+
+/* What a ranking by cells works out once per young person (as
+ * rank_offers_fast does). */
+struct youth_view {
+	sdate start, wend;
+	int age;
+	long long maxt;             /* reach in 0.1 km */
+	int avail;                  /* availability points: the same for every offer */
+	unsigned need;              /* match_packed.takes bits needed */
+	int need_rank;
+	long long income;           /* cents */
+	double pv[3], chord2;       /* the grid's straight-line prefilter, same margin */
+};
+
+static void youth_view(const struct match_params *p, const struct match_youth *y,
+		       struct youth_view *v)
+{
+	v->start = p->on != DATE_NONE ? p->on : wished_start(y, p->today);
+	v->wend = date_add_months(v->start, wanted_months(y));
+	v->age = y->birth_date != DATE_NONE ? date_age_years(y->birth_date, v->start) : -1;
+	v->maxt = max_tenths(y->max_distance_km);
+	v->avail = score_availability(p->weights.availability, p, y, v->start, NULL);
+	v->need = youth_needs(y);
+	v->need_rank = effective_need(y);
+	v->income = to_cents(y->monthly_income_eur);
+	const double rad = PI / 180.0;
+	v->pv[0] = cos(y->lat * rad) * cos(y->lon * rad);
+	v->pv[1] = cos(y->lat * rad) * sin(y->lon * rad);
+	v->pv[2] = sin(y->lat * rad);
+	double theta = (y->max_distance_km + 0.2) * (1 + 1e-6) / EARTH_RADIUS_KM;
+	double chord = theta >= PI || isnan(theta) ? 2.0 : 2 * sin(theta / 2);
+	v->chord2 = chord * chord;
+}
+
+/* Every rule but free places, on the packed offer; *d gets the distance
+ * in 0.1 km when they pass. */
+static bool packed_rules(const struct match_params *p, const struct match_youth *y,
+			 const struct youth_view *v, const struct match_packed *o,
+			 const double *xyz, long long *d)
+{
+	if (!open_between(o->open, o->available_from, o->available_until, v->start) ||
+	    (o->takes & v->need) != v->need || !o->has_capacity ||
+	    !age_in(y->rqth, o->min_age, o->max_age, v->age))
+		return false;
+	double dx = xyz[0] - v->pv[0], dy = xyz[1] - v->pv[1], dz = xyz[2] - v->pv[2];
+	if (dx * dx + dy * dy + dz * dz > v->chord2)
+		return false;
+	*d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
+	return *d <= v->maxt && !declined_id(p, y, o->id) && !stale_since(p, o->confirmed_on);
+}
+
+/* match_score's total for a packed offer at distance d; *end gets the
+ * end of the period. */
+static int packed_score(const struct match_params *p, const struct youth_view *v,
+			const struct match_packed *o, long long d, sdate *end)
+{
+	const struct match_weights *w = &p->weights;
+	sdate e = v->wend;
+	if (o->max_stay_days > 0 && e - v->start > o->max_stay_days)
+		e = v->start + o->max_stay_days;
+	*end = e;
+	int dist = v->maxt == 0 ? at_least_zero(w->distance)
+				: ratio_points(w->distance, v->maxt - d, v->maxt);
+	return dist + ratio_points(w->duration, e - v->start, v->wend - v->start) +
+	       affordability_points(w->affordability, o->charge_cents, v->income) +
+	       support_points(w->support, v->need_rank, o->support_level) + v->avail;
+}
+
+int match_rank_cells(const struct match_params *p, const struct match_youth *y,
+		     const struct match_cell cells[], size_t ncells,
+		     size_t k, struct match_result out[])
+{
+	size_t total = 0;
+	for (size_t c = 0; c < ncells; c++)
+		total += cells[c].n;
+	struct match_cand *store = cand_storage(&k, total);
+	if (!store)
+		return -1;
+	struct match_heap heap;
+	match_heap_init(&heap, store, k);
+	struct youth_view v;
+	youth_view(p, y, &v);
+	const struct match_weights *w = &p->weights;
+	/* every factor but distance at its best: the bound of a cell */
+	int rest = at_least_zero(w->duration) + at_least_zero(w->affordability) +
+		   at_least_zero(w->support) + v.avail;
+	size_t seen = 0;
+	for (size_t ci = 0; ci < ncells && heap.cap > 0; ci++) {
+		const struct match_cell *cell = &cells[ci];
+		long long near = cell->min_km > 0 ? (long long)floor(cell->min_km * 10) : 0;
+		if (near > v.maxt)
+			break;      /* this cell and every later one out of reach */
+		if (heap.len == heap.cap) {
+			/* Nothing in this cell (nor farther) is nearer than `near`:
+			 * its best score cannot beat the k-th kept. A tie on the
+			 * score wins only by a smaller distance. */
+			int best = rest + (v.maxt == 0 ? at_least_zero(w->distance)
+						     : ratio_points(w->distance, v.maxt - near, v.maxt));
+			const struct match_cand *kth = &heap.items[0];
+			if (best < kth->score || (best == kth->score && near > kth->t1))
+				break;
+		}
+		for (size_t i = 0; i < cell->n; i++, seen++) {
+			const struct match_packed *o = &cell->packed[i];
+			long long d;
+			if (!packed_rules(p, y, &v, o, &cell->xyz[3 * i], &d))
+				continue;
+			sdate end;
+			struct match_cand cand = {
+				.score = packed_score(p, &v, o, d, &end),
+				.t1 = d, .t2 = o->id, .index = seen, .item = cell->offers[i],
+			};
+			if (heap.len == heap.cap && !better(&cand, &heap.items[0]))
+				continue;
+			if (!p->free_places || p->free_places(p->ctx, cell->offers[i], v.start, end) > 0)
+				match_heap_push(&heap, cand);
+		}
+	}
+	size_t m = match_heap_finish(&heap);
+	for (size_t j = 0; j < m; j++) {
+		const struct match_offer *o = store[j].item;
+		struct match_result *res = &out[j];
+		res->index = store[j].index;
+		res->item = o;
+		res->priority = 0;
+		match_eligible(p, y, o, &res->check);
+		res->score = match_score(p, y, o, res->factors);
+	}
+	free(store);
+	return (int)m;
+}
+
+void match_scan_cells(const struct match_params *p, const struct match_youth *y,
+		      const struct match_cell cells[], size_t ncells,
+		      bool (*want)(void *ctx, const struct match_offer *o),
+		      void (*found)(void *ctx, const struct match_offer *o,
+				    const struct match_check *c, int score),
+		      void *ctx)
+{
+	struct youth_view v;
+	youth_view(p, y, &v);
+	for (size_t ci = 0; ci < ncells; ci++) {
+		const struct match_cell *cell = &cells[ci];
+		if (cell->min_km > 0 && (long long)floor(cell->min_km * 10) > v.maxt)
+			continue;
+		for (size_t i = 0; i < cell->n; i++) {
+			const struct match_packed *o = &cell->packed[i];
+			const struct match_offer *offer = cell->offers[i];
+			long long d;
+			if (!packed_rules(p, y, &v, o, &cell->xyz[3 * i], &d) || (want && !want(ctx, offer)))
+				continue;
+			struct match_check c = {.start = v.start, .distance_km = (double)d / 10, .age = v.age};
+			int score = packed_score(p, &v, o, d, &c.end);
+			c.free_places = p->free_places ? p->free_places(p->ctx, offer, c.start, c.end)
+						       : offer->capacity;
+			if (c.free_places > 0)
+				found(ctx, offer, &c, score);
+		}
+	}
+}
+
+int match_rank_youth_cells(const struct match_params *p, const struct match_offer *o,
+			   const struct match_ycell cells[], size_t ncells, double reach_km,
+			   bool (*want)(void *ctx, const struct match_youth *y), void *ctx,
+			   size_t k, struct match_result out[])
+{
+	size_t total = 0;
+	for (size_t c = 0; c < ncells; c++)
+		total += cells[c].n;
+	struct match_cand *store = cand_storage(&k, total);
+	if (!store)
+		return -1;
+	struct match_heap heap;
+	match_heap_init(&heap, store, k);
+	const struct match_weights *w = &p->weights;
+	/* A young person's distance points grow with their own reach, none of
+	 * which passes reach_km; every other factor at its best. */
+	long long reach = max_tenths(reach_km);
+	int rest = at_least_zero(w->duration) + at_least_zero(w->affordability) +
+		   at_least_zero(w->support) + at_least_zero(w->availability);
+	/* the grid's straight-line prefilter (grid_near), same margin */
+	const double rad = PI / 180.0;
+	double pv[3] = {cos(o->lat * rad) * cos(o->lon * rad), cos(o->lat * rad) * sin(o->lon * rad),
+			sin(o->lat * rad)};
+	double theta = (reach_km + 0.2) * (1 + 1e-6) / EARTH_RADIUS_KM;
+	double chord = theta >= PI || isnan(theta) ? 2.0 : 2 * sin(theta / 2);
+	double chord2 = chord * chord;
+	size_t seen = 0;
+	for (size_t ci = 0; ci < ncells && heap.cap > 0; ci++) {
+		const struct match_ycell *cell = &cells[ci];
+		long long near = cell->min_km > 0 ? (long long)floor(cell->min_km * 10) : 0;
+		if (near > reach)
+			break;
+		if (heap.len == heap.cap) {
+			/* a tie on the score may still win on priority: only a
+			 * lower best stops */
+			int best = rest + (reach == 0 ? at_least_zero(w->distance)
+						      : ratio_points(w->distance, reach - near, reach));
+			if (best < heap.items[0].score)
+				break;
+		}
+		for (size_t i = 0; i < cell->n; i++, seen++) {
+			const struct match_youth *y = cell->youth[i];
+			const double *v = &cell->xyz[3 * i];
+			double dx = v[0] - pv[0], dy = v[1] - pv[1], dz = v[2] - pv[2];
+			if (dx * dx + dy * dy + dz * dz > chord2 || (want && !want(ctx, y)) ||
+			    match_eligible(p, y, o, NULL) != MATCH_OK)
+				continue;
+			match_heap_push(&heap, (struct match_cand){
+				.score = match_score(p, y, o, NULL),
+				.t1 = -(int64_t)match_priority(y, p->today),
+				.t2 = y->id, .index = seen, .item = y,
+			});
+		}
+	}
+	size_t m = match_heap_finish(&heap);
+	for (size_t j = 0; j < m; j++) {
+		const struct match_youth *y = store[j].item;
+		struct match_result *res = &out[j];
+		res->index = store[j].index;
+		res->item = y;
 		res->priority = match_priority(y, p->today);
 		match_eligible(p, y, o, &res->check);
 		res->score = match_score(p, y, o, res->factors);

@@ -375,6 +375,7 @@ struct match_cand {
 	int score;
 	int64_t t1, t2;
 	size_t index;               /* the caller's, e.g. into its array */
+	const void *item;           /* the caller's too, carried along */
 };
 struct match_heap {
 	struct match_cand *items;   /* min-heap: items[0] is the worst kept */
@@ -388,6 +389,7 @@ size_t match_heap_finish(struct match_heap *h);
 
 struct match_result {
 	size_t index;               /* into the array given to match_rank_* */
+	const void *item;           /* the offer or young person ranked */
 	int score;
 	int priority;               /* match_rank_youth only, else 0 */
 	struct match_check check;
@@ -412,5 +414,92 @@ int match_rank_youth(const struct match_params *p, const struct match_offer *o,
 		     const struct match_youth *const youth[], size_t n,
 		     size_t k, struct match_result out[],
 		     size_t excluded[MATCH_RULE_COUNT]);
+
+/*
+ * Ranking by cells of a spatial index, for the matches of one young person
+ * without looking at every offer within reach.
+ *
+ * An offer packed: what the rules and the score read, by value (one cache
+ * line), kept by the index in contiguous per-cell arrays so that the
+ * ranking reads memory in order instead of following a pointer per offer.
+ * match_pack_offer makes it from the offer; the index makes it again
+ * whenever the offer changes.
+ */
+struct match_packed {
+	int64_t id;
+	double lat, lon;
+	sdate available_from, available_until;  /* as in the offer */
+	sdate confirmed_on;
+	int32_t max_stay_days;
+	int64_t charge_cents;
+	int32_t min_age, max_age;   /* the offer's own, as in the offer */
+	uint8_t takes;              /* bits: who the rules let in (match.c) */
+	uint8_t support_level;
+	bool open;
+	bool has_capacity;          /* capacity > 0 */
+};
+void match_pack_offer(const struct match_offer *o, struct match_packed *out);
+
+/* A cell of the index: n offers, packed[i] being offers[i] packed, xyz[3i..]
+ * its unit vector (cos lat cos lon, cos lat sin lon, sin lat); min_km a
+ * lower bound of the distance from the young person to any of them. */
+struct match_cell {
+	const struct match_packed *packed;
+	const struct match_offer *const *offers;
+	const double *xyz;
+	size_t n;
+	double min_km;
+};
+
+/*
+ * The k best eligible offers for a young person over cells given nearest
+ * first (by min_km): the same results as match_rank_offers over all their
+ * offers, but a cell is not read once no offer at its distance can beat the
+ * k-th score kept (the distance factor bounds the rest). Free places are
+ * asked only of offers that would enter the top k. out[i].item is the
+ * offer; out[i].index its rank in the visit. Returns the number of
+ * results, or -1 when out of memory.
+ */
+int match_rank_cells(const struct match_params *p, const struct match_youth *y,
+		     const struct match_cell cells[], size_t ncells,
+		     size_t k, struct match_result out[]);
+
+/* A cell of young people (the youth grid's): n of them, xyz[3i..] the unit
+ * vector of youth[i]'s wished place, min_km as in match_cell. */
+struct match_ycell {
+	const struct match_youth *const *youth;
+	const double *xyz;
+	size_t n;
+	double min_km;
+};
+
+/*
+ * The k best eligible young people for an offer over cells given nearest
+ * first: the results of match_rank_youth over the young people of the
+ * cells within reach_km of the offer (the largest max_distance_km among
+ * them: none farther can take it) that want() accepts (NULL: all), but a
+ * cell is not read once no young person at its distance can beat the k-th
+ * score kept. out[i].item is the young person. Returns the number of
+ * results, or -1 when out of memory.
+ */
+int match_rank_youth_cells(const struct match_params *p, const struct match_offer *o,
+			   const struct match_ycell cells[], size_t ncells, double reach_km,
+			   bool (*want)(void *ctx, const struct match_youth *y), void *ctx,
+			   size_t k, struct match_result out[]);
+
+/*
+ * Every offer of the cells (in any order) that y may take — every rule of
+ * match_eligible, free places included — for the planner's pairs: found()
+ * gets it with the check match_eligible would give and match_score's
+ * total. want() (NULL: every offer) is the caller's own filter (a
+ * département), asked after the cheap rules and the distance, before free
+ * places, the one costly question.
+ */
+void match_scan_cells(const struct match_params *p, const struct match_youth *y,
+		      const struct match_cell cells[], size_t ncells,
+		      bool (*want)(void *ctx, const struct match_offer *o),
+		      void (*found)(void *ctx, const struct match_offer *o,
+				    const struct match_check *c, int score),
+		      void *ctx);
 
 #endif

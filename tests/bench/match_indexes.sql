@@ -5,8 +5,8 @@
 
 -- "Offers near a point": earthdistance over cube, a GiST index on the offer's
 -- position as a point of the earth, restricted to what can be matched at all.
-CREATE EXTENSION IF NOT EXISTS cube;
-CREATE EXTENSION IF NOT EXISTS earthdistance;
+CREATE EXTENSION IF NOT EXISTS cube SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS earthdistance SCHEMA public;
 CREATE INDEX IF NOT EXISTS bench_offers_open_earth_idx
     ON offers USING gist (ll_to_earth(lat, lon)) WHERE status = 'open';
 

