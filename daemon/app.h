@@ -58,8 +58,6 @@ struct app {
 	struct mailer *mail;              /* accounts: outgoing mail, see mail.h */
 	struct oidc *oidc;                /* accounts: the OpenID Connect provider, see oidc.h */
 	struct notifier *notify;          /* people's notification mails, see notify.h */
-	const void **scratch;             /* candidates of one ranking, reused (api_match.c) */
-	size_t scratch_cap;
 	struct match_scratch scratch;     /* room of one ranking, reused (api_match.c) */
 	int inflight;                     /* requests accepted and not yet answered */
 	struct req *requests_inflight;    /* their list, to orphan them at exit */
