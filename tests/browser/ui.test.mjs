@@ -958,6 +958,17 @@ test('a person sees the unread count, opens a notification (marked read) and cho
   await page.getByLabel('Mot de passe').fill(FIXTURE.person.password);
   await page.getByRole('button', { name: 'Se connecter', exact: true }).click();
   await page.getByRole('heading', { name: 'Places libres' }).waitFor();
+  // The refusal also frees a place, whose notification comes once the capacity event
+  // is ranked (up to a few seconds later): count once the unread number stays put.
+  await page.waitForFunction(async () => {
+    const r = await fetch('/v1/notifications', { credentials: 'same-origin' });
+    const n = (await r.json()).unread;
+    const now = Date.now();
+    if (window.__unread === undefined || window.__unread.n !== n) window.__unread = { n, since: now };
+    return now - window.__unread.since >= 3000;
+  }, null, { polling: 250, timeout: 20000 });
+  await page.reload();
+  await page.getByRole('heading', { name: 'Places libres' }).waitFor();
   const bell = page.locator('#bell');
   await bell.waitFor();
   const before = Number(await bell.locator('.badge').textContent());
