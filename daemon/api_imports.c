@@ -291,7 +291,13 @@ void api_imports(struct req *r)
 		import_query(c);
 		return;
 	}
-	if (plan_jobs_submit(r->app->imports, &c->job) != 0) {
+	/* The import thread, at normal priority (someone waits for the parse,
+	 * and a plan computing for minutes must not hold it up); started by the
+	 * first large file, so a daemon that never imports spends no descriptor
+	 * (eventfd) on it. */
+	if (!r->app->imports)
+		r->app->imports = plan_jobs_new_nice(r->app->base, 1, IMPORT_QUEUE_MAX, 0);
+	if (!r->app->imports || plan_jobs_submit(r->app->imports, &c->job) != 0) {
 		free(c);
 		r->retry_after = 2;
 		req_problem(r, 429, "workers-busy", "the import thread is busy and its queue is full; try again later");

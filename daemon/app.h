@@ -51,7 +51,7 @@ struct app {
 					     swapped by the refresher (inventory_refresh.h) */
 	struct inventory_refresh *refresh; /* keeps it fresh after writes */
 	struct plan_jobs *plans;          /* plans and applies in worker threads (plan_jobs.h) */
-	struct plan_jobs *imports;        /* the parse of large CSV imports (api_imports.c) */
+	struct plan_jobs *imports;        /* the parse of large CSV imports, started by the first (api_imports.c) */
 	struct ratelimit *ratelimit;
 	struct sessions *sessions;        /* accounts: session cookies, see session.h */
 	struct password *password;        /* accounts: Argon2 worker, see password.h */

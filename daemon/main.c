@@ -31,7 +31,6 @@
 #include "gate.h"
 #include "inventory.h"
 #include "inventory_refresh.h"
-#include "import.h"
 #include "plan_jobs.h"
 #include "log.h"
 #include "migrate.h"
@@ -395,9 +394,6 @@ static int cmd_serve(struct app *app)
 	/* Jansson's hash seed, before any other thread builds JSON */
 	json_object_seed(0);
 	app->plans = plan_jobs_new(app->base, app->cfg.plan_workers, app->cfg.plan_queue_max);
-	/* one thread at normal priority: someone waits for the parse, and a
-	 * plan computing for minutes must not hold it up */
-	app->imports = plan_jobs_new_nice(app->base, 1, IMPORT_QUEUE_MAX, 0);
 	app->ratelimit = ratelimit_new();
 	app->audit = app->store ? audit_new(app->base, app->store) : NULL;
 	app->sessions = session_new(app);
@@ -414,8 +410,7 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	bool made = app->store && app->auth && app->audit && app->plans && app->imports && app->sessions &&
-		    app->password;
+	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
 	if (!signals || !made || gate_start(app, err, sizeof err) != 0 ||
 	    notify_start(app) != 0 || scheduler_start(app) != 0 || webhooks_start(app) != 0 ||
 	    mail_start(app) != 0 || oidc_start(app) != 0) {
