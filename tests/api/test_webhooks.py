@@ -746,9 +746,10 @@ def sigkill_in_the_middle_of_a_burst_then_delivery_resumes():
     dc = Daemon(dbc, name="crash", env=WH_ENV)
     admin = ADMINS[dc] = dc.token("admin", label="admin-crash")
     rcv = receiver()
-    # About 26 a second with 4 at once: slower than a loaded machine creates the
-    # 200 events below, so the burst is still under way when the kill comes.
-    rcv.answer("/burst", status(204, delay=0.15))
+    # While the 200 events below are created, about 4 a second (4 at once, 1 s each),
+    # however slowly a loaded machine creates them; then about 26 a second: the burst
+    # is under way, and far from over, when the kill comes.
+    rcv.answer("/burst", status(204, delay=1.0))
     p = porteur("Rafale", daemon=dc, token=admin)
     o = offer(p, daemon=dc, token=admin, kind="iml", label="IML", capacity=10)
     w = subscribe(rcv, "/burst", ["placement.status_changed"], daemon=dc, token=admin, porteur_id=p)
@@ -759,7 +760,8 @@ def sigkill_in_the_middle_of_a_burst_then_delivery_resumes():
                             {"youth_id": y["id"], "offer_id": o["id"], "start_date": day(0)}), 201).json["id"]
         expect(c.call("POST", "/v1/placements/%d/cancel" % pid, admin, {}), 200)
     c.close()
-    rcv.wait_for(lambda recs: len(recs) >= 40, timeout=10, msg="the burst under way")
+    rcv.answer("/burst", status(204, delay=0.15))
+    rcv.wait_for(lambda recs: len(recs) >= 40, timeout=20, msg="the burst under way")
     dc.kill()                                         # SIGKILL
     killed_at = time.monotonic()
     before = len(rcv.received())
