@@ -774,8 +774,9 @@ static void apply_refreshed(void *arg, bool ok)
 		a->results[a->rlen] = '\0';
 	}
 	const char *values[3] = {id, a->results && a->rlen > 1 ? a->results : "[]", a->actor};
-	store_query(a->app->store, "SELECT plan_record_applied($1::bigint, $2::jsonb, $3::jsonb)", 3,
-		    values, apply_recorded, a);
+	/* one row per pair proposed, in one statement: the long timeout */
+	store_query_timeout(a->app->store, "SELECT plan_record_applied($1::bigint, $2::jsonb, $3::jsonb)", 3,
+			    values, a->app->cfg.import_statement_timeout_ms, apply_recorded, a);
 }
 
 static void pair_done(void *arg, PGresult *res)
@@ -982,7 +983,9 @@ void api_plans_apply(struct req *r)
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)r->ids[0]);
 	const char *values[2] = {id, r->actor};
-	store_query(r->app->store, "SELECT plan_get($1::bigint, $2::jsonb)", 2, values, plan_loaded, a);
+	/* a plan of 25,000 assignments is a few MB of JSON: the long timeout */
+	store_query_timeout(r->app->store, "SELECT plan_get($1::bigint, $2::jsonb)", 2, values,
+			    r->app->cfg.import_statement_timeout_ms, plan_loaded, a);
 }
 
 /* ================================================================ GET */

@@ -56,7 +56,8 @@ struct config {
 	int test_clock_offset_days;    /* only settable in a SIAOD_TEST_CLOCK build */
 	int test_clock_offset_hours;   /* likewise: moves the hour (digests), and the day with it */
 	int import_max_bytes;          /* body limit of POST /v1/imports only */
-	int import_statement_timeout_ms;   /* an import's one statement (the pool's: 15 s) */
+	int import_statement_timeout_ms;   /* an import's one statement, a plan apply's
+						  load and record (the pool's: 15 s) */
 	int reconfirm_days;            /* offers "à reconfirmer" after, stale after twice */
 	int refusal_cooldown_days;     /* rule declined_recently */
 	char *refusal_reasons;         /* "code=Libellé;code=Libellé" */
