@@ -130,18 +130,13 @@ void api_offer_candidates(struct req *r)
 	struct match_params p = params_for(r);
 	/* the youth grid's cells nearest first, read until no farther young
 	 * person can make the top k */
-	struct match_scratch *s = &app->scratch;
 	double reach;
 	size_t nc;
-	while ((nc = inventory_youth_cells(app->inv, o->m.lat, o->m.lon, s->ycells, s->nycells, &reach)) >
-	       s->nycells) {
-		struct match_ycell *grown = realloc(s->ycells, 2 * nc * sizeof *grown);
-		if (!grown) {
-			req_problem(r, 503, "out-of-memory", "try again");
-			return;
-		}
-		s->ycells = grown;
-		s->nycells = 2 * nc;
+	const struct match_ycell *cells = match_scratch_youth_cells(app->inv, o->m.lat, o->m.lon,
+								     &app->scratch, &nc, &reach);
+	if (!cells) {
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
 	}
 	struct match_result *res = malloc(k * sizeof *res);
 	if (!res) {
@@ -149,7 +144,7 @@ void api_offer_candidates(struct req *r)
 		return;
 	}
 	/* a referent ranks only the young people it follows */
-	int got = match_rank_youth_cells(&p, &o->m, s->ycells, nc, reach,
+	int got = match_rank_youth_cells(&p, &o->m, cells, nc, reach,
 					 r->who.role == ROLE_REFERENT ? followed : NULL, &r->who, k, res);
 	json_t *items = json_array();
 	for (int i = 0; i < got; i++) {

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "inventory.h"
 #include "log.h"
+#include "match_reply.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
 #include "store.h"
@@ -71,18 +72,18 @@ static json_t *best_for(struct app *app, int64_t offer_id, sdate on)
 	clock_today(&app->cfg, today);
 	struct match_params p = inventory_match_params(&app->cfg, today, DATE_NONE);
 	p.on = on != DATE_NONE && on > p.today ? on : p.today;
-	size_t n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, NULL, 0);
-	const struct match_youth **ys = malloc((n + 1) * sizeof *ys);
+	double reach;
+	size_t nc;
+	const struct match_ycell *cells = match_scratch_youth_cells(app->inv, o->m.lat, o->m.lon,
+								     &app->scratch, &nc, &reach);
 	struct match_result res[CANDIDATES];
-	if (ys) {
-		n = inventory_youth_near(app->inv, o->m.lat, o->m.lon, ys, n);
-		int got = match_rank_youth(&p, &o->m, ys, n, CANDIDATES, res, NULL);
-		for (int i = 0; i < got; i++)
-			json_array_append_new(out, json_pack("{s:I, s:i, s:i}",
-				"youth_id", (json_int_t)ys[res[i].index]->id,
-				"score", res[i].score, "priority", res[i].priority));
+	int got = cells ? match_rank_youth_cells(&p, &o->m, cells, nc, reach, NULL, NULL, CANDIDATES, res)
+			: -1;
+	for (int i = 0; i < got; i++) {
+		const struct match_youth *y = res[i].item;
+		json_array_append_new(out, json_pack("{s:I, s:i, s:i}", "youth_id", (json_int_t)y->id,
+						     "score", res[i].score, "priority", res[i].priority));
 	}
-	free(ys);
 	return out;
 }
 

@@ -113,6 +113,27 @@ static const struct match_cell *reach(const struct inventory *inv, const struct 
 	}
 }
 
+const struct match_ycell *match_scratch_youth_cells(const struct inventory *inv, double lat,
+						    double lon, struct match_scratch *s, size_t *n,
+						    double *reach_km)
+{
+	size_t got;
+	if (!s->ycells) {   /* never NULL once called: NULL says out of memory */
+		if (!(s->ycells = malloc(64 * sizeof *s->ycells)))
+			return NULL;
+		s->nycells = 64;
+	}
+	while ((got = inventory_youth_cells(inv, lat, lon, s->ycells, s->nycells, reach_km)) > s->nycells) {
+		struct match_ycell *grown = realloc(s->ycells, 2 * got * sizeof *grown);
+		if (!grown)
+			return NULL;
+		s->ycells = grown;
+		s->nycells = 2 * got;
+	}
+	*n = got;
+	return s->ycells;
+}
+
 /* Every offer of the country (for explain=1), in the scratch buffer. */
 static const struct match_offer **all_offers(const struct inventory *inv,
 					     struct match_scratch *s, size_t *n)

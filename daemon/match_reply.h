@@ -32,6 +32,13 @@ struct match_scratch {
 };
 void match_scratch_free(struct match_scratch *s);
 
+/* The youth grid's cells that come within reach of (lat, lon), nearest
+ * first, in s->ycells (grown as needed), for match_rank_youth_cells: *n
+ * cells, *reach_km as inventory_youth_cells says. NULL when out of memory. */
+const struct match_ycell *match_scratch_youth_cells(const struct inventory *inv, double lat,
+						    double lon, struct match_scratch *s, size_t *n,
+						    double *reach_km);
+
 /* Appends the JSON body of the k best offers for y (explain: with the
  * counts of every offer of the country under its first failed rule and the
  * hints) to out. 0, or -1 when out of memory (out may then hold a part). */
