@@ -154,10 +154,22 @@ static json_t *offer_json(const struct req *r, const struct inv_offer *o, sdate 
 	return j;
 }
 
-static int cmp_offer_id(const void *a, const void *b)
+/* The filters of GET /v1/offers, as inventory_offers_page asks them. */
+struct list_filter {
+	const char *dep, *kind, *status;
+	int64_t porteur;        /* 0: any */
+	long long min_free;     /* < 0: any */
+	sdate on;
+};
+
+static bool list_keep(void *ctx, const struct inv_offer *o)
 {
-	int64_t x = (*(const struct match_offer *const *)a)->id, y = (*(const struct match_offer *const *)b)->id;
-	return x < y ? -1 : x > y;
+	const struct list_filter *f = ctx;
+	return !((f->dep && strcmp(o->departement, f->dep) != 0) ||
+		 (f->kind && strcmp(match_kind_code(o->m.kind), f->kind) != 0) ||
+		 (f->status && strcmp(o->m.open ? "open" : "closed", f->status) != 0) ||
+		 (f->porteur && o->m.porteur_id != f->porteur) ||
+		 (f->min_free >= 0 && (!o->m.open || inventory_free_on(o, f->on) < f->min_free)));
 }
 
 /* Offers are read from the inventory: the answer needs no round trip and
@@ -183,38 +195,30 @@ void api_offers_list(struct req *r)
 	sdate on;
 	date_parse(json_string_value(json_object_get(f, "available_on")), &on);
 
-	size_t n = inventory_all_offers(r->app->inv, NULL, 0);
-	const struct match_offer **all = malloc((n + 1) * sizeof *all);
-	if (!all) {
-		json_decref(f);
+	struct list_filter lf = {.dep = dep, .kind = kind, .status = status, .on = on,
+				 .porteur = pid ? json_integer_value(pid) : 0,
+				 .min_free = min_free ? json_integer_value(min_free) : -1};
+	const struct inv_offer **page = malloc((limit + 1) * sizeof *page);
+	bool more = false;
+	size_t got = page ? inventory_offers_page(r->app->inv, after, list_keep, &lf, page, limit, &more)
+			  : SIZE_MAX;
+	json_decref(f);
+	if (got == SIZE_MAX) {
+		free(page);
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	n = inventory_all_offers(r->app->inv, all, n);
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct inv_offer *o = (const struct inv_offer *)all[i];
-		if (o->m.id <= after || (dep && strcmp(o->departement, dep) != 0) ||
-		    (kind && strcmp(match_kind_code(o->m.kind), kind) != 0) ||
-		    (status && strcmp(o->m.open ? "open" : "closed", status) != 0) ||
-		    (pid && o->m.porteur_id != json_integer_value(pid)) ||
-		    (min_free && (!o->m.open || inventory_free_on(o, on) < json_integer_value(min_free))))
-			continue;
-		all[kept++] = all[i];
-	}
-	qsort(all, kept, sizeof *all, cmp_offer_id);
 	json_t *items = json_array();
-	for (size_t i = 0; i < kept && i < limit; i++)
-		json_array_append_new(items, offer_json(r, (const struct inv_offer *)all[i], on));
+	for (size_t i = 0; i < got; i++)
+		json_array_append_new(items, offer_json(r, page[i], on));
 	json_t *next = json_null();
-	if (kept > limit) {
+	if (more && got > 0) {
 		char c[24];
-		snprintf(c, sizeof c, "%lld", (long long)all[limit - 1]->id);
+		snprintf(c, sizeof c, "%lld", (long long)page[got - 1]->m.id);
 		json_decref(next);
 		next = json_string(c);
 	}
-	free(all);
-	json_decref(f);
+	free(page);
 	req_reply_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
 }
 

@@ -57,6 +57,7 @@ static const struct key keys[] = {
 	{"import_statement_timeout_ms", I(import_statement_timeout_ms), "300000", 1, 3600000, true},
 	{"invitation_valid_hours",      I(invitation_valid_hours), "168", 1, 24L * 90, true},
 	{"listen",                      S(listen), "127.0.0.1:8080", 0, 0, false},
+	{"listen_reuse_port",           B(listen_reuse_port), "false", 0, 0, false},
 	{"log_level",                   S(log_level), "info", 0, 0, true},
 	{"mail_retry_schedule",         S(mail_retry_schedule), "1m,5m,30m,2h,6h,12h", 0, 0, true},
 	{"mail_timeout_seconds",        I(mail_timeout_seconds), "60", 1, 600, true},

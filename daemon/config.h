@@ -17,6 +17,7 @@
 
 struct config {
 	char *listen;                 /* host:port */
+	bool listen_reuse_port;       /* SO_REUSEPORT: several processes share listen */
 	char *database_url;           /* libpq connection string */
 	char *timezone;
 	char *log_level;

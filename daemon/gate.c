@@ -311,6 +311,7 @@ int gate_start(struct app *app, char *err, size_t errlen)
 		return -1;
 	struct http_options opt = {
 		.listen = app->cfg.listen,
+		.reuse_port = app->cfg.listen_reuse_port,
 		.max_connections = app->cfg.max_connections,
 		.max_header_bytes = (size_t)app->cfg.max_header_bytes,
 		.max_body_bytes = (size_t)app->cfg.max_body_bytes,

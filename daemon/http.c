@@ -970,7 +970,9 @@ struct http_server *http_server_new(struct event_base *base, const struct http_o
 	if (s->id_prefix && s->resume)
 		s->listener = evconnlistener_new_bind(base, on_accept, s,
 						      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-						      LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
+						      LEV_OPT_CLOSE_ON_EXEC |
+						      (opt->reuse_port ? LEV_OPT_REUSEABLE_PORT : 0),
+						      LISTEN_BACKLOG,
 						      (struct sockaddr *)&ss, sslen);
 	if (!s->listener) {
 		snprintf(err, errlen, "cannot listen on %s: %s", opt->listen, strerror(errno));

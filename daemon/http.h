@@ -61,6 +61,8 @@ typedef void (*http_done_fn)(const struct http_req *req, int status, double ms, 
 
 struct http_options {
 	const char *listen;              /* host:port */
+	bool reuse_port;                 /* SO_REUSEPORT: the kernel spreads connections
+					    over the processes bound to listen */
 	int max_connections;             /* <= 0: 3/4 of the descriptor limit */
 	size_t max_header_bytes;         /* request line and headers: 414/431 above */
 	size_t max_body_bytes;           /* 413 above, whatever the framing */

@@ -679,6 +679,97 @@ size_t inventory_all_offers(const struct inventory *inv, const struct match_offe
 	return n;
 }
 
+/* A max-heap of (id, offer) on the id: its top is the largest id kept. */
+struct page_heap {
+	int64_t *ids;
+	const struct inv_offer **offers;
+	size_t n;
+};
+
+static void page_sift_down(struct page_heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < h->n && h->ids[l] > h->ids[m])
+			m = l;
+		if (r < h->n && h->ids[r] > h->ids[m])
+			m = r;
+		if (m == i)
+			return;
+		int64_t t = h->ids[i];
+		h->ids[i] = h->ids[m];
+		h->ids[m] = t;
+		const struct inv_offer *o = h->offers[i];
+		h->offers[i] = h->offers[m];
+		h->offers[m] = o;
+		i = m;
+	}
+}
+
+static void page_push(struct page_heap *h, int64_t id, const struct inv_offer *o)
+{
+	size_t i = h->n++;
+	for (; i > 0 && h->ids[(i - 1) / 2] < id; i = (i - 1) / 2) {
+		h->ids[i] = h->ids[(i - 1) / 2];
+		h->offers[i] = h->offers[(i - 1) / 2];
+	}
+	h->ids[i] = id;
+	h->offers[i] = o;
+}
+
+size_t inventory_offers_page(const struct inventory *inv, int64_t after,
+			     bool (*keep)(void *ctx, const struct inv_offer *o), void *ctx,
+			     const struct inv_offer **out, size_t k, bool *more)
+{
+	*more = false;
+	if (k == 0)
+		return 0;
+	/* k + 1 kept: the last one only says there is more */
+	size_t cap = k + 1;
+	int64_t *ids = malloc(cap * sizeof *ids);
+	const struct inv_offer **offers = malloc(cap * sizeof *offers);
+	struct page_heap h = {ids, offers, 0};
+	size_t got = SIZE_MAX;
+	if (!ids || !offers)
+		goto out;
+	const struct idmap *m = &inv->offers;
+	for (size_t i = 0; i < m->cap; i++) {
+		int64_t id = key_at(m, i);
+		/* the id alone rules most out, before the offer is read */
+		if (id <= after || (h.n == cap && id >= h.ids[0]))
+			continue;
+		const struct inv_offer *o = val_at(m, i);
+		if (!o || (keep && !keep(ctx, o)))
+			continue;
+		if (h.n == cap) {
+			h.ids[0] = id;
+			h.offers[0] = o;
+			page_sift_down(&h, 0);
+		} else {
+			page_push(&h, id, o);
+		}
+	}
+	*more = h.n == cap;
+	if (*more) {   /* drop the largest: the one beyond the page */
+		h.ids[0] = h.ids[--h.n];
+		h.offers[0] = h.offers[h.n];
+		page_sift_down(&h, 0);
+	}
+	/* emptying the heap gives the ids from the largest down */
+	got = h.n;
+	while (h.n > 0) {
+		out[h.n - 1] = h.offers[0];
+		h.ids[0] = h.ids[h.n - 1];
+		h.offers[0] = h.offers[h.n - 1];
+		h.n--;
+		page_sift_down(&h, 0);
+	}
+out:
+	free(ids);
+	free(offers);
+	return got;
+}
+
 size_t inventory_all_youth(const struct inventory *inv, const struct inv_youth **out, size_t max)
 {
 	size_t n = 0;

@@ -145,6 +145,14 @@ size_t inventory_offer_cells(const struct inventory *inv, double lat, double lon
  * to max) and returns the count, as inventory_offer_cells. */
 size_t inventory_youth_cells(const struct inventory *inv, double lat, double lon,
 			     struct match_ycell *out, size_t max, double *reach_km);
+/* A page of offers by id: the k with the smallest ids above `after` that
+ * keep() accepts (NULL: all), in id order, in out (k slots); returns how
+ * many, or SIZE_MAX when out of memory. *more says whether one more exists. Reads the ids where the map
+ * keeps them and an offer only when its id could make the page: a page
+ * costs a scan of the ids, not a sort of the country. */
+size_t inventory_offers_page(const struct inventory *inv, int64_t after,
+			     bool (*keep)(void *ctx, const struct inv_offer *o), void *ctx,
+			     const struct inv_offer **out, size_t k, bool *more);
 /* Every offer, for explanations that must count the whole country. */
 size_t inventory_all_offers(const struct inventory *inv, const struct match_offer **out, size_t max);
 /* Every young person (waiting or not), for the planner. */

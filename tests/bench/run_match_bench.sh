@@ -14,7 +14,9 @@
 # sizes), BENCH_DURATION (20 s), BENCH_CONNECTIONS (64), BENCH_THREADS (2),
 # BENCH_SAMPLES (100, for the top-10 check), BENCH_PERF=1 (perf record -g on
 # siaod during (a), report in the results folder), BENCH_KEEP=1 (leave the
-# cluster directory in /tmp after the run, stopped), BENCH_PLACEMENTS=0 (keep
+# cluster directory in /tmp after the run, stopped), BENCH_PROCESSES=N (also
+# measure (a) with N siaod processes sharing the port by SO_REUSEPORT,
+# listen_reuse_port: "Several cores" in the README), BENCH_PLACEMENTS=0 (keep
 # the stays in bench_stays only, not in placements), BENCH_REF=<git ref>
 # (also build that commit from a copy of its tree and measure its (a) on the
 # same database after the rest, to print before and after from one run; the
@@ -66,10 +68,11 @@ REF=${BENCH_REF:-}
 # ------------------------------------------------------------------ cleanup
 TMP=$(mktemp -d /tmp/siaod-bench.XXXXXX)
 chmod 0755 "$TMP"
-SIAOD_PID="" NGINX_CONF="" PG_STARTED=""
+SIAOD_PID="" NGINX_CONF="" PG_STARTED="" MORE_PIDS=()
 cleanup() {
 	local rc=$?
 	set +e
+	for p in "${MORE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	if [[ -n $SIAOD_PID ]] && kill -0 "$SIAOD_PID" 2>/dev/null; then
 		kill -TERM "$SIAOD_PID"; wait "$SIAOD_PID" 2>/dev/null
 	fi
@@ -305,10 +308,10 @@ export BENCH_TOKEN=$TOKEN BENCH_YOUTH_MAX=$N_YOUTH
 LOADAVG_MEASURE=$(cut -d' ' -f1-3 /proc/loadavg)
 measure_a() {   # measure_a CONNECTIONS OUT: wrk on siaod; sets M_RPS M_P50 M_P99 M_ERR M_CPU
 	wrk -t"$THREADS" -c"$1" -d2s -s "$BENCH/matches.lua" "$BASE" >/dev/null
-	local cpu0 cpu1 n
-	cpu0=$(cpu_ticks "$SIAOD_PID" 14 15)
+	local cpu0=0 cpu1=0 n p
+	for p in "$SIAOD_PID" "${MORE_PIDS[@]}"; do cpu0=$((cpu0 + $(cpu_ticks "$p" 14 15))); done
 	wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency -s "$BENCH/matches.lua" "$BASE" >"$2"
-	cpu1=$(cpu_ticks "$SIAOD_PID" 14 15)
+	for p in "$SIAOD_PID" "${MORE_PIDS[@]}"; do cpu1=$((cpu1 + $(cpu_ticks "$p" 14 15))); done
 	n=$(awk '/requests in/ {print $1}' "$2")
 	M_CPU=$(per_ms "$cpu0" "$cpu1" "$n")
 	M_RPS=$(rps "$2"); M_P50=$(lat_ms "$2" 50%); M_P99=$(lat_ms "$2" 99%)
@@ -418,6 +421,53 @@ print("%d waiting, %d offers with free places, %d eligible pairs, %d assigned, t
 ' "$TMP/plan.json" 2>/dev/null || echo "no plan: $(head -c 300 "$TMP/plan.json")")
 say "    $PLAN_LINE in $PLAN_T s"
 
+# ------------------------------------------------------------------ (e) several processes
+# N processes on one port (SO_REUSEPORT): the kernel spreads connections
+# over them; each has its own inventory. What one loop per core would give,
+# without threads sharing one snapshot (their CPU is summed).
+PROC_LINES=""
+NPROC=${BENCH_PROCESSES:-1}
+if (( NPROC > 1 )); then
+	stop_siaod
+	echo 'listen_reuse_port = true' >>"$CONF"
+	start_siaod "$SIAOD"
+	sed -i 's/^log_level = warn$/log_level = info/' "$CONF"
+	for ((i = 2; i <= NPROC; i++)); do
+		"$SIAOD" --config "$CONF" 2>"$TMP/siaod-$i.log" &
+		MORE_PIDS+=($!)
+	done
+	# each process is ready once it has loaded its inventory: wait for the
+	# log line of every one (readyz may be answered by any of them)
+	for ((i = 2; i <= NPROC; i++)); do
+		until grep -q 'event=inventory_load' "$TMP/siaod-$i.log" 2>/dev/null; do
+			kill -0 "${MORE_PIDS[i - 2]}" 2>/dev/null || die "siaod process $i exited"
+			sleep 0.1
+		done
+	done
+	sed -i 's/^log_level = info$/log_level = warn/' "$CONF"
+	for p in "${MORE_PIDS[@]}"; do kill -HUP "$p"; done
+	sleep 1
+	say "(e) $NPROC siaod processes on one port: wrk -t$THREADS -c$CONNS, then -c16"
+	measure_a "$CONNS" "$TMP/wrk_proc.txt"
+	P_RPS=$M_RPS P_P50=$M_P50 P_P99=$M_P99 P_CPU=$M_CPU
+	measure_a 16 "$TMP/wrk_proc16.txt"
+	P16_RPS=$M_RPS P16_P50=$M_P50 P16_P99=$M_P99 P16_CPU=$M_CPU
+	for p in "${MORE_PIDS[@]}"; do kill -TERM "$p"; wait "$p" 2>/dev/null || true; done
+	MORE_PIDS=()
+	stop_siaod
+	sed -i '/^listen_reuse_port/d' "$CONF"
+	start_siaod "$SIAOD"
+	PROC_LINES=$(
+		echo
+		echo "one process against $NPROC sharing the port (SO_REUSEPORT), same run"
+		printf '%-44s %12s %10s %10s %12s\n' "" "per second" "p50 ms" "p99 ms" "CPU ms/req"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) 1 process, $CONNS connections" "$A_RPS" "$A_P50" "$A_P99" "$A_CPU"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) $NPROC processes, $CONNS connections" "$P_RPS" "$P_P50" "$P_P99" "$P_CPU"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) 1 process, 16 connections" "$A16_RPS" "$A16_P50" "$A16_P99" "$A16_CPU"
+		printf '%-44s %12s %10s %10s %12s\n' "(a) $NPROC processes, 16 connections" "$P16_RPS" "$P16_P50" "$P16_P99" "$P16_CPU"
+	)
+fi
+
 # ------------------------------------------------------------------ (a) of the reference
 REF_LINES=""
 if [[ -n $REF ]]; then
@@ -484,6 +534,7 @@ RESULT=$BENCH/results/match-$(date +%F).txt
 	echo "allocation plan of département $PLAN_DEP through the API: $PLAN_LINE in $PLAN_T s"
 	echo "siaod non-2xx responses during (a) and (a16): $A_ERR; pgbench failed transactions: ${B_FAILED:-0}; SQL latency average $B_AVG ms"
 	echo "$CHECK_OUT"
+	[[ -n $PROC_LINES ]] && echo "$PROC_LINES"
 	[[ -n $REF_LINES ]] && echo "$REF_LINES"
 } | tee "$TMP/summary.txt"
 cp "$TMP/summary.txt" "$RESULT"

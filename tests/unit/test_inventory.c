@@ -358,8 +358,68 @@ static void owned_members(void)
 	inventory_release(work);
 }
 
+static bool odd_id(void *ctx, const struct inv_offer *o)
+{
+	(void)ctx;
+	return o->m.id % 2 == 1;
+}
+
+/* Pages of offers by id (GET /v1/offers): against the ids worked out
+ * here, for every cursor, several page sizes, with and without a filter,
+ * over ids put in out of order and far apart (the map's slots are not
+ * in id order). */
+static void pages(void)
+{
+	struct inventory *inv = inventory_new(30);
+	enum { N = 3000 };
+	int64_t ids[N];
+	for (int i = 0; i < N; i++) {
+		/* a permutation of 1..N, scaled: 7, 14, ... in a scrambled order */
+		ids[i] = (int64_t)((i * 1103L) % N + 1) * 7;
+		CHECK_INT(put_offer(inv, ids[i], SETE_LAT, SETE_LON, "p"), 0);
+	}
+	const struct inv_offer *page[101];
+	bool more;
+	size_t sizes[] = {1, 2, 50, 100};
+	for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+		size_t k = sizes[si];
+		for (int f = 0; f < 2; f++) {
+			/* walk every page: the ids must come 7, 14, 21, ... (odd
+			 * ones only with the filter), each once, then stop */
+			int64_t after = 0, expect = 7;
+			size_t seen = 0, pages_read = 0;
+			for (;;) {
+				size_t got = inventory_offers_page(inv, after, f ? odd_id : NULL, NULL, page, k, &more);
+				CHECK(got <= k);
+				for (size_t i = 0; i < got; i++) {
+					CHECK_INT(page[i]->m.id, expect);
+					expect += f ? 14 : 7;
+				}
+				seen += got;
+				pages_read++;
+				if (!more)
+					break;
+				CHECK_INT(got, (long)k);
+				after = page[got - 1]->m.id;
+			}
+			size_t total = f ? N / 2 : N;
+			CHECK_INT(seen, (long)total);
+			CHECK_INT(pages_read, (long)((total + k - 1) / k));
+		}
+	}
+	/* a cursor between ids, past the end, and an empty filter */
+	CHECK_INT(inventory_offers_page(inv, 10, NULL, NULL, page, 2, &more), 2);
+	CHECK_INT(page[0]->m.id, 14);
+	CHECK_INT(page[1]->m.id, 21);
+	CHECK(more);
+	CHECK_INT(inventory_offers_page(inv, 7 * N, NULL, NULL, page, 5, &more), 0);
+	CHECK(!more);
+	inventory_release(inv);
+}
+
 int main(void)
 {
+	pages();
 	model();
 	snapshots();
 	churn();
