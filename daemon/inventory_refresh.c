@@ -222,6 +222,35 @@ static void batch_done(struct inventory_refresh *f)
 
 static void refresh_step(struct inventory_refresh *f);
 
+/* At most this many offers and young people per round: a step's rows are
+ * applied in one turn of the loop, and the 25,000 of an apply held it for
+ * over 100 ms. The rest and the batch's waiters go to the next round: a
+ * waiter is answered once every id it asked for has been read. */
+#define REFRESH_SLICE 2000
+
+static void slice_batch(struct batch *run, struct batch *next)
+{
+	if (run->all || (run->offers.n <= REFRESH_SLICE && run->youth.n <= REFRESH_SLICE))
+		return;
+	for (int i = REFRESH_SLICE; i < run->offers.n; i++)
+		if (idset_add(&next->offers, run->offers.ids[i]) != 0)
+			goto undo;
+	for (int i = REFRESH_SLICE; i < run->youth.n; i++)
+		if (idset_add(&next->youth, run->youth.ids[i]) != 0)
+			goto undo;
+	if (run->offers.n > REFRESH_SLICE)
+		run->offers.n = REFRESH_SLICE;
+	if (run->youth.n > REFRESH_SLICE)
+		run->youth.n = REFRESH_SLICE;
+	struct waiters w = run->waiters;   /* next's are empty: swapped whole */
+	run->waiters = next->waiters;
+	next->waiters = w;
+	return;
+undo:   /* out of memory: the batch runs whole, as before slicing */
+	idset_clear(&next->offers);
+	idset_clear(&next->youth);
+}
+
 static void refresh_start(struct inventory_refresh *f)
 {
 	/* the gathering batch becomes the running one; the old one's storage is reused */
@@ -232,6 +261,7 @@ static void refresh_start(struct inventory_refresh *f)
 	idset_clear(&f->next.youth);
 	f->next.waiters.n = 0;
 	f->next.all = false;
+	slice_batch(&f->run, &f->next);
 	f->offer_param = f->run.all ? NULL : id_array(&f->run.offers);
 	f->youth_param = f->run.all ? NULL : id_array(&f->run.youth);
 	f->running = true;

@@ -204,7 +204,9 @@ if [[ $code == 202 ]]; then
 	while :; do
 		read -r code file <<<"$(api GET "/v1/allocation-plans/$PAPPLY_ID")"
 		[[ $(jget "$file" '"apply" in d') == False ]] && break
-		sleep 0.5
+		# every 2 s: a GET of this plan (25,000 assignments with their
+		# refs) is seconds of PostgreSQL work, not the loop's
+		sleep 2
 	done
 	APPLIED=$(jget "$file" 'sum(1 for x in (d["applied"] or []) if x["status"] == 201)')
 else
