@@ -284,24 +284,33 @@ size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 	return n;
 }
 
-static double haversine_km(double lat1, double lon1, double lat2, double lon2)
-{
-	const double rad = M_PI / 180.0;
-	double s_lat = sin((lat2 - lat1) * rad / 2);
-	double s_lon = sin((lon2 - lon1) * rad / 2);
-	double a = s_lat * s_lat + cos(lat1 * rad) * cos(lat2 * rad) * s_lon * s_lon;
-	return 2 * 6371.0 * asin(sqrt(fmin(1.0, a)));
-}
-
 /* A lower bound of the distance from (lat, lon) to any point of the cell
  * [lat0, lat0 + cd) x [lon0, lon0 + cd): the distance to the cell's point
  * of nearest latitude and longitude. On a sphere the true nearest point of
  * a meridian edge lies a little poleward of that latitude, a second-order
  * difference (under 10 m at 100 km); the margin covers it many times, and
- * the rounding of distances to 0.1 km. */
-static double cell_min_km(double lat, double lon, double lat0, double lon0, double cd)
+ * the rounding of distances to 0.1 km.
+ *
+ * That point's latitude depends on the cell's row only, its longitude on
+ * its column only: the sines and cosines of the haversine are worked out
+ * once per row and per column of a search (they were most of a search's
+ * time when computed per cell), the same expressions, the same values. */
+struct near_row {
+	double s_lat;               /* sin((la - lat) / 2) */
+	double cos_la;              /* cos(la) */
+};
+
+static struct near_row near_row(double lat, double lat0, double cd)
 {
+	const double rad = M_PI / 180.0;
 	double la = lat < lat0 ? lat0 : lat > lat0 + cd ? lat0 + cd : lat;
+	return (struct near_row){sin((la - lat) * rad / 2), cos(la * rad)};
+}
+
+/* sin((lo - lon) / 2) of the column whose west edge is lon0 */
+static double near_col(double lon, double lon0, double cd)
+{
+	const double rad = M_PI / 180.0;
 	/* how far east of the west edge, around the globe */
 	double dl = fmod(fmod(lon - lon0, 360.0) + 360.0, 360.0);
 	double lo;
@@ -311,30 +320,49 @@ static double cell_min_km(double lat, double lon, double lat0, double lon0, doub
 		lo = lon0 + cd;         /* east of the cell: its east edge */
 	else
 		lo = lon0;              /* west of it: its west edge */
-	double km = haversine_km(lat, lon, la, lo);
+	return sin((lo - lon) * rad / 2);
+}
+
+static double cell_min_km(double cos_lat, struct near_row row, double s_lon)
+{
+	double a = row.s_lat * row.s_lat + cos_lat * row.cos_la * s_lon * s_lon;
+	double km = 2 * 6371.0 * asin(sqrt(fmin(1.0, a)));
 	km -= 0.5 + km * 0.01;
 	return km > 0 ? km : 0;
 }
+
+/* Columns whose terms a search keeps on the stack; a wider span (a radius
+ * of hundreds of km) works them out per cell. */
+#define NEAR_COLS 512
 
 size_t grid_cells_near(const struct grid *g, double lat, double lon, double radius_km,
 		       void (*visit)(void *ctx, const struct grid_cell_ref *cell), void *ctx)
 {
 	double cd = cell_deg(g);
 	struct span sp = cells_around(g, lat, lon, radius_km);
+	const double rad = M_PI / 180.0;
+	double cos_lat = cos(lat * rad);
+	double cols[NEAR_COLS];
+	int64_t ncols = sp.c1 - sp.c0 + 1;
+	bool cached = ncols <= NEAR_COLS;
+	for (int64_t c = sp.c0; cached && c <= sp.c1; c++)
+		cols[c - sp.c0] = near_col(lon, (double)c * cd - 180.0, cd);
 	size_t n = 0;
-	for (int64_t r = sp.r0; r <= sp.r1; r++)
+	for (int64_t r = sp.r0; r <= sp.r1; r++) {
+		struct near_row row = near_row(lat, (double)r * cd - 90.0, cd);
 		for (int64_t c = sp.c0; c <= sp.c1; c++) {
 			const struct vec *vec = vec_at(g, r, c, sp.ncols);
 			if (!vec)
 				continue;
+			double s_lon = cached ? cols[c - sp.c0] : near_col(lon, (double)c * cd - 180.0, cd);
 			struct grid_cell_ref ref = {
 				.items = vec->items, .payload = vec->payload, .xyz = vec->xyz,
 				.n = (size_t)vec->n,
-				.min_km = cell_min_km(lat, lon, (double)r * cd - 90.0,
-						      (double)c * cd - 180.0, cd),
+				.min_km = cell_min_km(cos_lat, row, s_lon),
 			};
 			visit(ctx, &ref);
 			n++;
 		}
+	}
 	return n;
 }

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -459,6 +460,42 @@ def an_idle_keep_alive_is_closed_after_keepalive_timeout_ms():
 
 
 # ---------------------------------------------------------------- the audit of noise
+
+@test
+def with_listen_reuse_port_two_processes_share_one_port():
+    # the kernel spreads new connections over both (SO_REUSEPORT): the
+    # request ids, prefixed by each process's instance id, show two
+    # processes answering; without the setting, a second process cannot
+    # bind a port in use and says why
+    env = {"SIAOD_LISTEN_REUSE_PORT": "true"}
+    a = Daemon(DB, env=env, name="reuse-a")
+    b = Daemon(DB, env=env, name="reuse-b", start=False)
+    b.port = a.port
+    b.start()
+    try:
+        prefixes = set()
+        deadline = time.monotonic() + 15
+        while len(prefixes) < 2 and time.monotonic() < deadline:
+            s = connect(a)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            status, headers, _, _ = read_response(s)
+            s.close()
+            assert status == 200, status
+            prefixes.add(headers["x-request-id"].rsplit("-", 1)[0])
+        assert len(prefixes) == 2, prefixes
+        assert b.running() and a.running()
+        # run by hand: its readiness check would be answered by a or b
+        c = Daemon(DB, name="reuse-c", start=False)
+        c.port = a.port
+        done = subprocess.run([harness.BIN], env=c.env(), stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=30)
+        assert done.returncode != 0, done.returncode
+        out = done.stderr + done.stdout
+        assert b"cannot listen" in out, out[-500:]
+    finally:
+        b.stop()
+        a.stop()
+
 
 def audit_rows(where):
     return DB.sql("SELECT coalesce(host(client), '-'), attempts, status, outcome, "

@@ -436,10 +436,11 @@ if (( NPROC > 1 )); then
 		"$SIAOD" --config "$CONF" 2>"$TMP/siaod-$i.log" &
 		MORE_PIDS+=($!)
 	done
-	# each process is ready once it has loaded its inventory: wait for the
-	# log line of every one (readyz may be answered by any of them)
+	# each process is ready once it listens (its inventory loaded, its
+	# signals handled: a SIGHUP before that would end it): wait for the log
+	# line of every one (readyz may be answered by any of them)
 	for ((i = 2; i <= NPROC; i++)); do
-		until grep -q 'event=inventory_load' "$TMP/siaod-$i.log" 2>/dev/null; do
+		until grep -q 'event=listening' "$TMP/siaod-$i.log" 2>/dev/null; do
 			kill -0 "${MORE_PIDS[i - 2]}" 2>/dev/null || die "siaod process $i exited"
 			sleep 0.1
 		done
@@ -534,8 +535,8 @@ RESULT=$BENCH/results/match-$(date +%F).txt
 	echo "allocation plan of département $PLAN_DEP through the API: $PLAN_LINE in $PLAN_T s"
 	echo "siaod non-2xx responses during (a) and (a16): $A_ERR; pgbench failed transactions: ${B_FAILED:-0}; SQL latency average $B_AVG ms"
 	echo "$CHECK_OUT"
-	[[ -n $PROC_LINES ]] && echo "$PROC_LINES"
-	[[ -n $REF_LINES ]] && echo "$REF_LINES"
+	if [[ -n $PROC_LINES ]]; then echo "$PROC_LINES"; fi
+	if [[ -n $REF_LINES ]]; then echo "$REF_LINES"; fi
 } | tee "$TMP/summary.txt"
 cp "$TMP/summary.txt" "$RESULT"
 if (( A_ERR > 0 )); then
