@@ -557,6 +557,16 @@ int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start
 	return inventory_free_places((const struct inv_offer *)o, start, end);
 }
 
+bool inventory_has_free_cb(void *ctx, const struct match_offer *m, sdate start, sdate end)
+{
+	(void)ctx;
+	const struct inv_offer *o = (const struct inv_offer *)m;
+	for (int i = 0; i < o->nplaces; i++)
+		if (o->places[i].active && place_free(&o->places[i], start, end))
+			return true;
+	return false;
+}
+
 /* The first gap of `days` days from `from` in one place's spans: the spans
  * are sorted and never overlap, so walk them from the first that ends after
  * `from`, moving the candidate past each span that reaches into it. */
@@ -1036,6 +1046,7 @@ struct match_params inventory_match_params(const struct config *c, const char *t
 		.weights = {c->weight_distance, c->weight_duration, c->weight_affordability,
 			    c->weight_support, c->weight_availability},
 		.free_places = inventory_free_places_cb,
+		.has_free = inventory_has_free_cb,
 		.next_free = inventory_next_free_cb,
 		.reconfirm_days = c->reconfirm_days,
 		.refusal_cooldown_days = c->refusal_cooldown_days,

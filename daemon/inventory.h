@@ -114,7 +114,9 @@ int inventory_free_places(const struct inv_offer *o, sdate start, sdate end);
 /* Free places on day d as the API reports them: 0 unless the offer is open
  * and d within its availability window. */
 int inventory_free_on(const struct inv_offer *o, sdate d);
-/* A match_free_places_fn over the inventory (ctx unused). */
+/* A match_free_places_fn and a match_has_free_fn over the inventory (ctx
+ * unused). */
+bool inventory_has_free_cb(void *ctx, const struct match_offer *o, sdate start, sdate end);
 int inventory_free_places_cb(void *ctx, const struct match_offer *o, sdate start, sdate end);
 /* The earliest day d >= from on which an active place of o is free for
  * [d, d + days); DATE_NONE without an active place. And the same as a

@@ -1149,6 +1149,13 @@ static int packed_score(const struct match_params *p, const struct youth_view *v
 	       support_points(w->support, v->need_rank, o->support_level) + v->avail;
 }
 
+static bool any_free(const struct match_params *p, const struct match_offer *o, sdate start, sdate end)
+{
+	if (p->has_free)
+		return p->has_free(p->ctx, o, start, end);
+	return !p->free_places || p->free_places(p->ctx, o, start, end) > 0;
+}
+
 int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 		     const struct match_cell cells[], size_t ncells,
 		     size_t k, struct match_result out[])
@@ -1195,7 +1202,7 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 			};
 			if (heap.len == heap.cap && !better(&cand, &heap.items[0]))
 				continue;
-			if (!p->free_places || p->free_places(p->ctx, cell->offers[i], v.start, end) > 0)
+			if (any_free(p, cell->offers[i], v.start, end))
 				match_heap_push(&heap, cand);
 		}
 	}

@@ -185,6 +185,10 @@ struct match_weights match_weights_default(void);
 typedef int (*match_free_places_fn)(void *ctx, const struct match_offer *o,
 				    sdate start, sdate end);
 
+/* Whether a place of `o` is free on every day of [start, end): what a
+ * ranking asks (free_places > 0), answered at the first free place. */
+typedef bool (*match_has_free_fn)(void *ctx, const struct match_offer *o, sdate start, sdate end);
+
 /* The earliest day d >= from on which a place of `o` is free for the whole
  * of [d, d + days), or DATE_NONE when no place ever is (no active place).
  * Only explanations ask it (match_explain_hints). */
@@ -196,6 +200,7 @@ struct match_params {
 	sdate on;                   /* wished start fixed by the caller, or DATE_NONE */
 	struct match_weights weights;
 	match_free_places_fn free_places;   /* NULL: every place is free */
+	match_has_free_fn has_free;         /* NULL: free_places > 0 is asked */
 	match_next_free_fn next_free;       /* NULL: no hint for no_free_place */
 	void *ctx;                  /* passed to free_places and next_free */
 	int reconfirm_days;         /* freshness (rule stale); 0: offers never go stale */
