@@ -60,6 +60,7 @@ struct inventory {
 	size_t nplaces;
 	int default_km;
 	int max_youth_km;           /* high-water mark of waiting youth's reach */
+	int64_t max_offer_id;       /* high-water mark of the offers' ids */
 	unsigned gen;               /* of the last full reload */
 	/* working model only */
 	struct retired *retired;
@@ -413,6 +414,7 @@ struct inventory *inventory_freeze(struct inventory *work)
 	s->nplaces = work->nplaces;
 	s->default_km = work->default_km;
 	s->max_youth_km = work->max_youth_km;
+	s->max_offer_id = work->max_offer_id;
 	s->gen = work->gen;
 	s->offers = work->offers;
 	s->youth = work->youth;
@@ -727,17 +729,14 @@ static void page_push(struct page_heap *h, int64_t id, const struct inv_offer *o
 	h->offers[i] = o;
 }
 
-size_t inventory_offers_page(const struct inventory *inv, int64_t after,
-			     bool (*keep)(void *ctx, const struct inv_offer *o), void *ctx,
-			     const struct inv_offer **out, size_t k, bool *more)
+/* The scan: every id of the map, the k smallest above `after` kept in a
+ * heap; out gets them in id order. SIZE_MAX when out of memory. */
+static size_t page_scan(const struct inventory *inv, int64_t after,
+			bool (*keep)(void *ctx, const struct inv_offer *o), void *ctx,
+			const struct inv_offer **out, size_t k)
 {
-	*more = false;
-	if (k == 0)
-		return 0;
-	/* k + 1 kept: the last one only says there is more */
-	size_t cap = k + 1;
-	int64_t *ids = malloc(cap * sizeof *ids);
-	const struct inv_offer **offers = malloc(cap * sizeof *offers);
+	int64_t *ids = malloc(k * sizeof *ids);
+	const struct inv_offer **offers = malloc(k * sizeof *offers);
 	struct page_heap h = {ids, offers, 0};
 	size_t got = SIZE_MAX;
 	if (!ids || !offers)
@@ -746,24 +745,18 @@ size_t inventory_offers_page(const struct inventory *inv, int64_t after,
 	for (size_t i = 0; i < m->cap; i++) {
 		int64_t id = key_at(m, i);
 		/* the id alone rules most out, before the offer is read */
-		if (id <= after || (h.n == cap && id >= h.ids[0]))
+		if (id <= after || (h.n == k && id >= h.ids[0]))
 			continue;
 		const struct inv_offer *o = val_at(m, i);
 		if (!o || (keep && !keep(ctx, o)))
 			continue;
-		if (h.n == cap) {
+		if (h.n == k) {
 			h.ids[0] = id;
 			h.offers[0] = o;
 			page_sift_down(&h, 0);
 		} else {
 			page_push(&h, id, o);
 		}
-	}
-	*more = h.n == cap;
-	if (*more) {   /* drop the largest: the one beyond the page */
-		h.ids[0] = h.ids[--h.n];
-		h.offers[0] = h.offers[h.n];
-		page_sift_down(&h, 0);
 	}
 	/* emptying the heap gives the ids from the largest down */
 	got = h.n;
@@ -778,6 +771,47 @@ out:
 	free(ids);
 	free(offers);
 	return got;
+}
+
+size_t inventory_offers_page(const struct inventory *inv, int64_t after,
+			     bool (*keep)(void *ctx, const struct inv_offer *o), void *ctx,
+			     const struct inv_offer **out, size_t k, bool *more)
+{
+	*more = false;
+	if (k == 0)
+		return 0;
+	/* k + 1 wanted: the last one only says there is more. The database
+	 * hands out ids in order, so most pages are the ids that follow the
+	 * cursor: asked of the map one by one, a page is k lookups. A sparse
+	 * stretch (a narrow filter, many gaps) spends the budget and the rest
+	 * comes from a scan of every id. */
+	size_t want = k + 1, n = 0;
+	const struct inv_offer **all = malloc(want * sizeof *all);
+	if (!all)
+		return SIZE_MAX;
+	size_t budget = 4 * want + 64;
+	int64_t id = after < 0 ? 0 : after;
+	while (n < want && budget > 0 && id < inv->max_offer_id) {
+		id++;
+		budget--;
+		const struct inv_offer *o = idmap_get(&inv->offers, id);
+		if (o && (!keep || keep(ctx, o)))
+			all[n++] = o;
+	}
+	if (n < want && id < inv->max_offer_id) {
+		size_t got = page_scan(inv, id, keep, ctx, all + n, want - n);
+		if (got == SIZE_MAX) {
+			free(all);
+			return SIZE_MAX;
+		}
+		n += got;
+	}
+	*more = n == want;
+	if (*more)
+		n = k;
+	memcpy(out, all, n * sizeof *out);
+	free(all);
+	return n;
 }
 
 size_t inventory_all_youth(const struct inventory *inv, const struct inv_youth **out, size_t max)
@@ -841,6 +875,8 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 		}
 		o->epoch = inv->epoch;
 		*slot = o;
+		if (f->m.id > inv->max_offer_id)
+			inv->max_offer_id = f->m.id;
 	} else if (!(o = own_offer(inv, slot))) {
 		free(label);
 		free(ext);

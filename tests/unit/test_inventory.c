@@ -415,6 +415,25 @@ static void pages(void)
 	CHECK_INT(inventory_offers_page(inv, 7 * N, NULL, NULL, page, 5, &more), 0);
 	CHECK(!more);
 	inventory_release(inv);
+
+	/* dense ids (as the database hands them out), read by lookups, with a
+	 * stretch of 2,000 missing ids that the lookups' budget cannot cross */
+	inv = inventory_new(30);
+	for (int64_t id = 1; id <= 3000; id++)
+		if (id <= 500 || id > 2500)
+			CHECK_INT(put_offer(inv, id, SETE_LAT, SETE_LON, "d"), 0);
+	int64_t after = 0, expect = 1;
+	size_t seen = 0;
+	do {
+		size_t got = inventory_offers_page(inv, after, NULL, NULL, page, 50, &more);
+		for (size_t i = 0; i < got; i++, seen++) {
+			CHECK_INT(page[i]->m.id, expect);
+			expect = expect == 500 ? 2501 : expect + 1;
+		}
+		after = got ? page[got - 1]->m.id : after;
+	} while (more);
+	CHECK_INT(seen, 1000);
+	inventory_release(inv);
 }
 
 int main(void)
