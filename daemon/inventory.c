@@ -563,6 +563,8 @@ bool inventory_has_free_cb(void *ctx, const struct match_offer *m, sdate start, 
 {
 	(void)ctx;
 	const struct inv_offer *o = (const struct inv_offer *)m;
+	if (start >= o->free_from)
+		return true;
 	for (int i = 0; i < o->nplaces; i++)
 		if (o->places[i].active && place_free(&o->places[i], start, end))
 			return true;
@@ -874,6 +876,7 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 			return -1;
 		}
 		o->epoch = inv->epoch;
+		o->free_from = INT32_MAX;   /* no place yet */
 		*slot = o;
 		if (f->m.id > inv->max_offer_id)
 			inv->max_offer_id = f->m.id;
@@ -900,6 +903,22 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 	match_pack_offer(&o->m, &packed);
 	o->grid_cell = grid_add(&inv->offer_grid, o->m.lat, o->m.lon, o, &packed);
 	return o->grid_cell ? 0 : -1;
+}
+
+/* o->free_from after a change of its places or spans (spans are kept
+ * sorted: a place's last span ends last). */
+static void offer_free_from(struct inv_offer *o)
+{
+	sdate f = INT32_MAX;
+	for (int i = 0; i < o->nplaces; i++) {
+		const struct inv_place *p = &o->places[i];
+		if (!p->active)
+			continue;
+		sdate e = p->nspans ? p->spans[p->nspans - 1].end : DATE_NONE;
+		if (e < f)
+			f = e;
+	}
+	o->free_from = f;
 }
 
 int inventory_set_places(struct inventory *inv, int64_t offer_id, const struct inv_place *given, int n)
@@ -934,6 +953,7 @@ int inventory_set_places(struct inventory *inv, int64_t offer_id, const struct i
 	inv->nplaces = inv->nplaces + (size_t)n - (size_t)o->nplaces;
 	o->places = places;
 	o->nplaces = o->capplaces = n;
+	offer_free_from(o);
 	return 0;
 }
 
@@ -948,6 +968,7 @@ int inventory_clear_spans(struct inventory *inv, int64_t offer_id)
 			return -1;
 		for (int p = 0; p < o->nplaces; p++)
 			o->places[p].nspans = 0;
+		offer_free_from(o);
 		return 0;
 	}
 	for (size_t i = 0; i < inv->offers.cap; i++) {
@@ -959,6 +980,7 @@ int inventory_clear_spans(struct inventory *inv, int64_t offer_id)
 			return -1;
 		for (int p = 0; p < o->nplaces; p++)
 			o->places[p].nspans = 0;
+		offer_free_from(o);
 	}
 	return 0;
 }
@@ -986,6 +1008,7 @@ int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id
 		p->capspans = cap;
 	}
 	p->spans[p->nspans++] = s;
+	offer_free_from(o);
 	return 0;
 }
 

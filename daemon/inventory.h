@@ -58,6 +58,10 @@ struct inv_offer {
 	char created_at[40], updated_at[40];  /* as PostgreSQL writes them in JSON */
 	char confirmed_at[40];
 	char *external_ref;         /* the porteur's own code, NULL when none */
+	/* From this day on an active place is free for good (the end of its
+	 * last span; DATE_NONE: one has none; INT32_MAX: no active place):
+	 * a ranking's "is a place free" answered without reading the places. */
+	sdate free_from;
 	struct inv_place *places;
 	int nplaces, capplaces;
 	int64_t grid_cell;          /* key of its grid cell, 0 when not in the grid */

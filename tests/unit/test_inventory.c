@@ -63,6 +63,16 @@ static bool has(const struct match_offer **v, size_t n, int64_t id)
 	return false;
 }
 
+/* has_free (its shortcut from free_from, then the places) says what
+ * free_places > 0 says, for every period over the spans' days. */
+static void has_free_agrees(const struct inv_offer *o)
+{
+	for (int a = -2; a < 45; a++)
+		for (int b = a + 1; b < 50; b++)
+			CHECK_INT(inventory_has_free_cb(NULL, &o->m, D(a), D(b)),
+				  inventory_free_places(o, D(a), D(b)) > 0);
+}
+
 static void model(void)
 {
 	struct inventory *inv = inventory_new(30);
@@ -88,16 +98,28 @@ static void model(void)
 	CHECK_INT(inventory_free_places(o, D(19), D(20)), 0);
 	CHECK_INT(inventory_free_places(o, D(20), D(40)), 1);   /* 11 free again on its exit day */
 	CHECK_INT(inventory_free_on(o, D(12)), 1);
+	has_free_agrees(o);
+	CHECK_INT(o->free_from, D(20));        /* 11's last span ends first */
 	/* a place deactivated is never free; a place kept keeps its spans */
 	places[1].active = false;
 	CHECK_INT(inventory_set_places(inv, 1, places, 2), 0);
 	o = inventory_offer(inv, 1);
 	CHECK_INT(inventory_free_places(o, D(5), D(10)), 1);
 	CHECK_INT(inventory_free_places(o, D(12), D(13)), 0);   /* 11's span kept */
+	has_free_agrees(o);
+	places[0].active = false;
+	CHECK_INT(inventory_set_places(inv, 1, places, 2), 0);
+	o = inventory_offer(inv, 1);
+	CHECK_INT(o->free_from, INT32_MAX);    /* no active place: never free */
+	has_free_agrees(o);
+	places[0].active = true;
+	CHECK_INT(inventory_set_places(inv, 1, places, 2), 0);
 	/* spans replaced */
 	CHECK_INT(inventory_clear_spans(inv, 1), 0);
 	o = inventory_offer(inv, 1);
 	CHECK_INT(inventory_free_places(o, D(12), D(13)), 1);
+	CHECK_INT(o->free_from, DATE_NONE);    /* a place without spans: free on any day */
+	has_free_agrees(o);
 	/* closed: 0 free places reported whatever the spans */
 	struct inv_offer f = *inventory_offer(inv, 1);
 	f.m.open = false;
