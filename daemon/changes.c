@@ -125,9 +125,9 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	struct changes *c = arg;
 	if (c->reading || c->stopped || !store_ready(c->app->store))
 		return;
-	const char *values[1] = {c->snapshot};
+	const char *values[2] = {c->snapshot, c->app->instance};
 	c->reading = true;
-	store_query(c->app->store, "SELECT * FROM inventory_changes_since($1::pg_snapshot)", 1, values,
+	store_query(c->app->store, "SELECT * FROM inventory_changes_since($1::pg_snapshot, $2)", 2, values,
 		    read_done, c);
 }
 

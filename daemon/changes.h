@@ -6,9 +6,10 @@
  * offers and young people changed by the transactions that committed since
  * its previous snapshot, and re-reads them into its inventory (then wakes
  * webhook delivery, as a write does). Reading by snapshot, not by a counter,
- * takes each transaction once, whatever order ids and commits came in. A
- * write of this instance is in the inventory before its answer already
- * (effects.c); it comes back here too, a cheap second re-read.
+ * takes each transaction once, whatever order ids and commits came in. The
+ * rows this instance's sessions wrote are skipped (they carry its id,
+ * siaod.origin, store_new): its writes are re-read after their commit
+ * (effects.c), as its own NOTIFYs were ignored before.
  *
  * A reader that could not read for CHANGES_GAP_SECONDS (the database away)
  * re-reads everything: rows older than the scheduler's purge

@@ -370,7 +370,7 @@ static int cmd_serve(struct app *app)
 		free(since);
 		return 1;
 	}
-	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
+	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size, app->instance);
 	app->auth = auth_new(app->store);
 	if (app->store)
 		inventory_refresh_start(app->refresh, app->base, app->store);

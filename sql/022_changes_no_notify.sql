@@ -15,7 +15,8 @@
 -- take exactly the transactions that committed between two snapshots,
 -- whatever order their ids and commits came in (a sequence would not do: a
 -- row numbered 10 may commit after a row numbered 11 was read). The writing
--- instance still refreshes itself right after its own writes (effects.c).
+-- instance still refreshes itself right after its own writes (effects.c)
+-- and skips its own rows, as it ignored its own NOTIFYs.
 --
 -- The outbox's fan-out no longer notifies either: every instance looks for
 -- due deliveries every 500 ms anyway (daemon/webhooks.c, POLL_MS) and the
@@ -31,7 +32,11 @@
 CREATE TABLE inventory_changes (
     xid       xid8 NOT NULL DEFAULT pg_current_xact_id(),  -- the writing (top) transaction
     offer_id  bigint,                                      -- re-read this offer (its places, its spans)
-    youth_id  bigint                                       -- re-read this young person
+    youth_id  bigint,                                      -- re-read this young person
+    -- the siaod instance whose session wrote it (its connections set
+    -- siaod.origin): it re-reads what it writes itself, and skips these rows;
+    -- NULL from any other session (psql, an import tool)
+    origin    text DEFAULT current_setting('siaod.origin', true)
 );
 CREATE INDEX inventory_changes_xid_idx ON inventory_changes (xid);
 
