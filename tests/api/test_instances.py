@@ -357,12 +357,14 @@ def placements_on_both_instances_notify_nobody_and_reach_the_other_within_1_s():
             assert wait_for(lambda: visible_in_matches(c, other, o)) is not None, "offer %d not everywhere" % o
     listener = Listener(6)
     times = []
+    answered = {}
     t_start = time.monotonic()
     for i, (taker, other, o) in enumerate(pairs):
         src, dst = (ca, cb) if i % 2 == 0 else (cb, ca)
         h = {"Idempotency-Key": "no-notify-%d" % taker}
-        expect(src.call("POST", "/v1/placements", REF, {"youth_id": taker, "offer_id": o, "start_date": day(0)},
-                        headers=h), 201)
+        pid = expect(src.call("POST", "/v1/placements", REF, {"youth_id": taker, "offer_id": o,
+                                                              "start_date": day(0)}, headers=h), 201).json["id"]
+        answered[pid] = time.monotonic()
         t = wait_for(lambda: not visible_in_matches(dst, other, o))
         assert t is not None, "the taken place of offer %d is still offered by the other instance" % o
         times.append(t)
@@ -379,7 +381,16 @@ def placements_on_both_instances_notify_nobody_and_reach_the_other_within_1_s():
                "WHERE e.type = 'placement.status_changed' AND (e.data->>'offer_id')::bigint IN (%s)"
                % ",".join(str(o) for _, _, o in pairs))
     assert n == [str(len(pairs))], n
+    # and delivered without a wake-up by NOTIFY: the writer wakes its own
+    # delivery after the commit, every instance polls every 500 ms
     wait_all_delivered()
+    with RECEIVER.lock:
+        got = {r[2]["placement_id"]: r[3] for r in RECEIVER.records
+               if r[1] == "placement.status_changed" and r[2].get("placement_id") in answered}
+    assert set(got) == set(answered), (sorted(got), sorted(answered))
+    lat = [got[p] - answered[p] for p in answered]
+    summary("placement answered -> its webhook received (no NOTIFY)", [max(x, 0) for x in lat])
+    assert max(lat) <= 1.5, lat
 
 
 # ---------------------------------------------------------------- the alert scan on both instances

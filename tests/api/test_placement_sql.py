@@ -199,7 +199,7 @@ def the_change_table_is_read_through_its_index():
     snap = DB.sql("SELECT pg_current_snapshot()")[0]
     o = offer(1, "Changement")
     DB.sql("ANALYZE inventory_changes")
-    out, plans = auto_explain("SELECT offer_ids FROM inventory_changes_since('%s');" % snap)
+    out, plans = auto_explain("SELECT offer_ids FROM inventory_changes_since('%s', NULL);" % snap)
     arrays = [line for line in out.splitlines() if line.startswith("{")]
     assert len(arrays) == 1 and o in [int(x) for x in arrays[0].strip("{}").split(",") if x], out
     reading = [pl for pl in plans if "WITH c AS" in pl.get("Query Text", "")]
