@@ -45,8 +45,8 @@ CREATE INDEX inventory_changes_xid_idx ON inventory_changes (xid);
 -- period were committed (or rolled back) that long ago, so every reader
 -- that polls has read them.
 CREATE TABLE inventory_change_marks (
-    at   timestamptz PRIMARY KEY DEFAULT now(),
-    xmin xid8 NOT NULL
+    at     timestamptz PRIMARY KEY DEFAULT now(),
+    oldest xid8 NOT NULL          -- pg_snapshot_xmin of a snapshot taken then
 );
 
 CREATE OR REPLACE FUNCTION notify_inventory() RETURNS trigger LANGUAGE plpgsql AS $$

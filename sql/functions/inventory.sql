@@ -106,14 +106,14 @@ DECLARE
     v_mark inventory_change_marks;
     n integer;
 BEGIN
-    INSERT INTO inventory_change_marks (at, xmin) VALUES (now(), pg_snapshot_xmin(pg_current_snapshot()))
+    INSERT INTO inventory_change_marks (at, oldest) VALUES (now(), pg_snapshot_xmin(pg_current_snapshot()))
     ON CONFLICT (at) DO NOTHING;
     SELECT * INTO v_mark FROM inventory_change_marks
     WHERE at < now() - make_interval(secs => keep_seconds) ORDER BY at DESC LIMIT 1;
     IF NOT FOUND THEN
         RETURN 0;
     END IF;
-    DELETE FROM inventory_changes WHERE xid < v_mark.xmin;
+    DELETE FROM inventory_changes WHERE xid < v_mark.oldest;
     GET DIAGNOSTICS n = ROW_COUNT;
     DELETE FROM inventory_change_marks WHERE at < v_mark.at;
     RETURN n;

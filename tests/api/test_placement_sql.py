@@ -15,7 +15,8 @@ daemon and PostgreSQL:
   case where the anti-join used to scan the whole index): auto_explain of
   the nested statement, one index probe per place until the free one.
 - The change table (sql/022) is read through its index, not scanned, even
-  when it holds many rows.
+  when it holds many rows; its rows go once a mark taken after their
+  transaction ended is older than the time kept.
 """
 import datetime
 import json
@@ -209,6 +210,28 @@ def the_change_table_is_read_through_its_index():
     for n in scans:
         assert n["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), n["Node Type"]
         assert n["Actual Rows"] * n["Actual Loops"] <= 10, n
+
+
+
+@test
+def old_changes_are_purged_once_every_reader_has_read_them():
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(0)")     # a first mark
+    time.sleep(0.05)
+    DB.sql("INSERT INTO inventory_changes (offer_id) VALUES (-1)")
+    before_mark = int(DB.sql("SELECT count(*) FROM inventory_changes")[0])
+    assert before_mark > 0
+    # the first mark predates the row's transaction: nothing of it goes
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(0)")
+    assert DB.sql("SELECT count(*) FROM inventory_changes WHERE offer_id = -1") == ["1"]
+    time.sleep(0.05)
+    # the second mark (taken after the row committed) is now past the 0 s kept
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(0)")
+    assert DB.sql("SELECT count(*) FROM inventory_changes WHERE offer_id = -1") == ["0"]
+    # kept for the scheduler's 600 s, a fresh row stays
+    DB.sql("INSERT INTO inventory_changes (offer_id) VALUES (-2)")
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(600)")
+    assert DB.sql("SELECT count(*) FROM inventory_changes WHERE offer_id = -2") == ["1"]
+    assert int(DB.sql("SELECT count(*) FROM inventory_change_marks")[0]) <= 4
 
 
 if __name__ == "__main__":
