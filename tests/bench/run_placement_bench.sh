@@ -28,8 +28,8 @@
 # (each POST with an Idempotency-Key, as a client that retries sends),
 # BENCH_PERF=1 (perf record -g on siaod
 # during (a), durable), BENCH_PGSS=1 (pg_stat_statements, track = all: the
-# top statements of each siaod measure in results/), BENCH_PROTO=plpgsql,
-# nonotify (prototypes of fixes, in the throwaway cluster only), BENCH_KEEP=1.
+# top statements of each siaod measure in results/), BENCH_KEEP=1,
+# BENCH_TAG (a suffix of the results file's name, e.g. "before").
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init
@@ -81,55 +81,6 @@ read -r D_OFFERS D_PLACES D_YOUTH D_HISTORY <<<"$(psql_db -At -F ' ' -c "SELECT 
 say "  $D_OFFERS offers, $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays in $(elapsed "$t" "$(now)") s"
 TOKEN=$(siaod_token)
 [[ ${BENCH_PGSS:-} == 1 ]] && psql_db -c "CREATE EXTENSION pg_stat_statements"
-# Prototypes, in this throwaway cluster only (BENCH_PROTO, comma separated):
-#   plpgsql:  placement_proto.sql, the SQL helpers of placement_create as
-#             PL/pgSQL (plans kept across calls);
-#   nonotify: no NOTIFY from the write transactions (the inventory triggers
-#             and the outbox wake-up), to measure what PostgreSQL's NOTIFY
-#             commit lock costs;
-#   lateral:  placement_create with its free-place search written so that
-#             each place is probed through the exclusion constraint's index
-#             (placement_proto_lateral.py).
-PROTO=${BENCH_PROTO:-}
-if [[ ,$PROTO, == *,plpgsql,* ]]; then
-	say "prototype plpgsql: placement_proto.sql"
-	psql_db -f "$BENCH/placement_proto.sql"
-fi
-if [[ ,$PROTO, == *,nonotify,* ]]; then
-	say "prototype nonotify: notify_inventory() and outbox_fan_out() without pg_notify"
-	lang=sql; [[ ,$PROTO, == *,plpgsql,* ]] && lang=plpgsql
-	psql_db -c "CREATE OR REPLACE FUNCTION notify_inventory() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RETURN NULL; END \$\$"
-	if [[ $lang == sql ]]; then
-		psql_db <<'EOF'
-CREATE OR REPLACE FUNCTION outbox_fan_out(p_outbox bigint) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO deliveries (outbox_id, webhook_id)
-    SELECT e.id, w.id FROM outbox e, webhooks w
-    WHERE e.id = p_outbox AND w.status = 'active' AND e.type = ANY (w.event_types)
-      AND (w.scope_departement IS NULL OR w.scope_departement = ANY (e.departements))
-      AND (w.scope_porteur_id IS NULL OR w.scope_porteur_id = e.porteur_id)
-    ON CONFLICT DO NOTHING;
-$$;
-EOF
-	else
-		psql_db <<'EOF'
-CREATE OR REPLACE FUNCTION outbox_fan_out(p_outbox bigint) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO deliveries (outbox_id, webhook_id)
-    SELECT e.id, w.id FROM outbox e, webhooks w
-    WHERE e.id = p_outbox AND w.status = 'active' AND e.type = ANY (w.event_types)
-      AND (w.scope_departement IS NULL OR w.scope_departement = ANY (e.departements))
-      AND (w.scope_porteur_id IS NULL OR w.scope_porteur_id = e.porteur_id)
-    ON CONFLICT DO NOTHING;
-END $$;
-EOF
-	fi
-fi
-if [[ ,$PROTO, == *,lateral,* ]]; then
-	say "prototype lateral: placement_create's free-place search as a LATERAL probe per place"
-	python3 "$BENCH/placement_proto_lateral.py" "$ROOT/sql/004_placements.sql" >"$TMP/proto_lateral.sql" \
-		|| die "prototype lateral: placement_create is not as expected"
-	psql_db -f "$TMP/proto_lateral.sql"
-fi
 CASES=${BENCH_CASES:-spread,hot,pgbench,tpcb}
 cat >"$TMP/insert.sql" <<'EOF'
 \set a random(1, 1000000000)
@@ -206,7 +157,7 @@ siaod_measure() {
 			round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows, toplevel,
 			left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
 			FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
-			>"$BENCH/results/placements-$(date +%F)${PROTO:+-proto-${PROTO//,/-}}-pgss-$label.txt"
+			>"$BENCH/results/placements-$(date +%F)${BENCH_TAG:+-$BENCH_TAG}-pgss-$label.txt"
 	fi
 	w=$TMP/wrk_$label.txt
 	M_SECS=$(awk '/requests in/ { sub(/s,$/, "", $4); print $4 }' "$w")
@@ -388,7 +339,7 @@ mode_block() {   # mode_block durable|fast SETTINGS
 }
 
 mkdir -p "$BENCH/results"
-TAG=$(date +%F)${PROTO:+-proto-${PROTO//,/-}}
+TAG=$(date +%F)${BENCH_TAG:+-$BENCH_TAG}
 RESULT=$BENCH/results/placements-$TAG.txt
 {
 	echo "siaod placement benchmark, $(date -u '+%F %T') UTC"
@@ -397,7 +348,6 @@ RESULT=$BENCH/results/placements-$TAG.txt
 	echo "wrk, siaod (one event-loop thread, db_pool_size ${POOL:-default 4}), PostgreSQL and pgbench share these cores"
 	echo "data: $D_OFFERS offers ($N_OFFERS on $N_COMMUNES communes + 10 hot FJTs of $HOT_CAPACITY places), $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays (ended); each request a distinct young person, a 28-day stay starting in the next 700 days"
 	echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s${BENCH_IDEM:+ (BENCH_IDEM=$BENCH_IDEM: Idempotency-Key on each POST)}; pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION; TPC-B scale $TPCB_SCALE; nice $(nice)"
-	[[ -n $PROTO ]] && echo "PROTOTYPES in the throwaway cluster (not the migrations): $PROTO"
 	echo
 	mode_block durable "$SETTINGS_DURABLE"
 	if [[ $FAST == 1 ]]; then
