@@ -99,10 +99,12 @@ lat_ms() {   # lat_ms WRK_OUTPUT PERCENTILE: that latency in ms
 }
 
 # A fresh start for each measure: the history of placements only, no event,
-# no audit row; VACUUM (ANALYZE) and a checkpoint first.
+# no audit row, no change row; VACUUM (ANALYZE) and a checkpoint first.
 reset_db() {
-	psql_db -c "DELETE FROM placements WHERE id > $HISTORY_MAX" \
-		-c "TRUNCATE outbox, deliveries, delivery_attempts, audit, idempotency, bench_insert" \
+	# (notifications, sql/020, reference the outbox; inventory_changes: sql/022)
+	psql_db -c "TRUNCATE outbox, deliveries, delivery_attempts, notifications, audit, idempotency, bench_insert" \
+		-c "DO \$\$ BEGIN IF to_regclass('inventory_changes') IS NOT NULL THEN TRUNCATE inventory_changes; END IF; END \$\$" \
+		-c "DELETE FROM placements WHERE id > $HISTORY_MAX" \
 		-c "VACUUM (ANALYZE) placements" -c "CHECKPOINT"
 }
 
