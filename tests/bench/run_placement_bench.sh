@@ -66,7 +66,7 @@ psql_db -v today="$TODAY" -v communes="$N_COMMUNES" -v offers="$N_OFFERS" -v you
 for list in spread hot; do
 	psql_db -c "\\copy (SELECT youth_id, offer_id, start_date, start_date + 28 FROM bench_requests_$list ORDER BY ord) TO '$TMP/requests_$list.csv' WITH (FORMAT csv)"
 done
-psql_db -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, a bigint NOT NULL, b bigint NOT NULL)"
+psql_db -c "CREATE TABLE public.bench_insert (id bigserial PRIMARY KEY, a bigint NOT NULL, b bigint NOT NULL)"
 TPCB_SCALE=${BENCH_TPCB_SCALE:-10}
 TPCB_CONN="host=$TMP port=$PGPORT user=postgres dbname=tpcb"
 "$PG_BIN/psql" -X -q "host=$TMP port=$PGPORT user=postgres dbname=postgres" -c "CREATE DATABASE tpcb"
