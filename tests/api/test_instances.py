@@ -330,7 +330,8 @@ class Listener:
                                   "AND state = 'active'" % seconds) == ["1"], timeout=5, msg="the listener waiting")
 
     def notifications(self):
-        out, _ = self.p.communicate(timeout=60)
+        out = self.p.stdout.read()       # (stdin is closed: communicate() would flush it)
+        self.p.wait(60)
         assert "done" in out, out
         return [line for line in out.splitlines() if line.startswith("Asynchronous notification")]
 
