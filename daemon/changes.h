@@ -22,7 +22,7 @@
 
 #define CHANGES_POLL_MS 250
 #define CHANGES_KEEP_SECONDS 600
-#define CHANGES_GAP_SECONDS (CHANGES_KEEP_SECONDS / 2)
+#define CHANGES_GAP_SECONDS 300        /* half the time kept */
 
 struct app;
 struct changes;
