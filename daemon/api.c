@@ -23,6 +23,7 @@ struct sql_call {
 	int ok_status;
 	int flags;
 	PGresult *res;     /* kept while the inventory refreshes */
+	int column;        /* of the answer in res */
 };
 
 char *api_json_param(struct req *r, const json_t *j)
@@ -51,7 +52,7 @@ void api_sql_problem(struct req *r, const PGresult *res)
 static void sql_reply_send(struct sql_call *c)
 {
 	struct req *r = c->r;
-	const char *text = PQgetvalue(c->res, 0, 0);
+	const char *text = PQgetvalue(c->res, 0, c->column);
 	if (c->flags & (API_ETAG | API_ETAG_OFFER)) {
 		json_t *j = json_loads(text, 0, NULL);
 		json_t *v = json_object_get(j, "version");
@@ -63,7 +64,7 @@ static void sql_reply_send(struct sql_call *c)
 			snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)json_integer_value(v));
 		json_decref(j);
 	}
-	req_reply_raw(r, c->ok_status, "application/json", text, (size_t)PQgetlength(c->res, 0, 0));
+	req_reply_raw(r, c->ok_status, "application/json", text, (size_t)PQgetlength(c->res, 0, c->column));
 	PQclear(c->res);
 	free(c);
 }
@@ -134,6 +135,84 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
 	all[nparams + 2] = status;
 	r->idem_stored = true; /* unless the statement fails: then req_finish stores the error */
 	store_query(r->app->store, wrapped, nparams + 3, all, sql_reply_done, c);
+}
+
+/* api_sql_reply_idem: the statement's row is (state, status, response). */
+static void sql_idem_done(void *arg, PGresult *res)
+{
+	struct sql_call *c = arg;
+	struct req *r = c->r;
+	int f_state = PQfnumber(res, "state"), f_status = PQfnumber(res, "status"),
+	    f_response = PQfnumber(res, "response");
+	if (store_result_failed(res)) {
+		free(c);
+		r->idem_stored = false;  /* nothing committed: req_finish keeps the problem */
+		api_sql_problem(r, res);
+		return;
+	}
+	if (PQntuples(res) != 1 || f_state < 0 || f_status < 0 || f_response < 0) {
+		free(c);
+		r->idem_stored = false;
+		req_problem(r, 500, "internal", "unexpected answer of the database");
+		return;
+	}
+	const char *state = PQgetvalue(res, 0, f_state);
+	if (strcmp(state, "new") != 0) {
+		/* not this request's answer: none is kept for it */
+		free(c);
+		r->idem_key[0] = '\0';
+		r->idem_stored = false;
+		if (strcmp(state, "replay") == 0) {
+			int status = (int)strtol(PQgetvalue(res, 0, f_status), NULL, 10);
+			req_add_header(r, "Idempotent-Replayed", "true");
+			req_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json",
+				      PQgetvalue(res, 0, f_response), (size_t)PQgetlength(res, 0, f_response));
+		} else if (strcmp(state, "running") == 0) {
+			req_problem(r, 409, "idempotency-in-progress",
+				    "a request with this Idempotency-Key is still running; retry later");
+		} else {
+			req_problem(r, 422, "idempotency-key-reused",
+				    "this Idempotency-Key was used for another request");
+		}
+		return;
+	}
+	/* the write, its answer (when keyed) committed: only one column is kept */
+	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (!c->res) {
+		free(c);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	c->column = f_response;
+	effects_after_commit(r->app, r->effects, PQgetvalue(c->res, 0, f_response), sql_effects_done, c);
+}
+
+void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char *const *values,
+			int ok_status, int flags)
+{
+	struct sql_call *c = calloc(1, sizeof *c);
+	const char *all[API_SQL_IDEM_MAX_PARAMS + 3];
+	char token[24], hash[IDEM_HASH_PARAM_LEN];
+	if (!c || nparams > API_SQL_IDEM_MAX_PARAMS) {
+		free(c);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	c->r = r;
+	c->ok_status = ok_status;
+	c->flags = flags;
+	for (int i = 0; i < nparams; i++)
+		all[i] = values[i];
+	all[nparams] = all[nparams + 1] = all[nparams + 2] = NULL;
+	if (r->idem_key[0]) {
+		snprintf(token, sizeof token, "%lld", (long long)auth_principal_key(&r->who));
+		idem_hash_param(r->body_hash, hash);
+		all[nparams] = token;
+		all[nparams + 1] = r->idem_key;
+		all[nparams + 2] = hash;
+		r->idem_stored = true; /* by the statement, unless it fails */
+	}
+	store_query(r->app->store, sql, nparams + 3, all, sql_idem_done, c);
 }
 
 /* A created resource whose secret (a token, a webhook secret) the

@@ -26,6 +26,14 @@ enum {
  * waits until the inventory has the change, so the next match reflects it. */
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
 		   int ok_status, int flags);
+/* The same for a route whose statement takes the Idempotency-Key itself
+ * (routes_idem_in_sql): sql takes nparams values then three more, the key's
+ * token, the key and the request's hash (all NULL without a key), and
+ * returns one row (state, status, response) — 'new' with the write's JSON
+ * in response, or 'replay', 'running', 'mismatch' (see placement_propose). */
+#define API_SQL_IDEM_MAX_PARAMS 8
+void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char *const *values,
+			int ok_status, int flags);
 /* Runs sql (creating a resource) and answers 201 with the resource plus
  * `member`: `secret`, which is shown this once (see idem_redact). */
 void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, const char *const *values,

@@ -75,9 +75,11 @@ void api_placements_create(struct req *r)
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
 	char *body = api_json_param(r, r->body);
 	const char *values[4] = {body, r->actor, r->today, hold};
+	/* one round trip: with an Idempotency-Key, its claim and stored answer
+	 * are in the same statement (placement_propose) */
 	if (body)
-		api_sql_reply(r, "SELECT placement_create($1::jsonb, $2::jsonb, $3::date, $4::integer)", 4,
-			      values, 201, API_ETAG);
+		api_sql_reply_idem(r, "SELECT * FROM placement_propose($1::jsonb, $2::jsonb, $3::date, $4::integer, "
+				   "$5::bigint, $6, $7::bytea)", 4, values, 201, API_ETAG);
 	free(body);
 }
 

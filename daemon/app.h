@@ -28,6 +28,7 @@ struct sessions;
 struct password;
 struct mailer;
 struct oidc;
+struct changes;
 
 /* The loop's event priorities: everything runs at the default (1) except the
  * connections' deadlines, at APP_PRIORITY_DEADLINES, of which the loop runs
@@ -67,7 +68,7 @@ struct app {
 	struct event *alert_timer;
 	struct engine *webhooks;          /* delivery, see webhooks.h */
 	uint64_t requests;                /* for request ids */
-	int listened_once;                /* the LISTEN connection came up before */
+	struct changes *changes;          /* other instances' writes, see changes.h */
 	int since_reconcile;              /* seconds since the last full re-read */
 	int since_retention;              /* seconds since the last retention run */
 	char instance[9];                 /* random, prefixes request ids */

@@ -49,11 +49,22 @@ static void claimed(void *arg, PGresult *res)
 		c.cb(c.arg, IDEM_REUSED, 0, NULL, NULL);
 }
 
+void idem_hash_param(const unsigned char hash[32], char out[IDEM_HASH_PARAM_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	out[0] = '\\';
+	out[1] = 'x';
+	for (int i = 0; i < 32; i++) {
+		out[2 + 2 * i] = hex[hash[i] >> 4];
+		out[3 + 2 * i] = hex[hash[i] & 15];
+	}
+	out[66] = '\0';
+}
+
 void idem_claim(struct store *st, int64_t token_id, const char *key, const unsigned char hash[32],
 		idem_claim_cb cb, void *arg)
 {
-	static const char hex[] = "0123456789abcdef";
-	char token[24], h[67] = "\\x";
+	char token[24], h[IDEM_HASH_PARAM_LEN];
 	struct claim *c = malloc(sizeof *c);
 	if (!c) {
 		cb(arg, IDEM_ERROR, 0, NULL, NULL);
@@ -61,11 +72,7 @@ void idem_claim(struct store *st, int64_t token_id, const char *key, const unsig
 	}
 	*c = (struct claim){cb, arg};
 	snprintf(token, sizeof token, "%lld", (long long)token_id);
-	for (int i = 0; i < 32; i++) {
-		h[2 + 2 * i] = hex[hash[i] >> 4];
-		h[3 + 2 * i] = hex[hash[i] & 15];
-	}
-	h[66] = '\0';
+	idem_hash_param(hash, h);
 	const char *values[3] = {token, key, h};
 	store_query(st, "SELECT * FROM idem_begin($1::bigint, $2, $3::bytea)", 3, values, claimed, c);
 }
@@ -100,6 +107,53 @@ void idem_keep(struct store *st, int64_t token_id, const char *key, int status, 
 	snprintf(sts, sizeof sts, "%d", status);
 	const char *values[4] = {token, key, sts, body ? body : "{}"};
 	store_query(st, "SELECT idem_store_text($1::bigint, $2, $3::integer, $4)", 4, values, kept, k);
+}
+
+struct answer {
+	idem_answer_cb cb;
+	void *arg;
+};
+
+static void answered(void *arg, PGresult *res)
+{
+	struct answer a = *(struct answer *)arg;
+	free(arg);
+	/* idem_answer's columns, by name (sql/functions/idempotency.sql) */
+	int f_state = PQfnumber(res, "state"), f_status = PQfnumber(res, "status"),
+	    f_response = PQfnumber(res, "response");
+	if (store_result_failed(res) || PQntuples(res) != 1 || f_state < 0 || f_status < 0 || f_response < 0) {
+		log_warn("idempotency", "result=not_stored");
+		a.cb(a.arg, IDEM_ERROR, 0, NULL);
+		return;
+	}
+	const char *state = PQgetvalue(res, 0, f_state);
+	if (strcmp(state, "stored") == 0)
+		a.cb(a.arg, IDEM_NEW, 0, NULL);
+	else if (strcmp(state, "replay") == 0)
+		a.cb(a.arg, IDEM_REPLAY, (int)strtol(PQgetvalue(res, 0, f_status), NULL, 10),
+		     PQgetvalue(res, 0, f_response));
+	else if (strcmp(state, "running") == 0)
+		a.cb(a.arg, IDEM_RUNNING, 0, NULL);
+	else
+		a.cb(a.arg, IDEM_REUSED, 0, NULL);
+}
+
+void idem_answer(struct store *st, int64_t token_id, const char *key, const unsigned char hash[32],
+		 int status, const char *body, idem_answer_cb cb, void *arg)
+{
+	char token[24], sts[8], h[IDEM_HASH_PARAM_LEN];
+	struct answer *a = malloc(sizeof *a);
+	if (!a) {
+		cb(arg, IDEM_ERROR, 0, NULL);
+		return;
+	}
+	*a = (struct answer){cb, arg};
+	snprintf(token, sizeof token, "%lld", (long long)token_id);
+	snprintf(sts, sizeof sts, "%d", status);
+	idem_hash_param(hash, h);
+	const char *values[5] = {token, key, h, sts, body ? body : "{}"};
+	store_query(st, "SELECT * FROM idem_answer($1::bigint, $2, $3::bytea, $4::integer, $5)", 5, values,
+		    answered, a);
 }
 
 static void abandoned(void *arg, PGresult *res)

@@ -33,6 +33,19 @@ void idem_claim(struct store *st, int64_t token_id, const char *key, const unsig
 /* Keeps an answer for later replays, then calls done (stored or not). */
 void idem_keep(struct store *st, int64_t token_id, const char *key, int status, const char *body,
 	       idem_done_cb done, void *arg);
+/* Routes that take the key in their own SQL statement (routes_idem_in_sql:
+ * the claim, the write and the stored answer in one round trip, see
+ * placement_propose in sql/functions/placements.sql) skip idem_claim. An
+ * answer of theirs that did not commit a write (a 4xx) is kept by
+ * idem_answer, which calls back with IDEM_NEW (kept: send it), IDEM_REPLAY
+ * (the key already had an answer: send that one instead, status and body),
+ * IDEM_RUNNING, IDEM_REUSED (nothing kept), or IDEM_ERROR (not kept). */
+typedef void (*idem_answer_cb)(void *arg, enum idem_state state, int status, const char *body);
+void idem_answer(struct store *st, int64_t token_id, const char *key, const unsigned char hash[32],
+		 int status, const char *body, idem_answer_cb cb, void *arg);
+/* hash as a bytea parameter ("\\x" and 64 hex digits). */
+#define IDEM_HASH_PARAM_LEN 67
+void idem_hash_param(const unsigned char hash[32], char out[IDEM_HASH_PARAM_LEN]);
 /* The request failed without effect: the key may be used again. */
 void idem_abandon(struct store *st, int64_t token_id, const char *key);
 /* The statement that stores the answer in the write's own transaction:

@@ -8,6 +8,9 @@
  *
  *   idle ──refresh()──▶ OFFERS ─▶ PLACES ─▶ SPANS ─▶ YOUTH ─▶ batch done
  *                        (steps with no ids are skipped)        │
+ *                        (a batch of ids sends its steps at
+ *                        once, on as many connections, and
+ *                        applies their answers in this order)    │
  *        ◀── next batch, if one gathered meanwhile ─────────────┤
  *                                                                ▼
  *           publish now (or when INVENTORY_PUBLISH_MS has passed since
@@ -54,8 +57,18 @@ struct batch {
 	struct waiters waiters;
 };
 
+/* One step of a batch of ids, sent with the others (refresh_parallel). */
+struct refresh_part {
+	struct inventory_refresh *f;
+	enum refresh_step step;
+	bool sent, failed;
+	PGresult *res;                     /* its answer, copied, until all are in */
+};
+
 struct inventory_refresh {
 	struct inventory *work;            /* the working model, ours alone */
+	struct refresh_part parts[STEP_DONE];
+	int outstanding;                   /* parts sent and not answered */
 	struct inventory **published;      /* what readers read */
 	struct event_base *base;
 	struct store *st;
@@ -221,6 +234,7 @@ static void batch_done(struct inventory_refresh *f)
 /* ---------------------------------------------------------------- refresh */
 
 static void refresh_step(struct inventory_refresh *f);
+static void refresh_parallel(struct inventory_refresh *f);
 
 /* At most this many offers and young people per round: a step's rows are
  * applied in one turn of the loop, and the 25,000 of an apply held it for
@@ -269,12 +283,16 @@ static void refresh_start(struct inventory_refresh *f)
 	if (f->run.all)
 		inventory_begin_full(f->work);
 	f->step = f->ok ? STEP_OFFERS : STEP_DONE;
+	if (f->ok && !f->run.all) {
+		refresh_parallel(f);
+		return;
+	}
 	refresh_step(f);
 }
 
-static void refresh_result(void *arg, PGresult *res)
+/* Applies the answer of step f->step to the working model. */
+static void refresh_apply(struct inventory_refresh *f, PGresult *res)
 {
-	struct inventory_refresh *f = arg;
 	if (store_result_failed(res)) {
 		/* The write has committed; only our copy is stale until the next
 		 * refresh of these records. */
@@ -300,9 +318,81 @@ static void refresh_result(void *arg, PGresult *res)
 		if (rc != 0)
 			f->ok = false;
 	}
+}
+
+static void refresh_result(void *arg, PGresult *res)
+{
+	struct inventory_refresh *f = arg;
+	refresh_apply(f, res);
 	if (f->step < STEP_DONE)
 		f->step++;
 	refresh_step(f);
+}
+
+static const char *const step_sql[] = {
+	[STEP_OFFERS] = "SELECT * FROM inv_offers($1::bigint[])",
+	[STEP_PLACES] = "SELECT * FROM inv_places($1::bigint[])",
+	[STEP_SPANS] = "SELECT * FROM inv_spans($1::bigint[])",
+	[STEP_YOUTH] = "SELECT * FROM inv_youth($1::bigint[])",
+};
+
+/* An answer of a batch sent at once: kept until the last is in, then all
+ * are applied in the order of the steps (offers before their places...). */
+static void refresh_part_done(void *arg, PGresult *res)
+{
+	struct refresh_part *p = arg;
+	struct inventory_refresh *f = p->f;
+	if (store_result_failed(res)) {
+		log_warn("inventory_refresh", "step=%d result=failed", (int)p->step);
+		p->failed = true;
+	} else {
+		p->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+		p->failed = !p->res;
+	}
+	if (--f->outstanding > 0)
+		return;
+	for (int s = STEP_OFFERS; s < STEP_DONE; s++) {
+		struct refresh_part *q = &f->parts[s];
+		if (!q->sent)
+			continue;
+		f->step = (enum refresh_step)s;
+		if (q->failed)
+			f->ok = false;
+		else
+			refresh_apply(f, q->res);
+		if (q->res)
+			PQclear(q->res);
+		*q = (struct refresh_part){0};
+	}
+	f->step = STEP_DONE;
+	refresh_step(f);
+}
+
+/* A batch of ids: its steps are independent reads, sent together (one
+ * round trip instead of four in a row, each behind the writes queued
+ * before it: the answers of the writes wait for their refresh). */
+static void refresh_parallel(struct inventory_refresh *f)
+{
+	bool want[STEP_DONE] = {f->run.offers.n > 0, f->run.offers.n > 0, f->run.offers.n > 0,
+				f->run.youth.n > 0};
+	int n = 0;
+	for (int s = STEP_OFFERS; s < STEP_DONE; s++)
+		n += want[s];
+	if (n == 0) {
+		f->step = STEP_DONE;
+		refresh_step(f);
+		return;
+	}
+	/* counted before the first is sent: a store that is closing answers at once */
+	f->outstanding = n;
+	for (int s = STEP_OFFERS; s < STEP_DONE; s++) {
+		if (!want[s])
+			continue;
+		struct refresh_part *p = &f->parts[s];
+		*p = (struct refresh_part){.f = f, .step = (enum refresh_step)s, .sent = true};
+		const char *values[1] = {s == STEP_YOUTH ? f->youth_param : f->offer_param};
+		store_query(f->st, step_sql[s], 1, values, refresh_part_done, p);
+	}
 }
 
 static void refresh_step(struct inventory_refresh *f)
@@ -311,15 +401,9 @@ static void refresh_step(struct inventory_refresh *f)
 		f->step = STEP_YOUTH;
 	if (f->step == STEP_YOUTH && f->run.youth.n == 0 && !f->run.all)
 		f->step = STEP_DONE;
-	static const char *const sql[] = {
-		[STEP_OFFERS] = "SELECT * FROM inv_offers($1::bigint[])",
-		[STEP_PLACES] = "SELECT * FROM inv_places($1::bigint[])",
-		[STEP_SPANS] = "SELECT * FROM inv_spans($1::bigint[])",
-		[STEP_YOUTH] = "SELECT * FROM inv_youth($1::bigint[])",
-	};
 	if (f->step < STEP_DONE) {
 		const char *values[1] = {f->step == STEP_YOUTH ? f->youth_param : f->offer_param};
-		store_query(f->st, sql[f->step], 1, values, refresh_result, f);
+		store_query(f->st, step_sql[f->step], 1, values, refresh_result, f);
 		return;
 	}
 	free(f->offer_param);
@@ -467,6 +551,9 @@ void inventory_refresh_free(struct inventory_refresh *f)
 	free(f->unpublished.w);
 	free(f->offer_param);
 	free(f->youth_param);
+	for (int i = 0; i < STEP_DONE; i++)
+		if (f->parts[i].res)
+			PQclear(f->parts[i].res);
 	/* the published snapshot first: the working model frees every snapshot it made */
 	inventory_release(*f->published);
 	*f->published = NULL;

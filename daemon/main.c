@@ -21,6 +21,7 @@
 #include "app.h"
 #include "account.h"
 #include "auth.h"
+#include "changes.h"
 #include "mail.h"
 #include "oidc.h"
 #include "notify.h"
@@ -300,14 +301,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	log_info("reload", "result=ok%s%s", changed[0] ? " needs_restart=" : "", changed);
 }
 
-/* Another instance's write is in the inventory: its events may be ranked. */
-static void notify_refreshed(void *arg, bool ok)
-{
-	(void)ok;
-	webhooks_refreshed(arg);
-}
-
-/* Another instance (or psql) changed something: re-read just that. */
+/* The rare notifications of other instances (or psql). Their writes to the
+ * inventory are read from the change table instead (changes.h). */
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
 	struct app *app = arg;
@@ -328,23 +323,6 @@ static void on_notify(void *arg, const char *channel, const char *payload)
 		}
 		return;
 	}
-	int64_t id = payload && strlen(payload) > 2 ? strtoll(payload + 2, NULL, 10) : 0;
-	if (id <= 0)
-		return;
-	if (payload[0] == 'o')
-		inventory_refresh(app->refresh, &id, 1, NULL, 0, notify_refreshed, app);
-	else if (payload[0] == 'y')
-		inventory_refresh(app->refresh, NULL, 0, &id, 1, notify_refreshed, app);
-}
-
-/* The listening connection is (back) up: anything notified while it was
- * down is lost, so re-read everything — except the first time, right after
- * the inventory was loaded. */
-static void on_listen_up(void *arg)
-{
-	struct app *app = arg;
-	if (app->listened_once++)
-		inventory_refresh_all(app->refresh, NULL, NULL);
 }
 
 static int cmd_serve(struct app *app)
@@ -353,8 +331,11 @@ static int cmd_serve(struct app *app)
 	if (!pg)
 		return 1;
 	int migrated = migrate_run(pg);
-	if (migrated < 0 ||
+	/* the changes are read from before the load: none is missed */
+	char *since = migrated < 0 ? NULL : changes_snapshot_blocking(pg);
+	if (!since ||
 	    !(app->refresh = inventory_refresh_load(pg, app->cfg.default_max_distance_km, &app->inv))) {
+		free(since);
 		PQfinish(pg);
 		return 1;
 	}
@@ -369,6 +350,7 @@ static int cmd_serve(struct app *app)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("start", "error=\"curl_global_init failed\"");
 		inventory_refresh_free(app->refresh);
+		free(since);
 		return 1;
 	}
 	struct event_config *ec = event_config_new();
@@ -385,9 +367,10 @@ static int cmd_serve(struct app *app)
 		log_error("start", "error=\"event_base_new failed\"");
 		curl_global_cleanup();
 		inventory_refresh_free(app->refresh);
+		free(since);
 		return 1;
 	}
-	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size);
+	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size, app->instance);
 	app->auth = auth_new(app->store);
 	if (app->store)
 		inventory_refresh_start(app->refresh, app->base, app->store);
@@ -399,8 +382,8 @@ static int cmd_serve(struct app *app)
 	app->sessions = session_new(app);
 	app->password = password_new(app);
 	if (app->store)
-		store_listen(app->store, "LISTEN siaod_inventory; LISTEN siaod_outbox; LISTEN siaod_auth; "
-			     "LISTEN siaod_mail", on_notify, on_listen_up, app);
+		store_listen(app->store, "LISTEN siaod_outbox; LISTEN siaod_auth; LISTEN siaod_mail", on_notify,
+			     NULL, app);
 	struct event *sigterm = evsignal_new(app->base, SIGTERM, on_term, app);
 	struct event *sigint = evsignal_new(app->base, SIGINT, on_term, app);
 	struct event *sighup = evsignal_new(app->base, SIGHUP, on_hup, app);
@@ -413,7 +396,7 @@ static int cmd_serve(struct app *app)
 	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
 	if (!signals || !made || gate_start(app, err, sizeof err) != 0 ||
 	    notify_start(app) != 0 || scheduler_start(app) != 0 || webhooks_start(app) != 0 ||
-	    mail_start(app) != 0 || oidc_start(app) != 0) {
+	    mail_start(app) != 0 || oidc_start(app) != 0 || changes_start(app, since) != 0) {
 		log_error("start", "error=\"%s\"", !signals ? "cannot watch the signals" : made ? err : "out of memory");
 		rc = 1;
 	} else {
@@ -424,7 +407,9 @@ static int cmd_serve(struct app *app)
 	}
 	/* The store goes before the engines whose queries it may still answer
 	 * (with "unavailable"); they free themselves after. */
+	free(since);
 	scheduler_stop(app);
+	changes_stop(app);
 	gate_stop(app);
 	/* sign-ins waiting for the provider are answered (as failed) now */
 	oidc_stop(app);
@@ -434,6 +419,7 @@ static int cmd_serve(struct app *app)
 	plan_jobs_free(app->plans);
 	plan_jobs_free(app->imports);
 	store_free(app->store);
+	changes_free(app);
 	webhooks_stop(app);
 	mail_stop(app);
 	oidc_free(app);

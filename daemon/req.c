@@ -92,6 +92,37 @@ static void kept_then_send(void *arg)
 	free(h);
 }
 
+/* A route that takes the key in its own statement (r->idem_in_sql): the
+ * answer of a request that did not write is kept now, unless the key
+ * already has one, which is then the answer (see idem_answer). */
+static void answered_then_send(void *arg, enum idem_state state, int status, const char *body)
+{
+	struct held_answer *h = arg;
+	struct req *r = h->r;
+	r->idem_key[0] = '\0';       /* whatever is sent now is not kept again */
+	switch (state) {
+	case IDEM_REPLAY:
+		evbuffer_drain(h->buf, evbuffer_get_length(h->buf));
+		evbuffer_add(h->buf, body, strlen(body));
+		req_add_header(r, "Idempotent-Replayed", "true");
+		req_send(r, status, status >= 400 ? "application/problem+json" : "application/json", h->buf);
+		break;
+	case IDEM_RUNNING:
+		req_problem(r, 409, "idempotency-in-progress",
+			    "a request with this Idempotency-Key is still running; retry later");
+		break;
+	case IDEM_REUSED:
+		req_problem(r, 422, "idempotency-key-reused", "this Idempotency-Key was used for another request");
+		break;
+	case IDEM_NEW:
+	case IDEM_ERROR:
+		req_send(r, h->status, h->content_type, h->buf);
+		break;
+	}
+	evbuffer_free(h->buf);
+	free(h);
+}
+
 /* Keeps the answer for a retry with the same key — before sending it, so a
  * retry that arrives right after the answer finds it — unless the write
  * stored it in its own transaction. A 5xx had no effect: the key is released
@@ -99,7 +130,9 @@ static void kept_then_send(void *arg)
 static bool idem_finish(struct req *r, int status, const char *content_type, struct evbuffer *buf)
 {
 	if (status >= 500) {
-		idem_abandon(r->app->store, auth_principal_key(&r->who), r->idem_key);
+		/* (a route taking the key in its statement left no claim behind) */
+		if (!r->idem_in_sql)
+			idem_abandon(r->app->store, auth_principal_key(&r->who), r->idem_key);
 		return false;
 	}
 	if (r->idem_stored)
@@ -138,8 +171,12 @@ static bool idem_finish(struct req *r, int status, const char *content_type, str
 	if (buf)
 		evbuffer_add_buffer(copy, buf);
 	*h = (struct held_answer){r, status, content_type, copy};
-	idem_keep(r->app->store, auth_principal_key(&r->who), r->idem_key, status, text,
-		  kept_then_send, h);
+	if (r->idem_in_sql)
+		idem_answer(r->app->store, auth_principal_key(&r->who), r->idem_key, r->body_hash, status, text,
+			    answered_then_send, h);
+	else
+		idem_keep(r->app->store, auth_principal_key(&r->who), r->idem_key, status, text,
+			  kept_then_send, h);
 	free(text);
 	return true;
 }

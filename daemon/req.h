@@ -49,6 +49,7 @@ struct req {
 	unsigned char body_hash[32];  /* SHA-256 of route and body, for Idempotency-Key */
 	char idem_key[256];           /* the Idempotency-Key being honoured, or "" */
 	bool idem_stored;             /* the answer was stored with the write itself */
+	bool idem_in_sql;             /* the route's statement claims the key (no idem_claim) */
 	const char *idem_redact;      /* member not to keep in the stored answer ("token") */
 	char etag[24];                /* sent as ETag when set by the handler */
 	int retry_after;              /* sent as Retry-After when > 0 */

@@ -123,6 +123,12 @@ bool routes_raw_body(const struct route *r)
 	return r && (r->handler == api_imports || r->handler == api_unsubscribe);
 }
 
+bool routes_idem_in_sql(const struct route *r)
+{
+	/* placement_propose (sql/functions/placements.sql): one round trip */
+	return r && r->handler == api_placements_create;
+}
+
 /* Matches one pattern; {id} takes a positive integer of at most 18 digits. */
 static int match_pattern(const char *pattern, const char *path, int64_t *ids, int maxids, int *nids)
 {

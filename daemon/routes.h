@@ -31,6 +31,11 @@ struct route {
  * bounds them. */
 bool routes_raw_body(const struct route *r);
 
+/* Routes whose SQL statement takes the Idempotency-Key itself (claim, write
+ * and stored answer in one transaction, see idempotency.h): the gate does
+ * not claim it first. */
+bool routes_idem_in_sql(const struct route *r);
+
 extern const struct route routes[];
 extern const size_t nroutes;
 

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "app.h"
+#include "changes.h"
 #include "clock.h"
 #include "inventory.h"
 #include "inventory_refresh.h"
@@ -174,16 +175,32 @@ static void apply_retention(struct app *app)
 		    retention_done, app);
 }
 
+static void changes_purged(void *arg, PGresult *res)
+{
+	if (store_result_failed(res))
+		log_warn("changes_purge", "result=failed");
+}
+
+/* The change table's rows every instance has read long ago (changes.h). */
+static void purge_changes(struct app *app)
+{
+	char keep[16];
+	snprintf(keep, sizeof keep, "%d", CHANGES_KEEP_SECONDS);
+	const char *values[1] = {keep};
+	store_query(app->store, "SELECT inventory_changes_purge($1::integer)", 1, values, changes_purged, NULL);
+}
+
 static void hold_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct app *app = arg;
 	expire_holds(app);
+	purge_changes(app);
 	app->since_retention += SCHEDULER_PERIOD;
 	if (app->since_retention >= 3600) {
 		app->since_retention = 0;
 		apply_retention(app);
 	}
-	/* A safety net under LISTEN/NOTIFY: every reconcile_interval_seconds
+	/* A safety net under the change table: every reconcile_interval_seconds
 	 * the whole inventory is read again. */
 	app->since_reconcile += SCHEDULER_PERIOD;
 	if (app->since_reconcile >= app->cfg.reconcile_interval_seconds) {

@@ -52,6 +52,8 @@ struct store {
 	struct job *head, *tail;
 	int queued;
 	bool closing;        /* store_free has begun: take no more work */
+	char origin[24];     /* siaod.origin of every session ("": none) */
+	char options[200];   /* the sessions' options, with it */
 	/* LISTEN/NOTIFY, on a connection of its own (see store_listen) */
 	struct conn listener;
 	char *listen_sql;
@@ -69,15 +71,24 @@ static void store_dispatch(struct store *st);
 static const char *const conn_keywords[] = {"dbname", "options", "application_name",
 					    "connect_timeout", NULL};
 
-static void conn_values(const struct store *st, const char *values[5])
+/* A statement that runs away must not pin a pooled connection forever.
+ * search_path: the API functions (schema api, sql/functions) before the
+ * tables and what they depend on (public); set here, at connection, so it
+ * costs no round trip and the SQL in C names no schema. */
+#define CONN_OPTIONS "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=30000 " \
+		     "-c search_path=api,public"
+
+static void conn_values(struct store *st, const char *values[5])
 {
 	values[0] = st->conninfo;
-	/* A statement that runs away must not pin a pooled connection forever.
-	 * search_path: the API functions (schema api, sql/functions) before the
-	 * tables and what they depend on (public); set here, at connection,
-	 * so it costs no round trip and the SQL in C names no schema. */
-	values[1] = "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=30000 "
-		    "-c search_path=api,public";
+	/* siaod.origin: the instance, which the change table's rows written
+	 * in these sessions carry (sql/022, changes.h) */
+	if (st->origin[0]) {
+		snprintf(st->options, sizeof st->options, "%s -c siaod.origin=%s", CONN_OPTIONS, st->origin);
+		values[1] = st->options;
+	} else {
+		values[1] = CONN_OPTIONS;
+	}
 	values[2] = "siaod";
 	values[3] = "5";
 	values[4] = NULL;
@@ -105,11 +116,10 @@ static const char *pq_first_line(const PGconn *pg, char *buf, size_t size)
 	return buf;
 }
 
-PGconn *store_connect_blocking(const char *conninfo)
+static PGconn *connect_blocking(struct store *st)
 {
 	const char *values[5];
-	struct store tmp = {.conninfo = (char *)conninfo};
-	conn_values(&tmp, values);
+	conn_values(st, values);
 	PGconn *pg = PQconnectdbParams(conn_keywords, values, 1);
 	if (PQstatus(pg) != CONNECTION_OK) {
 		char why[256];
@@ -119,6 +129,12 @@ PGconn *store_connect_blocking(const char *conninfo)
 	}
 	PQsetNoticeProcessor(pg, quiet_notice, NULL);
 	return pg;
+}
+
+PGconn *store_connect_blocking(const char *conninfo)
+{
+	struct store tmp = {.conninfo = (char *)conninfo};
+	return connect_blocking(&tmp);
 }
 
 static void job_free(struct job *j)
@@ -519,12 +535,14 @@ int store_pending(const struct store *st)
 	return st->queued;
 }
 
-struct store *store_new(struct event_base *base, const char *conninfo, int pool_size)
+struct store *store_new(struct event_base *base, const char *conninfo, int pool_size, const char *origin)
 {
 	struct store *st = calloc(1, sizeof *st);
 	if (!st)
 		return NULL;
 	st->base = base;
+	if (origin)
+		snprintf(st->origin, sizeof st->origin, "%s", origin);
 	st->conninfo = strdup(conninfo);
 	st->nconns = pool_size;
 	st->conns = calloc((size_t)pool_size, sizeof *st->conns);
@@ -545,7 +563,7 @@ struct store *store_new(struct event_base *base, const char *conninfo, int pool_
 		}
 		/* The first connections are made before the loop runs, so a
 		 * daemon that starts answers at once. */
-		c->pg = store_connect_blocking(conninfo);
+		c->pg = connect_blocking(st);
 		if (c->pg && PQsetnonblocking(c->pg, 1) == 0) {
 			c->state = CONN_IDLE;
 			conn_watch(c, EV_READ | EV_PERSIST); /* down and retrying if it cannot */

@@ -22,7 +22,9 @@ typedef void (*store_cb)(void *arg, PGresult *res);
 typedef void (*store_notify_cb)(void *arg, const char *channel, const char *payload);
 typedef void (*store_up_cb)(void *arg);
 
-struct store *store_new(struct event_base *base, const char *conninfo, int pool_size);
+/* origin (NULL: none): the setting siaod.origin of every pooled session,
+ * which the change table's rows written by them carry (changes.h). */
+struct store *store_new(struct event_base *base, const char *conninfo, int pool_size, const char *origin);
 void store_free(struct store *st);
 /* Queues one statement; sql and values are copied. */
 void store_query(struct store *st, const char *sql, int nparams,

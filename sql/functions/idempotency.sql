@@ -50,6 +50,75 @@ CREATE FUNCTION idem_abandon(p_token bigint, p_key text) RETURNS void LANGUAGE s
     DELETE FROM idempotency WHERE token_id = p_token AND key = p_key AND state = 'running';
 $$;
 
+-- Idempotency in the write's own statement (issue 13): for the routes that
+-- take it (POST /v1/placements, see placement_propose), the claim, the write
+-- and the stored answer are one round trip, one transaction. While the
+-- request runs it holds a transaction-level advisory lock on its key instead
+-- of a 'running' row: another request with the key finds the lock taken and
+-- answers 409 idempotency-in-progress without waiting; once the first
+-- commits, its 'done' row is there (visible before the lock is released).
+-- A request that fails rolls everything back, lock included; its answer is
+-- then kept by idem_answer.
+-- 'new' (go ahead: the lock is held until commit), 'replay' with the stored
+-- answer, 'running' or 'mismatch', as idem_begin answers.
+CREATE FUNCTION idem_fold_begin(p_token bigint, p_key text, p_hash bytea,
+                                OUT state text, OUT status integer, OUT response text)
+LANGUAGE plpgsql AS $$
+DECLARE r idempotency;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended('idem:' || p_key, p_token)) THEN
+        state := 'running';
+        RETURN;
+    END IF;
+    -- a statement after the lock: its snapshot sees what the holder committed
+    SELECT * INTO r FROM idempotency i WHERE i.token_id = p_token AND i.key = p_key;
+    IF NOT FOUND OR r.created_at < now() - interval '24 hours' THEN
+        state := 'new';
+    ELSIF r.body_hash <> p_hash THEN
+        state := 'mismatch';
+    ELSIF r.state = 'done' THEN
+        state := 'replay';
+        status := r.status;
+        response := r.response;
+    ELSIF r.created_at < now() - interval '1 minute' THEN
+        state := 'new';        -- a claim whose request died before its write committed
+    ELSE
+        state := 'running';
+    END IF;
+END $$;
+
+-- The answer of a write that idem_fold_begin let go, in the same transaction.
+CREATE FUNCTION idem_fold_end(p_token bigint, p_key text, p_hash bytea, p_status integer, p_response text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO idempotency AS i (token_id, key, body_hash, state, status, response)
+    VALUES (p_token, p_key, p_hash, 'done', p_status, p_response)
+    ON CONFLICT (token_id, key) DO UPDATE
+        SET body_hash = EXCLUDED.body_hash, state = 'done', status = EXCLUDED.status,
+            response = EXCLUDED.response, created_at = now();
+END $$;
+
+-- Keeps the answer of a request of such a route that did not commit a write
+-- (a 4xx of the daemon's checks or of the function): 'stored', or, when the
+-- key already has an answer, 'replay' with it ('mismatch': the key was used
+-- for another request), or 'running' while a request with the key runs.
+-- Nothing is stored but in the 'stored' case.
+CREATE FUNCTION idem_answer(p_token bigint, p_key text, p_hash bytea, p_status integer, p_response text,
+                            OUT state text, OUT status integer, OUT response text)
+LANGUAGE plpgsql AS $$
+DECLARE b record;
+BEGIN
+    SELECT * INTO b FROM idem_fold_begin(p_token, p_key, p_hash);
+    IF b.state <> 'new' THEN
+        state := b.state;
+        status := b.status;
+        response := b.response;
+        RETURN;
+    END IF;
+    PERFORM idem_fold_end(p_token, p_key, p_hash, p_status, p_response);
+    state := 'stored';
+END $$;
+
 -- A stored answer with the personal members of one young person blanked as
 -- youth_erase blanks them: every object (at any depth) whose "ref" is the
 -- erased reference gets ref, birth_date, institution_exit_date and

@@ -63,3 +63,58 @@ LANGUAGE sql STABLE AS $$
               GROUP BY p.offer_id) x) d ON true
     WHERE y.erased_at IS NULL AND (ids IS NULL OR y.id = ANY(ids)) ORDER BY y.id;
 $$;
+
+-- The changes committed since a reader's previous snapshot (sql/022, read by
+-- daemon/changes.c): the rows of the transactions that were still running
+-- then (its xip list) or had not started (xid at or above its xmax), and
+-- that are visible now, i.e. committed; but those of the reader's own
+-- sessions (p_origin: it re-read them after its writes). The snapshot returned is the one
+-- this reading used: pass it to the next. Two index probes, never a scan
+-- of the whole table, however long one transaction runs: planned with the
+-- snapshot's values each time (EXECUTE), as a plan kept for any snapshot
+-- would count a third of the table above "xid >=" and might scan it all
+-- (four readings a second per instance: planning costs nothing here).
+CREATE FUNCTION inventory_changes_since(p_prev pg_snapshot, p_origin text)
+RETURNS TABLE (snapshot text, offer_ids bigint[], youth_ids bigint[]) LANGUAGE plpgsql AS $$
+BEGIN
+    -- one statement, so one snapshot: pg_current_snapshot() is the one the
+    -- rows were read with
+    RETURN QUERY EXECUTE $q$
+    WITH c AS (
+        SELECT ch.offer_id, ch.youth_id FROM inventory_changes ch
+        WHERE ch.xid >= $1 AND ch.origin IS DISTINCT FROM $3
+        UNION ALL
+        SELECT ch.offer_id, ch.youth_id FROM inventory_changes ch
+        WHERE ch.xid = ANY ($2) AND ch.origin IS DISTINCT FROM $3
+    )
+    SELECT pg_current_snapshot()::text,
+           ARRAY(SELECT DISTINCT c.offer_id FROM c WHERE c.offer_id IS NOT NULL),
+           ARRAY(SELECT DISTINCT c.youth_id FROM c WHERE c.youth_id IS NOT NULL)
+    $q$ USING pg_snapshot_xmax(p_prev), ARRAY(SELECT pg_snapshot_xip(p_prev)), p_origin;
+END $$;
+
+-- Where a new reader starts (before it loads the inventory).
+CREATE FUNCTION inventory_changes_start() RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT pg_current_snapshot()::text;
+$$;
+
+-- Changes of transactions that ended more than keep_seconds ago go (the
+-- scheduler, every minute; readers poll every quarter second, and one that
+-- could not read for longer re-reads everything, see daemon/changes.c).
+CREATE FUNCTION inventory_changes_purge(keep_seconds integer) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    v_mark inventory_change_marks;
+    n integer;
+BEGIN
+    INSERT INTO inventory_change_marks (at, oldest) VALUES (now(), pg_snapshot_xmin(pg_current_snapshot()))
+    ON CONFLICT (at) DO NOTHING;
+    SELECT * INTO v_mark FROM inventory_change_marks
+    WHERE at < now() - make_interval(secs => keep_seconds) ORDER BY at DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM inventory_changes WHERE xid < v_mark.oldest;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM inventory_change_marks WHERE at < v_mark.at;
+    RETURN n;
+END $$;

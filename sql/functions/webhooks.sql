@@ -91,7 +91,12 @@ END $$;
 CREATE FUNCTION deliveries_claim(p_limit integer, p_per_webhook integer, p_lease_seconds integer)
 RETURNS TABLE (delivery_id bigint, webhook_id bigint, url text, secret text, event_id text,
                body text, attempts integer)
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    -- PL/pgSQL, not sql: each write wakes the delivery, which claims; a
+    -- LANGUAGE sql function would be planned again at every call
+    RETURN QUERY
     WITH pick AS (
         -- per active subscription, its earliest due deliveries, up to what
         -- its limit leaves room for: a backlog at one endpoint never hides
@@ -122,7 +127,7 @@ LANGUAGE sql AS $$
                               'data', e.data)::text,
            c.attempts
     FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN outbox e ON e.id = c.outbox_id;
-$$;
+END $$;
 
 -- Records a batch of attempts: [{delivery_id, status_code, error, duration_ms,
 -- outcome: succeeded|retry|failed|gone, retry_in_seconds}].

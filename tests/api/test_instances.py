@@ -4,8 +4,12 @@ runs them.
 
 - Inventory: a write on one instance (an offer near a young person, a young
   person, a placement taking an offer's last place) shows in the matches of
-  the other within 1 s (LISTEN/NOTIFY). The propagation times are measured
-  and printed (median and max over 20 offers, 10 placements).
+  the other within 1 s (the change table, sql/022: no NOTIFY). The
+  propagation times are measured and printed (median and max over 20
+  offers, 10 placements). While placements are made on both instances, with
+  a webhook subscribed to them, a session LISTENing on the old channels
+  hears nothing (but the probe the test sends itself), and the other
+  instance still sees each within 1 s.
 - Webhooks: a burst of events written through both instances, one receiver
   (http.server on 127.0.0.1) answering 204 at once: every event is enqueued
   once (outbox dedup keys), fanned out once, delivered once (one attempt per
@@ -173,7 +177,7 @@ def an_offer_written_on_one_instance_is_matched_on_the_other_within_1_s():
         o = expect(src.call("POST", "/v1/offers", ADMIN, offer_body(label="Propagation %d" % i, capacity=2)), 201).json
         # the writer sees it at once (its own inventory, before the answer)...
         assert visible_in_matches(src, y, o["id"]), "offer %d missing on the instance that wrote it" % o["id"]
-        # ...the other through NOTIFY
+        # ...the other through the change table
         t = wait_for(lambda: visible_in_matches(dst, y, o["id"]))
         assert t is not None, "offer %d never reached the other instance" % o["id"]
         times.append(t)
@@ -306,6 +310,88 @@ def a_burst_of_events_through_both_instances_is_delivered_exactly_once():
         caps = [r for r in RECEIVER.records if r[1] == "offer.capacity_available"]
     assert caps and all(isinstance(r[2].get("candidates"), list) for r in caps), caps[:2]
     print("      %d deliveries %r; attempts per instance %r" % (len(st), types, attempts_by_instance()), flush=True)
+
+
+# ---------------------------------------------------------------- no NOTIFY per placement
+
+class Listener:
+    """A psql session LISTENing on the channels siaod used to notify per write
+    (and siaod_auth, for the probe), for `seconds`; notifications() after."""
+
+    def __init__(self, seconds):
+        import subprocess
+        script = ("LISTEN siaod_inventory; LISTEN siaod_outbox; LISTEN siaod_auth;\n"
+                  "SELECT 'listening';\nSELECT pg_sleep(%s);\nSELECT 'done';\n" % seconds)
+        self.p = subprocess.Popen(["psql", "-X", "-At", "-d", DB.url], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.p.stdin.write(script)
+        self.p.stdin.close()
+        eventually(lambda: DB.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%s)%%' "
+                                  "AND state = 'active'" % seconds) == ["1"], timeout=5, msg="the listener waiting")
+
+    def notifications(self):
+        out = self.p.stdout.read()       # (stdin is closed: communicate() would flush it)
+        self.p.wait(60)
+        assert "done" in out, out
+        return [line for line in out.splitlines() if line.startswith("Asynchronous notification")]
+
+
+@test
+def placements_on_both_instances_notify_nobody_and_reach_the_other_within_1_s():
+    # a subscription to placement events (the outbox's fan-out used to NOTIFY for
+    # each): the burst's, still active (one only: the next test counts receptions)
+    subs = DB.sql("SELECT id FROM webhooks WHERE status = 'active' AND 'placement.status_changed' = ANY (event_types)")
+    if not subs:
+        expect(A.call("POST", "/v1/webhooks", ADMIN, {"url": RECEIVER.url, "label": "no notify",
+                                                      "event_types": ["placement.status_changed"]}), 201)
+    assert len(DB.sql("SELECT id FROM webhooks WHERE status = 'active'")) == 1
+    ca, cb = Client(A), Client(B)
+    pairs = []
+    for i in range(6):
+        src = ca if i % 2 == 0 else cb
+        taker = expect(src.call("POST", "/v1/youth", REF, youth_body()), 201).json["id"]
+        other = expect(src.call("POST", "/v1/youth", REF, youth_body()), 201).json["id"]
+        o = expect(src.call("POST", "/v1/offers", ADMIN, offer_body(label="Sans NOTIFY %d" % i)), 201).json["id"]
+        pairs.append((taker, other, o))
+    for taker, other, o in pairs:
+        for c in (ca, cb):
+            assert wait_for(lambda: visible_in_matches(c, other, o)) is not None, "offer %d not everywhere" % o
+    listener = Listener(6)
+    times = []
+    answered = {}
+    t_start = time.monotonic()
+    for i, (taker, other, o) in enumerate(pairs):
+        src, dst = (ca, cb) if i % 2 == 0 else (cb, ca)
+        h = {"Idempotency-Key": "no-notify-%d" % taker}
+        pid = expect(src.call("POST", "/v1/placements", REF, {"youth_id": taker, "offer_id": o,
+                                                              "start_date": day(0)}, headers=h), 201).json["id"]
+        answered[pid] = time.monotonic()
+        t = wait_for(lambda: not visible_in_matches(dst, other, o))
+        assert t is not None, "the taken place of offer %d is still offered by the other instance" % o
+        times.append(t)
+    # the probe: the listener does hear a notification when there is one
+    DB.sql("SELECT pg_notify('siaod_auth', 'probe-of-the-test')")
+    assert time.monotonic() - t_start < 5.5, "the placements took longer than the listener listened"
+    heard = listener.notifications()
+    summary("placement on one instance -> gone from the other's matches, no NOTIFY", times)
+    assert len(heard) == 1 and "probe-of-the-test" in heard[0], "notifications heard: %r" % heard
+    slow = [round(t, 3) for t in times if t > PROPAGATION_MAX]
+    assert not slow, "propagation above %.1f s: %r" % (PROPAGATION_MAX, slow)
+    # the events were written (and fanned out) all the same
+    n = DB.sql("SELECT count(*) FROM deliveries d JOIN outbox e ON e.id = d.outbox_id "
+               "WHERE e.type = 'placement.status_changed' AND (e.data->>'offer_id')::bigint IN (%s)"
+               % ",".join(str(o) for _, _, o in pairs))
+    assert n == [str(len(pairs))], n
+    # and delivered without a wake-up by NOTIFY: the writer wakes its own
+    # delivery after the commit, every instance polls every 500 ms
+    wait_all_delivered()
+    with RECEIVER.lock:
+        got = {r[2]["placement_id"]: r[3] for r in RECEIVER.records
+               if r[1] == "placement.status_changed" and r[2].get("placement_id") in answered}
+    assert set(got) == set(answered), (sorted(got), sorted(answered))
+    lat = [got[p] - answered[p] for p in answered]
+    summary("placement answered -> its webhook received (no NOTIFY)", [max(x, 0) for x in lat])
+    assert max(lat) <= 1.5, lat
 
 
 # ---------------------------------------------------------------- the alert scan on both instances

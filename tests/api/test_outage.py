@@ -262,11 +262,11 @@ def after_the_outage_inventory_and_notifications_are_live_again():
     o = expect(D.call("POST", "/v1/offers", PT, dict(offer_body("après panne"), commune_insee="34108")), 201).json
     m = expect(D.call("GET", "/v1/youth/%d/matches?limit=200" % yid, REF), 200).json
     assert o["id"] in [i["offer_id"] for i in m["items"]], "a new offer is missing from matches after the outage"
-    # ...and the LISTEN connection is back: a change made behind siaod's back
+    # ...and the change table is read again: a change made behind siaod's back
     # (another instance, psql) reaches its inventory.
     DB.sql("UPDATE offers SET capacity = 7, version = version + 1 WHERE id = %d" % o["id"])
     eventually(lambda: D.call("GET", "/v1/offers/%d" % o["id"], REF).json["capacity"] == 7, timeout=2,
-               interval=0.05, msg="a NOTIFY after the outage reaching the inventory")
+               interval=0.05, msg="a change after the outage reaching the inventory")
     assert "conn=listener" in D.log_text(), "no listener reconnection logged"
 
 

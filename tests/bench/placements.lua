@@ -1,6 +1,7 @@
 -- wrk script: POST /v1/placements, one young person per request, from a
 -- request list (CSV youth_id,offer_id,start_date,planned_end_date; line k
--- goes to thread k % BENCH_THREADS), with the token in BENCH_TOKEN. Each
+-- goes to thread k % BENCH_THREADS), with the token in BENCH_TOKEN (and,
+-- with BENCH_IDEM=1, an Idempotency-Key "bench-<youth_id>" on each). Each
 -- thread writes one line per answer to BENCH_OUT.<thread>:
 --   C,<placement id>,<youth_id>,<offer_id>,<place_id>   a 201
 --   S,<status>,<problem type>                           anything else
@@ -25,6 +26,7 @@ function init(args)
       i = i + 1
    end
    pos = 1
+   idem = os.getenv("BENCH_IDEM") == "1"
    out = assert(io.open(os.getenv("BENCH_OUT") .. "." .. thread_no, "w"))
    out:setvbuf("line")
    wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_TOKEN") or "")
@@ -38,7 +40,11 @@ function request()
    end
    pos = pos + 1
    local y, o, s, e = l:match("^(%d+),(%d+),([%d-]+),([%d-]+)$")
-   return wrk.format("POST", "/v1/placements", nil, string.format(
+   local headers = nil
+   if idem then
+      headers = {["Idempotency-Key"] = "bench-" .. y}
+   end
+   return wrk.format("POST", "/v1/placements", headers, string.format(
       '{"youth_id":%s,"offer_id":%s,"start_date":"%s","planned_end_date":"%s"}', y, o, s, e))
 end
 

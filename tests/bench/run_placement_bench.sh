@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/bench/run_placement_bench.sh: placements per second under concurrency,
-# with no double booking, against the single-row INSERT transactions per
-# second pgbench reaches on the same cluster (see tests/bench/README.md,
-# "The placement benchmark"). Builds the Release binary, makes a throwaway
+# with no double booking, against what pgbench reaches on the same cluster in
+# the same run: TPC-B (scale 10, the target: a placement is a handful of rows
+# in one transaction, like a TPC-B transaction) and a single-row INSERT (see
+# tests/bench/README.md, "The placement benchmark"). Builds the Release binary, makes a throwaway
 # PostgreSQL 15 cluster WITH durability (fsync, synchronous_commit on: a
 # placement is acknowledged after its commit is on disk), loads a small data
 # set (placement_data.sql), then measures:
@@ -10,19 +11,25 @@
 #       person once, on offers of their commune (spread);
 #   (b) the same, all 64 connections on the same 10 offers (hot);
 #   (c) pgbench, a single-row INSERT into a plain table, -c 64 -j 2;
+#   (d) pgbench's built-in TPC-B (tpcb-like) at scale 10, -c 64 -j 2, in a
+#       database of its own in the same cluster;
 # checks after (a) and (b) that no two placements hold one place on a common
-# day and that every 201 is in the table, then the same three with fsync and
-# synchronous_commit off (BENCH_FAST=0 skips it). Prints the summary and
-# writes it to tests/bench/results/placements-<date>.txt.
+# day and that every 201 is in the table, then the same four with fsync and
+# synchronous_commit off (BENCH_FAST=0 skips it). Prints the summary (with
+# the ratios placements/s over TPC-B tps, and the PostgreSQL CPU time per
+# placement of (a) and (b)) and writes it to
+# tests/bench/results/placements-<date>.txt.
 #
 # Knobs (environment): BENCH_DURATION (20 s), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2), BENCH_OFFERS (5000), BENCH_COMMUNES (500), BENCH_YOUTH
 # (150000, the spread list), BENCH_HOT_YOUTH (80000), BENCH_HOT_CAPACITY (40),
 # BENCH_POOL (siaod's db_pool_size; unset: siaod's default), BENCH_FAST=0,
-# BENCH_CASES (spread,hot,pgbench), BENCH_PERF=1 (perf record -g on siaod
+# BENCH_CASES (spread,hot,pgbench,tpcb), BENCH_TPCB_SCALE (10), BENCH_IDEM=1
+# (each POST with an Idempotency-Key, as a client that retries sends),
+# BENCH_PERF=1 (perf record -g on siaod
 # during (a), durable), BENCH_PGSS=1 (pg_stat_statements, track = all: the
-# top statements of each siaod measure in results/), BENCH_PROTO=plpgsql,
-# nonotify (prototypes of fixes, in the throwaway cluster only), BENCH_KEEP=1.
+# top statements of each siaod measure in results/), BENCH_KEEP=1,
+# BENCH_TAG (a suffix of the results file's name, e.g. "before").
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init
@@ -59,7 +66,14 @@ psql_db -v today="$TODAY" -v communes="$N_COMMUNES" -v offers="$N_OFFERS" -v you
 for list in spread hot; do
 	psql_db -c "\\copy (SELECT youth_id, offer_id, start_date, start_date + 28 FROM bench_requests_$list ORDER BY ord) TO '$TMP/requests_$list.csv' WITH (FORMAT csv)"
 done
-psql_db -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, a bigint NOT NULL, b bigint NOT NULL)"
+psql_db -c "CREATE TABLE public.bench_insert (id bigserial PRIMARY KEY, a bigint NOT NULL, b bigint NOT NULL)"
+TPCB_SCALE=${BENCH_TPCB_SCALE:-10}
+TPCB_CONN="host=$TMP port=$PGPORT user=postgres dbname=tpcb"
+"$PG_BIN/psql" -X -q "host=$TMP port=$PGPORT user=postgres dbname=postgres" -c "CREATE DATABASE tpcb"
+t=$(now)
+"$PG_BIN/pgbench" -i -q -s "$TPCB_SCALE" "$TPCB_CONN" >"$TMP/pgbench_init.txt" 2>&1 \
+	|| { cat "$TMP/pgbench_init.txt" >&2; die "pgbench -i failed"; }
+say "  TPC-B database (pgbench -i -s $TPCB_SCALE) in $(elapsed "$t" "$(now)") s"
 for tb in porteurs offers places youth communes placements; do psql_db -c "VACUUM (ANALYZE) $tb"; done
 HISTORY_MAX=$(psql_db -At -c "SELECT max(id) FROM placements")
 read -r D_OFFERS D_PLACES D_YOUTH D_HISTORY <<<"$(psql_db -At -F ' ' -c "SELECT (SELECT count(*) FROM offers),
@@ -67,56 +81,7 @@ read -r D_OFFERS D_PLACES D_YOUTH D_HISTORY <<<"$(psql_db -At -F ' ' -c "SELECT 
 say "  $D_OFFERS offers, $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays in $(elapsed "$t" "$(now)") s"
 TOKEN=$(siaod_token)
 [[ ${BENCH_PGSS:-} == 1 ]] && psql_db -c "CREATE EXTENSION pg_stat_statements"
-# Prototypes, in this throwaway cluster only (BENCH_PROTO, comma separated):
-#   plpgsql:  placement_proto.sql, the SQL helpers of placement_create as
-#             PL/pgSQL (plans kept across calls);
-#   nonotify: no NOTIFY from the write transactions (the inventory triggers
-#             and the outbox wake-up), to measure what PostgreSQL's NOTIFY
-#             commit lock costs;
-#   lateral:  placement_create with its free-place search written so that
-#             each place is probed through the exclusion constraint's index
-#             (placement_proto_lateral.py).
-PROTO=${BENCH_PROTO:-}
-if [[ ,$PROTO, == *,plpgsql,* ]]; then
-	say "prototype plpgsql: placement_proto.sql"
-	psql_db -f "$BENCH/placement_proto.sql"
-fi
-if [[ ,$PROTO, == *,nonotify,* ]]; then
-	say "prototype nonotify: notify_inventory() and outbox_fan_out() without pg_notify"
-	lang=sql; [[ ,$PROTO, == *,plpgsql,* ]] && lang=plpgsql
-	psql_db -c "CREATE OR REPLACE FUNCTION notify_inventory() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RETURN NULL; END \$\$"
-	if [[ $lang == sql ]]; then
-		psql_db <<'EOF'
-CREATE OR REPLACE FUNCTION outbox_fan_out(p_outbox bigint) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO deliveries (outbox_id, webhook_id)
-    SELECT e.id, w.id FROM outbox e, webhooks w
-    WHERE e.id = p_outbox AND w.status = 'active' AND e.type = ANY (w.event_types)
-      AND (w.scope_departement IS NULL OR w.scope_departement = ANY (e.departements))
-      AND (w.scope_porteur_id IS NULL OR w.scope_porteur_id = e.porteur_id)
-    ON CONFLICT DO NOTHING;
-$$;
-EOF
-	else
-		psql_db <<'EOF'
-CREATE OR REPLACE FUNCTION outbox_fan_out(p_outbox bigint) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO deliveries (outbox_id, webhook_id)
-    SELECT e.id, w.id FROM outbox e, webhooks w
-    WHERE e.id = p_outbox AND w.status = 'active' AND e.type = ANY (w.event_types)
-      AND (w.scope_departement IS NULL OR w.scope_departement = ANY (e.departements))
-      AND (w.scope_porteur_id IS NULL OR w.scope_porteur_id = e.porteur_id)
-    ON CONFLICT DO NOTHING;
-END $$;
-EOF
-	fi
-fi
-if [[ ,$PROTO, == *,lateral,* ]]; then
-	say "prototype lateral: placement_create's free-place search as a LATERAL probe per place"
-	python3 "$BENCH/placement_proto_lateral.py" "$ROOT/sql/004_placements.sql" >"$TMP/proto_lateral.sql" \
-		|| die "prototype lateral: placement_create is not as expected"
-	psql_db -f "$TMP/proto_lateral.sql"
-fi
-CASES=${BENCH_CASES:-spread,hot,pgbench}
+CASES=${BENCH_CASES:-spread,hot,pgbench,tpcb}
 cat >"$TMP/insert.sql" <<'EOF'
 \set a random(1, 1000000000)
 \set b random(1, 1000000000)
@@ -134,10 +99,12 @@ lat_ms() {   # lat_ms WRK_OUTPUT PERCENTILE: that latency in ms
 }
 
 # A fresh start for each measure: the history of placements only, no event,
-# no audit row; VACUUM (ANALYZE) and a checkpoint first.
+# no audit row, no change row; VACUUM (ANALYZE) and a checkpoint first.
 reset_db() {
-	psql_db -c "DELETE FROM placements WHERE id > $HISTORY_MAX" \
-		-c "TRUNCATE outbox, deliveries, delivery_attempts, audit, idempotency, bench_insert" \
+	# (notifications, sql/020, reference the outbox; inventory_changes: sql/022)
+	psql_db -c "TRUNCATE outbox, deliveries, delivery_attempts, notifications, audit, idempotency, bench_insert" \
+		-c "DO \$\$ BEGIN IF to_regclass('inventory_changes') IS NOT NULL THEN TRUNCATE inventory_changes; END IF; END \$\$" \
+		-c "DELETE FROM placements WHERE id > $HISTORY_MAX" \
 		-c "VACUUM (ANALYZE) placements" -c "CHECKPOINT"
 }
 
@@ -178,6 +145,7 @@ siaod_measure() {
 	fi
 	wait_sampler siaod "$TMP/waits_$label"
 	BENCH_TOKEN=$TOKEN BENCH_REQUESTS=$TMP/requests_$list.csv BENCH_OUT=$out BENCH_THREADS=$THREADS \
+		BENCH_IDEM=${BENCH_IDEM:-0} \
 		/usr/bin/time -f '%U %S' -o "$TMP/wrk_time_$label" \
 		wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH/placements.lua" "$BASE" >"$TMP/wrk_$label.txt"
 	t1=$(now); m1=$(machine_ticks); s1=$(cpu_ticks "$SIAOD_PID" 14 15); p1=$(pg_ticks)
@@ -191,7 +159,7 @@ siaod_measure() {
 			round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows, toplevel,
 			left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
 			FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
-			>"$BENCH/results/placements-$(date +%F)${PROTO:+-proto-${PROTO//,/-}}-pgss-$label.txt"
+			>"$BENCH/results/placements-$(date +%F)${BENCH_TAG:+-$BENCH_TAG}-pgss-$label.txt"
 	fi
 	w=$TMP/wrk_$label.txt
 	M_SECS=$(awk '/requests in/ { sub(/s,$/, "", $4); print $4 }' "$w")
@@ -205,6 +173,7 @@ siaod_measure() {
 	M_REQRATE=$(awk -v n="$M_REQ" -v s="$M_SECS" 'BEGIN { printf "%.1f", n / s }')
 	M_P50=$(lat_ms "$w" 50%); M_P99=$(lat_ms "$w" 99%)
 	M_SIAOD_CPU=$(per_ms "$s0" "$s1" "$M_REQ"); M_PG_CPU=$(per_ms "$p0" "$p1" "$M_REQ")
+	M_PG_CPU_OK=$(per_ms "$p0" "$p1" "$M_201")
 	M_WRK_CPU=$(tail -n1 "$TMP/wrk_time_$label" | awk -v n="$M_REQ" '{ printf "%.3f", (n > 0 ? ($1 + $2) * 1000 / n : 0) }')
 	read -r b0 a0 <<<"$m0"; read -r b1 a1 <<<"$m1"
 	M_BUSY=$(cores_busy "$b0" "$b1" "$(elapsed "$t0" "$t1")")
@@ -231,10 +200,10 @@ siaod_measure() {
 	fi
 	(( M_OTHER == 0 )) || CHECK_RC=1
 	if (( M_X > 0 )); then echo "warning: the request list ran out ($M_X GET /healthz): raise BENCH_YOUTH / BENCH_HOT_YOUTH" >&2; CHECK_RC=1; fi
-	say "    $M_RATE placements/s (201), $M_REQRATE requests/s, p50 $M_P50 ms, p99 $M_P99 ms; 201 $M_201, 409 $M_409, other $M_OTHER; CPU per request: siaod $M_SIAOD_CPU ms, PostgreSQL $M_PG_CPU ms, wrk $M_WRK_CPU ms; cores busy $M_BUSY (ours $M_OURS)"
+	say "    $M_RATE placements/s (201), $M_REQRATE requests/s, p50 $M_P50 ms, p99 $M_P99 ms; 201 $M_201, 409 $M_409, other $M_OTHER; CPU per request: siaod $M_SIAOD_CPU ms, PostgreSQL $M_PG_CPU ms, wrk $M_WRK_CPU ms; PostgreSQL CPU per placement (201) $M_PG_CPU_OK ms; cores busy $M_BUSY (ours $M_OURS)"
 	say "    siaod's backends (state:wait event, share of samples): $M_WAITS"
 	say "    check: $M_DOUBLE overlapping pairs on one place, $M_MISSING acknowledged 201s not in the table, $M_ROWS rows ($M_UNACKED committed but cut by wrk's stop), $M_TWICE young people with two: $M_CHECK"
-	eval "R_${label}=\"\$M_RATE \$M_REQRATE \$M_P50 \$M_P99 \$M_201 \$M_409 \$M_OTHER \$M_SIAOD_CPU \$M_PG_CPU \$M_BUSY \$M_OURS \$M_DOUBLE \$M_MISSING \$M_UNACKED \$M_CHECK\""
+	eval "R_${label}=\"\$M_RATE \$M_REQRATE \$M_P50 \$M_P99 \$M_201 \$M_409 \$M_OTHER \$M_SIAOD_CPU \$M_PG_CPU \$M_BUSY \$M_OURS \$M_DOUBLE \$M_MISSING \$M_UNACKED \$M_CHECK \$M_PG_CPU_OK\""
 	eval "S_${label}=\"\$M_SLUGS\""
 	eval "W_${label}=\"\$M_WAITS\""
 }
@@ -263,12 +232,35 @@ pgbench_measure() {   # pgbench_measure LABEL
 	eval "P_${label}=\"\$tps \$avg \$cpu \$busy\""
 }
 
+tpcb_measure() {   # tpcb_measure LABEL: pgbench's built-in TPC-B on the tpcb database
+	local label=$1 m0 m1 p0 p1 t0 t1 n tps avg cpu busy b0 a0 b1 a1 waits
+	# what pgbench does before a run without -n, then a checkpoint as reset_db
+	"$PG_BIN/psql" -X -q "$TPCB_CONN" -c "VACUUM pgbench_branches" -c "VACUUM pgbench_tellers" \
+		-c "TRUNCATE pgbench_history" -c "CHECKPOINT"
+	m0=$(machine_ticks); p0=$(pg_ticks); t0=$(now)
+	wait_sampler pgbench "$TMP/waits_tpcb_$label"
+	"$PG_BIN/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$DURATION" "$TPCB_CONN" >"$TMP/tpcb_$label.txt" 2>&1
+	t1=$(now); m1=$(machine_ticks); p1=$(pg_ticks)
+	wait "$SAMPLER_PID" || true
+	waits=$(wait_summary "$TMP/waits_tpcb_$label")
+	eval "WT_${label}=\"\$waits\""
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$TMP/tpcb_$label.txt")
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$TMP/tpcb_$label.txt" | xargs printf '%.1f')
+	avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$TMP/tpcb_$label.txt")
+	cpu=$(per_ms "$p0" "$p1" "$n")
+	read -r b0 a0 <<<"$m0"; read -r b1 a1 <<<"$m1"
+	busy=$(cores_busy "$b0" "$b1" "$(elapsed "$t0" "$t1")")
+	say "    $tps transactions/s, latency average $avg ms; PostgreSQL CPU $cpu ms per transaction; cores busy $busy"
+	say "    pgbench's backends: $waits"
+	eval "T_${label}=\"\$tps \$avg \$cpu \$busy\""
+}
+
 CHECK_RC=0
 for m in durable fast; do
 	for c in spread hot; do
 		eval "R_${m}_${c}='- - - - - - - - - - - - - - -'; S_${m}_${c}=''; W_${m}_${c}=''"
 	done
-	eval "P_${m}='- - - -'; W_${m}=''"
+	eval "P_${m}='- - - -'; W_${m}=''; T_${m}='- - - -'; WT_${m}=''"
 done
 LOADAVG_MEASURE=$(cut -d' ' -f1-3 /proc/loadavg)
 SETTINGS_DURABLE="fsync=$(pg_setting fsync), synchronous_commit=$(pg_setting synchronous_commit), full_page_writes=$(pg_setting full_page_writes), wal_level=$(pg_setting wal_level)"
@@ -286,6 +278,10 @@ run_cases() {   # run_cases durable|fast
 	if [[ ,$CASES, == *,pgbench,* ]]; then
 		say "(c) pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION, single-row INSERT"
 		pgbench_measure "$m"
+	fi
+	if [[ ,$CASES, == *,tpcb,* ]]; then
+		say "(d) pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION, TPC-B (tpcb-like) scale $TPCB_SCALE"
+		tpcb_measure "$m"
 	fi
 }
 run_cases durable
@@ -311,19 +307,25 @@ pline() {
 	printf '%-46s %10s %10s %8s %8s %7s %7s %8s %8s\n' "$1" "${r[0]}" "${r[0]}" "${r[1]}" "" "" "" "" "${r[2]}"
 }
 mode_block() {   # mode_block durable|fast SETTINGS
-	local m=$1 a b c ra rb rc
-	a=R_${m}_spread; b=R_${m}_hot; c=P_${m}
-	read -r -a ra <<<"${!a}"; read -r -a rb <<<"${!b}"; read -r -a rc <<<"${!c}"
+	local m=$1 a b c d ra rb rc rd
+	a=R_${m}_spread; b=R_${m}_hot; c=P_${m}; d=T_${m}
+	read -r -a ra <<<"${!a}"; read -r -a rb <<<"${!b}"; read -r -a rc <<<"${!c}"; read -r -a rd <<<"${!d}"
 	echo "-- $m cluster: $2"
 	printf '%-46s %10s %10s %8s %8s %7s %7s %8s %8s\n' "" "ok/s" "req/s" "p50 ms" "p99 ms" "201" "409" "siaod" "PG"
 	printf '%-46s %10s %10s %8s %8s %7s %7s %8s %8s\n' "" "" "" "" "" "" "" "CPU ms/request" ""
 	line "(a) siaod POST /v1/placements, spread" "${!a}"
 	line "(b) siaod POST /v1/placements, 10 hot offers" "${!b}"
 	pline "(c) pgbench single-row INSERT (tps)" "${!c}"
-	printf '%-46s %10s   target %-8s %s\n' "a/c (placements/s over INSERT tps)" "$(ratio "${ra[0]}" "${rc[0]}")" ">= 0.5" "$(mark "$(ratio "${ra[0]}" "${rc[0]}") >= 0.5")"
+	pline "(d) pgbench TPC-B scale $TPCB_SCALE (tps)" "${!d}"
+	printf '%-46s %10s   target %-8s %s\n' "a/d (placements/s over TPC-B tps)" "$(ratio "${ra[0]}" "${rd[0]}")" ">= 1.0" "$(mark "$(ratio "${ra[0]}" "${rd[0]}") >= 1.0")"
+	printf '%-46s %10s\n' "b/d" "$(ratio "${rb[0]}" "${rd[0]}")"
+	printf '%-46s %10s\n' "a/c (placements/s over INSERT tps)" "$(ratio "${ra[0]}" "${rc[0]}")"
 	printf '%-46s %10s\n' "b/c" "$(ratio "${rb[0]}" "${rc[0]}")"
 	printf '%-46s %10s\n' "a/c in PostgreSQL CPU per commit (c/a)" "$(ratio "${rc[2]}" "${ra[8]}")"
-	echo "cores busy (whole machine / ours: siaod + PostgreSQL + wrk): (a) ${ra[9]} / ${ra[10]}, (b) ${rb[9]} / ${rb[10]}, (c) ${rc[3]} (PostgreSQL + pgbench)"
+	printf '%-46s %10s\n' "PostgreSQL CPU per placement (a), ms" "${ra[15]:--}"
+	printf '%-46s %10s   target %-8s %s\n' "PostgreSQL CPU per placement (b), ms" "${rb[15]:--}" "<= 1.0" "$(mark "${rb[15]:-99} <= 1.0")"
+	printf '%-46s %10s\n' "PostgreSQL CPU per TPC-B transaction (d), ms" "${rd[2]}"
+	echo "cores busy (whole machine / ours: siaod + PostgreSQL + wrk): (a) ${ra[9]} / ${ra[10]}, (b) ${rb[9]} / ${rb[10]}, (c) ${rc[3]}, (d) ${rd[3]} (PostgreSQL + pgbench)"
 	echo "check (a): ${ra[11]} overlapping pairs, ${ra[12]} acknowledged 201s missing, ${ra[13]} rows committed but cut at wrk's stop: ${ra[14]}"
 	echo "check (b): ${rb[11]} overlapping pairs, ${rb[12]} acknowledged 201s missing, ${rb[13]} rows committed but cut at wrk's stop: ${rb[14]}"
 	a=S_${m}_spread; b=S_${m}_hot
@@ -334,10 +336,12 @@ mode_block() {   # mode_block durable|fast SETTINGS
 	echo "  siaod's during (a): ${!a}"
 	echo "  siaod's during (b): ${!b}"
 	echo "  pgbench's during (c): ${!c}"
+	d=WT_${m}
+	echo "  pgbench's during (d): ${!d}"
 }
 
 mkdir -p "$BENCH/results"
-TAG=$(date +%F)${PROTO:+-proto-${PROTO//,/-}}
+TAG=$(date +%F)${BENCH_TAG:+-$BENCH_TAG}
 RESULT=$BENCH/results/placements-$TAG.txt
 {
 	echo "siaod placement benchmark, $(date -u '+%F %T') UTC"
@@ -345,8 +349,7 @@ RESULT=$BENCH/results/placements-$TAG.txt
 	echo "machine: $(bench_machine); load average at the start: $LOADAVG_START, before the measures: $LOADAVG_MEASURE, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "wrk, siaod (one event-loop thread, db_pool_size ${POOL:-default 4}), PostgreSQL and pgbench share these cores"
 	echo "data: $D_OFFERS offers ($N_OFFERS on $N_COMMUNES communes + 10 hot FJTs of $HOT_CAPACITY places), $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays (ended); each request a distinct young person, a 28-day stay starting in the next 700 days"
-	echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION"
-	[[ -n $PROTO ]] && echo "PROTOTYPES in the throwaway cluster (not the migrations): $PROTO"
+	echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s${BENCH_IDEM:+ (BENCH_IDEM=$BENCH_IDEM: Idempotency-Key on each POST)}; pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION; TPC-B scale $TPCB_SCALE; nice $(nice)"
 	echo
 	mode_block durable "$SETTINGS_DURABLE"
 	if [[ $FAST == 1 ]]; then

@@ -1,0 +1,240 @@
+"""
+What a placement costs the database (issue 13, item 3), against the real
+daemon and PostgreSQL:
+
+- POST /v1/placements with an Idempotency-Key is one statement: the function
+  statistics (track_functions = all, set on the database before siaod
+  connects) count one placement_propose per placement, no idem_begin (the
+  gate's claim, a round trip of its own before) and no idem_store; and no
+  function written in LANGUAGE sql (planned again on every call by
+  PostgreSQL 15) is called once per placement — the inventory's re-reads
+  (inv_*, batched after commits) aside.
+- The free-place search probes each place through the exclusion
+  constraint's index on (place_id, held), under the generic plan PL/pgSQL
+  keeps after five calls, with the statistics of a table of past stays (the
+  case where the anti-join used to scan the whole index): auto_explain of
+  the nested statement, one index probe per place until the free one.
+- The change table (sql/022) is read through its index, not scanned, even
+  when it holds many rows; its rows go once a mark taken after their
+  transaction ended is older than the time kept.
+"""
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Daemon, Database, eventually, expect, run_all, test  # noqa: E402
+
+DB = None
+D = None
+ADMIN = REF = None
+P1 = None
+TODAY = None
+SETE = "34301"
+SEQ = [0]
+
+
+def setup():
+    global DB, D, ADMIN, REF, P1, TODAY
+    DB = Database("placement_sql")
+    # every function call counted, in the sessions siaod opens after this
+    DB.sql('ALTER DATABASE "%s" SET track_functions = \'all\'' % DB.name)
+    D = Daemon(DB, env={"SIAOD_RECONFIRM_DAYS": "3650", "SIAOD_RATE_LIMIT_PER_SECOND": "0"})
+    ADMIN = D.token("admin", label="admin")
+    REF = D.token("referent", departements=("34",), label="ref34")
+    TODAY = datetime.date.fromisoformat(DB.sql("SELECT (now() AT TIME ZONE 'Europe/Paris')::date")[0])
+    P1 = expect(D.call("POST", "/v1/porteurs", ADMIN, {"name": "Habitat Sète", "departement": "34"}), 201).json["id"]
+
+
+def day(n=0):
+    return (TODAY + datetime.timedelta(days=n)).isoformat()
+
+
+def youth():
+    SEQ[0] += 1
+    b = {"ref": "S-%05d" % SEQ[0], "departement": "34", "birth_date": TODAY.replace(year=TODAY.year - 20, day=1).isoformat(),
+         "gender": "female", "situation": "street", "commune_insee": SETE}
+    return expect(D.call("POST", "/v1/youth", REF, b), 201).json["id"]
+
+
+def offer(capacity, label="Offre"):
+    b = {"porteur_id": P1, "kind": "fjt", "label": label, "commune_insee": SETE, "capacity": capacity}
+    return expect(D.call("POST", "/v1/offers", ADMIN, b), 201).json["id"]
+
+
+def function_calls():
+    """{schema.name: (calls, language)} from pg_stat_user_functions."""
+    rows = DB.sql("SELECT s.schemaname || '.' || s.funcname, sum(s.calls), min(l.lanname) "
+                  "FROM pg_stat_user_functions s JOIN pg_proc p ON p.oid = s.funcid "
+                  "JOIN pg_language l ON l.oid = p.prolang GROUP BY 1")
+    out = {}
+    for r in rows:
+        name, calls, lang = r.split("|")
+        out[name] = (int(calls), lang)
+    return out
+
+
+def delta(after, before, name):
+    return after.get(name, (0, ""))[0] - before.get(name, (0, ""))[0]
+
+
+@test
+def a_keyed_placement_is_one_statement_calling_no_sql_function():
+    n = 20
+    pairs = [(youth(), offer(2, "Un aller %d" % i)) for i in range(n)]
+    time.sleep(1.5)                      # the setup's own statistics flushed
+    before = function_calls()
+    for y, o in pairs:
+        r = expect(D.call("POST", "/v1/placements", REF, {"youth_id": y, "offer_id": o, "start_date": day(3)},
+                          headers={"Idempotency-Key": "one-trip-%d" % y}), 201)
+        assert r.json["place_number"] == 1 and r.json["status"] == "proposed", r.json
+    # the keyed answer is stored all the same: a retry replays it
+    y, o = pairs[0]
+    again = expect(D.call("POST", "/v1/placements", REF, {"youth_id": y, "offer_id": o, "start_date": day(3)},
+                          headers={"Idempotency-Key": "one-trip-%d" % y}), 201)
+    assert again.headers.get("Idempotent-Replayed") == "true", again.headers
+    # backends flush their counts when idle, at most once a second
+    after = eventually(lambda: (lambda a: a if delta(a, before, "api.placement_propose") >= n + 1 else None)(
+        function_calls()), timeout=10, interval=0.5, msg="the calls counted")
+    assert delta(after, before, "api.placement_propose") == n + 1, delta(after, before, "api.placement_propose")
+    assert delta(after, before, "api.placement_create") == n
+    for f in ("api.idem_begin", "api.idem_store", "api.idem_store_text", "api.audit_write", "api.placement_json"):
+        assert delta(after, before, f) == 0, "%s called %d times" % (f, delta(after, before, f))
+    per_placement = sorted("%s (%d)" % (f, delta(after, before, f)) for f, (_, lang) in after.items()
+                           if lang == "sql" and delta(after, before, f) >= n and not f.startswith("api.inv_"))
+    assert not per_placement, "LANGUAGE sql functions called once per placement: %s" % per_placement
+    assert DB.sql("SELECT count(*) FROM idempotency WHERE key LIKE 'one-trip-%' AND state = 'done' "
+                  "AND status = 201") == [str(n)]
+    assert DB.sql("SELECT count(*) FROM audit WHERE action = 'placement.create' AND status = 201") == [str(n)]
+
+
+def auto_explain(sql):
+    """Runs sql in a psql session with auto_explain logging every nested
+    statement's plan (JSON, with ANALYZE) to the client, under the generic
+    plans PL/pgSQL keeps after five calls. Returns (stdout, [plans])."""
+    script = "\n".join([
+        "SET search_path = api, public;",
+        "LOAD 'auto_explain';",
+        "SET auto_explain.log_min_duration = 0;",
+        "SET auto_explain.log_analyze = on;",
+        "SET auto_explain.log_nested_statements = on;",
+        "SET auto_explain.log_format = json;",
+        "SET plan_cache_mode = force_generic_plan;",
+        "SET client_min_messages = log;",
+        sql,
+    ])
+    p = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", DB.url], input=script,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-3000:]
+    plans = []
+    decoder = json.JSONDecoder()
+    for chunk in re.split(r"^LOG:\s+", p.stderr, flags=re.M):
+        m = re.search(r"plan:\s*\n", chunk)
+        if m and "{" in chunk[m.end():]:
+            # the plan, then maybe CONTEXT lines: one JSON value from its start
+            text = chunk[m.end():]
+            plans.append(decoder.raw_decode(text[text.index("{"):])[0])
+    assert plans, "no plan logged: %s" % p.stderr[-2000:]
+    return p.stdout, plans
+
+
+def nodes(plan):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+@test
+def the_free_place_search_probes_each_place_through_the_index():
+    places = 40
+    o = offer(places, "Foyer très demandé")
+    past = youth()
+    # 50 past stays on each place, then an ANALYZE: the statistics put
+    # nothing in future dates (what made the anti-join scan the whole index)
+    DB.sql("INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date, "
+           "actual_end_date, created_on) "
+           "SELECT %d, %d, pl.id, 'ended', d, d + 28, d + 28, d FROM places pl, generate_series(0, 49) k, "
+           "LATERAL (SELECT date '%s' - 2000 + 30 * k AS d) x WHERE pl.offer_id = %d"
+           % (past, o, day(0), o))
+    # every place but the last is held over the wanted stay
+    DB.sql("INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date, "
+           "actual_end_date, created_on) "
+           "SELECT %d, %d, pl.id, 'ended', date '%s', date '%s', date '%s', date '%s' "
+           "FROM places pl WHERE pl.offer_id = %d AND pl.number < %d"
+           % (past, o, day(100), day(130), day(130), day(0), o, places))
+    DB.sql("ANALYZE placements")
+    y = youth()
+    body = json.dumps({"youth_id": y, "offer_id": o, "start_date": day(110), "planned_end_date": day(120)})
+    actor = json.dumps({"role": "admin", "token_id": 0, "request_id": "test-explain"})
+    out, plans = auto_explain("BEGIN;\nSELECT placement_create('%s'::jsonb, '%s'::jsonb, '%s'::date, 7);\nROLLBACK;"
+                              % (body, actor, day(0)))
+    result = json.loads([line for line in out.splitlines() if line.startswith("{")][0])
+    assert result["place_number"] == places, result
+    search = [pl for pl in plans if "LEFT JOIN LATERAL" in pl.get("Query Text", "")]
+    assert len(search) == 1, [pl.get("Query Text", "")[:80] for pl in plans]
+    scans = [n for n in nodes(search[0]["Plan"]) if n.get("Relation Name") == "placements"]
+    assert scans, search[0]
+    for n in scans:
+        assert n["Node Type"] in ("Index Scan", "Index Only Scan"), n["Node Type"]
+        assert n.get("Index Name") == "no_double_booking", n.get("Index Name")
+        cond = n.get("Index Cond", "")
+        assert "place_id" in cond and "held" in cond, "the probe is not by (place_id, held): %r" % cond
+        # one probe per place, up to the free one: the places before it each
+        # found their holder, the last one nothing
+        assert n["Actual Loops"] == places, n["Actual Loops"]
+        assert n["Actual Rows"] * n["Actual Loops"] <= places, n
+    # the offer's places, through the (offer_id, number) key: never the table
+    places_scans = [n for n in nodes(search[0]["Plan"]) if n.get("Relation Name") == "places"]
+    assert places_scans and all(n["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan")
+                                and n["Actual Rows"] <= places for n in places_scans), \
+        [(n["Node Type"], n["Actual Rows"]) for n in places_scans]
+
+
+@test
+def the_change_table_is_read_through_its_index():
+    # a large table of changes already read (one old transaction's), then one more
+    DB.sql("INSERT INTO inventory_changes (offer_id) SELECT g FROM generate_series(1, 100000) g")
+    snap = DB.sql("SELECT pg_current_snapshot()")[0]
+    o = offer(1, "Changement")
+    DB.sql("ANALYZE inventory_changes")
+    out, plans = auto_explain("SELECT offer_ids FROM inventory_changes_since('%s', NULL);" % snap)
+    arrays = [line for line in out.splitlines() if line.startswith("{")]
+    assert len(arrays) == 1 and o in [int(x) for x in arrays[0].strip("{}").split(",") if x], out
+    reading = [pl for pl in plans if "WITH c AS" in pl.get("Query Text", "")]
+    assert len(reading) == 1, [pl.get("Query Text", "")[:80] for pl in plans]
+    scans = [n for n in nodes(reading[0]["Plan"]) if n.get("Relation Name") == "inventory_changes"]
+    assert len(scans) == 2, scans
+    for n in scans:
+        assert n["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), n["Node Type"]
+        assert n["Actual Rows"] * n["Actual Loops"] <= 10, n
+
+
+
+@test
+def old_changes_are_purged_once_every_reader_has_read_them():
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(0)")     # a first mark
+    time.sleep(0.05)
+    DB.sql("INSERT INTO inventory_changes (offer_id) VALUES (-1)")
+    before_mark = int(DB.sql("SELECT count(*) FROM inventory_changes")[0])
+    assert before_mark > 0
+    # the first mark predates the row's transaction: nothing of it goes
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(0)")
+    assert DB.sql("SELECT count(*) FROM inventory_changes WHERE offer_id = -1") == ["1"]
+    time.sleep(0.05)
+    # the second mark (taken after the row committed) is now past the 0 s kept
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(0)")
+    assert DB.sql("SELECT count(*) FROM inventory_changes WHERE offer_id = -1") == ["0"]
+    # kept for the scheduler's 600 s, a fresh row stays
+    DB.sql("INSERT INTO inventory_changes (offer_id) VALUES (-2)")
+    DB.sql("SET search_path = api, public; SELECT inventory_changes_purge(600)")
+    assert DB.sql("SELECT count(*) FROM inventory_changes WHERE offer_id = -2") == ["1"]
+    assert int(DB.sql("SELECT count(*) FROM inventory_change_marks")[0]) <= 4
+
+
+if __name__ == "__main__":
+    run_all(setup)
