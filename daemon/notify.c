@@ -37,6 +37,8 @@ struct notifier {
 	char digest_day[11];            /* this instance found no digest left to build on that day, */
 	time_t digest_checked;          /* at that time */
 	char building_day[11];          /* the day of the digests being built */
+	int64_t digest_after;           /* the run's cursor: the last account of the previous batch */
+	int digest_rows;                /* people in the batch being recorded */
 };
 
 /* ------------------------------------------------------------ tokens */
@@ -126,6 +128,8 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+static void work(struct notifier *nt);
+
 static void key_read(void *arg, PGresult *res)
 {
 	struct notifier *nt = arg;
@@ -143,6 +147,8 @@ static void key_read(void *arg, PGresult *res)
 		nt->key[i] = (unsigned char)(hi << 4 | lo);
 	}
 	nt->keylen = n;
+	/* what is due goes at once, not a tick later */
+	work(nt);
 }
 
 static void key_load(struct notifier *nt)
@@ -251,8 +257,9 @@ static void digested(void *arg, PGresult *res)
 		mail_kick(nt->app);
 	}
 	/* the next people at once, while digests go out (a day's digests are
-	 * built back to back, not one batch a tick) */
-	if (n > 0 && !nt->stopped) {
+	 * built back to back, not one batch a tick); the run ends with an
+	 * empty batch */
+	if (nt->digest_rows > 0 && !nt->stopped) {
 		char today[11];
 		clock_today(&nt->app->cfg, today);
 		digest(nt, today);
@@ -275,15 +282,22 @@ static void digest_due(void *arg, PGresult *res)
 		return;
 	}
 	if (n == 0) {
-		/* nothing left to build today on this instance's reading */
+		/* nothing left to build today on this instance's reading: the
+		 * next look (DIGEST_RECHECK_SECONDS) starts from the first person */
 		snprintf(nt->digest_day, sizeof nt->digest_day, "%s", nt->building_day);
 		nt->digest_checked = time(NULL);
+		nt->digest_after = 0;
 		nt->digesting = false;
 		return;
 	}
+	nt->digest_rows = n;
 	json_t *batch = json_array();
 	for (int i = 0; batch && i < n; i++) {
 		long long acc = strtoll(PQgetvalue(res, i, f_acc), NULL, 10);
+		/* in account order: the last is the cursor (a digest dropped below
+		 * is built on the next run) */
+		if (acc > nt->digest_after)
+			nt->digest_after = acc;
 		json_t *items = json_loads(PQgetvalue(res, i, f_items), 0, NULL);
 		json_t *ids = json_array();
 		for (size_t j = 0; ids && j < json_array_size(items); j++)
@@ -315,13 +329,17 @@ static void digest(struct notifier *nt, const char *today)
 	if (nt->digesting || clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour ||
 	    (strcmp(nt->digest_day, today) == 0 && time(NULL) - nt->digest_checked < DIGEST_RECHECK_SECONDS))
 		return;
-	char lim[16];
+	char lim[16], after[24];
+	if (strcmp(nt->building_day, today) != 0)
+		nt->digest_after = 0; /* a new day: a new run */
 	snprintf(lim, sizeof lim, "%d", DIGEST_BATCH);
+	snprintf(after, sizeof after, "%lld", (long long)nt->digest_after);
 	snprintf(nt->building_day, sizeof nt->building_day, "%s", today);
-	const char *values[2] = {today, lim};
+	const char *values[3] = {today, lim, after};
 	nt->digesting = true;
-	store_query(nt->app->store, "SELECT * FROM notification_digest_due($1::date, $2::integer)", 2, values,
-		    digest_due, nt);
+	nt->digest_rows = 0;
+	store_query(nt->app->store, "SELECT * FROM notification_digest_due($1::date, $2::integer, $3::bigint)", 3,
+		    values, digest_due, nt);
 }
 
 /* ------------------------------------------------------------ reminders */
@@ -354,9 +372,8 @@ void notify_scan_reminders(struct app *app)
 
 /* ------------------------------------------------------------ lifetime */
 
-static void tick(evutil_socket_t fd, short what, void *arg)
+static void work(struct notifier *nt)
 {
-	struct notifier *nt = arg;
 	if (nt->stopped)
 		return;
 	if (nt->keylen == 0) {
@@ -370,6 +387,11 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	clock_today(&nt->app->cfg, today);
 	claim(nt, today);
 	digest(nt, today);
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	work(arg);
 }
 
 int notify_start(struct app *app)
