@@ -35,7 +35,6 @@
 #define MAIL_POLL_MS 1000
 #define MAIL_MAX_INFLIGHT 8
 #define MAIL_CLAIM_BATCH 32     /* claimed at once into the local queue */
-#define MAIL_RECORD_BATCH 100   /* outcomes recorded per round trip, at most */
 
 /* One claimed mail waiting for a transfer slot: mail_claim's row, copied. */
 struct queued {
@@ -114,28 +113,16 @@ static void recorded(void *arg, PGresult *res)
 	record_flush(m);
 }
 
-/* One round trip for up to MAIL_RECORD_BATCH outcomes, one at a time. */
+/* One round trip for every outcome waiting, one round trip at a time
+ * (what finishes meanwhile waits for the next). */
 static void record_flush(struct mailer *m)
 {
 	if (m->recording || m->stopped || json_array_size(m->outcomes) == 0)
 		return;
-	json_t *batch = m->outcomes;
-	if (json_array_size(batch) > MAIL_RECORD_BATCH) {
-		/* the first ones now, the rest after */
-		batch = json_array();
-		while (batch && json_array_size(batch) < MAIL_RECORD_BATCH) {
-			json_array_append(batch, json_array_get(m->outcomes, 0));
-			json_array_remove(m->outcomes, 0);
-		}
-	} else {
-		m->outcomes = json_array();
-	}
-	char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
-	json_decref(batch);
-	if (!m->outcomes)
-		m->outcomes = json_array();
+	char *text = json_dumps(m->outcomes, JSON_COMPACT);
 	if (!text)
-		return;
+		return;   /* kept for the next flush */
+	json_array_clear(m->outcomes);
 	m->recording = true;
 	const char *values[1] = {text};
 	store_query(m->app->store, "SELECT mail_record($1::jsonb)", 1, values, recorded, m);
