@@ -1,6 +1,6 @@
 # tests/bench/lib.sh: shell functions shared by the benchmarks that need a
 # Release siaod and a throwaway PostgreSQL 15 cluster (run_placement_bench.sh,
-# run_webhook_bench.sh). Sourced, after `set -euo pipefail`:
+# run_webhook_bench.sh, run_digest_bench.sh). Sourced, after `set -euo pipefail`:
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #   bench_init                      # ROOT, BENCH, PG_BIN, T0, say/die/now/elapsed
@@ -12,6 +12,8 @@
 #   siaod_start NAME [VAR=VALUE]... # siaod in the background → SIAOD_PID, BASE
 #   siaod_stop
 #   nginx_start NAME SERVER_BLOCK   # a separate nginx on its own prefix → NGINX_PORT
+#   load_national SEED SCALE TODAY  # gen_data.py's national set, stays in placements
+#   activate_stays WANT TODAY       # WANT stays active, planned ends over the next year
 #
 # Everything started through these functions is stopped, by its own PID (or
 # pid file), and the directory removed on exit (BENCH_KEEP=1 keeps it). Never
@@ -323,4 +325,39 @@ SELECT setval('youth_id_seq', (SELECT max(id) FROM youth));
 SELECT setval('placements_id_seq', greatest(1, (SELECT max(id) FROM placements)));
 EOF2
 	for t in porteurs offers places youth; do psql_db -c "ALTER TABLE $t ENABLE TRIGGER USER"; done
+}
+
+# activate_stays WANT TODAY: gen_data.py keeps one current stay per placed
+# young person (~16,000 at scale 1): the latest stay of other places, on
+# which nothing is active, becomes active too, for a young person without an
+# open placement, until WANT stays are active, with its planned end spread
+# over the next year; that never overlaps another stay. The tables' own
+# triggers are off meanwhile (no events: the benchmarks make their own).
+activate_stays() {
+	local want=$1 today=$2
+	say "making $want stays active, planned ends over the next year"
+	psql_db -v today="$today" -v want="$want" -o /dev/null <<'EOF2'
+ALTER TABLE placements DISABLE TRIGGER USER;
+ALTER TABLE youth DISABLE TRIGGER USER;
+CREATE TEMP TABLE conv AS
+WITH last AS (
+    SELECT DISTINCT ON (p.place_id) p.id, p.place_id FROM placements p
+    WHERE NOT EXISTS (SELECT 1 FROM placements a WHERE a.place_id = p.place_id AND a.status = 'active')
+    ORDER BY p.place_id, p.start_date DESC
+), pick AS (
+    SELECT id, row_number() OVER (ORDER BY hashint8(id), id) AS rn FROM last
+), free_youth AS (
+    SELECT y.id AS youth_id, row_number() OVER (ORDER BY hashint8(y.id), y.id) AS rn FROM youth y
+    WHERE y.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
+                                               AND p.status IN ('proposed', 'accepted', 'active'))
+)
+SELECT pick.id, f.youth_id, pick.rn FROM pick JOIN free_youth f USING (rn)
+WHERE pick.rn <= :want - (SELECT count(*) FROM placements WHERE status = 'active');
+UPDATE placements p SET status = 'active', youth_id = c.youth_id, actual_end_date = NULL,
+    exit_destination = NULL, planned_end_date = date :'today' + 1 + ((c.rn * 7919) % 365)::integer
+FROM conv c WHERE p.id = c.id;
+UPDATE youth y SET status = 'placed' FROM conv c WHERE y.id = c.youth_id;
+ALTER TABLE placements ENABLE TRIGGER USER;
+ALTER TABLE youth ENABLE TRIGGER USER;
+EOF2
 }
