@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """
 Compares the digests two runs of tests/bench/run_digest_bench.sh delivered
-to the SMTP sink (its OUT/NNNNNN.eml files): per recipient, the subject and
+to the SMTP sink (its first N files, OUT/NNNNNN.eml: siaod's, before
+smtplib sent them again): per recipient, the subject and
 the decoded text and HTML parts, which must be the same whatever build made
 them. What differs by nature between two runs is left out: Message-ID,
 Date and the MIME boundaries (the headers), nothing of the bodies. Prints
 "SAME DIFFERENT ONLY_A ONLY_B" (recipients) and, for the first differences,
 what differs, on stderr.
 
-    digest_compare.py DIR_A DIR_B
+    digest_compare.py DIR_A DIR_B N
 """
 import email
 import email.policy
@@ -17,9 +18,9 @@ import os
 import sys
 
 
-def digests(d):
+def digests(d, n):
     out = {}
-    for path in sorted(glob.glob(os.path.join(d, "*.eml"))):
+    for path in sorted(glob.glob(os.path.join(d, "*.eml")))[:n]:
         with open(path, "rb") as f:
             msg = email.message_from_binary_file(f, policy=email.policy.default)
         parts = {}
@@ -36,7 +37,8 @@ def digests(d):
 
 
 def main():
-    a, b = digests(sys.argv[1]), digests(sys.argv[2])
+    n = int(sys.argv[3])
+    a, b = digests(sys.argv[1], n), digests(sys.argv[2], n)
     same = different = 0
     shown = 0
     for key in sorted(set(a) & set(b)):

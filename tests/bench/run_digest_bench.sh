@@ -145,20 +145,21 @@ measure() {
 	s1=$(cpu_ticks "$SIAOD_PID" 14 15)
 	p1=$(pg_ticks)
 	siaod_stop
-	local siaod_s build_s siaod_rate files one_each plain_n plain_s plain_rate
+	local siaod_s build_s siaod_rate files one_each plain_n plain_s plain_rate conns
 	siaod_s=$(elapsed "$t_ready" "$t_done")
 	build_s=$(elapsed "$t_ready" "$t_built")
 	siaod_rate=$(awk -v n="$sent" -v s="$siaod_s" 'BEGIN { printf "%.1f", n / s }')
 	files=$(find "$out" -name '*.eml' | wc -l)
+	conns=$(cat "$out"/*.env | sed -n '3~3p' | sort -u | wc -l)   # the client ports: SMTP connections
 	one_each=$(psql_db -At -c "SELECT count(*) = count(DISTINCT account_id) FROM notification_digests")
-	say "  siaod: $sent sent in $siaod_s s ($siaod_rate/s; all built after $build_s s), $failed failed; the sink has $files"
+	say "  siaod: $sent sent in $siaod_s s ($siaod_rate/s; all built after $build_s s) over $conns connections, $failed failed; the sink has $files"
 	read -r plain_n plain_s <<<"$(/usr/bin/python3 "$BENCH/smtp_resend.py" --port "$port" --dir "$out" --first 1 --last "$files")"
 	plain_rate=$(awk -v n="$plain_n" -v s="$plain_s" 'BEGIN { printf "%.1f", n / s }')
 	say "  smtplib: $plain_n in $plain_s s ($plain_rate/s): ratio $(ratio "$siaod_rate" "$plain_rate")"
 	kill -TERM "$sink_pid" 2>/dev/null
 	wait "$sink_pid" 2>/dev/null || true
-	printf '%-9s %5s %6s %8s %8s %8s %8s %8s %6s %7s %7s  %s\n' "$label" "$n" "$sent" "$siaod_s" "$build_s" \
-		"$siaod_rate" "$plain_s" "$plain_rate" "$(ratio "$siaod_rate" "$plain_rate")" \
+	printf '%-9s %5s %6s %5s %8s %8s %8s %8s %8s %6s %7s %7s  %s\n' "$label" "$n" "$sent" "$conns" "$siaod_s" \
+		"$build_s" "$siaod_rate" "$plain_s" "$plain_rate" "$(ratio "$siaod_rate" "$plain_rate")" \
 		"$(per_ms "$s0" "$s1" "$sent")" "$(per_ms "$p0" "$p1" "$sent")" "$load" >>"$TMP/lines"
 	[[ $one_each == t && $files -eq $N_WHO && $failed -eq 0 ]] \
 		|| die "$label, round $n: $files messages for $N_WHO people, $failed failed, one digest each: $one_each"
@@ -170,10 +171,10 @@ for n in $(seq "$RUNS"); do
 	measure worktree "$SIAOD_WORKTREE" "$n"
 done
 AVG_ITEMS=$(psql_db -At -c "SELECT round(avg(items), 1) FROM notification_digests")
-AVG_BYTES=$(cat "$TMP"/sink-worktree-1/*.eml | wc -c | awk -v n="$N_WHO" '{ printf "%d", $1 / n }')
+AVG_BYTES=$(find "$TMP/sink-worktree-1" -name '*.eml' -printf '%s\n' | awk '{ s += $1 } END { printf "%d", (NR ? s / NR : 0) }')
 SAME=""
 if [[ -n $REF ]]; then
-	read -r C_SAME C_DIFF C_A C_B <<<"$(/usr/bin/python3 "$BENCH/digest_compare.py" "$TMP/sink-ref-1" "$TMP/sink-worktree-1")"
+	read -r C_SAME C_DIFF C_A C_B <<<"$(/usr/bin/python3 "$BENCH/digest_compare.py" "$TMP/sink-ref-1" "$TMP/sink-worktree-1" "$N_WHO")"
 	SAME="digests of $REF_COMMIT and of this tree, per recipient (subject, text, HTML, unsubscribe link): $C_SAME the same, $C_DIFF different, $C_A + $C_B unmatched"
 fi
 
@@ -194,14 +195,15 @@ OUT=$BENCH/results/digests-$(date +%F).txt
 	[[ -n $SAME ]] && echo "$SAME"
 	echo
 	echo "siaod: built, queued and sent, ready → every digest recorded sent; smtplib: the same messages, one connection"
-	printf '%-9s %5s %6s %8s %8s %8s %8s %8s %6s %7s %7s  %s\n' build round mails siaod_s built_s siaod/s \
+	printf '%-9s %5s %6s %5s %8s %8s %8s %8s %8s %6s %7s %7s  %s\n' build round mails conns siaod_s built_s siaod/s \
 		plain_s plain/s ratio cpu_ms pg_ms "load average (1, 5, 15 min) at its start"
 	cat "$TMP/lines"
-	echo "(cpu_ms, pg_ms: siaod's and PostgreSQL's CPU per digest; built_s: until the last digest was queued)"
+	echo "(conns: SMTP connections siaod used; built_s: until the last digest was queued; cpu_ms, pg_ms: siaod's"
+	echo " and PostgreSQL's CPU per digest)"
 	echo
 	for l in ${REF:+ref} worktree; do
-		echo "$l, median of $RUNS: siaod $(median_of "$l" 6)/s, smtplib $(median_of "$l" 8)/s, ratio $(median_of "$l" 9), PostgreSQL $(median_of "$l" 11) ms per digest"
+		echo "$l, median of $RUNS: siaod $(median_of "$l" 7)/s, smtplib $(median_of "$l" 9)/s, ratio $(median_of "$l" 10), PostgreSQL $(median_of "$l" 12) ms per digest"
 	done
-	echo "target: ratio >= 0.5 (this tree's median): $(mark "$(median_of worktree 9) >= 0.5")"
+	echo "target: ratio >= 0.5 (this tree's median): $(mark "$(median_of worktree 10) >= 0.5")"
 } | tee "$OUT"
 echo "written to $OUT" >&2
