@@ -4,9 +4,10 @@
 -- Queues one mail (see mail.c); mail: {message_id, to, subject, text, html,
 -- youth_ids?, list_unsubscribe?} (notifications: the young people it names,
 -- whose erasure removes it while unsent; its one-click unsubscribe URL).
-CREATE FUNCTION mail_enqueue(mail jsonb, p_account bigint) RETURNS void LANGUAGE sql AS $$
-    SELECT mail_enqueue_all(jsonb_build_array(jsonb_build_object('account_id', p_account, 'mail', mail)));
-$$;
+CREATE FUNCTION mail_enqueue(mail jsonb, p_account bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM mail_enqueue_all(jsonb_build_array(jsonb_build_object('account_id', p_account, 'mail', mail)));
+END $$;
 
 -- Queues many in one statement and one NOTIFY: mails [{account_id, mail}]
 -- (mail as mail_enqueue takes it; a null mail is skipped). Returns how
