@@ -6,6 +6,7 @@
 #   bench_init                      # ROOT, BENCH, PG_BIN, T0, say/die/now/elapsed
 #   bench_packages wrk nginx ...    # apt-get what is missing (+ the build set)
 #   bench_build                     # cmake Release → $SIAOD
+#   bench_build_ref REF             # REF's tree, Release in build/ref-<commit> → $SIAOD_REF, $REF_COMMIT
 #   bench_tmp                       # TMP=mktemp -d /tmp/siaod-bench.XXXXXX, cleanup on EXIT
 #   pg_cluster durable|fast [EXTRA_CONF_LINE]...   # initdb + start → PGPORT, CONNINFO
 #   psql_db ...                     # psql on the bench database, ON_ERROR_STOP
@@ -57,6 +58,22 @@ bench_build() {
 	cmake -S "$ROOT" -B "$ROOT/build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build "$ROOT/build/release" -j2 >/dev/null
 	SIAOD=$ROOT/build/release/siaod
+}
+
+# bench_build_ref REF: a copy of REF's tree, built in build/ref-<commit>
+# (kept: the next run of the same commit builds nothing)
+bench_build_ref() {
+	REF_COMMIT=$(git -C "$ROOT" rev-parse --short "$1")
+	local dir=$ROOT/build/ref-$REF_COMMIT
+	say "building Release of $1 ($REF_COMMIT) from a copy of its tree, in $dir"
+	if [[ ! -f $dir/src/CMakeLists.txt ]]; then
+		rm -rf "$dir/src"
+		mkdir -p "$dir/src"
+		git -C "$ROOT" archive "$1" | tar -x -C "$dir/src"
+	fi
+	cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$dir/build" -j2 --target siaod >/dev/null
+	SIAOD_REF=$dir/build/siaod
 }
 
 bench_commit() {   # the commit, and the files of daemon/include/sql changed or added since
