@@ -22,7 +22,7 @@
 #   5. with BENCH_REF, the digests of both builds compared per recipient
 #      (digest_compare.py: subject, text, HTML, unsubscribe link).
 # Target: siaod's rate >= 0.5 x smtplib's. Prints the summary and writes it
-# to tests/bench/results/digests-<date>.txt. Run it on a quiet machine at a
+# to tests/bench/results/digests-<date>-<time>.txt. Run it on a quiet machine at a
 # high priority (`nice -n -10 tests/bench/run_digest_bench.sh`: everything
 # it starts inherits it); the niceness and each measure's load average are
 # written beside the figures.
@@ -185,7 +185,7 @@ median_of() {
 }
 
 mkdir -p "$BENCH/results"
-OUT=$BENCH/results/digests-$(date +%F).txt
+OUT=$BENCH/results/digests-$(date +%Y%m%d-%H%M%S).txt
 {
 	echo "siaod digest benchmark, $(date -u +%FT%TZ), commit $COMMIT${REF:+; before: $REF ($REF_COMMIT)}"
 	echo "machine: $(bench_machine); niceness $(nice); load average at start $LOADAVG_START"
