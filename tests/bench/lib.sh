@@ -219,22 +219,48 @@ cores_busy() {  # cores_busy TICKS0 TICKS1 SECONDS: cores kept busy on average
 # ------------------------------------------------------------------ siaod
 # siaod_start NAME [VAR=VALUE]...: serves on a free port with the bench's
 # settings (the environment, SIAOD_<KEY>, as the tests do), the extra
-# variables given, log to $TMP/NAME.log; waits for /readyz 200.
+# variables given, log to $TMP/NAME.log; waits for /readyz 200 from this
+# siaod itself: other sessions start daemons on this machine too, so a port
+# free a moment ago may be taken before siaod binds it (then another port is
+# tried), and a 200 may come from someone else's daemon (only the listening
+# socket of our own process counts).
 siaod_start() {
-	local name=$1 t
+	local name=$1 t try
 	shift
-	PORT=$(free_port 18600)
-	BASE=http://127.0.0.1:$PORT
 	t=$(now)
-	env -u SIAOD_DATABASE_URL SIAOD_LISTEN="127.0.0.1:$PORT" SIAOD_DATABASE_URL="$CONNINFO" \
-		SIAOD_TIMEZONE="$TZ_NAME" SIAOD_LOG_LEVEL=warn SIAOD_RATE_LIMIT_PER_SECOND=0 "$@" \
-		"$SIAOD" 2>"$TMP/$name.log" &
-	SIAOD_PID=$!
-	until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" == 200 ]]; do
-		kill -0 "$SIAOD_PID" 2>/dev/null || { cat "$TMP/$name.log" >&2; SIAOD_PID=""; die "siaod exited"; }
-		sleep 0.05
+	for try in 1 2 3 4 5; do
+		PORT=$(free_port 18600)
+		BASE=http://127.0.0.1:$PORT
+		env -u SIAOD_DATABASE_URL SIAOD_LISTEN="127.0.0.1:$PORT" SIAOD_DATABASE_URL="$CONNINFO" \
+			SIAOD_TIMEZONE="$TZ_NAME" SIAOD_LOG_LEVEL=warn SIAOD_RATE_LIMIT_PER_SECOND=0 "$@" \
+			"$SIAOD" 2>"$TMP/$name.log" &
+		SIAOD_PID=$!
+		until pid_listens "$SIAOD_PID" "$PORT" \
+			&& [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" == 200 ]]; do
+			if ! kill -0 "$SIAOD_PID" 2>/dev/null; then
+				wait "$SIAOD_PID" 2>/dev/null || true
+				SIAOD_PID=""
+				grep -q 'Address already in use' "$TMP/$name.log" && continue 2
+				cat "$TMP/$name.log" >&2
+				die "siaod exited"
+			fi
+			sleep 0.05
+		done
+		SIAOD_READY_S=$(elapsed "$t" "$(now)")
+		return 0
 	done
-	SIAOD_READY_S=$(elapsed "$t" "$(now)")
+	die "siaod found no free port in 5 tries"
+}
+
+# pid_listens PID PORT: PID holds the listening TCP socket of that port
+pid_listens() {
+	local hex inode
+	printf -v hex ':%04X' "$2"
+	for inode in $(awk -v h="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { print $10 }' \
+			/proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+		find "/proc/$1/fd" -lname "socket:\[$inode\]" 2>/dev/null | grep -q . && return 0
+	done
+	return 1
 }
 
 siaod_stop() {
