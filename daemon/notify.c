@@ -22,6 +22,9 @@
 #define NOTIFY_BATCH 200        /* immediate notifications claimed at once */
 #define NOTIFY_LEASE_SECONDS 60
 #define DIGEST_BATCH 100        /* people whose digest is built at once */
+/* batches recorded at once: the next batch is read (and its mails made)
+ * while the previous one is written, on another connection */
+#define DIGEST_PIPELINE 2
 #define KEY_MAX 128
 /* how often digests are looked for again once none was left to build: a
  * digest released by an erasure is rebuilt, and a person's first items
@@ -33,12 +36,14 @@ struct notifier {
 	struct event *tick;
 	unsigned char key[KEY_MAX];
 	size_t keylen;                  /* 0: not known yet */
-	bool asking_key, claiming, digesting, scanning, stopped;
+	bool asking_key, claiming, scanning, stopped;
+	bool asking;                    /* notification_digest_due in flight */
+	int recording;                  /* notification_digested in flight (DIGEST_PIPELINE at most) */
+	bool run_more;                  /* the last batch had people: the day's run goes on */
 	char digest_day[11];            /* this instance found no digest left to build on that day, */
 	time_t digest_checked;          /* at that time */
 	char building_day[11];          /* the day of the digests being built */
 	int64_t digest_after;           /* the run's cursor: the last account of the previous batch */
-	int digest_rows;                /* people in the batch being recorded */
 };
 
 /* ------------------------------------------------------------ tokens */
@@ -246,7 +251,7 @@ static void claim(struct notifier *nt, const char *today)
 static void digested(void *arg, PGresult *res)
 {
 	struct notifier *nt = arg;
-	nt->digesting = false;
+	nt->recording--;
 	if (store_result_failed(res)) {
 		log_warn("digest", "event=not_recorded");
 		return;
@@ -256,10 +261,9 @@ static void digested(void *arg, PGresult *res)
 		log_info("digest", "mails=%ld", n);
 		mail_kick(nt->app);
 	}
-	/* the next people at once, while digests go out (a day's digests are
-	 * built back to back, not one batch a tick); the run ends with an
-	 * empty batch */
-	if (nt->digest_rows > 0 && !nt->stopped) {
+	/* the run goes on at once (a day's digests are built back to back,
+	 * not one batch a tick) */
+	if (nt->run_more && !nt->stopped) {
 		char today[11];
 		clock_today(&nt->app->cfg, today);
 		digest(nt, today);
@@ -269,16 +273,14 @@ static void digested(void *arg, PGresult *res)
 static void digest_due(void *arg, PGresult *res)
 {
 	struct notifier *nt = arg;
-	if (store_result_failed(res) || nt->stopped) {
-		nt->digesting = false;
+	nt->asking = false;
+	if (store_result_failed(res) || nt->stopped)
 		return;
-	}
 	int n = PQntuples(res);
 	/* notification_digest_due's columns, by name */
 	int f_acc = PQfnumber(res, "account_id"), f_email = PQfnumber(res, "email"), f_items = PQfnumber(res, "items");
 	if (n > 0 && (f_acc < 0 || f_email < 0 || f_items < 0)) {
 		log_error("digest", "error=\"notification_digest_due lacks a column\"");
-		nt->digesting = false;
 		return;
 	}
 	if (n == 0) {
@@ -287,10 +289,10 @@ static void digest_due(void *arg, PGresult *res)
 		snprintf(nt->digest_day, sizeof nt->digest_day, "%s", nt->building_day);
 		nt->digest_checked = time(NULL);
 		nt->digest_after = 0;
-		nt->digesting = false;
+		nt->run_more = false;
 		return;
 	}
-	nt->digest_rows = n;
+	nt->run_more = true;
 	json_t *batch = json_array();
 	for (int i = 0; batch && i < n; i++) {
 		long long acc = strtoll(PQgetvalue(res, i, f_acc), NULL, 10);
@@ -315,19 +317,29 @@ static void digest_due(void *arg, PGresult *res)
 	}
 	char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
 	json_decref(batch);
-	if (!text) {
-		nt->digesting = false;
-		return;
+	if (text) {
+		const char *values[2] = {text, nt->building_day};
+		nt->recording++;
+		store_query(nt->app->store, "SELECT notification_digested($1::jsonb, $2::date)", 2, values, digested,
+			    nt);
+		free(text);
 	}
-	const char *values[2] = {text, nt->building_day};
-	store_query(nt->app->store, "SELECT notification_digested($1::jsonb, $2::date)", 2, values, digested, nt);
-	free(text);
+	/* the next people while this batch is written */
+	char today[11];
+	clock_today(&nt->app->cfg, today);
+	digest(nt, today);
 }
 
+/* Reads the next batch of the day's run, when none is being read and the
+ * pipeline has room. */
 static void digest(struct notifier *nt, const char *today)
 {
-	if (nt->digesting || clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour ||
-	    (strcmp(nt->digest_day, today) == 0 && time(NULL) - nt->digest_checked < DIGEST_RECHECK_SECONDS))
+	if (nt->asking || nt->recording >= DIGEST_PIPELINE || nt->stopped ||
+	    clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour)
+		return;
+	/* between runs: look again every DIGEST_RECHECK_SECONDS */
+	if (!nt->run_more && strcmp(nt->digest_day, today) == 0 &&
+	    time(NULL) - nt->digest_checked < DIGEST_RECHECK_SECONDS)
 		return;
 	char lim[16], after[24];
 	if (strcmp(nt->building_day, today) != 0)
@@ -336,8 +348,7 @@ static void digest(struct notifier *nt, const char *today)
 	snprintf(after, sizeof after, "%lld", (long long)nt->digest_after);
 	snprintf(nt->building_day, sizeof nt->building_day, "%s", today);
 	const char *values[3] = {today, lim, after};
-	nt->digesting = true;
-	nt->digest_rows = 0;
+	nt->asking = true;
 	store_query(nt->app->store, "SELECT * FROM notification_digest_due($1::date, $2::integer, $3::bigint)", 3,
 		    values, digest_due, nt);
 }

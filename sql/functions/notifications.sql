@@ -186,13 +186,15 @@ BEGIN
                ARRAY(SELECT jsonb_array_elements_text(x->'ids')::bigint) AS ids
         FROM jsonb_array_elements(batch) x
     ), locked AS MATERIALIZED (
-        SELECT n.id FROM notifications n
+        SELECT n.id, n.account_id FROM notifications n
         WHERE n.id IN (SELECT unnest(b.ids) FROM b) AND n.mailed_at IS NULL
         ORDER BY n.id
         FOR UPDATE
+    ), have AS (
+        -- a digest's items are its person's
+        SELECT l.account_id, count(*) AS n FROM locked l GROUP BY l.account_id
     ), whole AS MATERIALIZED (
-        SELECT b.* FROM b
-        WHERE cardinality(b.ids) = (SELECT count(*) FROM locked l WHERE l.id = ANY (b.ids))
+        SELECT b.* FROM b JOIN have h ON h.account_id = b.account_id AND h.n = cardinality(b.ids)
     ), kept AS (
         INSERT INTO notification_digests (account_id, day, message_id, items)
         SELECT w.account_id, today, w.mail->>'message_id', cardinality(w.ids) FROM whole w
