@@ -22,14 +22,31 @@
 #define NOTIFY_BATCH 200        /* immediate notifications claimed at once */
 #define NOTIFY_LEASE_SECONDS 60
 #define DIGEST_BATCH 100        /* people whose digest is built at once */
-/* batches recorded at once: the next batch is read (and its mails made)
- * while the previous one is written, on another connection */
-#define DIGEST_PIPELINE 2
+/* A day's run is shared among DIGEST_LANES lanes (the people by account id
+ * modulo), each going through its people in order; in each, the next batch
+ * is read (and its mails made) while up to DIGEST_PIPELINE earlier ones are
+ * written. So several database connections work at once: a batch's
+ * round trips are mostly PostgreSQL's CPU. */
+#define DIGEST_LANES 2
+#define DIGEST_PIPELINE 1
 #define KEY_MAX 128
 /* how often digests are looked for again once none was left to build: a
  * digest released by an erasure is rebuilt, and a person's first items
  * arriving after the hour go out the same day */
 #define DIGEST_RECHECK_SECONDS 5
+
+/* One lane of the day's digests (see DIGEST_LANES). */
+struct lane {
+	struct notifier *nt;
+	int index;
+	bool asking;            /* notification_digest_due in flight */
+	int recording;          /* notification_digested in flight (DIGEST_PIPELINE at most) */
+	bool run_more;          /* the last batch had people: the day's run goes on */
+	char done_day[11];      /* this lane found no digest left to build on that day, */
+	time_t checked;         /* at that time */
+	char day[11];           /* the day of the digests being built */
+	int64_t after;          /* the run's cursor: the last account of the previous batch */
+};
 
 struct notifier {
 	struct app *app;
@@ -37,13 +54,7 @@ struct notifier {
 	unsigned char key[KEY_MAX];
 	size_t keylen;                  /* 0: not known yet */
 	bool asking_key, claiming, scanning, stopped;
-	bool asking;                    /* notification_digest_due in flight */
-	int recording;                  /* notification_digested in flight (DIGEST_PIPELINE at most) */
-	bool run_more;                  /* the last batch had people: the day's run goes on */
-	char digest_day[11];            /* this instance found no digest left to build on that day, */
-	time_t digest_checked;          /* at that time */
-	char building_day[11];          /* the day of the digests being built */
-	int64_t digest_after;           /* the run's cursor: the last account of the previous batch */
+	struct lane lanes[DIGEST_LANES];
 };
 
 /* ------------------------------------------------------------ tokens */
@@ -174,7 +185,7 @@ static void key_load(struct notifier *nt)
 /* ------------------------------------------------------------ immediate */
 
 static void claim(struct notifier *nt, const char *today);
-static void digest(struct notifier *nt, const char *today);
+static void digest(struct lane *ln, const char *today);
 
 static void mailed(void *arg, PGresult *res)
 {
@@ -250,8 +261,9 @@ static void claim(struct notifier *nt, const char *today)
 
 static void digested(void *arg, PGresult *res)
 {
-	struct notifier *nt = arg;
-	nt->recording--;
+	struct lane *ln = arg;
+	struct notifier *nt = ln->nt;
+	ln->recording--;
 	if (store_result_failed(res)) {
 		log_warn("digest", "event=not_recorded");
 		return;
@@ -263,17 +275,18 @@ static void digested(void *arg, PGresult *res)
 	}
 	/* the run goes on at once (a day's digests are built back to back,
 	 * not one batch a tick) */
-	if (nt->run_more && !nt->stopped) {
+	if (ln->run_more && !nt->stopped) {
 		char today[11];
 		clock_today(&nt->app->cfg, today);
-		digest(nt, today);
+		digest(ln, today);
 	}
 }
 
 static void digest_due(void *arg, PGresult *res)
 {
-	struct notifier *nt = arg;
-	nt->asking = false;
+	struct lane *ln = arg;
+	struct notifier *nt = ln->nt;
+	ln->asking = false;
 	if (store_result_failed(res) || nt->stopped)
 		return;
 	int n = PQntuples(res);
@@ -286,27 +299,27 @@ static void digest_due(void *arg, PGresult *res)
 	if (n == 0) {
 		/* nothing left to build today on this instance's reading: the
 		 * next look (DIGEST_RECHECK_SECONDS) starts from the first person */
-		snprintf(nt->digest_day, sizeof nt->digest_day, "%s", nt->building_day);
-		nt->digest_checked = time(NULL);
-		nt->digest_after = 0;
-		nt->run_more = false;
+		snprintf(ln->done_day, sizeof ln->done_day, "%s", ln->day);
+		ln->checked = time(NULL);
+		ln->after = 0;
+		ln->run_more = false;
 		return;
 	}
-	nt->run_more = true;
+	ln->run_more = true;
 	json_t *batch = json_array();
 	for (int i = 0; batch && i < n; i++) {
 		long long acc = strtoll(PQgetvalue(res, i, f_acc), NULL, 10);
 		/* in account order: the last is the cursor (a digest dropped below
 		 * is built on the next run) */
-		if (acc > nt->digest_after)
-			nt->digest_after = acc;
+		if (acc > ln->after)
+			ln->after = acc;
 		json_t *items = json_loads(PQgetvalue(res, i, f_items), 0, NULL);
 		json_t *ids = json_array();
 		for (size_t j = 0; ids && j < json_array_size(items); j++)
 			json_array_append(ids, json_object_get(json_array_get(items, j), "id"));
 		char url[512];
 		json_t *mail = items && ids && unsubscribe_url(nt, acc, "digest", url, sizeof url)
-			       ? mail_digest(&nt->app->cfg, PQgetvalue(res, i, f_email), items, nt->building_day, url)
+			       ? mail_digest(&nt->app->cfg, PQgetvalue(res, i, f_email), items, ln->day, url)
 			       : NULL;
 		json_decref(items);
 		if (mail)
@@ -318,39 +331,42 @@ static void digest_due(void *arg, PGresult *res)
 	char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
 	json_decref(batch);
 	if (text) {
-		const char *values[2] = {text, nt->building_day};
-		nt->recording++;
+		const char *values[2] = {text, ln->day};
+		ln->recording++;
 		store_query(nt->app->store, "SELECT notification_digested($1::jsonb, $2::date)", 2, values, digested,
-			    nt);
+			    ln);
 		free(text);
 	}
 	/* the next people while this batch is written */
 	char today[11];
 	clock_today(&nt->app->cfg, today);
-	digest(nt, today);
+	digest(ln, today);
 }
 
-/* Reads the next batch of the day's run, when none is being read and the
- * pipeline has room. */
-static void digest(struct notifier *nt, const char *today)
+/* Reads the lane's next batch of the day's run, when none is being read
+ * and the pipeline has room. */
+static void digest(struct lane *ln, const char *today)
 {
-	if (nt->asking || nt->recording >= DIGEST_PIPELINE || nt->stopped ||
+	struct notifier *nt = ln->nt;
+	if (ln->asking || ln->recording >= DIGEST_PIPELINE || nt->stopped ||
 	    clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour)
 		return;
 	/* between runs: look again every DIGEST_RECHECK_SECONDS */
-	if (!nt->run_more && strcmp(nt->digest_day, today) == 0 &&
-	    time(NULL) - nt->digest_checked < DIGEST_RECHECK_SECONDS)
+	if (!ln->run_more && strcmp(ln->done_day, today) == 0 && time(NULL) - ln->checked < DIGEST_RECHECK_SECONDS)
 		return;
-	char lim[16], after[24];
-	if (strcmp(nt->building_day, today) != 0)
-		nt->digest_after = 0; /* a new day: a new run */
+	char lim[16], after[24], lanes[16], lane[16];
+	if (strcmp(ln->day, today) != 0)
+		ln->after = 0; /* a new day: a new run */
 	snprintf(lim, sizeof lim, "%d", DIGEST_BATCH);
-	snprintf(after, sizeof after, "%lld", (long long)nt->digest_after);
-	snprintf(nt->building_day, sizeof nt->building_day, "%s", today);
-	const char *values[3] = {today, lim, after};
-	nt->asking = true;
-	store_query(nt->app->store, "SELECT * FROM notification_digest_due($1::date, $2::integer, $3::bigint)", 3,
-		    values, digest_due, nt);
+	snprintf(after, sizeof after, "%lld", (long long)ln->after);
+	snprintf(lanes, sizeof lanes, "%d", DIGEST_LANES);
+	snprintf(lane, sizeof lane, "%d", ln->index);
+	snprintf(ln->day, sizeof ln->day, "%s", today);
+	const char *values[5] = {today, lim, after, lanes, lane};
+	ln->asking = true;
+	store_query(nt->app->store,
+		    "SELECT * FROM notification_digest_due($1::date, $2::integer, $3::bigint, $4::integer, $5::integer)",
+		    5, values, digest_due, ln);
 }
 
 /* ------------------------------------------------------------ reminders */
@@ -397,7 +413,8 @@ static void work(struct notifier *nt)
 	char today[11];
 	clock_today(&nt->app->cfg, today);
 	claim(nt, today);
-	digest(nt, today);
+	for (int i = 0; i < DIGEST_LANES; i++)
+		digest(&nt->lanes[i], today);
 }
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -412,6 +429,10 @@ int notify_start(struct app *app)
 		return -1;
 	nt->app = app;
 	app->notify = nt;
+	for (int i = 0; i < DIGEST_LANES; i++) {
+		nt->lanes[i].nt = nt;
+		nt->lanes[i].index = i;
+	}
 	nt->tick = event_new(app->base, -1, EV_PERSIST, tick, nt);
 	struct timeval tv = {0, NOTIFY_TICK_MS * 1000L};
 	if (!nt->tick || event_add(nt->tick, &tv) != 0) {

@@ -9,7 +9,10 @@ CREATE FUNCTION notification_kinds() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
                  'proposal_reminder', 'capacity_available'];
 $$;
 
-CREATE FUNCTION notification_fr_date(d date) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+-- STABLE as to_char is: so it is inlined where it is called (declared
+-- IMMUTABLE, it ran as a function call of its own for every date of every
+-- notification rendered)
+CREATE FUNCTION notification_fr_date(d date) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT to_char(d, 'DD/MM/YYYY');
 $$;
 
@@ -143,17 +146,19 @@ BEGIN
 END $$;
 
 -- People whose daily digest is due today (at or after digest_hour, which
--- the daemon checks) and not yet built, after account p_after in id order
--- (a day's run goes through the people once, batch after batch; 0 starts
--- again): their unmailed digest items, most urgent first (stays ending in
--- 7 days or less, overdue, last days), then by id; at most 100 items a
--- digest (the rest wait for the next one). One query for the batch.
-CREATE FUNCTION notification_digest_due(today date, lim integer, p_after bigint)
+-- the daemon checks) and not yet built, of lane `lane` of `lanes` (account
+-- id modulo lanes: the daemon builds the lanes side by side) after account
+-- p_after in id order (a day's run goes through the people once, batch
+-- after batch; 0 starts again): their unmailed digest items, most urgent
+-- first (stays ending in 7 days or less, overdue, last days), then by id; at
+-- most 100 items a digest (the rest wait for the next one). One query for
+-- the batch.
+CREATE FUNCTION notification_digest_due(today date, lim integer, p_after bigint, lanes integer, lane integer)
 RETURNS TABLE (account_id bigint, email text, items jsonb)
 LANGUAGE sql STABLE AS $$
     WITH people AS (
         SELECT a.id FROM accounts a
-        WHERE a.id > p_after AND a.disabled_at IS NULL
+        WHERE a.id > p_after AND a.id % greatest(lanes, 1) = lane AND a.disabled_at IS NULL
           AND EXISTS (SELECT 1 FROM notifications n
                       WHERE n.account_id = a.id AND n.mailed_at IS NULL AND n.delivery = 'digest')
           AND NOT EXISTS (SELECT 1 FROM notification_digests g WHERE g.account_id = a.id AND g.day = today)
