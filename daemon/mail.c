@@ -1,12 +1,21 @@
 /*
  * Outgoing mail: the outbox sender (see mail.h).
  *
- * Flow: a poll tick (or a NOTIFY siaod_mail) ─▶ mail_claim() leases due
- * mails ─▶ one SMTP transfer each on the shared curl loop (curlloop.h),
- * headers and a multipart/alternative body built with curl's MIME API ─▶
- * mail_record(): sent, retry (temporary failure: 4xx or network, on
- * mail_retry_schedule) or failed (5xx: permanent, shown on the account).
+ * Flow: a poll tick (or a NOTIFY siaod_mail) ─▶ mail_claim() leases up to
+ * MAIL_CLAIM_BATCH due mails into a local queue ─▶ at most
+ * MAIL_MAX_INFLIGHT SMTP transfers at a time on the shared curl loop
+ * (curlloop.h), headers and a multipart/alternative body built with curl's
+ * MIME API ─▶ mail_record(), a batch of outcomes per round trip (one in
+ * flight; what finishes meanwhile waits for the next): sent, retry
+ * (temporary failure: 4xx or network, on mail_retry_schedule) or failed
+ * (5xx: permanent, shown on the account). A round trip per mail, claim and
+ * record, each a commit, cost more than the mail itself.
+ *
  * The Message-ID comes from the outbox row, fixed when the mail was queued.
+ * A claim's lease covers the mails queued ahead of it at one timeout per
+ * MAIL_MAX_INFLIGHT of them: it never lapses while a mail waits here, so
+ * only a crash (or a failed record) lets another claim send it again, with
+ * the same Message-ID.
  */
 #include "mail.h"
 
@@ -25,14 +34,25 @@
 
 #define MAIL_POLL_MS 1000
 #define MAIL_MAX_INFLIGHT 8
+#define MAIL_CLAIM_BATCH 32     /* claimed at once into the local queue */
+
+/* One claimed mail waiting for a transfer slot: mail_claim's row, copied. */
+struct queued {
+	struct queued *next;
+	int64_t id;
+	int attempts;
+	char *message_id, *to, *subject, *text, *html, *unsub;   /* unsub may be NULL */
+};
 
 struct mailer {
 	struct app *app;
 	struct curlloop *curl;
 	struct event *poll, *kick;
 	struct sending *list;
-	int running;
-	bool claiming, stopped;
+	struct queued *head, *tail;     /* claimed, not started yet */
+	int running, queued;
+	json_t *outcomes;               /* waiting to be recorded */
+	bool claiming, recording, stopped;
 };
 
 struct sending {
@@ -66,10 +86,60 @@ static void sending_free(struct sending *s)
 	free(s);
 }
 
+static void record_flush(struct mailer *m);
+static void start_queued(struct mailer *m);
+
+static void queued_free(struct queued *q)
+{
+	if (!q)
+		return;
+	free(q->message_id);
+	free(q->to);
+	free(q->subject);
+	free(q->text);
+	free(q->html);
+	free(q->unsub);
+	free(q);
+}
+
 static void recorded(void *arg, PGresult *res)
 {
+	struct mailer *m = arg;
+	m->recording = false;
+	/* not recorded: the mails stay leased and are sent again when the
+	 * lease ends, with the same Message-ID (at least once, never lost) */
 	if (store_result_failed(res))
 		log_warn("mail", "event=outcome_not_recorded");
+	record_flush(m);
+}
+
+/* One round trip for every outcome waiting, one round trip at a time
+ * (what finishes meanwhile waits for the next). */
+static void record_flush(struct mailer *m)
+{
+	if (m->recording || m->stopped || json_array_size(m->outcomes) == 0)
+		return;
+	char *text = json_dumps(m->outcomes, JSON_COMPACT);
+	if (!text)
+		return;   /* kept for the next flush */
+	json_array_clear(m->outcomes);
+	m->recording = true;
+	const char *values[1] = {text};
+	store_query(m->app->store, "SELECT mail_record($1::jsonb)", 1, values, recorded, m);
+	free(text);
+}
+
+static void outcome_add(struct mailer *m, int64_t id, const char *outcome, int retry_seconds, const char *error)
+{
+	json_t *o = json_pack("{s:I, s:s, s:i}", "id", (json_int_t)id, "outcome", outcome, "retry_seconds",
+			      retry_seconds);
+	if (o && error && *error)
+		json_object_set_new(o, "error", json_string(error));
+	if (o && m->outcomes)
+		json_array_append_new(m->outcomes, o);
+	else
+		json_decref(o);
+	record_flush(m);
 }
 
 static void sent_done(void *owner, CURL *easy, CURLcode rc)
@@ -95,18 +165,16 @@ static void sent_done(void *owner, CURL *easy, CURLcode rc)
 	}
 	log_info("mail_attempt", "mail=%lld attempt=%d smtp_status=%ld outcome=%s", (long long)s->id,
 		 s->attempts, code, outcome);
-	char id[24], dl[16];
-	snprintf(id, sizeof id, "%lld", (long long)s->id);
-	snprintf(dl, sizeof dl, "%d", delay);
-	const char *values[4] = {id, outcome, dl, error[0] ? error : NULL};
-	store_query(m->app->store, "SELECT mail_record($1::bigint, $2, $3::integer, $4)", 4, values, recorded, NULL);
+	outcome_add(m, s->id, outcome, delay, error);
 	sending_free(s);
 	m->running--;
 }
 
 static void sent_batch(void *owner)
 {
-	poll_now(owner);
+	struct mailer *m = owner;
+	start_queued(m);
+	poll_now(m);
 }
 
 /* "Name <addr@x>" or "addr@x" → "<addr@x>" for MAIL FROM / RCPT TO. */
@@ -150,30 +218,22 @@ static int add_part(curl_mime *mime, const char *data, const char *type)
 	       ? 0 : -1;
 }
 
-static void start_one(struct mailer *m, const PGresult *res, int row)
+/* Starts q's transfer (q stays the caller's). Without memory, q waits for
+ * its lease to end. */
+static void start_one(struct mailer *m, const struct queued *q)
 {
 	const struct config *cfg = &m->app->cfg;
-	/* mail_claim's columns, by name (sql/functions/mail.sql) */
-	int f_id = PQfnumber(res, "id"), f_mid = PQfnumber(res, "message_id"), f_to = PQfnumber(res, "to_addr"),
-	    f_subject = PQfnumber(res, "subject"), f_text = PQfnumber(res, "body_text"),
-	    f_html = PQfnumber(res, "body_html"), f_attempts = PQfnumber(res, "attempts");
-	if (f_id < 0 || f_mid < 0 || f_to < 0 || f_subject < 0 || f_text < 0 || f_html < 0 || f_attempts < 0) {
-		log_error("mail", "error=\"mail_claim lacks a column\"");
-		return;
-	}
 	struct sending *s = calloc(1, sizeof *s);
 	if (!s)
 		return;
 	s->m = m;
-	s->id = strtoll(PQgetvalue(res, row, f_id), NULL, 10);
-	s->attempts = (int)strtol(PQgetvalue(res, row, f_attempts), NULL, 10);
+	s->id = q->id;
+	s->attempts = q->attempts;
 	s->next = m->list;
 	if (s->next)
 		s->next->prev = s;
 	m->list = s;
-	const char *mid = PQgetvalue(res, row, f_mid), *to = PQgetvalue(res, row, f_to),
-		   *subject = PQgetvalue(res, row, f_subject), *text = PQgetvalue(res, row, f_text),
-		   *html = PQgetvalue(res, row, f_html);
+	const char *mid = q->message_id, *to = q->to, *subject = q->subject, *text = q->text, *html = q->html;
 	char from[300], rcpt[300], h[700], date[64], subj[300];
 	angle_addr(cfg->smtp_from, from, sizeof from);
 	angle_addr(to, rcpt, sizeof rcpt);
@@ -201,8 +261,7 @@ static void start_one(struct mailer *m, const PGresult *res, int row)
 	}
 	curl_mime_free(alt);
 	/* notifications: a one-click unsubscribe (RFC 8058) for that kind */
-	int f_unsub = PQfnumber(res, "list_unsubscribe");
-	const char *unsub = f_unsub < 0 || PQgetisnull(res, row, f_unsub) ? NULL : PQgetvalue(res, row, f_unsub);
+	const char *unsub = q->unsub;
 	char unsub_h[600] = "";
 	if (unsub && *unsub)
 		snprintf(unsub_h, sizeof unsub_h, "<%s>", unsub);
@@ -240,11 +299,7 @@ static void start_one(struct mailer *m, const PGresult *res, int row)
 		ok = curlloop_add(m->curl, c) == 0;
 	}
 	if (!ok) {
-		char id[24];
-		snprintf(id, sizeof id, "%lld", (long long)s->id);
-		const char *values[4] = {id, "retry", "60", "could not prepare the message"};
-		store_query(m->app->store, "SELECT mail_record($1::bigint, $2, $3::integer, $4)", 4, values,
-			    recorded, NULL);
+		outcome_add(m, s->id, "retry", 60, "could not prepare the message");
 		if (s->easy) {
 			curl_easy_cleanup(s->easy);
 			s->easy = NULL;
@@ -255,31 +310,97 @@ static void start_one(struct mailer *m, const PGresult *res, int row)
 	m->running++;
 }
 
+/* Starts what the queue holds, while there is room. */
+static void start_queued(struct mailer *m)
+{
+	while (m->head && m->running < MAIL_MAX_INFLIGHT && !m->stopped) {
+		struct queued *q = m->head;
+		m->head = q->next;
+		if (!m->head)
+			m->tail = NULL;
+		m->queued--;
+		start_one(m, q);
+		queued_free(q);
+	}
+}
+
+static char *dup_value(const PGresult *res, int row, int col)
+{
+	return col < 0 || PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
 static void claimed(void *arg, PGresult *res)
 {
 	struct mailer *m = arg;
 	m->claiming = false;
 	if (store_result_failed(res) || m->stopped)
 		return;
-	for (int i = 0; i < PQntuples(res); i++)
-		start_one(m, res, i);
+	/* mail_claim's columns, by name (sql/functions/mail.sql) */
+	int f_id = PQfnumber(res, "id"), f_mid = PQfnumber(res, "message_id"), f_to = PQfnumber(res, "to_addr"),
+	    f_subject = PQfnumber(res, "subject"), f_text = PQfnumber(res, "body_text"),
+	    f_html = PQfnumber(res, "body_html"), f_attempts = PQfnumber(res, "attempts"),
+	    f_unsub = PQfnumber(res, "list_unsubscribe");
+	int n = PQntuples(res);
+	if (n > 0 && (f_id < 0 || f_mid < 0 || f_to < 0 || f_subject < 0 || f_text < 0 || f_html < 0 ||
+		      f_attempts < 0)) {
+		log_error("mail", "error=\"mail_claim lacks a column\"");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct queued *q = calloc(1, sizeof *q);
+		if (q) {
+			q->id = strtoll(PQgetvalue(res, i, f_id), NULL, 10);
+			q->attempts = (int)strtol(PQgetvalue(res, i, f_attempts), NULL, 10);
+			q->message_id = dup_value(res, i, f_mid);
+			q->to = dup_value(res, i, f_to);
+			q->subject = dup_value(res, i, f_subject);
+			q->text = dup_value(res, i, f_text);
+			q->html = dup_value(res, i, f_html);
+			q->unsub = dup_value(res, i, f_unsub);
+		}
+		/* without memory, the mail waits for its lease to end */
+		if (!q || !q->message_id || !q->to || !q->subject || !q->text || !q->html) {
+			queued_free(q);
+			continue;
+		}
+		if (m->tail)
+			m->tail->next = q;
+		else
+			m->head = q;
+		m->tail = q;
+		m->queued++;
+	}
+	start_queued(m);
+	/* a full batch: more may be due */
+	if (n >= MAIL_CLAIM_BATCH)
+		poll_now(m);
 }
 
+/* Claims more while the queue runs low (before it is empty, so the
+ * transfers never wait for a claim's round trip). */
 static void claim(struct mailer *m)
 {
-	if (m->claiming || m->stopped || !mail_enabled(&m->app->cfg) || m->running >= MAIL_MAX_INFLIGHT)
+	if (m->claiming || m->stopped || !mail_enabled(&m->app->cfg) || m->queued >= MAIL_MAX_INFLIGHT)
 		return;
-	char lim[16], lease[16];
-	snprintf(lim, sizeof lim, "%d", MAIL_MAX_INFLIGHT - m->running);
-	snprintf(lease, sizeof lease, "%d", m->app->cfg.mail_timeout_seconds + 5);
-	const char *values[2] = {lim, lease};
+	/* each lease covers the mails ahead of it (in flight, queued, claimed
+	 * before it in this batch): see mail_claim */
+	char lim[16], timeout[16], ahead[16], per[16];
+	snprintf(lim, sizeof lim, "%d", MAIL_CLAIM_BATCH);
+	snprintf(timeout, sizeof timeout, "%d", m->app->cfg.mail_timeout_seconds);
+	snprintf(ahead, sizeof ahead, "%d", m->running + m->queued);
+	snprintf(per, sizeof per, "%d", MAIL_MAX_INFLIGHT);
+	const char *values[4] = {lim, timeout, ahead, per};
 	m->claiming = true;
-	store_query(m->app->store, "SELECT * FROM mail_claim($1::integer, $2::integer)", 2, values, claimed, m);
+	store_query(m->app->store, "SELECT * FROM mail_claim($1::integer, $2::integer, $3::integer, $4::integer)",
+		    4, values, claimed, m);
 }
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
-	claim(arg);
+	struct mailer *m = arg;
+	start_queued(m);
+	claim(m);
+	record_flush(m);
 }
 
 static void poll_now(struct mailer *m)
@@ -301,10 +422,11 @@ int mail_start(struct app *app)
 		return -1;
 	m->app = app;
 	app->mail = m;
+	m->outcomes = json_array();
 	m->curl = curlloop_new(app->base, sent_done, sent_batch, m);
 	m->poll = event_new(app->base, -1, EV_PERSIST, poll_cb, m);
 	m->kick = event_new(app->base, -1, 0, poll_cb, m);
-	if (!m->curl || !m->poll || !m->kick) {
+	if (!m->outcomes || !m->curl || !m->poll || !m->kick) {
 		mail_stop(app);
 		return -1;
 	}
@@ -320,7 +442,16 @@ void mail_stop(struct app *app)
 	if (!m)
 		return;
 	m->stopped = true;
-	/* mails in flight are abandoned to their lease: sent again later */
+	/* mails queued or in flight, and outcomes not recorded, are abandoned
+	 * to their lease: sent again later, with the same Message-ID */
+	while (m->head) {
+		struct queued *q = m->head;
+		m->head = q->next;
+		queued_free(q);
+	}
+	m->tail = NULL;
+	json_decref(m->outcomes);
+	m->outcomes = NULL;
 	while (m->list) {
 		struct sending *s = m->list;
 		m->list = s->next;   /* unlinked here, so the loop visibly moves on */

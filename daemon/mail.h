@@ -28,7 +28,7 @@ char *mail_invitation(const struct config *cfg, const char *to, const char *disp
 char *mail_reset(const struct config *cfg, const char *url, int valid_minutes);
 /* Notifications (notify.c), as mail_enqueue's jsonb object plus youth_ids
  * (the young people named) and list_unsubscribe; NULL when mail is off.
- * view: one notification as notification_view() says it (title, text,
+ * view: one notification as notification_views() says it (title, text,
  * link, kind, youth_id); items: the digest's, urgent ones first. */
 json_t *mail_notification(const struct config *cfg, const char *to, const json_t *view, const char *unsub_url);
 json_t *mail_digest(const struct config *cfg, const char *to, const json_t *items, const char *today,

@@ -22,21 +22,39 @@
 #define NOTIFY_BATCH 200        /* immediate notifications claimed at once */
 #define NOTIFY_LEASE_SECONDS 60
 #define DIGEST_BATCH 100        /* people whose digest is built at once */
+/* A day's run is shared among DIGEST_LANES lanes (the people by account id
+ * modulo), each going through its people in order; in each, the next batch
+ * is read (and its mails made) while up to DIGEST_PIPELINE earlier ones are
+ * written. So several database connections work at once: a batch's
+ * round trips are mostly PostgreSQL's CPU. */
+#define DIGEST_LANES 2
+#define DIGEST_PIPELINE 1
 #define KEY_MAX 128
 /* how often digests are looked for again once none was left to build: a
  * digest released by an erasure is rebuilt, and a person's first items
  * arriving after the hour go out the same day */
 #define DIGEST_RECHECK_SECONDS 5
 
+/* One lane of the day's digests (see DIGEST_LANES). */
+struct lane {
+	struct notifier *nt;
+	int index;
+	bool asking;            /* notification_digest_due in flight */
+	int recording;          /* notification_digested in flight (DIGEST_PIPELINE at most) */
+	bool run_more;          /* the last batch had people: the day's run goes on */
+	char done_day[11];      /* this lane found no digest left to build on that day, */
+	time_t checked;         /* at that time */
+	char day[11];           /* the day of the digests being built */
+	int64_t after;          /* the run's cursor: the last account of the previous batch */
+};
+
 struct notifier {
 	struct app *app;
 	struct event *tick;
 	unsigned char key[KEY_MAX];
 	size_t keylen;                  /* 0: not known yet */
-	bool asking_key, claiming, digesting, scanning, stopped;
-	char digest_day[11];            /* this instance found no digest left to build on that day, */
-	time_t digest_checked;          /* at that time */
-	char building_day[11];          /* the day of the digests being built */
+	bool asking_key, claiming, scanning, stopped;
+	struct lane lanes[DIGEST_LANES];
 };
 
 /* ------------------------------------------------------------ tokens */
@@ -126,6 +144,8 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+static void work(struct notifier *nt);
+
 static void key_read(void *arg, PGresult *res)
 {
 	struct notifier *nt = arg;
@@ -143,6 +163,8 @@ static void key_read(void *arg, PGresult *res)
 		nt->key[i] = (unsigned char)(hi << 4 | lo);
 	}
 	nt->keylen = n;
+	/* what is due goes at once, not a tick later */
+	work(nt);
 }
 
 static void key_load(struct notifier *nt)
@@ -163,7 +185,7 @@ static void key_load(struct notifier *nt)
 /* ------------------------------------------------------------ immediate */
 
 static void claim(struct notifier *nt, const char *today);
-static void digest(struct notifier *nt, const char *today);
+static void digest(struct lane *ln, const char *today);
 
 static void mailed(void *arg, PGresult *res)
 {
@@ -239,8 +261,9 @@ static void claim(struct notifier *nt, const char *today)
 
 static void digested(void *arg, PGresult *res)
 {
-	struct notifier *nt = arg;
-	nt->digesting = false;
+	struct lane *ln = arg;
+	struct notifier *nt = ln->nt;
+	ln->recording--;
 	if (store_result_failed(res)) {
 		log_warn("digest", "event=not_recorded");
 		return;
@@ -250,47 +273,53 @@ static void digested(void *arg, PGresult *res)
 		log_info("digest", "mails=%ld", n);
 		mail_kick(nt->app);
 	}
-	/* the next people at once, while digests go out (a day's digests are
-	 * built back to back, not one batch a tick) */
-	if (n > 0 && !nt->stopped) {
+	/* the run goes on at once (a day's digests are built back to back,
+	 * not one batch a tick) */
+	if (ln->run_more && !nt->stopped) {
 		char today[11];
 		clock_today(&nt->app->cfg, today);
-		digest(nt, today);
+		digest(ln, today);
 	}
 }
 
 static void digest_due(void *arg, PGresult *res)
 {
-	struct notifier *nt = arg;
-	if (store_result_failed(res) || nt->stopped) {
-		nt->digesting = false;
+	struct lane *ln = arg;
+	struct notifier *nt = ln->nt;
+	ln->asking = false;
+	if (store_result_failed(res) || nt->stopped)
 		return;
-	}
 	int n = PQntuples(res);
 	/* notification_digest_due's columns, by name */
 	int f_acc = PQfnumber(res, "account_id"), f_email = PQfnumber(res, "email"), f_items = PQfnumber(res, "items");
 	if (n > 0 && (f_acc < 0 || f_email < 0 || f_items < 0)) {
 		log_error("digest", "error=\"notification_digest_due lacks a column\"");
-		nt->digesting = false;
 		return;
 	}
 	if (n == 0) {
-		/* nothing left to build today on this instance's reading */
-		snprintf(nt->digest_day, sizeof nt->digest_day, "%s", nt->building_day);
-		nt->digest_checked = time(NULL);
-		nt->digesting = false;
+		/* nothing left to build today on this instance's reading: the
+		 * next look (DIGEST_RECHECK_SECONDS) starts from the first person */
+		snprintf(ln->done_day, sizeof ln->done_day, "%s", ln->day);
+		ln->checked = time(NULL);
+		ln->after = 0;
+		ln->run_more = false;
 		return;
 	}
+	ln->run_more = true;
 	json_t *batch = json_array();
 	for (int i = 0; batch && i < n; i++) {
 		long long acc = strtoll(PQgetvalue(res, i, f_acc), NULL, 10);
+		/* in account order: the last is the cursor (a digest dropped below
+		 * is built on the next run) */
+		if (acc > ln->after)
+			ln->after = acc;
 		json_t *items = json_loads(PQgetvalue(res, i, f_items), 0, NULL);
 		json_t *ids = json_array();
 		for (size_t j = 0; ids && j < json_array_size(items); j++)
 			json_array_append(ids, json_object_get(json_array_get(items, j), "id"));
 		char url[512];
 		json_t *mail = items && ids && unsubscribe_url(nt, acc, "digest", url, sizeof url)
-			       ? mail_digest(&nt->app->cfg, PQgetvalue(res, i, f_email), items, nt->building_day, url)
+			       ? mail_digest(&nt->app->cfg, PQgetvalue(res, i, f_email), items, ln->day, url)
 			       : NULL;
 		json_decref(items);
 		if (mail)
@@ -301,27 +330,43 @@ static void digest_due(void *arg, PGresult *res)
 	}
 	char *text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
 	json_decref(batch);
-	if (!text) {
-		nt->digesting = false;
-		return;
+	if (text) {
+		const char *values[2] = {text, ln->day};
+		ln->recording++;
+		store_query(nt->app->store, "SELECT notification_digested($1::jsonb, $2::date)", 2, values, digested,
+			    ln);
+		free(text);
 	}
-	const char *values[2] = {text, nt->building_day};
-	store_query(nt->app->store, "SELECT notification_digested($1::jsonb, $2::date)", 2, values, digested, nt);
-	free(text);
+	/* the next people while this batch is written */
+	char today[11];
+	clock_today(&nt->app->cfg, today);
+	digest(ln, today);
 }
 
-static void digest(struct notifier *nt, const char *today)
+/* Reads the lane's next batch of the day's run, when none is being read
+ * and the pipeline has room. */
+static void digest(struct lane *ln, const char *today)
 {
-	if (nt->digesting || clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour ||
-	    (strcmp(nt->digest_day, today) == 0 && time(NULL) - nt->digest_checked < DIGEST_RECHECK_SECONDS))
+	struct notifier *nt = ln->nt;
+	if (ln->asking || ln->recording >= DIGEST_PIPELINE || nt->stopped ||
+	    clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour)
 		return;
-	char lim[16];
+	/* between runs: look again every DIGEST_RECHECK_SECONDS */
+	if (!ln->run_more && strcmp(ln->done_day, today) == 0 && time(NULL) - ln->checked < DIGEST_RECHECK_SECONDS)
+		return;
+	char lim[16], after[24], lanes[16], lane[16];
+	if (strcmp(ln->day, today) != 0)
+		ln->after = 0; /* a new day: a new run */
 	snprintf(lim, sizeof lim, "%d", DIGEST_BATCH);
-	snprintf(nt->building_day, sizeof nt->building_day, "%s", today);
-	const char *values[2] = {today, lim};
-	nt->digesting = true;
-	store_query(nt->app->store, "SELECT * FROM notification_digest_due($1::date, $2::integer)", 2, values,
-		    digest_due, nt);
+	snprintf(after, sizeof after, "%lld", (long long)ln->after);
+	snprintf(lanes, sizeof lanes, "%d", DIGEST_LANES);
+	snprintf(lane, sizeof lane, "%d", ln->index);
+	snprintf(ln->day, sizeof ln->day, "%s", today);
+	const char *values[5] = {today, lim, after, lanes, lane};
+	ln->asking = true;
+	store_query(nt->app->store,
+		    "SELECT * FROM notification_digest_due($1::date, $2::integer, $3::bigint, $4::integer, $5::integer)",
+		    5, values, digest_due, ln);
 }
 
 /* ------------------------------------------------------------ reminders */
@@ -354,9 +399,8 @@ void notify_scan_reminders(struct app *app)
 
 /* ------------------------------------------------------------ lifetime */
 
-static void tick(evutil_socket_t fd, short what, void *arg)
+static void work(struct notifier *nt)
 {
-	struct notifier *nt = arg;
 	if (nt->stopped)
 		return;
 	if (nt->keylen == 0) {
@@ -369,7 +413,13 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	char today[11];
 	clock_today(&nt->app->cfg, today);
 	claim(nt, today);
-	digest(nt, today);
+	for (int i = 0; i < DIGEST_LANES; i++)
+		digest(&nt->lanes[i], today);
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	work(arg);
 }
 
 int notify_start(struct app *app)
@@ -379,6 +429,10 @@ int notify_start(struct app *app)
 		return -1;
 	nt->app = app;
 	app->notify = nt;
+	for (int i = 0; i < DIGEST_LANES; i++) {
+		nt->lanes[i].nt = nt;
+		nt->lanes[i].index = i;
+	}
 	nt->tick = event_new(app->base, -1, EV_PERSIST, tick, nt);
 	struct timeval tv = {0, NOTIFY_TICK_MS * 1000L};
 	if (!nt->tick || event_add(nt->tick, &tv) != 0) {

@@ -12,6 +12,11 @@
  * notifications ─▶ one mail each (mail_templates.c) ─▶ notification_mailed()
  * queues each mail once, in one transaction; and from digest_hour on,
  * notification_digest_due() ─▶ one digest per person ─▶ notification_digested().
+ * Each is one round trip for a whole batch (its items rendered by one
+ * set-based query, notification_views; its mails queued by one statement),
+ * and a day's digests are built batch after batch in account order (a
+ * cursor per lane: two lanes, accounts by id modulo 2, side by side), so no
+ * batch reads again the people already done.
  */
 #ifndef SIAOD_NOTIFY_H
 #define SIAOD_NOTIFY_H

@@ -9,31 +9,24 @@ CREATE FUNCTION notification_kinds() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
                  'proposal_reminder', 'capacity_available'];
 $$;
 
-CREATE FUNCTION notification_fr_date(d date) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+-- STABLE as to_char is: so it is inlined where it is called (declared
+-- IMMUTABLE, it ran as a function call of its own for every date of every
+-- notification rendered)
+CREATE FUNCTION notification_fr_date(d date) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT to_char(d, 'DD/MM/YYYY');
 $$;
 
--- What a notification says to its person, in French: {id, kind, event,
--- title, text, link (a path under /ui/), urgent, youth_id, placement_id,
--- offer_id, created_at, read_at}. A referent (or an admin) reads the young
--- person's file reference; a porteur only the offer, the dates and the age
--- band. Nothing about health or situation.
-CREATE FUNCTION notification_view(n notifications, a accounts, today date) RETURNS jsonb
+-- What notifications say to their person, in French, for a set of them at
+-- once (a batch of digests, a page of the centre: one query, not one call
+-- per item): {id, kind, event, title, text, link (a path under /ui/),
+-- urgent, youth_id, placement_id, offer_id, created_at, read_at}. A
+-- referent (or an admin) reads the young person's file reference; a porteur
+-- only the offer, the dates and the age band. Nothing about health or
+-- situation.
+CREATE FUNCTION notification_views(p_ids bigint[], today date)
+RETURNS TABLE (id bigint, account_id bigint, view jsonb)
 LANGUAGE sql STABLE AS $$
-    WITH x AS (
-        SELECT n.data AS d, o.label,
-               CASE WHEN a.role IN ('referent', 'admin') AND y.ref IS NOT NULL
-                    THEN format('dossier « %s »', y.ref)
-                    ELSE format('jeune de %s ans', coalesce(y.age_band, youth_age_band(y.birth_date,
-                         coalesce((n.data->>'start_date')::date, today)))) END AS who,
-               p.hold_until, p.created_on,
-               (n.data->>'planned_end_date')::date AS end_date
-        FROM (SELECT 1) one
-        LEFT JOIN offers o ON o.id = n.offer_id
-        LEFT JOIN youth y ON y.id = n.youth_id
-        LEFT JOIN placements p ON p.id = n.placement_id
-    )
-    SELECT jsonb_build_object('id', n.id, 'kind', n.kind, 'event', n.event,
+    SELECT n.id, n.account_id, jsonb_build_object('id', n.id, 'kind', n.kind, 'event', n.event,
         'youth_id', n.youth_id, 'placement_id', n.placement_id, 'offer_id', n.offer_id,
         'created_at', n.created_at, 'read_at', n.read_at,
         'urgent', CASE WHEN n.kind = 'stay_overdue' OR n.event = 'proposal.last_day' THEN true
@@ -91,14 +84,27 @@ LANGUAGE sql STABLE AS $$
                      WHEN a.role = 'porteur' THEN '#/porteur'
                      WHEN n.youth_id IS NOT NULL THEN '#/youth/' || n.youth_id
                      ELSE '#/' END)
-    FROM x;
+    FROM notifications n
+    JOIN accounts a ON a.id = n.account_id
+    LEFT JOIN offers o ON o.id = n.offer_id
+    LEFT JOIN youth y ON y.id = n.youth_id
+    LEFT JOIN placements p ON p.id = n.placement_id
+    CROSS JOIN LATERAL (
+        SELECT n.data AS d, o.label,
+               CASE WHEN a.role IN ('referent', 'admin') AND y.ref IS NOT NULL
+                    THEN format('dossier « %s »', y.ref)
+                    ELSE format('jeune de %s ans', coalesce(y.age_band, youth_age_band(y.birth_date,
+                         coalesce((n.data->>'start_date')::date, today)))) END AS who,
+               p.hold_until, p.created_on,
+               (n.data->>'planned_end_date')::date AS end_date) x
+    WHERE n.id = ANY (p_ids);
 $$;
 
 ---------------------------------------------------------------- mails
 
 -- Immediate notifications not yet mailed, leased to this instance for
 -- lease_seconds (a crash lets them come back; notification_mailed records
--- each once).
+-- each once), with what each says.
 CREATE FUNCTION notification_claim(today date, lim integer, lease_seconds integer)
 RETURNS TABLE (id bigint, account_id bigint, email text, kind text, youth_id bigint, view jsonb)
 LANGUAGE sql AS $$
@@ -112,80 +118,101 @@ LANGUAGE sql AS $$
     ), leased AS (
         UPDATE notifications n SET lease_until = now() + make_interval(secs => lease_seconds)
         FROM due WHERE n.id = due.id
-        RETURNING n.*
+        RETURNING n.id
     )
-    SELECT l.id, a.id, a.email, l.kind, l.youth_id, notification_view(l::notifications, a, today)
-    FROM leased l JOIN accounts a ON a.id = l.account_id
+    -- (the views read the rows as they were before the lease: the same words)
+    SELECT v.id, a.id, a.email, v.view->>'kind', (v.view->>'youth_id')::bigint, v.view
+    FROM notification_views(ARRAY(SELECT id FROM leased), today) v
+    JOIN accounts a ON a.id = v.account_id
     WHERE a.disabled_at IS NULL
-    ORDER BY l.id;
+    ORDER BY v.id;
 $$;
 
 -- batch: [{id, mail}]: each notification still unmailed gets its mail
--- queued, in this transaction (a notification erased meanwhile gets none).
+-- queued, in this transaction (a notification erased meanwhile gets none);
+-- one statement for the batch.
 CREATE FUNCTION notification_mailed(batch jsonb) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE b jsonb; v_account bigint; n integer := 0;
+DECLARE v_mails jsonb;
 BEGIN
-    FOR b IN SELECT * FROM jsonb_array_elements(batch) LOOP
-        UPDATE notifications SET mailed_at = now(), mail_message_id = b->'mail'->>'message_id',
-            lease_until = NULL
-        WHERE id = (b->>'id')::bigint AND mailed_at IS NULL
-        RETURNING account_id INTO v_account;
-        IF FOUND THEN
-            PERFORM mail_enqueue(b->'mail', v_account);
-            n := n + 1;
-        END IF;
-    END LOOP;
-    RETURN n;
+    WITH b AS (
+        SELECT (x->>'id')::bigint AS id, x->'mail' AS mail FROM jsonb_array_elements(batch) x
+    ), done AS (
+        UPDATE notifications n SET mailed_at = now(), mail_message_id = b.mail->>'message_id', lease_until = NULL
+        FROM b WHERE n.id = b.id AND n.mailed_at IS NULL
+        RETURNING n.account_id, b.mail
+    )
+    SELECT jsonb_agg(jsonb_build_object('account_id', account_id, 'mail', mail)) INTO v_mails FROM done;
+    RETURN mail_enqueue_all(v_mails);
 END $$;
 
 -- People whose daily digest is due today (at or after digest_hour, which
--- the daemon checks) and not yet built: their unmailed digest items, most
--- urgent first (stays ending in 7 days or less, overdue, last days), then
--- by date; at most 100 items a digest (the rest wait for the next one).
-CREATE FUNCTION notification_digest_due(today date, lim integer)
+-- the daemon checks) and not yet built, of lane `lane` of `lanes` (account
+-- id modulo lanes: the daemon builds the lanes side by side) after account
+-- p_after in id order (a day's run goes through the people once, batch
+-- after batch; 0 starts again): their unmailed digest items, most urgent
+-- first (stays ending in 7 days or less, overdue, last days), then by id; at
+-- most 100 items a digest (the rest wait for the next one). One query for
+-- the batch.
+CREATE FUNCTION notification_digest_due(today date, lim integer, p_after bigint, lanes integer, lane integer)
 RETURNS TABLE (account_id bigint, email text, items jsonb)
 LANGUAGE sql STABLE AS $$
     WITH people AS (
-        SELECT DISTINCT n.account_id FROM notifications n
-        JOIN accounts a ON a.id = n.account_id AND a.disabled_at IS NULL
-        WHERE n.mailed_at IS NULL AND n.delivery = 'digest'
-          AND NOT EXISTS (SELECT 1 FROM notification_digests g
-                          WHERE g.account_id = n.account_id AND g.day = today)
-        ORDER BY n.account_id LIMIT lim
+        SELECT a.id FROM accounts a
+        WHERE a.id > p_after AND a.id % greatest(lanes, 1) = lane AND a.disabled_at IS NULL
+          AND EXISTS (SELECT 1 FROM notifications n
+                      WHERE n.account_id = a.id AND n.mailed_at IS NULL AND n.delivery = 'digest')
+          AND NOT EXISTS (SELECT 1 FROM notification_digests g WHERE g.account_id = a.id AND g.day = today)
+        ORDER BY a.id LIMIT lim
+    ), items AS (
+        SELECT i.id FROM people p CROSS JOIN LATERAL (
+            SELECT n.id FROM notifications n
+            WHERE n.account_id = p.id AND n.mailed_at IS NULL AND n.delivery = 'digest'
+            ORDER BY n.id LIMIT 100) i
     )
-    SELECT a.id, a.email,
-           (SELECT jsonb_agg(v ORDER BY (v->>'urgent')::boolean DESC, (v->>'id')::bigint)
-            FROM (SELECT notification_view(n, a, today) AS v FROM notifications n
-                  WHERE n.account_id = a.id AND n.mailed_at IS NULL AND n.delivery = 'digest'
-                  ORDER BY n.id LIMIT 100) s)
-    FROM people p JOIN accounts a ON a.id = p.account_id
-    WHERE a.disabled_at IS NULL;
+    SELECT a.id, a.email, jsonb_agg(v.view ORDER BY (v.view->>'urgent')::boolean DESC, v.id)
+    FROM notification_views(ARRAY(SELECT id FROM items), today) v
+    JOIN accounts a ON a.id = v.account_id
+    GROUP BY a.id, a.email
+    ORDER BY a.id;
 $$;
 
 -- batch: [{account_id, ids, mail}]: one digest per person per day (the key
 -- of notification_digests: another instance that built the same digest
--- finds it there and queues nothing). A digest one of whose items vanished
--- meanwhile (an erasure) is dropped, to be built again without it.
+-- finds it there, or its items mailed, and queues nothing). A digest one of
+-- whose items vanished or was mailed meanwhile (an erasure, another
+-- instance) is dropped, to be built again without it. One statement for the
+-- batch; the items are locked in id order, as any other instance does.
 CREATE FUNCTION notification_digested(batch jsonb, today date) RETURNS integer
 LANGUAGE plpgsql AS $$
-DECLARE b jsonb; v_ids bigint[]; v_have integer; n integer := 0;
+DECLARE v_mails jsonb;
 BEGIN
-    FOR b IN SELECT * FROM jsonb_array_elements(batch) LOOP
-        v_ids := ARRAY(SELECT jsonb_array_elements_text(b->'ids')::bigint);
-        SELECT count(*) INTO v_have FROM (
-            SELECT 1 FROM notifications WHERE id = ANY (v_ids) AND mailed_at IS NULL
-            FOR UPDATE) l;
-        CONTINUE WHEN v_have <> cardinality(v_ids);
+    WITH b AS (
+        SELECT (x->>'account_id')::bigint AS account_id, x->'mail' AS mail,
+               ARRAY(SELECT jsonb_array_elements_text(x->'ids')::bigint) AS ids
+        FROM jsonb_array_elements(batch) x
+    ), locked AS MATERIALIZED (
+        SELECT n.id, n.account_id FROM notifications n
+        WHERE n.id IN (SELECT unnest(b.ids) FROM b) AND n.mailed_at IS NULL
+        ORDER BY n.id
+        FOR UPDATE
+    ), have AS (
+        -- a digest's items are its person's
+        SELECT l.account_id, count(*) AS n FROM locked l GROUP BY l.account_id
+    ), whole AS MATERIALIZED (
+        SELECT b.* FROM b JOIN have h ON h.account_id = b.account_id AND h.n = cardinality(b.ids)
+    ), kept AS (
         INSERT INTO notification_digests (account_id, day, message_id, items)
-        VALUES ((b->>'account_id')::bigint, today, b->'mail'->>'message_id', v_have)
-        ON CONFLICT DO NOTHING;
-        CONTINUE WHEN NOT FOUND;
-        UPDATE notifications SET mailed_at = now(), mail_message_id = b->'mail'->>'message_id'
-        WHERE id = ANY (v_ids);
-        PERFORM mail_enqueue(b->'mail', (b->>'account_id')::bigint);
-        n := n + 1;
-    END LOOP;
-    RETURN n;
+        SELECT w.account_id, today, w.mail->>'message_id', cardinality(w.ids) FROM whole w
+        ON CONFLICT DO NOTHING
+        RETURNING notification_digests.account_id
+    ), marked AS (
+        UPDATE notifications n SET mailed_at = now(), mail_message_id = w.mail->>'message_id'
+        FROM whole w JOIN kept k ON k.account_id = w.account_id
+        WHERE n.id = ANY (w.ids)
+    )
+    SELECT jsonb_agg(jsonb_build_object('account_id', w.account_id, 'mail', w.mail)) INTO v_mails
+    FROM whole w JOIN kept k ON k.account_id = w.account_id;
+    RETURN mail_enqueue_all(v_mails);
 END $$;
 
 -- Proposals left unanswered: a reminder to the porteur's people
@@ -239,39 +266,35 @@ END $$;
 -- f: {cursor, limit, unread}: newest first; `unread` counts all unread.
 CREATE FUNCTION notification_list(p_account bigint, f jsonb, today date) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
-DECLARE a accounts; out jsonb;
+DECLARE v_ids bigint[]; v_more boolean; out jsonb;
 BEGIN
     PERFORM notification_need_account(p_account);
-    SELECT * INTO a FROM accounts WHERE id = p_account;
-    WITH page AS (
-        SELECT n, row_number() OVER (ORDER BY n.id DESC) AS k FROM notifications n
+    v_ids := ARRAY(
+        SELECT n.id FROM notifications n
         WHERE n.account_id = p_account
           AND n.id < coalesce((f->>'cursor')::bigint, 9223372036854775807)
           AND (NOT coalesce((f->>'unread')::boolean, false) OR n.read_at IS NULL)
-        ORDER BY n.id DESC LIMIT (f->>'limit')::integer + 1
-    )
+        ORDER BY n.id DESC LIMIT (f->>'limit')::integer + 1);
+    v_more := cardinality(v_ids) > (f->>'limit')::integer;
+    v_ids := v_ids[1:(f->>'limit')::integer];
     SELECT jsonb_build_object(
-        'items', coalesce(jsonb_agg(notification_view(n, a, today) ORDER BY (n).id DESC)
-                          FILTER (WHERE k <= (f->>'limit')::integer), '[]'),
-        'next_cursor', CASE WHEN count(*) > (f->>'limit')::integer
-                            THEN (min((n).id) FILTER (WHERE k <= (f->>'limit')::integer))::text END,
+        'items', coalesce((SELECT jsonb_agg(v.view ORDER BY v.id DESC) FROM notification_views(v_ids, today) v), '[]'),
+        'next_cursor', CASE WHEN v_more THEN v_ids[cardinality(v_ids)]::text END,
         'unread', (SELECT count(*) FROM notifications u WHERE u.account_id = p_account AND u.read_at IS NULL))
-    INTO out FROM page;
+    INTO out;
     RETURN out;
 END $$;
 
 CREATE FUNCTION notification_read(p_account bigint, p_id bigint, today date) RETURNS jsonb
 LANGUAGE plpgsql AS $$
-DECLARE n notifications; a accounts;
 BEGIN
     PERFORM notification_need_account(p_account);
     UPDATE notifications SET read_at = coalesce(read_at, now())
-    WHERE id = p_id AND account_id = p_account RETURNING * INTO n;
+    WHERE id = p_id AND account_id = p_account;
     IF NOT FOUND THEN
         PERFORM siaod_fail(404, 'not-found', format('notification %s does not exist', p_id));
     END IF;
-    SELECT * INTO a FROM accounts WHERE id = p_account;
-    RETURN notification_view(n, a, today);
+    RETURN (SELECT v.view FROM notification_views(ARRAY[p_id], today) v);
 END $$;
 
 CREATE FUNCTION notification_prefs_json(p_account bigint, digest_hour integer) RETURNS jsonb

@@ -1,17 +1,20 @@
 # tests/bench/lib.sh: shell functions shared by the benchmarks that need a
 # Release siaod and a throwaway PostgreSQL 15 cluster (run_placement_bench.sh,
-# run_webhook_bench.sh). Sourced, after `set -euo pipefail`:
+# run_webhook_bench.sh, run_digest_bench.sh). Sourced, after `set -euo pipefail`:
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #   bench_init                      # ROOT, BENCH, PG_BIN, T0, say/die/now/elapsed
 #   bench_packages wrk nginx ...    # apt-get what is missing (+ the build set)
 #   bench_build                     # cmake Release → $SIAOD
+#   bench_build_ref REF             # REF's tree, Release in build/ref-<commit> → $SIAOD_REF, $REF_COMMIT
 #   bench_tmp                       # TMP=mktemp -d /tmp/siaod-bench.XXXXXX, cleanup on EXIT
 #   pg_cluster durable|fast [EXTRA_CONF_LINE]...   # initdb + start → PGPORT, CONNINFO
 #   psql_db ...                     # psql on the bench database, ON_ERROR_STOP
 #   siaod_start NAME [VAR=VALUE]... # siaod in the background → SIAOD_PID, BASE
 #   siaod_stop
 #   nginx_start NAME SERVER_BLOCK   # a separate nginx on its own prefix → NGINX_PORT
+#   load_national SEED SCALE TODAY  # gen_data.py's national set, stays in placements
+#   activate_stays WANT TODAY       # WANT stays active, planned ends over the next year
 #
 # Everything started through these functions is stopped, by its own PID (or
 # pid file), and the directory removed on exit (BENCH_KEEP=1 keeps it). Never
@@ -55,6 +58,22 @@ bench_build() {
 	cmake -S "$ROOT" -B "$ROOT/build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build "$ROOT/build/release" -j2 >/dev/null
 	SIAOD=$ROOT/build/release/siaod
+}
+
+# bench_build_ref REF: a copy of REF's tree, built in build/ref-<commit>
+# (kept: the next run of the same commit builds nothing)
+bench_build_ref() {
+	REF_COMMIT=$(git -C "$ROOT" rev-parse --short "$1")
+	local dir=$ROOT/build/ref-$REF_COMMIT
+	say "building Release of $1 ($REF_COMMIT) from a copy of its tree, in $dir"
+	if [[ ! -f $dir/src/CMakeLists.txt ]]; then
+		rm -rf "$dir/src"
+		mkdir -p "$dir/src"
+		git -C "$ROOT" archive "$1" | tar -x -C "$dir/src"
+	fi
+	cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$dir/build" -j2 --target siaod >/dev/null
+	SIAOD_REF=$dir/build/siaod
 }
 
 bench_commit() {   # the commit, and the files of daemon/include/sql changed or added since
@@ -200,22 +219,48 @@ cores_busy() {  # cores_busy TICKS0 TICKS1 SECONDS: cores kept busy on average
 # ------------------------------------------------------------------ siaod
 # siaod_start NAME [VAR=VALUE]...: serves on a free port with the bench's
 # settings (the environment, SIAOD_<KEY>, as the tests do), the extra
-# variables given, log to $TMP/NAME.log; waits for /readyz 200.
+# variables given, log to $TMP/NAME.log; waits for /readyz 200 from this
+# siaod itself: other sessions start daemons on this machine too, so a port
+# free a moment ago may be taken before siaod binds it (then another port is
+# tried), and a 200 may come from someone else's daemon (only the listening
+# socket of our own process counts).
 siaod_start() {
-	local name=$1 t
+	local name=$1 t try
 	shift
-	PORT=$(free_port 18600)
-	BASE=http://127.0.0.1:$PORT
 	t=$(now)
-	env -u SIAOD_DATABASE_URL SIAOD_LISTEN="127.0.0.1:$PORT" SIAOD_DATABASE_URL="$CONNINFO" \
-		SIAOD_TIMEZONE="$TZ_NAME" SIAOD_LOG_LEVEL=warn SIAOD_RATE_LIMIT_PER_SECOND=0 "$@" \
-		"$SIAOD" 2>"$TMP/$name.log" &
-	SIAOD_PID=$!
-	until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" == 200 ]]; do
-		kill -0 "$SIAOD_PID" 2>/dev/null || { cat "$TMP/$name.log" >&2; SIAOD_PID=""; die "siaod exited"; }
-		sleep 0.05
+	for try in 1 2 3 4 5; do
+		PORT=$(free_port 18600)
+		BASE=http://127.0.0.1:$PORT
+		env -u SIAOD_DATABASE_URL SIAOD_LISTEN="127.0.0.1:$PORT" SIAOD_DATABASE_URL="$CONNINFO" \
+			SIAOD_TIMEZONE="$TZ_NAME" SIAOD_LOG_LEVEL=warn SIAOD_RATE_LIMIT_PER_SECOND=0 "$@" \
+			"$SIAOD" 2>"$TMP/$name.log" &
+		SIAOD_PID=$!
+		until pid_listens "$SIAOD_PID" "$PORT" \
+			&& [[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" == 200 ]]; do
+			if ! kill -0 "$SIAOD_PID" 2>/dev/null; then
+				wait "$SIAOD_PID" 2>/dev/null || true
+				SIAOD_PID=""
+				grep -q 'Address already in use' "$TMP/$name.log" && continue 2
+				cat "$TMP/$name.log" >&2
+				die "siaod exited"
+			fi
+			sleep 0.05
+		done
+		SIAOD_READY_S=$(elapsed "$t" "$(now)")
+		return 0
 	done
-	SIAOD_READY_S=$(elapsed "$t" "$(now)")
+	die "siaod found no free port in 5 tries"
+}
+
+# pid_listens PID PORT: PID holds the listening TCP socket of that port
+pid_listens() {
+	local hex inode
+	printf -v hex ':%04X' "$2"
+	for inode in $(awk -v h="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { print $10 }' \
+			/proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+		find "/proc/$1/fd" -lname "socket:\[$inode\]" 2>/dev/null | grep -q . && return 0
+	done
+	return 1
 }
 
 siaod_stop() {
@@ -323,4 +368,39 @@ SELECT setval('youth_id_seq', (SELECT max(id) FROM youth));
 SELECT setval('placements_id_seq', greatest(1, (SELECT max(id) FROM placements)));
 EOF2
 	for t in porteurs offers places youth; do psql_db -c "ALTER TABLE $t ENABLE TRIGGER USER"; done
+}
+
+# activate_stays WANT TODAY: gen_data.py keeps one current stay per placed
+# young person (~16,000 at scale 1): the latest stay of other places, on
+# which nothing is active, becomes active too, for a young person without an
+# open placement, until WANT stays are active, with its planned end spread
+# over the next year; that never overlaps another stay. The tables' own
+# triggers are off meanwhile (no events: the benchmarks make their own).
+activate_stays() {
+	local want=$1 today=$2
+	say "making $want stays active, planned ends over the next year"
+	psql_db -v today="$today" -v want="$want" -o /dev/null <<'EOF2'
+ALTER TABLE placements DISABLE TRIGGER USER;
+ALTER TABLE youth DISABLE TRIGGER USER;
+CREATE TEMP TABLE conv AS
+WITH last AS (
+    SELECT DISTINCT ON (p.place_id) p.id, p.place_id FROM placements p
+    WHERE NOT EXISTS (SELECT 1 FROM placements a WHERE a.place_id = p.place_id AND a.status = 'active')
+    ORDER BY p.place_id, p.start_date DESC
+), pick AS (
+    SELECT id, row_number() OVER (ORDER BY hashint8(id), id) AS rn FROM last
+), free_youth AS (
+    SELECT y.id AS youth_id, row_number() OVER (ORDER BY hashint8(y.id), y.id) AS rn FROM youth y
+    WHERE y.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
+                                               AND p.status IN ('proposed', 'accepted', 'active'))
+)
+SELECT pick.id, f.youth_id, pick.rn FROM pick JOIN free_youth f USING (rn)
+WHERE pick.rn <= :want - (SELECT count(*) FROM placements WHERE status = 'active');
+UPDATE placements p SET status = 'active', youth_id = c.youth_id, actual_end_date = NULL,
+    exit_destination = NULL, planned_end_date = date :'today' + 1 + ((c.rn * 7919) % 365)::integer
+FROM conv c WHERE p.id = c.id;
+UPDATE youth y SET status = 'placed' FROM conv c WHERE y.id = c.youth_id;
+ALTER TABLE placements ENABLE TRIGGER USER;
+ALTER TABLE youth ENABLE TRIGGER USER;
+EOF2
 }

@@ -4,24 +4,32 @@
 # beside a plain smtplib client sending the same messages to the same server
 # in the same run (see tests/bench/README.md, "The digest benchmark").
 #
-#   1. Release build, a throwaway PostgreSQL 15 cluster (durable), the
-#      national data set (gen_data.py) with BENCH_ACTIVE stays made active,
-#      planned ends over the next year;
+#   1. Release build (and, with BENCH_REF, one of that commit), a throwaway
+#      PostgreSQL 15 cluster (durable), the national data set (gen_data.py)
+#      with BENCH_ACTIVE stays made active, planned ends over the next year;
 #   2. BENCH_PEOPLE referent accounts (every département), each the following
 #      referent of an equal share of the young people whose stay ends within
 #      30 days, every kind of notification set to the daily digest;
 #   3. alerts_scan (timed): the stay.ending_soon events, and the
 #      notifications they write in the same transaction;
-#   4. siaod started with digest_hour = 0 (the digests are due at once) and
-#      smtp_url the sink (smtp_sink.py, python3-aiosmtpd): the time from
-#      ready until every digest is recorded sent;
-#   5. smtp_resend.py sends the same messages (bytes and envelopes, from the
-#      sink's files) to the same sink with smtplib, one connection.
+#   4. BENCH_RUNS rounds; in each, BENCH_REF's build (if any) then this
+#      tree's, each from the same state (no digest built, nothing mailed):
+#      a. siaod started with digest_hour = 0 (the digests are due at once)
+#         and smtp_url a fresh sink (smtp_sink.py, python3-aiosmtpd): the
+#         time from ready until every digest is recorded sent;
+#      b. smtp_resend.py sends the same messages (bytes and envelopes, from
+#         the sink's files) to the same sink with smtplib, one connection;
+#   5. with BENCH_REF, the digests of both builds compared per recipient
+#      (digest_compare.py: subject, text, HTML, unsubscribe link).
 # Target: siaod's rate >= 0.5 x smtplib's. Prints the summary and writes it
-# to tests/bench/results/digests-<date>.txt.
+# to tests/bench/results/digests-<date>-<time>.txt. Run it on a quiet machine at a
+# high priority (`nice -n -10 tests/bench/run_digest_bench.sh`: everything
+# it starts inherits it); the niceness and each measure's load average are
+# written beside the figures.
 #
 # Knobs: BENCH_SEED (20240601), BENCH_SCALE (1.0), BENCH_ACTIVE (100000),
-# BENCH_PEOPLE (1000), BENCH_KEEP=1.
+# BENCH_PEOPLE (1000), BENCH_RUNS (3), BENCH_REF (a commit with the same
+# migrations, e.g. main; none by default), BENCH_KEEP=1.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init
@@ -30,11 +38,16 @@ SEED=${BENCH_SEED:-20240601}
 SCALE=${BENCH_SCALE:-1.0}
 WANT_ACTIVE=${BENCH_ACTIVE:-100000}
 PEOPLE=${BENCH_PEOPLE:-1000}
+RUNS=${BENCH_RUNS:-3}
+REF=${BENCH_REF:-}
 THRESHOLDS='{30,14,7}'
 
 bench_packages python3-aiosmtpd
+COMMIT=$(bench_commit)
 bench_build
 bench_tmp
+SIAOD_WORKTREE=$SIAOD
+[[ -n $REF ]] && bench_build_ref "$REF"
 pg_cluster durable
 siaod_migrate
 
@@ -42,31 +55,7 @@ siaod_migrate
 TODAY=$(TZ=$TZ_NAME date +%F)
 say "national data set (seed $SEED, scale $SCALE, today $TODAY)"
 load_national "$SEED" "$SCALE" "$TODAY"
-say "making $WANT_ACTIVE stays active, planned ends over the next year"
-psql_db -v today="$TODAY" -v want="$WANT_ACTIVE" -o /dev/null <<'EOF'
-ALTER TABLE placements DISABLE TRIGGER USER;
-ALTER TABLE youth DISABLE TRIGGER USER;
-CREATE TEMP TABLE conv AS
-WITH last AS (
-    SELECT DISTINCT ON (p.place_id) p.id, p.place_id FROM placements p
-    WHERE NOT EXISTS (SELECT 1 FROM placements a WHERE a.place_id = p.place_id AND a.status = 'active')
-    ORDER BY p.place_id, p.start_date DESC
-), pick AS (
-    SELECT id, row_number() OVER (ORDER BY hashint8(id), id) AS rn FROM last
-), free_youth AS (
-    SELECT y.id AS youth_id, row_number() OVER (ORDER BY hashint8(y.id), y.id) AS rn FROM youth y
-    WHERE y.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
-                                               AND p.status IN ('proposed', 'accepted', 'active'))
-)
-SELECT pick.id, f.youth_id, pick.rn FROM pick JOIN free_youth f USING (rn)
-WHERE pick.rn <= :want - (SELECT count(*) FROM placements WHERE status = 'active');
-UPDATE placements p SET status = 'active', youth_id = c.youth_id, actual_end_date = NULL,
-    exit_destination = NULL, planned_end_date = date :'today' + 1 + ((c.rn * 7919) % 365)::integer
-FROM conv c WHERE p.id = c.id;
-UPDATE youth y SET status = 'placed' FROM conv c WHERE y.id = c.youth_id;
-ALTER TABLE placements ENABLE TRIGGER USER;
-ALTER TABLE youth ENABLE TRIGGER USER;
-EOF
+activate_stays "$WANT_ACTIVE" "$TODAY"
 
 say "$PEOPLE referent accounts, following the young people whose stay ends within 30 days"
 psql_db -v today="$TODAY" -v people="$PEOPLE" -o /dev/null <<'EOF'
@@ -108,60 +97,115 @@ read -r N_NOTES N_WHO <<<"$(psql_db -At -F ' ' -c "SELECT count(*), count(DISTIN
 say "alerts_scan: $SCAN_EVENTS events in $SCAN_MS ms, $N_NOTES notifications for $N_WHO people"
 psql_db -c "VACUUM (ANALYZE) notifications" -c "VACUUM (ANALYZE) outbox" >/dev/null
 
-# ------------------------------------------------------------------ siaod → the sink
-SMTP_PORT=$(free_port 18800)
-/usr/bin/python3 "$BENCH/smtp_sink.py" --port "$SMTP_PORT" --out "$TMP/sink" >"$TMP/sink.log" 2>&1 &
-BENCH_PIDS+=("$!")
-for _ in $(seq 300); do grep -q listening "$TMP/sink.log" 2>/dev/null && break; sleep 0.1; done
-grep -q listening "$TMP/sink.log" || die "the SMTP sink did not start"
+# ------------------------------------------------------------------ siaod → the sink, then smtplib
+# reset_digests: back to the state right after the scan (no digest built,
+# nothing mailed), vacuumed, checkpointed
+reset_digests() {
+	psql_db -o /dev/null <<'EOF'
+TRUNCATE notification_digests, mail_outbox;
+UPDATE notifications SET mailed_at = NULL, mail_message_id = NULL, lease_until = NULL
+WHERE mailed_at IS NOT NULL OR lease_until IS NOT NULL;
+UPDATE accounts SET mail_error = NULL, mail_error_at = NULL WHERE mail_error IS NOT NULL;
+EOF
+	psql_db -c "VACUUM (ANALYZE) notifications" -c "VACUUM (ANALYZE) mail_outbox" \
+		-c "VACUUM (ANALYZE) notification_digests" -c "CHECKPOINT" >/dev/null
+}
 
-say "siaod: the day's digests (digest_hour 0) to the sink on port $SMTP_PORT"
-P0=$(pg_ticks)
-siaod_start siaod SIAOD_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" SIAOD_SMTP_FROM="siaod <siaod@bench.example.org>" \
-	SIAOD_DIGEST_HOUR=0 SIAOD_PUBLIC_URL="https://siaod.bench.example.org" SIAOD_RETENTION_MONTHS=240
-T_READY=$(now)
-S0=$(cpu_ticks "$SIAOD_PID" 14 15)
-DEADLINE=$(( $(date +%s) + 900 ))
-while :; do
-	read -r BUILT SENT FAILED <<<"$(psql_db -At -F ' ' -c "SELECT (SELECT count(*) FROM notification_digests),
-		count(*) FILTER (WHERE sent_at IS NOT NULL), count(*) FILTER (WHERE failed_at IS NOT NULL) FROM mail_outbox")"
-	[[ -z ${T_BUILT:-} && $BUILT -ge $N_WHO ]] && T_BUILT=$(now)
-	(( SENT + FAILED >= N_WHO && BUILT >= N_WHO )) && break
-	(( $(date +%s) < DEADLINE )) || die "not all digests sent within 900 s ($BUILT built, $SENT sent)"
-	sleep 0.2
+# measure LABEL BINARY ROUND: siaod then smtplib on a fresh sink; appends a
+# line to $TMP/lines; the sink's files stay in $TMP/sink-LABEL-ROUND
+measure() {
+	local label=$1 bin=$2 n=$3 out=$TMP/sink-$1-$3 log=$TMP/sink-$1-$3.log
+	local port load t_ready t_built="" t_done s0 s1 p0 p1 built sent failed deadline sink_pid
+	reset_digests
+	port=$(free_port 18800)
+	/usr/bin/python3 "$BENCH/smtp_sink.py" --port "$port" --out "$out" >"$log" 2>&1 &
+	sink_pid=$!
+	BENCH_PIDS+=("$sink_pid")
+	for _ in $(seq 300); do grep -q listening "$log" 2>/dev/null && break; sleep 0.1; done
+	grep -q listening "$log" || die "the SMTP sink did not start"
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	say "round $n, $label: the day's digests (digest_hour 0) to the sink on port $port (load $load)"
+	SIAOD=$bin
+	siaod_start "siaod-$label-$n" SIAOD_SMTP_URL="smtp://127.0.0.1:$port" \
+		SIAOD_SMTP_FROM="siaod <siaod@bench.example.org>" SIAOD_DIGEST_HOUR=0 \
+		SIAOD_PUBLIC_URL="https://siaod.bench.example.org" SIAOD_RETENTION_MONTHS=240
+	# from ready: the inventory's load before it is no part of the digests (the
+	# start-up's own scans after it are, as they share the machine with them)
+	t_ready=$(now)
+	p0=$(pg_ticks)
+	s0=$(cpu_ticks "$SIAOD_PID" 14 15)
+	deadline=$(( $(date +%s) + 900 ))
+	while :; do
+		read -r built sent failed <<<"$(psql_db -At -F ' ' -c "SELECT (SELECT count(*) FROM notification_digests),
+			count(*) FILTER (WHERE sent_at IS NOT NULL), count(*) FILTER (WHERE failed_at IS NOT NULL) FROM mail_outbox")"
+		[[ -z $t_built && $built -ge $N_WHO ]] && t_built=$(now)
+		(( sent + failed >= N_WHO && built >= N_WHO )) && break
+		(( $(date +%s) < deadline )) || die "not all digests sent within 900 s ($built built, $sent sent)"
+		sleep 0.1
+	done
+	t_done=$(now)
+	s1=$(cpu_ticks "$SIAOD_PID" 14 15)
+	p1=$(pg_ticks)
+	siaod_stop
+	local siaod_s build_s siaod_rate files one_each plain_n plain_s plain_rate conns
+	siaod_s=$(elapsed "$t_ready" "$t_done")
+	build_s=$(elapsed "$t_ready" "$t_built")
+	siaod_rate=$(awk -v n="$sent" -v s="$siaod_s" 'BEGIN { printf "%.1f", n / s }')
+	files=$(find "$out" -name '*.eml' | wc -l)
+	conns=$(cat "$out"/*.env | sed -n '3~3p' | sort -u | wc -l)   # the client ports: SMTP connections
+	one_each=$(psql_db -At -c "SELECT count(*) = count(DISTINCT account_id) FROM notification_digests")
+	say "  siaod: $sent sent in $siaod_s s ($siaod_rate/s; all built after $build_s s) over $conns connections, $failed failed; the sink has $files"
+	read -r plain_n plain_s <<<"$(/usr/bin/python3 "$BENCH/smtp_resend.py" --port "$port" --dir "$out" --first 1 --last "$files")"
+	plain_rate=$(awk -v n="$plain_n" -v s="$plain_s" 'BEGIN { printf "%.1f", n / s }')
+	say "  smtplib: $plain_n in $plain_s s ($plain_rate/s): ratio $(ratio "$siaod_rate" "$plain_rate")"
+	kill -TERM "$sink_pid" 2>/dev/null
+	wait "$sink_pid" 2>/dev/null || true
+	printf '%-9s %5s %6s %5s %8s %8s %8s %8s %8s %6s %7s %7s  %s\n' "$label" "$n" "$sent" "$conns" "$siaod_s" \
+		"$build_s" "$siaod_rate" "$plain_s" "$plain_rate" "$(ratio "$siaod_rate" "$plain_rate")" \
+		"$(per_ms "$s0" "$s1" "$sent")" "$(per_ms "$p0" "$p1" "$sent")" "$load" >>"$TMP/lines"
+	[[ $one_each == t && $files -eq $N_WHO && $failed -eq 0 ]] \
+		|| die "$label, round $n: $files messages for $N_WHO people, $failed failed, one digest each: $one_each"
+}
+
+: >"$TMP/lines"
+for n in $(seq "$RUNS"); do
+	[[ -n $REF ]] && measure ref "$SIAOD_REF" "$n"
+	measure worktree "$SIAOD_WORKTREE" "$n"
 done
-T_DONE=$(now)
-S1=$(cpu_ticks "$SIAOD_PID" 14 15)
-P1=$(pg_ticks)
-siaod_stop
-SIAOD_S=$(elapsed "$T_READY" "$T_DONE")
-BUILD_S=$(elapsed "$T_READY" "$T_BUILT")
-SIAOD_RATE=$(awk -v n="$SENT" -v s="$SIAOD_S" 'BEGIN { printf "%.1f", n / s }')
-N_FILES=$(find "$TMP/sink" -name '*.eml' | wc -l)
-ONE_EACH=$(psql_db -At -c "SELECT count(*) = count(DISTINCT account_id) FROM notification_digests")
-AVG_BYTES=$(cat "$TMP"/sink/*.eml | wc -c | awk -v n="$N_FILES" '{ printf "%d", (n > 0 ? $1 / n : 0) }')
-say "siaod: $SENT digests sent in $SIAOD_S s ($SIAOD_RATE/s; built in $BUILD_S s), $FAILED failed, the sink has $N_FILES"
-
-# ------------------------------------------------------------------ smtplib, the same messages
-say "smtplib: the same $N_FILES messages to the same sink"
-read -r PLAIN_N PLAIN_S <<<"$(/usr/bin/python3 "$BENCH/smtp_resend.py" --port "$SMTP_PORT" --dir "$TMP/sink" --first 1 --last "$N_FILES")"
-PLAIN_RATE=$(awk -v n="$PLAIN_N" -v s="$PLAIN_S" 'BEGIN { printf "%.1f", n / s }')
-RATIO=$(ratio "$SIAOD_RATE" "$PLAIN_RATE")
 AVG_ITEMS=$(psql_db -At -c "SELECT round(avg(items), 1) FROM notification_digests")
+AVG_BYTES=$(find "$TMP/sink-worktree-1" -name '*.eml' -printf '%s\n' | awk '{ s += $1 } END { printf "%d", (NR ? s / NR : 0) }')
+SAME=""
+if [[ -n $REF ]]; then
+	read -r C_SAME C_DIFF C_A C_B <<<"$(/usr/bin/python3 "$BENCH/digest_compare.py" "$TMP/sink-ref-1" "$TMP/sink-worktree-1" "$N_WHO")"
+	SAME="digests of $REF_COMMIT and of this tree, per recipient (subject, text, HTML, unsubscribe link): $C_SAME the same, $C_DIFF different, $C_A + $C_B unmatched"
+fi
+
+# median_of LABEL COLUMN: the median of that column of LABEL's lines
+median_of() {
+	awk -v l="$1" -v c="$2" '$1 == l { print $c }' "$TMP/lines" | sort -g \
+		| awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
 
 mkdir -p "$BENCH/results"
-OUT=$BENCH/results/digests-$(date +%F).txt
+OUT=$BENCH/results/digests-$(date +%Y%m%d-%H%M%S).txt
 {
-	echo "siaod digest benchmark, $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD)"
-	echo "machine: $(nproc) cores, load average at start $LOADAVG_START"
+	echo "siaod digest benchmark, $(date -u +%FT%TZ), commit $COMMIT${REF:+; before: $REF ($REF_COMMIT)}"
+	echo "machine: $(bench_machine); niceness $(nice); load average at start $LOADAVG_START"
 	echo "data: $N_STAYS stays, $N_ACTIVE active, $N_SOON ending within 30 days; $PEOPLE referent accounts"
 	echo "alerts_scan (with the notifications' trigger): $SCAN_EVENTS events, $SCAN_MS ms; $N_NOTES notifications for $N_WHO people"
-	echo "digests: $N_WHO (one per person: $ONE_EACH), $AVG_ITEMS items on average, $AVG_BYTES bytes on average"
+	echo "digests: $N_WHO a round (one per person, checked each round), $AVG_ITEMS items and $AVG_BYTES bytes on average"
+	[[ -n $SAME ]] && echo "$SAME"
 	echo
-	printf '%-46s %10s %10s\n' "" "messages/s" "seconds"
-	printf '%-46s %10s %10s\n' "siaod (built, queued and sent, ready → sent)" "$SIAOD_RATE" "$SIAOD_S"
-	printf '%-46s %10s %10s\n' "smtplib (one connection, the same messages)" "$PLAIN_RATE" "$PLAIN_S"
-	echo "ratio siaod / smtplib: $RATIO (target >= 0.5: $(mark "$RATIO >= 0.5"))"
-	echo "siaod CPU per digest: $(per_ms "$S0" "$S1" "$SENT") ms; PostgreSQL CPU per digest: $(per_ms "$P0" "$P1" "$SENT") ms"
+	echo "siaod: built, queued and sent, ready → every digest recorded sent; smtplib: the same messages, one connection"
+	printf '%-9s %5s %6s %5s %8s %8s %8s %8s %8s %6s %7s %7s  %s\n' build round mails conns siaod_s built_s siaod/s \
+		plain_s plain/s ratio cpu_ms pg_ms "load average (1, 5, 15 min) at its start"
+	cat "$TMP/lines"
+	echo "(conns: SMTP connections siaod used; built_s: until the last digest was queued; cpu_ms, pg_ms: siaod's"
+	echo " and PostgreSQL's CPU per digest from ready to the last sent, the start-up's scans included)"
+	echo
+	for l in ${REF:+ref} worktree; do
+		echo "$l, median of $RUNS: siaod $(median_of "$l" 7)/s, smtplib $(median_of "$l" 9)/s, ratio $(median_of "$l" 10), PostgreSQL $(median_of "$l" 12) ms per digest"
+	done
+	echo "target: ratio >= 0.5 (this tree's median): $(mark "$(median_of worktree 10) >= 0.5")"
 } | tee "$OUT"
 echo "written to $OUT" >&2

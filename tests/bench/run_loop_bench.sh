@@ -43,13 +43,7 @@ COMMIT=$(bench_commit)
 bench_build
 SIAOD_WORKTREE=$SIAOD
 if [[ -n $REF ]]; then
-	REF_COMMIT=$(git -C "$ROOT" rev-parse --short "$REF")
-	say "building Release of $REF ($REF_COMMIT) from a copy of its tree"
-	mkdir -p "$TMP/src"
-	git -C "$ROOT" archive "$REF" | tar -x -C "$TMP/src"
-	cmake -S "$TMP/src" -B "$TMP/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$TMP/build" -j2 --target siaod >/dev/null
-	SIAOD_REF=$TMP/build/siaod
+	bench_build_ref "$REF"
 	SIAOD=$SIAOD_REF       # the older schema loads the data; the newer migrates its copy
 fi
 

@@ -49,35 +49,7 @@ TODAY=$(TZ=$TZ_NAME date +%F)
 say "national data set (seed $SEED, scale $SCALE, today $TODAY)"
 LOAD_T=$(now)
 load_national "$SEED" "$SCALE" "$TODAY"
-# gen_data.py keeps one current stay per placed young person (~16,000 at
-# scale 1): the latest stay of other places, on which nothing is active,
-# becomes active too, for a young person without an open placement, with its
-# planned end spread over the next year; that never overlaps another stay.
-say "making $WANT_ACTIVE stays active, planned ends over the next year"
-psql_db -v today="$TODAY" -v want="$WANT_ACTIVE" -o /dev/null <<'EOF'
-ALTER TABLE placements DISABLE TRIGGER USER;
-ALTER TABLE youth DISABLE TRIGGER USER;
-CREATE TEMP TABLE conv AS
-WITH last AS (
-    SELECT DISTINCT ON (p.place_id) p.id, p.place_id FROM placements p
-    WHERE NOT EXISTS (SELECT 1 FROM placements a WHERE a.place_id = p.place_id AND a.status = 'active')
-    ORDER BY p.place_id, p.start_date DESC
-), pick AS (
-    SELECT id, row_number() OVER (ORDER BY hashint8(id), id) AS rn FROM last
-), free_youth AS (
-    SELECT y.id AS youth_id, row_number() OVER (ORDER BY hashint8(y.id), y.id) AS rn FROM youth y
-    WHERE y.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
-                                               AND p.status IN ('proposed', 'accepted', 'active'))
-)
-SELECT pick.id, f.youth_id, pick.rn FROM pick JOIN free_youth f USING (rn)
-WHERE pick.rn <= :want - (SELECT count(*) FROM placements WHERE status = 'active');
-UPDATE placements p SET status = 'active', youth_id = c.youth_id, actual_end_date = NULL,
-    exit_destination = NULL, planned_end_date = date :'today' + 1 + ((c.rn * 7919) % 365)::integer
-FROM conv c WHERE p.id = c.id;
-UPDATE youth y SET status = 'placed' FROM conv c WHERE y.id = c.youth_id;
-ALTER TABLE placements ENABLE TRIGGER USER;
-ALTER TABLE youth ENABLE TRIGGER USER;
-EOF
+activate_stays "$WANT_ACTIVE" "$TODAY"
 for t in porteurs offers places youth placements communes outbox deliveries; do psql_db -c "VACUUM (ANALYZE) $t"; done
 LOAD_S=$(elapsed "$LOAD_T" "$(now)")
 read -r N_STAYS N_ACTIVE N_SOON N_OFFERS N_YOUTH <<<"$(psql_db -At -F ' ' -c "SELECT count(*),

@@ -3,7 +3,7 @@
 An SMTP server for tests/bench/run_digest_bench.sh (Debian python3-aiosmtpd):
 accepts every message and writes it, as received (DATA's bytes), to
 OUT/NNNNNN.eml in arrival order, with its envelope in OUT/NNNNNN.env
-("from\\nto"). Runs until SIGTERM.
+("from\\nto\\npeer": the client's address and port, one per connection). Runs until SIGTERM.
 
     smtp_sink.py --port P --out DIR
 """
@@ -28,7 +28,7 @@ class Sink:
             n = self.n
         base = os.path.join(self.out, "%06d" % n)
         with open(base + ".env", "w") as f:
-            f.write("%s\n%s\n" % (envelope.mail_from, ",".join(envelope.rcpt_tos)))
+            f.write("%s\n%s\n%s:%s\n" % (envelope.mail_from, ",".join(envelope.rcpt_tos), *session.peer[:2]))
         with open(base + ".eml", "wb") as f:
             f.write(envelope.original_content or envelope.content)
         return "250 OK"

@@ -1,7 +1,7 @@
 // The notification centre: the person's own notifications, newest first,
 // unread ones marked; opening one marks it read and goes where it is handled.
 // The unread count in the header is refreshUnread's (app.js calls it on
-// every page change).
+// every page change; the newest call's answer wins).
 import { h } from '../dom.js';
 import { api } from '../api.js';
 import { showProblem, notify } from '../alerts.js';
@@ -11,7 +11,16 @@ import { NOTIFICATION_KINDS, label, plural } from '../i18n.js';
 const WHEN = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'medium', timeStyle: 'short' });
 
 // The header's link: "Notifications (3)"; hidden for a token of no account.
+// Called on every page change without waiting (app.js) and by this page:
+// several may be in flight, and their answers may land in any order (each
+// request can take its own connection, and the server answers them as its
+// database connections come free). Only the newest call's answer is shown:
+// an older one landing last would put back a count from before a
+// notification was opened.
+let unreadAsked = 0;
+
 export async function refreshUnread(me) {
+  const mine = ++unreadAsked;
   const bell = document.getElementById('bell');
   if (!bell) return;
   if (!me || !me.account_id) {
@@ -24,6 +33,7 @@ export async function refreshUnread(me) {
   } catch (e) {
     return; // the count is a convenience: the page itself shows what went wrong
   }
+  if (mine !== unreadAsked) return; // a newer call was made meanwhile: its answer is the one to show
   bell.hidden = false;
   const count = bell.querySelector('.badge');
   count.textContent = String(n);
