@@ -914,7 +914,7 @@ static void offer_free_from(struct inv_offer *o)
 		const struct inv_place *p = &o->places[i];
 		if (!p->active)
 			continue;
-		sdate e = p->nspans ? p->spans[p->nspans - 1].end : DATE_NONE;
+		sdate e = p->nspans > 0 && p->spans ? p->spans[p->nspans - 1].end : DATE_NONE;
 		if (e < f)
 			f = e;
 	}
