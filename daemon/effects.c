@@ -6,10 +6,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <jansson.h>
 
 #include "app.h"
 #include "inventory_refresh.h"
+#include "siaod/date.h"
 #include "scheduler.h"
 #include "webhooks.h"
 
@@ -37,12 +39,38 @@ static void refreshed(void *arg, bool ok)
 	a.done(a.arg);
 }
 
+/* The new proposal's span, from its answer; false if a field is missing
+ * (then its offer is read again, as for any placement). */
+static bool proposal_span(const json_t *j, struct inventory_span *k)
+{
+	const char *start = json_string_value(json_object_get(j, "start_date"));
+	const char *end = json_string_value(json_object_get(j, "planned_end_date"));
+	const char *status = json_string_value(json_object_get(j, "status"));
+	k->offer_id = json_id(j, "offer_id");
+	k->place_id = json_id(j, "place_id");
+	k->span.placement_id = json_id(j, "id");
+	/* a proposal holds its place over [start, planned end), as the column
+	 * placements.held says (sql/004) */
+	return k->offer_id && k->place_id && k->span.placement_id && status && strcmp(status, "proposed") == 0 &&
+	       start && end && date_parse(start, &k->span.start) && date_parse(end, &k->span.end);
+}
+
 void effects_after_commit(struct app *app, int effects, const char *result, effects_done_fn done,
 			  void *arg)
 {
 	int64_t offers[16], youth[1];
 	int noffers = 0, nyouth = 0;
-	if (effects & (EFFECT_REFRESH_OFFER | EFFECT_REFRESH_YOUTH | EFFECT_REFRESH_PLACEMENT)) {
+	struct inventory_span span = {0};
+	int nspans = 0;
+	if (effects & EFFECT_NEW_PROPOSAL) {
+		json_t *j = json_loads(result, 0, NULL);
+		if (proposal_span(j, &span))
+			nspans = 1;
+		else
+			offers[noffers++] = json_id(j, "offer_id");
+		youth[nyouth++] = json_id(j, "youth_id");
+		json_decref(j);
+	} else if (effects & (EFFECT_REFRESH_OFFER | EFFECT_REFRESH_YOUTH | EFFECT_REFRESH_PLACEMENT)) {
 		json_t *j = json_loads(result, 0, NULL);
 		/* a write that touched other offers lists them */
 		size_t k;
@@ -60,11 +88,11 @@ void effects_after_commit(struct app *app, int effects, const char *result, effe
 		}
 		json_decref(j);
 	}
-	struct after *a = noffers + nyouth ? malloc(sizeof *a) : NULL;
+	struct after *a = noffers + nyouth + nspans ? malloc(sizeof *a) : NULL;
 	if (!a) {
 		done(arg);
 		return;
 	}
 	*a = (struct after){app, effects, done, arg};
-	inventory_refresh(app->refresh, offers, noffers, youth, nyouth, refreshed, a);
+	inventory_refresh_spans(app->refresh, &span, nspans, offers, noffers, youth, nyouth, refreshed, a);
 }

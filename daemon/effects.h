@@ -15,6 +15,11 @@ enum effect {
 	EFFECT_REFRESH_YOUTH = 2,      /* re-read young person "id" */
 	EFFECT_REFRESH_PLACEMENT = 4,  /* re-read "offer_id" and "youth_id" */
 	EFFECT_SCAN_ALERTS = 8,        /* a stay was recorded or moved: alert now if due */
+	/* a new proposal: its days on its place put into the inventory from
+	 * the answer ("offer_id", "place_id", "id", "start_date",
+	 * "planned_end_date"), not read again with its whole offer (which, on
+	 * a busy offer, is thousands of spans per write); "youth_id" re-read */
+	EFFECT_NEW_PROPOSAL = 16,
 };
 
 typedef void (*effects_done_fn)(void *arg);

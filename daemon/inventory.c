@@ -1012,6 +1012,49 @@ int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id
 	return 0;
 }
 
+int inventory_put_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s)
+{
+	void **slot = idmap_slot(inv, &inv->offers, offer_id, false);
+	if (!slot || !*slot)
+		return 0;
+	struct inv_offer *o = own_offer(inv, slot);
+	if (!o)
+		return -1;
+	struct inv_place *p = NULL;
+	for (int i = 0; i < o->nplaces; i++) {
+		struct inv_place *q = &o->places[i];
+		if (q->id == place_id)
+			p = q;
+		/* what the model held for this placement, on any place: a read of
+		 * the offer made after the write may already have it */
+		for (int k = 0; k < q->nspans; k++)
+			if (q->spans[k].placement_id == s.placement_id) {
+				memmove(&q->spans[k], &q->spans[k + 1], (size_t)(q->nspans - k - 1) * sizeof *q->spans);
+				q->nspans--;
+				k--;
+			}
+	}
+	if (p && s.end > s.start) {
+		if (p->nspans == p->capspans) {
+			int cap = p->capspans ? p->capspans * 2 : 4;
+			struct inv_span *spans = realloc(p->spans, (size_t)cap * sizeof *spans);
+			if (!spans)
+				return -1;
+			p->spans = spans;
+			p->capspans = cap;
+		}
+		/* in start order: the place's later spans move up one */
+		int at = p->nspans;
+		while (at > 0 && p->spans[at - 1].start > s.start)
+			at--;
+		memmove(&p->spans[at + 1], &p->spans[at], (size_t)(p->nspans - at) * sizeof *p->spans);
+		p->spans[at] = s;
+		p->nspans++;
+	}
+	offer_free_from(o);
+	return 0;
+}
+
 void inventory_begin_full(struct inventory *inv)
 {
 	inv->gen++;

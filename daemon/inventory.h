@@ -186,6 +186,11 @@ int inventory_clear_spans(struct inventory *inv, int64_t offer_id);
 /* Appends a span (in start order) to a place; unknown place: ignored. */
 int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s);
 
+/* Puts one placement's span (s.placement_id) on a place, in start order,
+ * instead of whatever the offer held for that placement; an empty span
+ * (end <= start) only removes it. For a write whose outcome is known,
+ * without reading the whole offer again. Unknown offer or place: ignored. */
+int inventory_put_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s);
 /* Starts a full reload: young people not put again before
  * inventory_sweep_youth are dropped by it. */
 void inventory_begin_full(struct inventory *inv);

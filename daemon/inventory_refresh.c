@@ -51,9 +51,19 @@ struct idset {
 	size_t setcap;
 };
 
+/* Spans known from a write's answer (inventory_refresh_spans), applied
+ * to the working model when their batch starts: after every read sent
+ * before (a read of the offer made before the write would undo them),
+ * before the batch's own reads (which, made after the write, agree). */
+struct spans {
+	struct inventory_span *v;
+	int n, cap;
+};
+
 struct batch {
 	bool all;                          /* everything, not just the ids */
 	struct idset offers, youth;
+	struct spans spans;
 	struct waiters waiters;
 };
 
@@ -154,6 +164,20 @@ static char *id_array(const struct idset *s)
 	out[len++] = '}';
 	out[len] = '\0';
 	return out;
+}
+
+static int spans_push(struct spans *ss, struct inventory_span k)
+{
+	if (ss->n == ss->cap) {
+		int cap = ss->cap ? ss->cap * 2 : 16;
+		struct inventory_span *grown = realloc(ss->v, (size_t)cap * sizeof *grown);
+		if (!grown)
+			return -1;
+		ss->v = grown;
+		ss->cap = cap;
+	}
+	ss->v[ss->n++] = k;
+	return 0;
 }
 
 static int waiters_push(struct waiters *ws, struct waiter w)
@@ -265,6 +289,22 @@ undo:   /* out of memory: the batch runs whole, as before slicing */
 	idset_clear(&next->youth);
 }
 
+/* The batch's known spans, into the working model; out of memory for
+ * one: its offer is read whole instead (false if even that fails). */
+static bool apply_spans(struct inventory_refresh *f)
+{
+	bool ok = true;
+	for (int i = 0; i < f->run.spans.n; i++) {
+		const struct inventory_span *k = &f->run.spans.v[i];
+		f->dirty = true;
+		if (inventory_put_span(f->work, k->offer_id, k->place_id, k->span) != 0 &&
+		    idset_add(&f->run.offers, k->offer_id) != 0)
+			ok = false;
+	}
+	f->run.spans.n = 0;
+	return ok;
+}
+
 static void refresh_start(struct inventory_refresh *f)
 {
 	/* the gathering batch becomes the running one; the old one's storage is reused */
@@ -273,13 +313,15 @@ static void refresh_start(struct inventory_refresh *f)
 	f->next = old;
 	idset_clear(&f->next.offers);
 	idset_clear(&f->next.youth);
+	f->next.spans.n = 0;
 	f->next.waiters.n = 0;
 	f->next.all = false;
 	slice_batch(&f->run, &f->next);
+	bool spans_ok = apply_spans(f);
 	f->offer_param = f->run.all ? NULL : id_array(&f->run.offers);
 	f->youth_param = f->run.all ? NULL : id_array(&f->run.youth);
 	f->running = true;
-	f->ok = f->run.all || (f->offer_param && f->youth_param);
+	f->ok = spans_ok && (f->run.all || (f->offer_param && f->youth_param));
 	if (f->run.all)
 		inventory_begin_full(f->work);
 	f->step = f->ok ? STEP_OFFERS : STEP_DONE;
@@ -418,7 +460,7 @@ static void refresh_step(struct inventory_refresh *f)
 	}
 	f->run.waiters.n = 0;
 	struct batch *b = &f->next;
-	if (b->all || b->offers.n || b->youth.n || b->waiters.n)
+	if (b->all || b->offers.n || b->youth.n || b->spans.n || b->waiters.n)
 		refresh_start(f);
 	batch_done(f);
 }
@@ -428,8 +470,19 @@ void inventory_refresh(struct inventory_refresh *f,
 		       const int64_t *youth_ids, int nyouth,
 		       inventory_done_fn done, void *arg)
 {
+	inventory_refresh_spans(f, NULL, 0, offer_ids, noffers, youth_ids, nyouth, done, arg);
+}
+
+void inventory_refresh_spans(struct inventory_refresh *f,
+			     const struct inventory_span *spans, int nspans,
+			     const int64_t *offer_ids, int noffers,
+			     const int64_t *youth_ids, int nyouth,
+			     inventory_done_fn done, void *arg)
+{
 	struct batch *b = &f->next;
 	int rc = 0;
+	for (int i = 0; i < nspans && rc == 0; i++)
+		rc = spans_push(&b->spans, spans[i]);
 	for (int i = 0; i < noffers && rc == 0; i++)
 		rc = idset_add(&b->offers, offer_ids[i]);
 	for (int i = 0; i < nyouth && rc == 0; i++)
@@ -441,7 +494,7 @@ void inventory_refresh(struct inventory_refresh *f,
 			done(arg, false);
 		return;
 	}
-	if (!f->running && (b->all || b->offers.n || b->youth.n || b->waiters.n))
+	if (!f->running && (b->all || b->offers.n || b->youth.n || b->spans.n || b->waiters.n))
 		refresh_start(f);
 }
 
@@ -537,6 +590,7 @@ static void batch_free(struct batch *b)
 	free(b->offers.set);
 	free(b->youth.ids);
 	free(b->youth.set);
+	free(b->spans.v);
 	free(b->waiters.w);
 }
 

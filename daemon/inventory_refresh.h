@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <libpq-fe.h>
 
+#include "inventory.h"
+
 #define INVENTORY_PUBLISH_MS 5
 
 struct event_base;
@@ -47,6 +49,18 @@ void inventory_refresh(struct inventory_refresh *f,
 		       const int64_t *offer_ids, int noffers,
 		       const int64_t *youth_ids, int nyouth,
 		       inventory_done_fn done, void *arg);
+/* The same, with spans this instance knows from a write it just made (a
+ * new proposal's place and days, from its answer): put into the model as
+ * they are (inventory_put_span) instead of reading their offers again. */
+struct inventory_span {
+	int64_t offer_id, place_id;
+	struct inv_span span;
+};
+void inventory_refresh_spans(struct inventory_refresh *f,
+			     const struct inventory_span *spans, int nspans,
+			     const int64_t *offer_ids, int noffers,
+			     const int64_t *youth_ids, int nyouth,
+			     inventory_done_fn done, void *arg);
 /* Re-reads everything (after a lost LISTEN connection, and periodically as
  * a safety net); young people no longer returned are dropped. */
 void inventory_refresh_all(struct inventory_refresh *f, inventory_done_fn done, void *arg);

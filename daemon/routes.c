@@ -21,6 +21,7 @@
 #define OFFER EFFECT_REFRESH_OFFER
 #define YOUTH EFFECT_REFRESH_YOUTH
 #define PLACEMENT EFFECT_REFRESH_PLACEMENT
+#define PROPOSAL EFFECT_NEW_PROPOSAL
 #define ALERTS EFFECT_SCAN_ALERTS
 
 const struct route routes[] = {
@@ -79,7 +80,7 @@ const struct route routes[] = {
 	{"DELETE", "/v1/youth/{id}",         api_youth_erase,     A | R,     "youth.erase", YOUTH},
 	{"GET",    "/v1/youth/{id}/matches", api_youth_matches,   A | R,     "youth.matches", 0},
 
-	{"POST",   "/v1/placements",         api_placements_create, A | R,     "placement.create", PLACEMENT},
+	{"POST",   "/v1/placements",         api_placements_create, A | R,     "placement.create", PROPOSAL},
 	{"GET",    "/v1/placements",         api_placements_list, A | R | P, "placement.list", 0},
 	{"GET",    "/v1/placements/{id}",    api_placements_get,  A | R | P, "placement.get", 0},
 	{"POST",   "/v1/placements/{id}/accept", api_placements_transition, A | P, "placement.accept", PLACEMENT | ALERTS},

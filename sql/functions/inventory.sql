@@ -50,10 +50,17 @@ LANGUAGE sql STABLE AS $$
         y.has_pets, y.needs, y.situation, y.institution_exit_date - date '1970-01-01',
         c.lat, c.lon, y.max_distance_km, y.monthly_income_eur::float8, y.support_need,
         y.wanted_from - date '1970-01-01', y.wanted_months, y.registered_at - date '1970-01-01',
-        y.status, EXISTS (SELECT 1 FROM placements p WHERE p.youth_id = y.id
-                          AND p.status IN ('proposed', 'accepted', 'active')),
+        y.status, op.open IS NOT NULL,
         d.offers, d.days
     FROM youth y LEFT JOIN communes c ON c.insee = y.commune_insee
+    -- one probe of placements_one_open per young person. As an EXISTS in the
+    -- select list, the planner may hash every open placement instead, when
+    -- its statistics say there are few (a table that grew since the last
+    -- ANALYZE): 17,788 rows read for each refresh of 30 young people, a
+    -- quarter of PostgreSQL's CPU in the placement benchmark (issue 13).
+    -- A LATERAL subquery with LIMIT is never hashed.
+    LEFT JOIN LATERAL (SELECT true AS open FROM placements p WHERE p.youth_id = y.id
+                       AND p.status IN ('proposed', 'accepted', 'active') LIMIT 1) op ON true
     LEFT JOIN LATERAL (
         SELECT array_agg(offer_id ORDER BY offer_id) AS offers,
                array_agg(day - date '1970-01-01' ORDER BY offer_id) AS days

@@ -181,11 +181,14 @@ def the_free_place_search_probes_each_place_through_the_index():
     assert scans, search[0]
     for n in scans:
         assert n["Node Type"] in ("Index Scan", "Index Only Scan"), n["Node Type"]
-        assert n.get("Index Name") == "no_double_booking", n.get("Index Name")
+        # the B-tree of sql/024, (place_id, lower(held)), read backwards from
+        # the stay's end: one entry per place, never the GiST of the constraint
+        assert n.get("Index Name") == "placements_place_held_idx", n.get("Index Name")
+        assert n.get("Scan Direction") == "Backward", n.get("Scan Direction")
         cond = n.get("Index Cond", "")
-        assert "place_id" in cond and "held" in cond, "the probe is not by (place_id, held): %r" % cond
-        # one probe per place, up to the free one: the places before it each
-        # found their holder, the last one nothing
+        assert "place_id" in cond and "lower(held)" in cond, "the probe is not by (place_id, lower(held)): %r" % cond
+        # one probe per place, up to the free one, each reading one entry:
+        # 50 past stays per place are never walked
         assert n["Actual Loops"] == places, n["Actual Loops"]
         assert n["Actual Rows"] * n["Actual Loops"] <= places, n
     # the offer's places, through the (offer_id, number) key: never the table
@@ -193,6 +196,36 @@ def the_free_place_search_probes_each_place_through_the_index():
     assert places_scans and all(n["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan")
                                 and n["Actual Rows"] <= places for n in places_scans), \
         [(n["Node Type"], n["Actual Rows"]) for n in places_scans]
+
+
+@test
+def the_free_place_search_is_exact_at_the_edges_of_held_stays():
+    # Place 1 holds [100, 130) (ended) and [140, 170) (proposed), and a
+    # cancelled proposal over the gap, which holds nothing; place 2 is free.
+    # The probe reads only the last range of a place starting before the
+    # wanted end: each case below is decided by that range, its neighbour,
+    # or none, and must give the place an overlap test would give.
+    o = offer(2, "Bords")
+    holder = youth()
+    DB.sql("INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date, "
+           "actual_end_date, created_on) SELECT %d, %d, pl.id, s, date '%s' + a, date '%s' + b, "
+           "CASE WHEN s = 'ended' THEN date '%s' + b END, date '%s' "
+           "FROM places pl, (VALUES ('ended', 100, 130), ('proposed', 140, 170), ('cancelled', 128, 142)) v(s, a, b) "
+           "WHERE pl.offer_id = %d AND pl.number = 1" % (holder, o, day(0), day(0), day(0), day(0), o))
+    y = youth()
+    actor = json.dumps({"role": "admin", "token_id": 0, "request_id": "test-edges"})
+
+    def place_for(a, b):
+        body = json.dumps({"youth_id": y, "offer_id": o, "start_date": day(a), "planned_end_date": day(b)})
+        rows = DB.sql("SET search_path = api, public; BEGIN; "
+                      "SELECT placement_create('%s'::jsonb, '%s'::jsonb, '%s'::date, 7)->>'place_number'; ROLLBACK;"
+                      % (body, actor, day(0)))
+        return int([r for r in rows if r.isdigit()][0])
+
+    cases = [((130, 140), 1), ((90, 100), 1), ((170, 200), 1), ((129, 140), 2), ((130, 141), 2),
+             ((95, 175), 2), ((99, 101), 2), ((169, 171), 2), ((135, 136), 1), ((60, 101), 2)]
+    got = [(span, place_for(*span)) for span, _ in cases]
+    assert got == cases, got
 
 
 @test

@@ -23,11 +23,13 @@
 # Knobs (environment): BENCH_DURATION (20 s), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2), BENCH_OFFERS (5000), BENCH_COMMUNES (500), BENCH_YOUTH
 # (150000, the spread list), BENCH_HOT_YOUTH (80000), BENCH_HOT_CAPACITY (40),
+# BENCH_HOT_DAYS (1460: the hot stays' horizon, see placement_data.sql),
 # BENCH_POOL (siaod's db_pool_size; unset: siaod's default), BENCH_FAST=0,
 # BENCH_CASES (spread,hot,pgbench,tpcb), BENCH_TPCB_SCALE (10), BENCH_IDEM=1
 # (each POST with an Idempotency-Key, as a client that retries sends),
 # BENCH_PERF=1 (perf record -g on siaod
-# during (a), durable), BENCH_PGSS=1 (pg_stat_statements, track = all: the
+# during (a), durable; BENCH_PERF=pg: the machine during (a) and (b), durable,
+# reported for PostgreSQL's processes), BENCH_PGSS=1 (pg_stat_statements, track = all: the
 # top statements of each siaod measure in results/), BENCH_KEEP=1,
 # BENCH_TAG (a suffix of the results file's name, e.g. "before").
 set -euo pipefail
@@ -42,6 +44,7 @@ N_COMMUNES=${BENCH_COMMUNES:-500}
 N_YOUTH=${BENCH_YOUTH:-150000}
 N_HOT_YOUTH=${BENCH_HOT_YOUTH:-80000}
 HOT_CAPACITY=${BENCH_HOT_CAPACITY:-40}
+HOT_DAYS=${BENCH_HOT_DAYS:-1460}
 POOL=${BENCH_POOL:-}
 FAST=${BENCH_FAST:-1}
 
@@ -49,7 +52,7 @@ bench_packages wrk time
 bench_build
 bench_tmp
 PG_EXTRA=()
-[[ ${BENCH_PGSS:-} == 1 ]] && PG_EXTRA=("shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all" "pg_stat_statements.max = 2000")
+[[ ${BENCH_PGSS:-} == 1 ]] && PG_EXTRA=("shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all" "pg_stat_statements.max = 2000" "pg_stat_statements.track_planning = on")
 # BENCH_PG_CONF: more postgresql.conf lines, separated by ';' (e.g. auto_explain)
 if [[ -n ${BENCH_PG_CONF:-} ]]; then
 	IFS=';' read -r -a more <<<"$BENCH_PG_CONF"
@@ -62,7 +65,7 @@ TODAY=$(TZ=$TZ_NAME date +%F)
 say "data set: $N_OFFERS offers on $N_COMMUNES communes + 10 hot offers of $HOT_CAPACITY places, $N_YOUTH + $N_HOT_YOUTH youth (today $TODAY)"
 t=$(now)
 psql_db -v today="$TODAY" -v communes="$N_COMMUNES" -v offers="$N_OFFERS" -v youth="$N_YOUTH" \
-	-v hot_youth="$N_HOT_YOUTH" -v hot_capacity="$HOT_CAPACITY" -o /dev/null -f "$BENCH/placement_data.sql"
+	-v hot_youth="$N_HOT_YOUTH" -v hot_capacity="$HOT_CAPACITY" -v hot_days="$HOT_DAYS" -o /dev/null -f "$BENCH/placement_data.sql"
 for list in spread hot; do
 	psql_db -c "\\copy (SELECT youth_id, offer_id, start_date, start_date + 28 FROM bench_requests_$list ORDER BY ord) TO '$TMP/requests_$list.csv' WITH (FORMAT csv)"
 done
@@ -116,12 +119,13 @@ POOL_ENV=()
 # in the background; wait_summary OUT: the shares, most frequent first.
 wait_sampler() {
 	local app=$1 out=$2
+	# one session that asks every 0.2 s (\watch), not a psql started per
+	# sample: a new backend's start-up would count in PostgreSQL's CPU
 	(
-		for _ in $(seq $((DURATION * 5))); do
-			psql_db -At -F ' ' -c "SELECT coalesce(state, '?') || ':' || coalesce(wait_event_type || '/' || wait_event, 'on_CPU')
-				FROM pg_stat_activity WHERE application_name = '$app' AND pid <> pg_backend_pid()" 2>/dev/null || true
-			sleep 0.2
-		done
+		printf '%s\n' "SELECT coalesce(state, '?') || ':' || coalesce(wait_event_type || '/' || wait_event, 'on_CPU')
+			FROM pg_stat_activity WHERE application_name = '$app' AND pid <> pg_backend_pid()" '\watch 0.2' |
+			timeout "$DURATION" "$PG_BIN/psql" -X -q -At "$CONNINFO" 2>/dev/null |
+			grep -E '^[a-z? ()]+:' || true
 	) >"$out" &
 	SAMPLER_PID=$!
 	BENCH_PIDS+=("$SAMPLER_PID")
@@ -142,6 +146,10 @@ siaod_measure() {
 	if [[ ${BENCH_PERF:-} == 1 && $label == durable_spread ]]; then
 		perf record -F 499 -g -p "$SIAOD_PID" -o "$TMP/perf.data" -- sleep "$DURATION" 2>/dev/null &
 		PERF_PID=$!
+	elif [[ ${BENCH_PERF:-} == pg && $label == durable_* ]]; then
+		# the whole machine, read for PostgreSQL's processes afterwards
+		perf record -F 499 -a -g -o "$TMP/perf_$label.data" -- sleep "$DURATION" 2>/dev/null &
+		PERF_PID=$!
 	fi
 	wait_sampler siaod "$TMP/waits_$label"
 	BENCH_TOKEN=$TOKEN BENCH_REQUESTS=$TMP/requests_$list.csv BENCH_OUT=$out BENCH_THREADS=$THREADS \
@@ -156,9 +164,10 @@ siaod_measure() {
 	siaod_stop
 	if [[ ${BENCH_PGSS:-} == 1 ]]; then
 		psql_db -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
-			round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows, toplevel,
+			round((total_exec_time / nullif(calls, 0))::numeric, 3) AS mean_ms,
+			round(total_plan_time::numeric, 1) AS plan_ms, rows, toplevel,
 			left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
-			FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
+			FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 25" \
 			>"$BENCH/results/placements-$(date +%F)${BENCH_TAG:+-$BENCH_TAG}-pgss-$label.txt"
 	fi
 	w=$TMP/wrk_$label.txt
@@ -348,7 +357,7 @@ RESULT=$BENCH/results/placements-$TAG.txt
 	echo "commit $(bench_commit), siaod $("$SIAOD" --version | awk '{print $2}'), $("$PG_BIN/postgres" --version), $(wrk --version 2>&1 | head -n1 | awk '{print $1, $2}')"
 	echo "machine: $(bench_machine); load average at the start: $LOADAVG_START, before the measures: $LOADAVG_MEASURE, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "wrk, siaod (one event-loop thread, db_pool_size ${POOL:-default 4}), PostgreSQL and pgbench share these cores"
-	echo "data: $D_OFFERS offers ($N_OFFERS on $N_COMMUNES communes + 10 hot FJTs of $HOT_CAPACITY places), $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays (ended); each request a distinct young person, a 28-day stay starting in the next 700 days"
+	echo "data: $D_OFFERS offers ($N_OFFERS on $N_COMMUNES communes + 10 hot FJTs of $HOT_CAPACITY places), $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays (ended); each request a distinct young person, a 28-day stay starting in the next 700 days (hot: $HOT_DAYS)"
 	echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s${BENCH_IDEM:+ (BENCH_IDEM=$BENCH_IDEM: Idempotency-Key on each POST)}; pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION; TPC-B scale $TPCB_SCALE; nice $(nice)"
 	echo
 	mode_block durable "$SETTINGS_DURABLE"
@@ -362,6 +371,18 @@ if [[ ${BENCH_PERF:-} == 1 && -f $TMP/perf.data ]]; then
 	perf report -i "$TMP/perf.data" --stdio --no-children --percent-limit 0.5 2>/dev/null \
 		| grep -v '^$' | head -n 300 >"$BENCH/results/placements-$TAG-perf.txt" || true
 	echo "perf profile of siaod during (a): $BENCH/results/placements-$TAG-perf.txt"
+fi
+if [[ ${BENCH_PERF:-} == pg ]]; then
+	for f in "$TMP"/perf_durable_*.data; do
+		[[ -f $f ]] || continue
+		l=${f##*/perf_}; l=${l%.data}
+		{
+			echo "PostgreSQL's processes during $l, by process kind and function (self time)"
+			perf report -i "$f" --stdio --no-children --comm postgres --sort dso,sym -g none \
+				--percent-limit 0.3 2>/dev/null | grep -v '^$' | grep -v '^#' | head -n 80
+		} >"$BENCH/results/placements-$TAG-pgperf-$l.txt" || true
+		echo "perf profile of PostgreSQL during $l: $BENCH/results/placements-$TAG-pgperf-$l.txt"
+	done
 fi
 echo "written to $RESULT" >&2
 exit "$CHECK_RC"

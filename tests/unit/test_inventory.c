@@ -200,6 +200,64 @@ static void *read_later(void *arg)
 	return NULL;
 }
 
+/* A span put from a write's answer: in start order among the others,
+ * instead of what the offer held for that placement, wherever it was; an
+ * empty one removes; the snapshot that shared the offer keeps its copy. */
+static void put_spans(void)
+{
+	struct inventory *work = inventory_new(30);
+	CHECK_INT(put_offer(work, 1, SETE_LAT, SETE_LON, "Sète"), 0);
+	struct inv_place pl[2] = {{.id = 11, .number = 1, .active = true},
+				  {.id = 12, .number = 2, .active = true}};
+	CHECK_INT(inventory_set_places(work, 1, pl, 2), 0);
+	CHECK_INT(inventory_add_span(work, 1, 11, (struct inv_span){D(0), D(10), 100}), 0);
+	CHECK_INT(inventory_add_span(work, 1, 11, (struct inv_span){D(30), D(40), 101}), 0);
+	struct inventory *snap = inventory_freeze(work);
+	CHECK(snap != NULL);
+
+	/* between the two: the place's spans stay sorted (free_places reads them so) */
+	CHECK_INT(inventory_put_span(work, 1, 11, (struct inv_span){D(15), D(20), 200}), 0);
+	const struct inv_offer *o = inventory_offer(work, 1);
+	CHECK_INT(o->places[0].nspans, 3);
+	CHECK_INT(o->places[0].spans[0].placement_id, 100);
+	CHECK_INT(o->places[0].spans[1].placement_id, 200);
+	CHECK_INT(o->places[0].spans[2].placement_id, 101);
+	CHECK_INT(inventory_free_places(o, D(16), D(17)), 1);
+	CHECK_INT(inventory_free_places(o, D(10), D(15)), 2);
+	has_free_agrees(o);
+	/* the published snapshot still has its own copy, without it */
+	CHECK_INT(inventory_free_places(inventory_offer(snap, 1), D(16), D(17)), 2);
+	CHECK_INT(inventory_offer(snap, 1)->places[0].nspans, 2);
+
+	/* the same placement again (a read of the offer had it already): one span */
+	CHECK_INT(inventory_put_span(work, 1, 11, (struct inv_span){D(15), D(20), 200}), 0);
+	o = inventory_offer(work, 1);
+	CHECK_INT(o->places[0].nspans, 3);
+	/* moved to the other place, later: gone from the first */
+	CHECK_INT(inventory_put_span(work, 1, 12, (struct inv_span){D(50), D(60), 200}), 0);
+	o = inventory_offer(work, 1);
+	CHECK_INT(o->places[0].nspans, 2);
+	CHECK_INT(o->places[1].nspans, 1);
+	CHECK_INT(o->free_from, D(40));        /* 11 is free for good from day 40, 12 from 60 */
+	has_free_agrees(o);
+	/* first in order on its place */
+	CHECK_INT(inventory_put_span(work, 1, 11, (struct inv_span){D(-5), D(0), 300}), 0);
+	o = inventory_offer(work, 1);
+	CHECK_INT(o->places[0].spans[0].placement_id, 300);
+	/* empty: removed only */
+	CHECK_INT(inventory_put_span(work, 1, 12, (struct inv_span){D(50), D(50), 200}), 0);
+	o = inventory_offer(work, 1);
+	CHECK_INT(o->places[1].nspans, 0);
+	CHECK_INT(o->free_from, DATE_NONE);
+	has_free_agrees(o);
+	/* unknown offer or place: nothing */
+	CHECK_INT(inventory_put_span(work, 9, 11, (struct inv_span){D(0), D(1), 400}), 0);
+	CHECK_INT(inventory_put_span(work, 1, 99, (struct inv_span){D(0), D(1), 300}), 0);
+	CHECK_INT(inventory_offer(work, 1)->places[0].nspans, 2);   /* 300 removed, put nowhere */
+	inventory_release(snap);
+	inventory_release(work);
+}
+
 static void snapshots(void)
 {
 	struct inventory *work = inventory_new(30);
@@ -462,6 +520,7 @@ int main(void)
 {
 	pages();
 	model();
+	put_spans();
 	snapshots();
 	churn();
 	owned_members();
