@@ -53,6 +53,7 @@ void api_placements_create(struct req *r)
 	const struct inv_offer *o = inventory_offer(r->app->inv,
 		json_integer_value(json_object_get(r->body, "offer_id")));
 	/* unknown ids: the database answers, with the right pointer */
+	char hint[24] = "";
 	if (y && o) {
 		if (!may_propose(r, y)) {
 			api_forbidden(r, "this young person or offer is outside this token's scope");
@@ -70,16 +71,26 @@ void api_placements_create(struct req *r)
 			req_problem_full(r, 422, "not-eligible", detail, NULL, extra);
 			return;
 		}
+		/* the place this snapshot sees free first over the stay, which
+		 * placement_create probes before any other (sql/functions/placements.sql) */
+		sdate start, end;
+		match_period(&y->m, &o->m, p.on, p.today, &start, &end);
+		const char *given = json_string_value(json_object_get(r->body, "planned_end_date"));
+		if (given && !date_parse(given, &end))
+			end = start;
+		int64_t place = end > start ? inventory_first_free_place(o, start, end) : 0;
+		if (place)
+			snprintf(hint, sizeof hint, "%lld", (long long)place);
 	}
 	char hold[16];
 	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
 	char *body = api_json_param(r, r->body);
-	const char *values[4] = {body, r->actor, r->today, hold};
+	const char *values[5] = {body, r->actor, r->today, hold, hint[0] ? hint : NULL};
 	/* one round trip: with an Idempotency-Key, its claim and stored answer
 	 * are in the same statement (placement_propose) */
 	if (body)
 		api_sql_reply_idem(r, "SELECT * FROM placement_propose($1::jsonb, $2::jsonb, $3::date, $4::integer, "
-				   "$5::bigint, $6, $7::bytea)", 4, values, 201, API_ETAG);
+				   "$5::bigint, $6::bigint, $7, $8::bytea)", 5, values, 201, API_ETAG);
 	free(body);
 }
 

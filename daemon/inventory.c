@@ -545,6 +545,14 @@ int inventory_free_places(const struct inv_offer *o, sdate start, sdate end)
 	return n;
 }
 
+int64_t inventory_first_free_place(const struct inv_offer *o, sdate start, sdate end)
+{
+	for (int i = 0; i < o->nplaces; i++)
+		if (o->places[i].active && place_free(&o->places[i], start, end))
+			return o->places[i].id;
+	return 0;
+}
+
 int inventory_free_on(const struct inv_offer *o, sdate d)
 {
 	if (!o->m.open || d < o->m.available_from ||

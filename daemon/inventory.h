@@ -118,6 +118,8 @@ int inventory_free_places(const struct inv_offer *o, sdate start, sdate end);
 /* Free places on day d as the API reports them: 0 unless the offer is open
  * and d within its availability window. */
 int inventory_free_on(const struct inv_offer *o, sdate d);
+/* The first active place, by number, free over [start, end); 0: none. */
+int64_t inventory_first_free_place(const struct inv_offer *o, sdate start, sdate end);
 /* A match_free_places_fn and a match_has_free_fn over the inventory (ctx
  * unused). */
 bool inventory_has_free_cb(void *ctx, const struct match_offer *o, sdate start, sdate end);

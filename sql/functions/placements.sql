@@ -56,7 +56,11 @@ END $$;
 -- helper (PostgreSQL 15 plans those again on every call): the JSON of the
 -- answer and the audit row are written out in place, the same as
 -- placement_json and audit_write make them.
-CREATE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer)
+-- p_hint: a place the caller's inventory saw free over the stay (the first
+-- by number there, daemon/api_placements.c), probed first; NULL, taken
+-- meanwhile or not this offer's: the search below.
+CREATE FUNCTION placement_create(body jsonb, actor jsonb, today date, hold_days integer,
+                                 p_hint bigint DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     o offers;
@@ -123,13 +127,28 @@ BEGIN
     -- LATERAL subquery with LIMIT cannot be flattened into an anti-join,
     -- which the planner may otherwise run as one scan of an index over
     -- every place (issue 13: 11 ms a call on busy offers, against 0.05).
-    SELECT pl.id, pl.number INTO v_place, v_number FROM places pl
-    LEFT JOIN LATERAL (SELECT upper_inf(x.held) OR upper(x.held) > v_start AS taken
-                       FROM placements x
-                       WHERE x.place_id = pl.id AND NOT isempty(x.held) AND lower(x.held) < v_end
-                       ORDER BY lower(x.held) DESC LIMIT 1) t ON true
-    WHERE pl.offer_id = o.id AND pl.active AND t.taken IS NOT TRUE
-    ORDER BY pl.number LIMIT 1;
+    -- On a busy offer the first free place comes after many taken ones (40
+    -- probes, 0.8 ms, on the benchmark's hot offers): the caller's hint, a
+    -- place its inventory saw free, is probed alone first. It is usually
+    -- that same first free place; a stale one (a place freed by another
+    -- instance in the last instant) only means a higher number.
+    IF p_hint IS NOT NULL THEN
+        SELECT pl.id, pl.number INTO v_place, v_number FROM places pl
+        LEFT JOIN LATERAL (SELECT upper_inf(x.held) OR upper(x.held) > v_start AS taken
+                           FROM placements x
+                           WHERE x.place_id = pl.id AND NOT isempty(x.held) AND lower(x.held) < v_end
+                           ORDER BY lower(x.held) DESC LIMIT 1) t ON true
+        WHERE pl.id = p_hint AND pl.offer_id = o.id AND pl.active AND t.taken IS NOT TRUE;
+    END IF;
+    IF v_place IS NULL THEN
+        SELECT pl.id, pl.number INTO v_place, v_number FROM places pl
+        LEFT JOIN LATERAL (SELECT upper_inf(x.held) OR upper(x.held) > v_start AS taken
+                           FROM placements x
+                           WHERE x.place_id = pl.id AND NOT isempty(x.held) AND lower(x.held) < v_end
+                           ORDER BY lower(x.held) DESC LIMIT 1) t ON true
+        WHERE pl.offer_id = o.id AND pl.active AND t.taken IS NOT TRUE
+        ORDER BY pl.number LIMIT 1;
+    END IF;
     IF v_place IS NULL THEN
         PERFORM siaod_fail(409, 'no-free-place',
             format('no place of this offer is free from %s to %s', v_start, v_end));
@@ -170,7 +189,7 @@ END $$;
 -- state: 'new' (response: the placement), 'replay' (status and response:
 -- the first answer), 'running' or 'mismatch' (nothing done).
 CREATE FUNCTION placement_propose(body jsonb, actor jsonb, today date, hold_days integer,
-                                  p_token bigint, p_key text, p_hash bytea)
+                                  p_hint bigint, p_token bigint, p_key text, p_hash bytea)
 RETURNS TABLE (state text, status integer, response text) LANGUAGE plpgsql AS $$
 DECLARE
     b record;
@@ -183,7 +202,7 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    v := placement_create(body, actor, today, hold_days)::text;
+    v := placement_create(body, actor, today, hold_days, p_hint)::text;
     IF p_key IS NOT NULL THEN
         PERFORM idem_fold_end(p_token, p_key, p_hash, 201, v);
     END IF;

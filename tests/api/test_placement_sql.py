@@ -79,6 +79,20 @@ def function_calls():
     return out
 
 
+def settled_function_calls():
+    """function_calls() once backends have flushed what they counted: idle
+    backends flush about once a second, later on a loaded machine, so wait
+    for two readings 1.5 s apart that agree."""
+    last = function_calls()
+    deadline = time.time() + 30
+    while True:
+        time.sleep(1.5)
+        now = function_calls()
+        if now == last or time.time() > deadline:
+            return now
+        last = now
+
+
 def delta(after, before, name):
     return after.get(name, (0, ""))[0] - before.get(name, (0, ""))[0]
 
@@ -87,8 +101,7 @@ def delta(after, before, name):
 def a_keyed_placement_is_one_statement_calling_no_sql_function():
     n = 20
     pairs = [(youth(), offer(2, "Un aller %d" % i)) for i in range(n)]
-    time.sleep(1.5)                      # the setup's own statistics flushed
-    before = function_calls()
+    before = settled_function_calls()    # the setup's own statistics flushed
     for y, o in pairs:
         r = expect(D.call("POST", "/v1/placements", REF, {"youth_id": y, "offer_id": o, "start_date": day(3)},
                           headers={"Idempotency-Key": "one-trip-%d" % y}), 201)
@@ -226,6 +239,37 @@ def the_free_place_search_is_exact_at_the_edges_of_held_stays():
              ((95, 175), 2), ((99, 101), 2), ((169, 171), 2), ((135, 136), 1), ((60, 101), 2)]
     got = [(span, place_for(*span)) for span, _ in cases]
     assert got == cases, got
+
+
+@test
+def a_hinted_place_is_taken_when_free_and_ignored_otherwise():
+    # The daemon passes the place its inventory saw free first; the database
+    # takes it only if it is this offer's, active and free over the stay.
+    o = offer(3, "Indice")
+    other = offer(1, "Autre")
+    ids = {int(n): int(i) for n, i in (r.split("|") for r in DB.sql(
+        "SELECT number, id FROM places WHERE offer_id = %d" % o))}
+    elsewhere = int(DB.sql("SELECT id FROM places WHERE offer_id = %d" % other)[0])
+    holder = youth()
+    DB.sql("INSERT INTO placements (youth_id, offer_id, place_id, status, start_date, planned_end_date, created_on) "
+           "VALUES (%d, %d, %d, 'proposed', date '%s', date '%s', date '%s')"
+           % (holder, o, ids[1], day(10), day(40), day(0)))
+    y = youth()
+    actor = json.dumps({"role": "admin", "token_id": 0, "request_id": "test-hint"})
+    body = json.dumps({"youth_id": y, "offer_id": o, "start_date": day(20), "planned_end_date": day(30)})
+
+    def place_with(hint):
+        rows = DB.sql("SET search_path = api, public; BEGIN; "
+                      "SELECT placement_create('%s'::jsonb, '%s'::jsonb, '%s'::date, 7, %s)->>'place_number'; ROLLBACK;"
+                      % (body, actor, day(0), "NULL" if hint is None else hint))
+        return int([r for r in rows if r.isdigit()][0])
+
+    assert place_with(None) == 2               # the first free by number
+    assert place_with(ids[3]) == 3             # free: taken as hinted
+    assert place_with(ids[1]) == 2             # taken over the stay: the search
+    assert place_with(elsewhere) == 2          # another offer's: the search
+    DB.sql("UPDATE places SET active = false WHERE id = %d" % ids[3])
+    assert place_with(ids[3]) == 2             # no longer active: the search
 
 
 @test
