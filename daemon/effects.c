@@ -64,11 +64,13 @@ void effects_after_commit(struct app *app, int effects, const char *result, effe
 	int nspans = 0;
 	if (effects & EFFECT_NEW_PROPOSAL) {
 		json_t *j = json_loads(result, 0, NULL);
-		if (proposal_span(j, &span))
+		span.youth_id = json_id(j, "youth_id");
+		if (proposal_span(j, &span) && span.youth_id) {
 			nspans = 1;
-		else
+		} else {
 			offers[noffers++] = json_id(j, "offer_id");
-		youth[nyouth++] = json_id(j, "youth_id");
+			youth[nyouth++] = span.youth_id;
+		}
 		json_decref(j);
 	} else if (effects & (EFFECT_REFRESH_OFFER | EFFECT_REFRESH_YOUTH | EFFECT_REFRESH_PLACEMENT)) {
 		json_t *j = json_loads(result, 0, NULL);

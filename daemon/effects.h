@@ -18,7 +18,8 @@ enum effect {
 	/* a new proposal: its days on its place put into the inventory from
 	 * the answer ("offer_id", "place_id", "id", "start_date",
 	 * "planned_end_date"), not read again with its whole offer (which, on
-	 * a busy offer, is thousands of spans per write); "youth_id" re-read */
+	 * a busy offer, is thousands of spans per write); "youth_id" marked
+	 * with an open placement (out of the candidates), not re-read */
 	EFFECT_NEW_PROPOSAL = 16,
 };
 

@@ -1097,6 +1097,28 @@ void inventory_sweep_youth(struct inventory *inv)
 	}
 }
 
+int inventory_set_open_placement(struct inventory *inv, int64_t id, bool open)
+{
+	void **slot = idmap_slot(inv, &inv->youth, id, false);
+	if (!slot || !*slot)
+		return 0;
+	struct inv_youth *y = own_youth(inv, slot);
+	if (!y)
+		return -1;
+	youth_unlink(inv, y);
+	y->open_placement = open;
+	/* as inventory_put_youth: a pending proposal takes them out of the grid */
+	y->waiting = y->status_waiting && !y->open_placement;
+	if (y->waiting && y->located) {
+		y->grid_cell = grid_add(&inv->youth_grid, y->m.lat, y->m.lon, y, NULL);
+		if (!y->grid_cell)
+			return -1;
+		if (y->m.max_distance_km > inv->max_youth_km)
+			inv->max_youth_km = (int)y->m.max_distance_km;
+	}
+	return 0;
+}
+
 int inventory_put_youth(struct inventory *inv, const struct inv_youth *f)
 {
 	void **slot = idmap_slot(inv, &inv->youth, f->m.id, true);

@@ -197,6 +197,9 @@ int inventory_put_span(struct inventory *inv, int64_t offer_id, int64_t place_id
  * inventory_sweep_youth are dropped by it. */
 void inventory_begin_full(struct inventory *inv);
 void inventory_sweep_youth(struct inventory *inv);
+/* A young person's open placement, known from a write (a proposal made):
+ * out of the youth grid while one is open. Unknown id: ignored. */
+int inventory_set_open_placement(struct inventory *inv, int64_t id, bool open);
 /* Adds or replaces a young person (every field of `fields` but gen,
  * grid_cell and m.max_distance_km, which the model works out). */
 int inventory_put_youth(struct inventory *inv, const struct inv_youth *fields);

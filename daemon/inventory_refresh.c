@@ -290,7 +290,8 @@ undo:   /* out of memory: the batch runs whole, as before slicing */
 }
 
 /* The batch's known spans, into the working model; out of memory for
- * one: its offer is read whole instead (false if even that fails). */
+ * one: its offer (or young person) is read instead (false if even that
+ * fails). */
 static bool apply_spans(struct inventory_refresh *f)
 {
 	bool ok = true;
@@ -299,6 +300,9 @@ static bool apply_spans(struct inventory_refresh *f)
 		f->dirty = true;
 		if (inventory_put_span(f->work, k->offer_id, k->place_id, k->span) != 0 &&
 		    idset_add(&f->run.offers, k->offer_id) != 0)
+			ok = false;
+		if (k->youth_id && inventory_set_open_placement(f->work, k->youth_id, true) != 0 &&
+		    idset_add(&f->run.youth, k->youth_id) != 0)
 			ok = false;
 	}
 	f->run.spans.n = 0;

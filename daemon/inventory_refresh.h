@@ -51,10 +51,13 @@ void inventory_refresh(struct inventory_refresh *f,
 		       inventory_done_fn done, void *arg);
 /* The same, with spans this instance knows from a write it just made (a
  * new proposal's place and days, from its answer): put into the model as
- * they are (inventory_put_span) instead of reading their offers again. */
+ * they are (inventory_put_span) instead of reading their offers again;
+ * youth_id, when not 0, now has an open placement (the proposal's young
+ * person, not read again either). */
 struct inventory_span {
 	int64_t offer_id, place_id;
 	struct inv_span span;
+	int64_t youth_id;
 };
 void inventory_refresh_spans(struct inventory_refresh *f,
 			     const struct inventory_span *spans, int nspans,

@@ -456,6 +456,38 @@ def delete_erases_the_person_everywhere():
 
 
 @test
+def a_proposal_is_seen_at_once_and_its_end_too():
+    """The writer puts a new proposal into its inventory from the answer
+    (no re-read): before the answer, the place is taken on its days and the
+    young person is out of every offer's candidates; a cancellation gives
+    both back."""
+    o = offer(commune_insee=CARCASSONNE, label="Carcassonne proposée", capacity=2)
+    o2 = offer(commune_insee=CARCASSONNE, label="Carcassonne voisine", capacity=2)
+    y = youth(departement="11", commune_insee=CARCASSONNE)
+
+    def free(on):
+        return expect(D.call("GET", "/v1/offers/%d?available_on=%s" % (o["id"], days(on)), ADMIN), 200).json["free_places"]
+
+    assert y["id"] in [c["youth_id"] for c in candidates(o2["id"])["items"]]
+    assert (free(5), free(6)) == (2, 2)
+    p = expect(D.call("POST", "/v1/placements", ADMIN, {"youth_id": y["id"], "offer_id": o["id"],
+                                                       "start_date": days(3), "planned_end_date": days(6)}), 201).json
+    assert y["id"] not in [c["youth_id"] for c in candidates(o2["id"])["items"]]
+    assert (free(2), free(3), free(5), free(6)) == (2, 1, 1, 2)
+    a = expect(D.call("GET", "/v1/offers/%d/availability?from=%s&to=%s" % (o["id"], days(2), days(6)), ADMIN), 200).json
+    assert [d["free_places"] for d in a["days"]] == [2, 1, 1, 1, 2], a
+    # a second proposal on the same days goes to the other place, seen as well
+    z = youth(departement="11", commune_insee=CARCASSONNE)
+    q = expect(D.call("POST", "/v1/placements", ADMIN, {"youth_id": z["id"], "offer_id": o["id"],
+                                                       "start_date": days(4), "planned_end_date": days(5)}), 201).json
+    assert q["place_id"] != p["place_id"], (p, q)
+    assert free(4) == 0
+    expect(D.call("POST", "/v1/placements/%d/cancel" % p["id"], ADMIN, {}), 200)
+    assert (free(3), free(4)) == (2, 1)
+    assert y["id"] in [c["youth_id"] for c in candidates(o2["id"])["items"]]
+
+
+@test
 def erasure_reaches_what_the_idempotency_store_kept():
     """Created with an Idempotency-Key, then erased: a replay of the same key and body
     returns no personal data (ref, birth date, commune, needs...) — the first answer with

@@ -29,9 +29,11 @@
 -- horizon is longer so that the 400 hot places are not full before the run
 -- ends: 400 places × 700 days hold at most 10,000 stays of 28 days, which
 -- 1,000 requests a second fill in about 10 s, and the rest of the run then
--- measures refusals (409 no-free-place), not contention. Not much longer
--- than 4 years: the young people (19 to 21 years old today) must still be
--- of an age the offers take when their stay starts (422 not-eligible).
+-- measures refusals (409 no-free-place), not contention. Hence, for the
+-- hot set, stays of :hot_stay days (the caller's) over :hot_days days: 14
+-- days over 2,500 hold 71,000 stays, twice what a 20 s run asks. Not much
+-- longer than that: its young people (16 to 18 years old today) must still
+-- be of an age the offers take (at most 25) when their stay starts.
 
 SELECT setseed(0.20240601);
 
@@ -78,7 +80,10 @@ INSERT INTO youth (id, ref, departement, birth_date, rqth, gender, household, ha
     situation, institution_exit_date, commune_insee, max_distance_km, monthly_income_eur,
     support_need, wanted_from, wanted_months, registered_at, status)
 SELECT j, 'P' || lpad(j::text, 7, '0'), c.departement,
-       date :'today' - interval '19 years' - (j % 900) * interval '1 day', false,
+       -- the hot set younger (16 to 18): old enough for the offers today,
+       -- young enough for stays that start years ahead (see below)
+       date :'today' - CASE WHEN j <= :youth THEN interval '19 years' ELSE interval '16 years' END
+                     - (j % 900) * interval '1 day', false,
        (ARRAY['female', 'male', 'other'])[1 + j % 3], 'alone', false, '{}', 'street', NULL,
        c.insee, NULL, 500, 'standard', date :'today', 6, date :'today' - (j % 300), 'waiting'
 FROM generate_series(1, :youth + :hot_youth) j

@@ -23,7 +23,8 @@
 # Knobs (environment): BENCH_DURATION (20 s), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2), BENCH_OFFERS (5000), BENCH_COMMUNES (500), BENCH_YOUTH
 # (150000, the spread list), BENCH_HOT_YOUTH (80000), BENCH_HOT_CAPACITY (40),
-# BENCH_HOT_DAYS (1460: the hot stays' horizon, see placement_data.sql),
+# BENCH_HOT_DAYS (2500: the hot stays' horizon) and BENCH_HOT_STAY (14: their
+# days; see placement_data.sql),
 # BENCH_POOL (siaod's db_pool_size; unset: siaod's default), BENCH_FAST=0,
 # BENCH_CASES (spread,hot,pgbench,tpcb), BENCH_TPCB_SCALE (10), BENCH_IDEM=1
 # (each POST with an Idempotency-Key, as a client that retries sends),
@@ -44,7 +45,8 @@ N_COMMUNES=${BENCH_COMMUNES:-500}
 N_YOUTH=${BENCH_YOUTH:-150000}
 N_HOT_YOUTH=${BENCH_HOT_YOUTH:-80000}
 HOT_CAPACITY=${BENCH_HOT_CAPACITY:-40}
-HOT_DAYS=${BENCH_HOT_DAYS:-1460}
+HOT_DAYS=${BENCH_HOT_DAYS:-2500}
+HOT_STAY=${BENCH_HOT_STAY:-14}
 POOL=${BENCH_POOL:-}
 FAST=${BENCH_FAST:-1}
 
@@ -67,7 +69,9 @@ t=$(now)
 psql_db -v today="$TODAY" -v communes="$N_COMMUNES" -v offers="$N_OFFERS" -v youth="$N_YOUTH" \
 	-v hot_youth="$N_HOT_YOUTH" -v hot_capacity="$HOT_CAPACITY" -v hot_days="$HOT_DAYS" -o /dev/null -f "$BENCH/placement_data.sql"
 for list in spread hot; do
-	psql_db -c "\\copy (SELECT youth_id, offer_id, start_date, start_date + 28 FROM bench_requests_$list ORDER BY ord) TO '$TMP/requests_$list.csv' WITH (FORMAT csv)"
+	stay=28
+	[[ $list == hot ]] && stay=$HOT_STAY
+	psql_db -c "\\copy (SELECT youth_id, offer_id, start_date, start_date + $stay FROM bench_requests_$list ORDER BY ord) TO '$TMP/requests_$list.csv' WITH (FORMAT csv)"
 done
 psql_db -c "CREATE TABLE public.bench_insert (id bigserial PRIMARY KEY, a bigint NOT NULL, b bigint NOT NULL)"
 TPCB_SCALE=${BENCH_TPCB_SCALE:-10}
@@ -357,7 +361,7 @@ RESULT=$BENCH/results/placements-$TAG.txt
 	echo "commit $(bench_commit), siaod $("$SIAOD" --version | awk '{print $2}'), $("$PG_BIN/postgres" --version), $(wrk --version 2>&1 | head -n1 | awk '{print $1, $2}')"
 	echo "machine: $(bench_machine); load average at the start: $LOADAVG_START, before the measures: $LOADAVG_MEASURE, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "wrk, siaod (one event-loop thread, db_pool_size ${POOL:-default 4}), PostgreSQL and pgbench share these cores"
-	echo "data: $D_OFFERS offers ($N_OFFERS on $N_COMMUNES communes + 10 hot FJTs of $HOT_CAPACITY places), $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays (ended); each request a distinct young person, a 28-day stay starting in the next 700 days (hot: $HOT_DAYS)"
+	echo "data: $D_OFFERS offers ($N_OFFERS on $N_COMMUNES communes + 10 hot FJTs of $HOT_CAPACITY places), $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays (ended); each request a distinct young person, a 28-day stay starting in the next 700 days (hot: $HOT_STAY days in the next $HOT_DAYS)"
 	echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s${BENCH_IDEM:+ (BENCH_IDEM=$BENCH_IDEM: Idempotency-Key on each POST)}; pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION; TPC-B scale $TPCB_SCALE; nice $(nice)"
 	echo
 	mode_block durable "$SETTINGS_DURABLE"

@@ -254,6 +254,27 @@ static void put_spans(void)
 	CHECK_INT(inventory_put_span(work, 9, 11, (struct inv_span){D(0), D(1), 400}), 0);
 	CHECK_INT(inventory_put_span(work, 1, 99, (struct inv_span){D(0), D(1), 300}), 0);
 	CHECK_INT(inventory_offer(work, 1)->places[0].nspans, 2);   /* 300 removed, put nowhere */
+
+	/* the proposal's young person: out of the candidates while it is open,
+	 * in the working model only; back when it is not */
+	CHECK_INT(put_youth(work, 7, SETE_LAT, SETE_LON, true, 0), 0);
+	struct inventory *snap2 = inventory_freeze(work);
+	CHECK(snap2 != NULL);
+	const struct match_youth *ys[4];
+	CHECK_INT(inventory_set_open_placement(work, 7, true), 0);
+	CHECK(inventory_youth(work, 7)->open_placement && !inventory_youth(work, 7)->waiting);
+	CHECK_INT(inventory_youth_near(work, SETE_LAT, SETE_LON, ys, 4), 0);
+	CHECK_INT(inventory_youth_near(snap2, SETE_LAT, SETE_LON, ys, 4), 1);
+	CHECK(!inventory_youth(snap2, 7)->open_placement);
+	CHECK_INT(inventory_set_open_placement(work, 7, false), 0);
+	CHECK(inventory_youth(work, 7)->waiting);
+	CHECK_INT(inventory_youth_near(work, SETE_LAT, SETE_LON, ys, 4), 1);
+	CHECK_INT(inventory_set_open_placement(work, 8, true), 0);  /* unknown: nothing */
+	/* not waiting (closed): never back in the grid, open or not */
+	CHECK_INT(put_youth(work, 9, SETE_LAT, SETE_LON, false, 0), 0);
+	CHECK_INT(inventory_set_open_placement(work, 9, false), 0);
+	CHECK_INT(inventory_youth_near(work, SETE_LAT, SETE_LON, ys, 4), 1);
+	inventory_release(snap2);
 	inventory_release(snap);
 	inventory_release(work);
 }
