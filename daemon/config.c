@@ -49,6 +49,7 @@ static const struct key keys[] = {
 	{"argon2_t_cost",               I(argon2_t_cost), "2", 1, 64, true},
 	{"database_url",                S(database_url), "dbname=siaod", 0, 0, false},
 	{"db_pool_size",                I(db_pool_size), "4", 1, 64, false},
+	{"db_prepared_statements",      B(db_prepared_statements), "true", 0, 0, false},
 	{"default_max_distance_km",     I(default_max_distance_km), "30", 1, 2000, true},
 	{"digest_hour",                 I(digest_hour), "8", 0, 23, true},
 	{"hold_days",                   I(hold_days), "7", 1, 90, true},

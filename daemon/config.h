@@ -23,6 +23,7 @@ struct config {
 	char *log_level;
 	char *ui_dir;
 	int db_pool_size;
+	bool db_prepared_statements;  /* prepare statements once per connection */
 	int hold_days;
 	int max_stay_days[MATCH_KIND_COUNT]; /* by enum match_kind; 0 = no cap */
 	int default_max_distance_km;

@@ -371,6 +371,8 @@ static int cmd_serve(struct app *app)
 		return 1;
 	}
 	app->store = store_new(app->base, app->cfg.database_url, app->cfg.db_pool_size, app->instance);
+	if (app->store)
+		store_prepare_statements(app->store, app->cfg.db_prepared_statements);
 	app->auth = auth_new(app->store);
 	if (app->store)
 		inventory_refresh_start(app->refresh, app->base, app->store);

@@ -10,6 +10,7 @@
  */
 #include "store.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,24 @@
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
 
+/* Statements prepared on one connection, by SQL text. The daemon's SQL is a
+ * few hundred fixed texts run again and again: an unnamed statement is
+ * parsed, analysed and planned at every call, a prepared one once per
+ * session (PostgreSQL keeps a generic plan when it is as good, else plans
+ * with the values). Names are never reused on a connection ("s1", "s2"...):
+ * after a server-side invalidation the table is emptied and the texts are
+ * prepared again under new names. */
+#define STMT_SLOTS 512       /* open addressing, a power of two */
+#define STMT_MAX 256         /* beyond: unnamed statements (texts built at run time) */
+
+struct stmt {
+	char *sql;               /* owned copy; NULL: empty slot */
+	uint64_t hash;
+	unsigned name;           /* "s<name>" */
+	bool ready;              /* its Parse succeeded */
+	bool broken;             /* its Parse failed: always sent unnamed */
+};
+
 struct job {
 	struct job *next;
 	const char *sql;     /* copied into the same allocation */
@@ -28,6 +47,7 @@ struct job {
 	store_cb cb;
 	void *arg;
 	int timeout_ms;      /* > 0: this statement's own statement_timeout (pipelined) */
+	bool resent;         /* sent again once after its prepared statement was invalidated */
 };
 
 struct conn {
@@ -40,8 +60,13 @@ struct conn {
 	int backoff_ms;
 	struct job *job;     /* in flight while BUSY */
 	PGresult *result;    /* last result of the job in flight */
-	bool pipeline;       /* the job in flight was sent as a pipeline (timeout_ms) */
+	bool pipeline;       /* the job in flight was sent as a pipeline (timeout_ms, or a Parse first) */
 	bool listener;       /* the connection that LISTENs: never given jobs */
+	struct stmt *stmts;  /* STMT_SLOTS, allocated at first use; NULL: none */
+	int nstmts;
+	unsigned next_name;
+	struct stmt *parsing;   /* prepared with the job in flight: its Parse's result comes first */
+	bool sent_prepared;     /* the job in flight runs a prepared statement */
 };
 
 struct store {
@@ -53,6 +78,7 @@ struct store {
 	int queued;
 	bool closing;        /* store_free has begun: take no more work */
 	char origin[24];     /* siaod.origin of every session ("": none) */
+	bool prepare;        /* prepare the statements (store_prepare_statements) */
 	char options[200];   /* the sessions' options, with it */
 	/* LISTEN/NOTIFY, on a connection of its own (see store_listen) */
 	struct conn listener;
@@ -142,6 +168,65 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* ---------------------------------------------------------------- prepared statements */
+
+static uint64_t stmt_hash(const char *sql)
+{
+	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+/* Forgets every statement of c (its session ended, or the server dropped
+ * one): the next uses prepare them again. */
+static void stmts_clear(struct conn *c)
+{
+	if (c->stmts)
+		for (int i = 0; i < STMT_SLOTS; i++) {
+			free(c->stmts[i].sql);
+			c->stmts[i] = (struct stmt){0};
+		}
+	c->nstmts = 0;
+	c->parsing = NULL;
+}
+
+/* The statement of c for this text, added (not ready) if new; NULL when it
+ * must go unnamed: preparing is off, the table is full, out of memory, or
+ * its Parse failed before. */
+static struct stmt *stmt_for(struct conn *c, const char *sql)
+{
+	if (!c->st->prepare)
+		return NULL;
+	if (!c->stmts && !(c->stmts = calloc(STMT_SLOTS, sizeof *c->stmts)))
+		return NULL;
+	uint64_t h = stmt_hash(sql);
+	size_t i = (size_t)h & (STMT_SLOTS - 1);
+	for (; c->stmts[i].sql; i = (i + 1) & (STMT_SLOTS - 1))
+		if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0)
+			return c->stmts[i].broken ? NULL : &c->stmts[i];
+	if (c->nstmts >= STMT_MAX || !(c->stmts[i].sql = strdup(sql)))
+		return NULL;
+	c->stmts[i].hash = h;
+	c->stmts[i].name = ++c->next_name;
+	c->nstmts++;
+	return &c->stmts[i];
+}
+
+/* An error that says the server no longer has (or can no longer run) a
+ * statement this session prepared: it was deallocated, or what it reads
+ * changed shape under it (another instance re-created schema api with a
+ * function returning other columns). Raised before the statement runs:
+ * sending the job again is safe. */
+static bool stmt_invalidated(const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	return state && (strcmp(state, "26000") == 0 ||
+			 (strcmp(state, "0A000") == 0 && msg &&
+			  strncmp(msg, "cached plan must not change result type", 39) == 0));
+}
+
 static void conn_down(struct conn *c, const char *why);
 
 /* Watches the connection's socket for what. A connection nobody watches
@@ -181,6 +266,8 @@ static void conn_down(struct conn *c, const char *why)
 		c->pg = NULL;
 	}
 	c->pipeline = false;
+	stmts_clear(c);
+	c->sent_prepared = false;
 	if (c->result) {
 		PQclear(c->result);
 		c->result = NULL;
@@ -315,6 +402,18 @@ static void conn_read(struct conn *c)
 			if (!r)
 				continue;
 			ExecStatusType s = PQresultStatus(r);
+			if (c->parsing && s != PGRES_PIPELINE_SYNC) {
+				/* the Parse's own result: the statement is ready, or
+				 * never prepared again (its error is the job's) */
+				struct stmt *st = c->parsing;
+				c->parsing = NULL;
+				if (s == PGRES_COMMAND_OK) {
+					st->ready = true;
+					PQclear(r);
+					continue;
+				}
+				st->broken = true;
+			}
 			if (s != PGRES_PIPELINE_SYNC) {
 				if (s == PGRES_PIPELINE_ABORTED) {
 					PQclear(r);
@@ -339,6 +438,20 @@ static void conn_read(struct conn *c)
 		c->job = NULL;
 		c->result = NULL;
 		c->state = CONN_IDLE;
+		c->parsing = NULL;
+		if (c->sent_prepared && stmt_invalidated(res) && PQstatus(c->pg) == CONNECTION_OK) {
+			/* every statement of this session is prepared again; the job
+			 * runs again once, so its caller never sees it */
+			log_warn("db_statements", "conn=%d result=invalidated statements=%d", c->index, c->nstmts);
+			stmts_clear(c);
+			if (!j->resent) {
+				j->resent = true;
+				PQclear(res);
+				conn_send(c, j);
+				continue;
+			}
+		}
+		c->sent_prepared = false;
 		if (PQstatus(c->pg) == CONNECTION_BAD) {
 			j->cb(j->arg, NULL);
 			if (res)
@@ -409,6 +522,8 @@ static void conn_send(struct conn *c, struct job *j)
 {
 	c->job = j;
 	c->state = CONN_BUSY;
+	c->parsing = NULL;
+	c->sent_prepared = false;
 	/* the listener's "LISTEN a; LISTEN b" needs the simple protocol */
 	int sent;
 	if (c->listener) {
@@ -431,8 +546,28 @@ static void conn_send(struct conn *c, struct job *j)
 					 (const char *const *)j->values, NULL, NULL, 0) &&
 		       PQpipelineSync(c->pg);
 	} else {
-		sent = PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
-					 (const char *const *)j->values, NULL, NULL, 0);
+		struct stmt *s = stmt_for(c, j->sql);
+		char name[16];
+		if (s)
+			snprintf(name, sizeof name, "s%u", s->name);
+		c->sent_prepared = s != NULL;
+		if (s && s->ready) {
+			sent = PQsendQueryPrepared(c->pg, name, j->nparams, (const char *const *)j->values,
+						   NULL, NULL, 0);
+		} else if (s) {
+			/* its first use here: Parse, then Bind and Execute, in one
+			 * pipeline (one round trip, as an unnamed statement) */
+			c->pipeline = true;
+			c->parsing = s;
+			sent = PQenterPipelineMode(c->pg) &&
+			       PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL) &&
+			       PQsendQueryPrepared(c->pg, name, j->nparams, (const char *const *)j->values,
+						   NULL, NULL, 0) &&
+			       PQpipelineSync(c->pg);
+		} else {
+			sent = PQsendQueryParams(c->pg, j->sql, j->nparams, NULL,
+						 (const char *const *)j->values, NULL, NULL, 0);
+		}
 	}
 	if (!sent) {
 		char why[256];
@@ -510,6 +645,11 @@ void store_query_timeout(struct store *st, const char *sql, int nparams,
 	st->tail = j;
 	st->queued++;
 	store_dispatch(st);
+}
+
+void store_prepare_statements(struct store *st, bool on)
+{
+	st->prepare = on;
 }
 
 bool store_ready(const struct store *st)
@@ -607,6 +747,9 @@ static void conn_close(struct conn *c)
 		event_free(c->retry);
 	if (c->pg)
 		PQfinish(c->pg);
+	stmts_clear(c);
+	free(c->stmts);
+	c->stmts = NULL;
 	c->result = NULL;
 	c->ev = c->retry = NULL;
 	c->pg = NULL;
@@ -634,6 +777,8 @@ void store_free(struct store *st)
 			event_free(c->retry);
 		if (c->pg)
 			PQfinish(c->pg);
+		stmts_clear(c);
+		free(c->stmts);
 	}
 	while (st->head) {
 		struct job *j = st->head;

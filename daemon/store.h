@@ -25,6 +25,12 @@ typedef void (*store_up_cb)(void *arg);
 /* origin (NULL: none): the setting siaod.origin of every pooled session,
  * which the change table's rows written by them carry (changes.h). */
 struct store *store_new(struct event_base *base, const char *conninfo, int pool_size, const char *origin);
+/* Whether statements are prepared once per connection (parsed and planned
+ * once, not at every call): off by default; siaod turns it on unless
+ * db_prepared_statements = false (a proxy that pools by transaction, such
+ * as PgBouncer before 1.21, cannot keep them). Jobs with their own timeout
+ * and the listener's are never prepared. */
+void store_prepare_statements(struct store *st, bool on);
 void store_free(struct store *st);
 /* Queues one statement; sql and values are copied. */
 void store_query(struct store *st, const char *sql, int nparams,

@@ -19,6 +19,7 @@ daemon and PostgreSQL:
   transaction ended is older than the time kept.
 """
 import datetime
+import concurrent.futures
 import json
 import os
 import re
@@ -270,6 +271,32 @@ def a_hinted_place_is_taken_when_free_and_ignored_otherwise():
     assert place_with(elsewhere) == 2          # another offer's: the search
     DB.sql("UPDATE places SET active = false WHERE id = %d" % ids[3])
     assert place_with(ids[3]) == 2             # no longer active: the search
+
+
+@test
+def prepared_statements_survive_a_function_that_changes_shape():
+    # siaod prepares its statements once per connection. Another instance's
+    # migration may re-create a function with another result type under it
+    # ("cached plan must not change result type"): the call is sent again
+    # on fresh statements, and no client sees an error.
+    y, o = youth(), offer(1, "Forme")
+    p = expect(D.call("POST", "/v1/placements", REF, {"youth_id": y, "offer_id": o, "start_date": day(3)}), 201).json
+    first = [expect(D.call("GET", "/v1/placements/%d" % p["id"], ADMIN), 200).json for _ in range(12)]
+    assert all(f == first[0] for f in first), first
+    DB.sql("BEGIN; ALTER FUNCTION api.placement_get(bigint, jsonb) RENAME TO placement_get_kept; "
+           "CREATE FUNCTION api.placement_get(p_id bigint, actor jsonb) RETURNS text LANGUAGE sql "
+           "AS $$ SELECT api.placement_get_kept(p_id, actor)::text $$; COMMIT;")
+    try:
+        # concurrent calls, so that every pooled connection meets the change
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda _: D.call("GET", "/v1/placements/%d" % p["id"], ADMIN), range(40)))
+        assert [r.status for r in got] == [200] * 40, [(r.status, r.text[:200]) for r in got if r.status != 200]
+        assert all(r.json == first[0] for r in got)
+    finally:
+        DB.sql("BEGIN; DROP FUNCTION api.placement_get(bigint, jsonb); "
+               "ALTER FUNCTION api.placement_get_kept(bigint, jsonb) RENAME TO placement_get; COMMIT;")
+    assert expect(D.call("GET", "/v1/placements/%d" % p["id"], ADMIN), 200).json == first[0]
+    assert "result=invalidated" in D.log_text(), "the invalidation was never met: nothing was prepared"
 
 
 @test
