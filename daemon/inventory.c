@@ -993,28 +993,44 @@ int inventory_clear_spans(struct inventory *inv, int64_t offer_id)
 	return 0;
 }
 
-int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s)
+/* The offer, owned by the working model, or NULL with *rc: 0 unknown, -1
+ * out of memory. */
+static struct inv_offer *offer_to_change(struct inventory *inv, int64_t offer_id, int *rc)
 {
 	void **slot = idmap_slot(inv, &inv->offers, offer_id, false);
-	if (!slot || !*slot)
+	struct inv_offer *o = slot && *slot ? own_offer(inv, slot) : NULL;
+	*rc = slot && *slot && !o ? -1 : 0;
+	return o;
+}
+
+/* Room for one more span on p. */
+static int place_room(struct inv_place *p)
+{
+	if (p->nspans < p->capspans)
 		return 0;
-	struct inv_offer *o = own_offer(inv, slot);
-	if (!o)
+	int cap = p->capspans ? p->capspans * 2 : 4;
+	struct inv_span *spans = realloc(p->spans, (size_t)cap * sizeof *spans);
+	if (!spans)
 		return -1;
+	p->spans = spans;
+	p->capspans = cap;
+	return 0;
+}
+
+int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s)
+{
+	int rc;
+	struct inv_offer *o = offer_to_change(inv, offer_id, &rc);
+	if (!o)
+		return rc;
 	struct inv_place *p = NULL;
 	for (int i = 0; i < o->nplaces && !p; i++)
 		if (o->places[i].id == place_id)
 			p = &o->places[i];
 	if (!p)
 		return 0;
-	if (p->nspans == p->capspans) {
-		int cap = p->capspans ? p->capspans * 2 : 4;
-		struct inv_span *spans = realloc(p->spans, (size_t)cap * sizeof *spans);
-		if (!spans)
-			return -1;
-		p->spans = spans;
-		p->capspans = cap;
-	}
+	if (place_room(p) != 0)
+		return -1;
 	p->spans[p->nspans++] = s;
 	offer_free_from(o);
 	return 0;
@@ -1022,12 +1038,10 @@ int inventory_add_span(struct inventory *inv, int64_t offer_id, int64_t place_id
 
 int inventory_put_span(struct inventory *inv, int64_t offer_id, int64_t place_id, struct inv_span s)
 {
-	void **slot = idmap_slot(inv, &inv->offers, offer_id, false);
-	if (!slot || !*slot)
-		return 0;
-	struct inv_offer *o = own_offer(inv, slot);
+	int rc;
+	struct inv_offer *o = offer_to_change(inv, offer_id, &rc);
 	if (!o)
-		return -1;
+		return rc;
 	struct inv_place *p = NULL;
 	for (int i = 0; i < o->nplaces; i++) {
 		struct inv_place *q = &o->places[i];
@@ -1043,14 +1057,8 @@ int inventory_put_span(struct inventory *inv, int64_t offer_id, int64_t place_id
 			}
 	}
 	if (p && s.end > s.start) {
-		if (p->nspans == p->capspans) {
-			int cap = p->capspans ? p->capspans * 2 : 4;
-			struct inv_span *spans = realloc(p->spans, (size_t)cap * sizeof *spans);
-			if (!spans)
-				return -1;
-			p->spans = spans;
-			p->capspans = cap;
-		}
+		if (place_room(p) != 0)
+			return -1;
 		/* in start order: the place's later spans move up one */
 		int at = p->nspans;
 		while (at > 0 && p->spans[at - 1].start > s.start)
