@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "audit.h"
+#include "auth.h"
 #include "effects.h"
 #include "idempotency.h"
 #include "log.h"
@@ -74,6 +75,22 @@ static void sql_effects_done(void *arg)
 	sql_reply_send(arg);
 }
 
+/* A write's answer (column `column` of res) is committed: the store clears
+ * res after its callback, so a copy is kept while the write's effects run,
+ * then sql_reply_send answers with it. Takes c. */
+static void sql_keep_and_affect(struct sql_call *c, const PGresult *res, int column)
+{
+	struct req *r = c->r;
+	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (!c->res) {
+		free(c);
+		req_problem(r, 503, "out-of-memory", "try again");
+		return;
+	}
+	c->column = column;
+	effects_after_commit(r->app, r->effects, PQgetvalue(c->res, 0, column), sql_effects_done, c);
+}
+
 static void sql_reply_done(void *arg, PGresult *res)
 {
 	struct sql_call *c = arg;
@@ -89,15 +106,7 @@ static void sql_reply_done(void *arg, PGresult *res)
 		req_problem(r, 404, "not-found", "no such resource");
 		return;
 	}
-	/* The store clears res after this callback: keep a copy while the
-	 * effects run. */
-	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
-	if (!c->res) {
-		free(c);
-		req_problem(r, 503, "out-of-memory", "try again");
-		return;
-	}
-	effects_after_commit(r->app, r->effects, PQgetvalue(c->res, 0, 0), sql_effects_done, c);
+	sql_keep_and_affect(c, res, 0);
 }
 
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
@@ -177,14 +186,7 @@ static void sql_idem_done(void *arg, PGresult *res)
 		return;
 	}
 	/* the write, its answer (when keyed) committed: only one column is kept */
-	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
-	if (!c->res) {
-		free(c);
-		req_problem(r, 503, "out-of-memory", "try again");
-		return;
-	}
-	c->column = f_response;
-	effects_after_commit(r->app, r->effects, PQgetvalue(c->res, 0, f_response), sql_effects_done, c);
+	sql_keep_and_affect(c, res, f_response);
 }
 
 void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char *const *values,
@@ -192,7 +194,7 @@ void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char 
 {
 	struct sql_call *c = calloc(1, sizeof *c);
 	const char *all[API_SQL_IDEM_MAX_PARAMS + 3];
-	char token[24], hash[IDEM_HASH_PARAM_LEN];
+	char token[24], hash[AUTH_HASH_PARAM_LEN];
 	if (!c || nparams > API_SQL_IDEM_MAX_PARAMS) {
 		free(c);
 		req_problem(r, 503, "out-of-memory", "try again");
@@ -206,7 +208,7 @@ void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char 
 	all[nparams] = all[nparams + 1] = all[nparams + 2] = NULL;
 	if (r->idem_key[0]) {
 		snprintf(token, sizeof token, "%lld", (long long)auth_principal_key(&r->who));
-		idem_hash_param(r->body_hash, hash);
+		auth_hash_param(r->body_hash, hash);
 		all[nparams] = token;
 		all[nparams + 1] = r->idem_key;
 		all[nparams + 2] = hash;

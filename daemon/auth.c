@@ -74,7 +74,7 @@ void auth_hash(const char *token, unsigned char hash[32])
 	EVP_Digest(token, strlen(token), hash, &len, EVP_sha256(), NULL);
 }
 
-void auth_hash_param(const unsigned char hash[32], char out[67])
+void auth_hash_param(const unsigned char hash[32], char out[AUTH_HASH_PARAM_LEN])
 {
 	static const char hex[] = "0123456789abcdef";
 	out[0] = '\\';

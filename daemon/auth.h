@@ -44,7 +44,8 @@ void auth_forget(struct auth *a, int64_t token_id);
 int  auth_token_generate(char token[AUTH_TOKEN_LEN + 1], unsigned char hash[32]);
 void auth_hash(const char *token, unsigned char hash[32]);
 /* "\\x" + 64 hex digits, as PostgreSQL's bytea text input. */
-void auth_hash_param(const unsigned char hash[32], char out[67]);
+#define AUTH_HASH_PARAM_LEN 67   /* "\\x" + 64 hex digits + NUL */
+void auth_hash_param(const unsigned char hash[32], char out[AUTH_HASH_PARAM_LEN]);
 
 /* Forget every token of an account at once (disabled through this instance). */
 void auth_forget_account(struct auth *a, int64_t account_id);

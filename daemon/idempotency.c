@@ -8,6 +8,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 
+#include "auth.h"
 #include "log.h"
 #include "store.h"
 
@@ -49,22 +50,10 @@ static void claimed(void *arg, PGresult *res)
 		c.cb(c.arg, IDEM_REUSED, 0, NULL, NULL);
 }
 
-void idem_hash_param(const unsigned char hash[32], char out[IDEM_HASH_PARAM_LEN])
-{
-	static const char hex[] = "0123456789abcdef";
-	out[0] = '\\';
-	out[1] = 'x';
-	for (int i = 0; i < 32; i++) {
-		out[2 + 2 * i] = hex[hash[i] >> 4];
-		out[3 + 2 * i] = hex[hash[i] & 15];
-	}
-	out[66] = '\0';
-}
-
 void idem_claim(struct store *st, int64_t token_id, const char *key, const unsigned char hash[32],
 		idem_claim_cb cb, void *arg)
 {
-	char token[24], h[IDEM_HASH_PARAM_LEN];
+	char token[24], h[AUTH_HASH_PARAM_LEN];
 	struct claim *c = malloc(sizeof *c);
 	if (!c) {
 		cb(arg, IDEM_ERROR, 0, NULL, NULL);
@@ -72,7 +61,7 @@ void idem_claim(struct store *st, int64_t token_id, const char *key, const unsig
 	}
 	*c = (struct claim){cb, arg};
 	snprintf(token, sizeof token, "%lld", (long long)token_id);
-	idem_hash_param(hash, h);
+	auth_hash_param(hash, h);
 	const char *values[3] = {token, key, h};
 	store_query(st, "SELECT * FROM idem_begin($1::bigint, $2, $3::bytea)", 3, values, claimed, c);
 }
@@ -141,7 +130,7 @@ static void answered(void *arg, PGresult *res)
 void idem_answer(struct store *st, int64_t token_id, const char *key, const unsigned char hash[32],
 		 int status, const char *body, idem_answer_cb cb, void *arg)
 {
-	char token[24], sts[8], h[IDEM_HASH_PARAM_LEN];
+	char token[24], sts[8], h[AUTH_HASH_PARAM_LEN];
 	struct answer *a = malloc(sizeof *a);
 	if (!a) {
 		cb(arg, IDEM_ERROR, 0, NULL);
@@ -150,7 +139,7 @@ void idem_answer(struct store *st, int64_t token_id, const char *key, const unsi
 	*a = (struct answer){cb, arg};
 	snprintf(token, sizeof token, "%lld", (long long)token_id);
 	snprintf(sts, sizeof sts, "%d", status);
-	idem_hash_param(hash, h);
+	auth_hash_param(hash, h);
 	const char *values[5] = {token, key, h, sts, body ? body : "{}"};
 	store_query(st, "SELECT * FROM idem_answer($1::bigint, $2, $3::bytea, $4::integer, $5)", 5, values,
 		    answered, a);

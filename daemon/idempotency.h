@@ -43,9 +43,6 @@ void idem_keep(struct store *st, int64_t token_id, const char *key, int status, 
 typedef void (*idem_answer_cb)(void *arg, enum idem_state state, int status, const char *body);
 void idem_answer(struct store *st, int64_t token_id, const char *key, const unsigned char hash[32],
 		 int status, const char *body, idem_answer_cb cb, void *arg);
-/* hash as a bytea parameter ("\\x" and 64 hex digits). */
-#define IDEM_HASH_PARAM_LEN 67
-void idem_hash_param(const unsigned char hash[32], char out[IDEM_HASH_PARAM_LEN]);
 /* The request failed without effect: the key may be used again. */
 void idem_abandon(struct store *st, int64_t token_id, const char *key);
 /* The statement that stores the answer in the write's own transaction:

@@ -221,51 +221,48 @@ siaod_measure() {
 	eval "W_${label}=\"\$M_WAITS\""
 }
 
+# pgbench_figures OUT WAITS: after a pgbench run begun at m0/p0/t0 (the
+# caller's), its rate, latency, PostgreSQL CPU per transaction, cores busy
+# and backends' waits, into PB_FIGURES ("tps avg cpu busy") and PB_WAITS
+pgbench_figures() {
+	local out=$1 n tps avg cpu busy b0 a0 b1 a1 t1 m1 p1
+	t1=$(now); m1=$(machine_ticks); p1=$(pg_ticks)
+	wait "$SAMPLER_PID" || true
+	PB_WAITS=$(wait_summary "$2")
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | xargs printf '%.1f')
+	avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
+	cpu=$(per_ms "$p0" "$p1" "$n")
+	read -r b0 a0 <<<"$m0"; read -r b1 a1 <<<"$m1"
+	busy=$(cores_busy "$b0" "$b1" "$(elapsed "$t0" "$t1")")
+	PB_FIGURES="$tps $avg $cpu $busy"
+	say "    $tps transactions/s, latency average $avg ms; PostgreSQL CPU $cpu ms per transaction; cores busy $busy"
+	say "    pgbench's backends: $PB_WAITS"
+}
+
 pgbench_measure() {   # pgbench_measure LABEL
-	local label=$1 m0 m1 p0 p1 t0 t1 n
+	local label=$1 m0 p0 t0
 	reset_db
 	m0=$(machine_ticks); p0=$(pg_ticks); t0=$(now)
 	wait_sampler pgbench "$TMP/waits_$label"
 	"$PG_BIN/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$DURATION" -f "$TMP/insert.sql" \
 		-h "$TMP" -p "$PGPORT" -U postgres siaod >"$TMP/pgbench_$label.txt" 2>&1
-	t1=$(now); m1=$(machine_ticks); p1=$(pg_ticks)
-	wait "$SAMPLER_PID" || true
-	local waits
-	waits=$(wait_summary "$TMP/waits_$label")
-	eval "W_${label}=\"\$waits\""
-	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$TMP/pgbench_$label.txt")
-	local tps avg cpu busy b0 a0 b1 a1
-	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$TMP/pgbench_$label.txt" | xargs printf '%.1f')
-	avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$TMP/pgbench_$label.txt")
-	cpu=$(per_ms "$p0" "$p1" "$n")
-	read -r b0 a0 <<<"$m0"; read -r b1 a1 <<<"$m1"
-	busy=$(cores_busy "$b0" "$b1" "$(elapsed "$t0" "$t1")")
-	say "    $tps transactions/s, latency average $avg ms; PostgreSQL CPU $cpu ms per transaction (pgbench's own not counted); cores busy $busy"
-	say "    pgbench's backends: $waits"
-	eval "P_${label}=\"\$tps \$avg \$cpu \$busy\""
+	pgbench_figures "$TMP/pgbench_$label.txt" "$TMP/waits_$label"
+	eval "W_${label}=\"\$PB_WAITS\""
+	eval "P_${label}=\"\$PB_FIGURES\""
 }
 
 tpcb_measure() {   # tpcb_measure LABEL: pgbench's built-in TPC-B on the tpcb database
-	local label=$1 m0 m1 p0 p1 t0 t1 n tps avg cpu busy b0 a0 b1 a1 waits
+	local label=$1 m0 p0 t0
 	# what pgbench does before a run without -n, then a checkpoint as reset_db
 	"$PG_BIN/psql" -X -q "$TPCB_CONN" -c "VACUUM pgbench_branches" -c "VACUUM pgbench_tellers" \
 		-c "TRUNCATE pgbench_history" -c "CHECKPOINT"
 	m0=$(machine_ticks); p0=$(pg_ticks); t0=$(now)
 	wait_sampler pgbench "$TMP/waits_tpcb_$label"
 	"$PG_BIN/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$DURATION" "$TPCB_CONN" >"$TMP/tpcb_$label.txt" 2>&1
-	t1=$(now); m1=$(machine_ticks); p1=$(pg_ticks)
-	wait "$SAMPLER_PID" || true
-	waits=$(wait_summary "$TMP/waits_tpcb_$label")
-	eval "WT_${label}=\"\$waits\""
-	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$TMP/tpcb_$label.txt")
-	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$TMP/tpcb_$label.txt" | xargs printf '%.1f')
-	avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$TMP/tpcb_$label.txt")
-	cpu=$(per_ms "$p0" "$p1" "$n")
-	read -r b0 a0 <<<"$m0"; read -r b1 a1 <<<"$m1"
-	busy=$(cores_busy "$b0" "$b1" "$(elapsed "$t0" "$t1")")
-	say "    $tps transactions/s, latency average $avg ms; PostgreSQL CPU $cpu ms per transaction; cores busy $busy"
-	say "    pgbench's backends: $waits"
-	eval "T_${label}=\"\$tps \$avg \$cpu \$busy\""
+	pgbench_figures "$TMP/tpcb_$label.txt" "$TMP/waits_tpcb_$label"
+	eval "WT_${label}=\"\$PB_WAITS\""
+	eval "T_${label}=\"\$PB_FIGURES\""
 }
 
 CHECK_RC=0
