@@ -323,12 +323,23 @@ static double near_col(double lon, double lon0, double cd)
 	return sin((lo - lon) * rad / 2);
 }
 
-static double cell_min_km(double cos_lat, struct near_row row, double s_lon)
+/* The haversine's a of the cell's nearest point: min_km grows with it, so
+ * a walk orders cells by a and works min_km out only for those it gives. */
+static double cell_a(double cos_lat, struct near_row row, double s_lon)
 {
-	double a = row.s_lat * row.s_lat + cos_lat * row.cos_la * s_lon * s_lon;
+	return row.s_lat * row.s_lat + cos_lat * row.cos_la * s_lon * s_lon;
+}
+
+static double min_km_of(double a)
+{
 	double km = 2 * 6371.0 * asin(sqrt(fmin(1.0, a)));
 	km -= 0.5 + km * 0.01;
 	return km > 0 ? km : 0;
+}
+
+static double cell_min_km(double cos_lat, struct near_row row, double s_lon)
+{
+	return min_km_of(cell_a(cos_lat, row, s_lon));
 }
 
 /* Columns whose terms a search keeps on the stack; a wider span (a radius
@@ -365,4 +376,94 @@ size_t grid_cells_near(const struct grid *g, double lat, double lon, double radi
 		}
 	}
 	return n;
+}
+
+/* ---- walks: the cells of a search one at a time, nearest first ---- */
+
+struct grid_walk_pos {
+	double a;                   /* cell_a: orders the cells as min_km does */
+	int32_t r, c;
+};
+
+/* The binary heap's sift-down: the smallest a at the root. */
+static void walk_sift(struct grid_walk_pos *h, size_t n, size_t i)
+{
+	struct grid_walk_pos v = h[i];
+	for (;;) {
+		size_t m = 2 * i + 1;
+		if (m >= n)
+			break;
+		if (m + 1 < n && h[m + 1].a < h[m].a)
+			m++;
+		if (!(h[m].a < v.a))
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = v;
+}
+
+int grid_walk_begin(struct grid_walk *w, const struct grid *g, double lat, double lon,
+		    double radius_km)
+{
+	double cd = cell_deg(g);
+	struct span sp = cells_around(g, lat, lon, radius_km);
+	w->g = g;
+	w->n = 0;
+	w->ncols = sp.ncols;
+	if (!g->cap || sp.r1 < sp.r0 || sp.c1 < sp.c0)
+		return 0;       /* no cell at all */
+	size_t nr = (size_t)(sp.r1 - sp.r0 + 1), nc = (size_t)(sp.c1 - sp.c0 + 1);
+	if (nc > SIZE_MAX / sizeof *w->pos / nr)
+		return -1;
+	/* one buffer: the positions, then the column terms */
+	size_t need = nr * nc + (nc * sizeof(double) + sizeof *w->pos - 1) / sizeof *w->pos;
+	if (need > w->cap) {
+		struct grid_walk_pos *grown = realloc(w->pos, need * sizeof *grown);
+		if (!grown)
+			return -1;
+		w->pos = grown;
+		w->cap = need;
+	}
+	double *cols = (double *)(void *)(w->pos + nr * nc);
+	const double rad = M_PI / 180.0;
+	double cos_lat = cos(lat * rad);
+	for (int64_t c = sp.c0; c <= sp.c1; c++)
+		cols[c - sp.c0] = near_col(lon, (double)c * cd - 180.0, cd);
+	size_t n = 0;
+	for (int64_t r = sp.r0; r <= sp.r1; r++) {
+		struct near_row row = near_row(lat, (double)r * cd - 90.0, cd);
+		for (int64_t c = sp.c0; c <= sp.c1; c++)
+			w->pos[n++] = (struct grid_walk_pos){cell_a(cos_lat, row, cols[c - sp.c0]),
+							     (int32_t)r, (int32_t)c};
+	}
+	for (size_t i = n / 2; i-- > 0;)
+		walk_sift(w->pos, n, i);
+	w->n = n;
+	return 0;
+}
+
+bool grid_walk_next(struct grid_walk *w, struct grid_cell_ref *out)
+{
+	while (w->n > 0) {
+		struct grid_walk_pos top = w->pos[0];
+		w->pos[0] = w->pos[--w->n];
+		if (w->n)
+			walk_sift(w->pos, w->n, 0);
+		const struct vec *vec = vec_at(w->g, top.r, top.c, w->ncols);
+		if (!vec)
+			continue;
+		*out = (struct grid_cell_ref){
+			.items = vec->items, .payload = vec->payload, .xyz = vec->xyz,
+			.n = (size_t)vec->n, .min_km = min_km_of(top.a),
+		};
+		return true;
+	}
+	return false;
+}
+
+void grid_walk_free(struct grid_walk *w)
+{
+	free(w->pos);
+	*w = (struct grid_walk){0};
 }

@@ -538,6 +538,8 @@ static bool place_free(const struct inv_place *p, sdate start, sdate end)
 
 int inventory_free_places(const struct inv_offer *o, sdate start, sdate end)
 {
+	if (start >= o->all_free_from)
+		return o->nactive;
 	int n = 0;
 	for (int i = 0; i < o->nplaces; i++)
 		if (o->places[i].active && place_free(&o->places[i], start, end))
@@ -681,6 +683,23 @@ size_t inventory_offer_cells(const struct inventory *inv, double lat, double lon
 	if (c.n <= max)
 		qsort(out, c.n, sizeof *out, cmp_cell);
 	return c.n;
+}
+
+int inventory_offer_walk(const struct inventory *inv, double lat, double lon, double radius_km,
+			 struct grid_walk *w)
+{
+	return grid_walk_begin(w, &inv->offer_grid, lat, lon, radius_km);
+}
+
+bool inventory_offer_walk_next(void *walk, struct match_cell *out)
+{
+	struct grid_cell_ref ref;
+	if (!grid_walk_next(walk, &ref))
+		return false;
+	*out = (struct match_cell){
+		.packed = ref.payload, .offers = (const struct match_offer *const *)ref.items,
+		.xyz = ref.xyz, .n = ref.n, .min_km = ref.min_km};
+	return true;
 }
 
 size_t inventory_offers_near(const struct inventory *inv, double lat, double lon, double radius_km,
@@ -885,6 +904,7 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 		}
 		o->epoch = inv->epoch;
 		o->free_from = INT32_MAX;   /* no place yet */
+		o->all_free_from = DATE_NONE;
 		*slot = o;
 		if (f->m.id > inv->max_offer_id)
 			inv->max_offer_id = f->m.id;
@@ -917,7 +937,8 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
  * sorted: a place's last span ends last). */
 static void offer_free_from(struct inv_offer *o)
 {
-	sdate f = INT32_MAX;
+	sdate f = INT32_MAX, all = DATE_NONE;
+	int n = 0;
 	for (int i = 0; i < o->nplaces; i++) {
 		const struct inv_place *p = &o->places[i];
 		if (!p->active)
@@ -925,8 +946,13 @@ static void offer_free_from(struct inv_offer *o)
 		sdate e = p->nspans > 0 && p->spans ? p->spans[p->nspans - 1].end : DATE_NONE;
 		if (e < f)
 			f = e;
+		if (e > all)
+			all = e;
+		n++;
 	}
 	o->free_from = f;
+	o->all_free_from = all;
+	o->nactive = n;
 }
 
 int inventory_set_places(struct inventory *inv, int64_t offer_id, const struct inv_place *given, int n)

@@ -62,6 +62,11 @@ struct inv_offer {
 	 * last span; DATE_NONE: one has none; INT32_MAX: no active place):
 	 * a ranking's "is a place free" answered without reading the places. */
 	sdate free_from;
+	/* From this day on every active place is free for good (the latest
+	 * end of their last spans), and how many are active: a count of free
+	 * places, for a ranking's winners, without reading the places. */
+	sdate all_free_from;
+	int nactive;
 	struct inv_place *places;
 	int nplaces, capplaces;
 	int64_t grid_cell;          /* key of its grid cell, 0 when not in the grid */
@@ -147,6 +152,14 @@ size_t inventory_offers_near(const struct inventory *inv, double lat, double lon
  * too small. */
 size_t inventory_offer_cells(const struct inventory *inv, double lat, double lon, double radius_km,
 			     struct match_cell *out, size_t max);
+/* The same cells one at a time, nearest first, looked up only when their
+ * turn comes (see grid_walk): inventory_offer_walk starts a walk (0, or -1
+ * when out of memory), inventory_offer_walk_next (a match_cell_next_fn, ctx
+ * the walk) gives the next cell. */
+struct grid_walk;
+int inventory_offer_walk(const struct inventory *inv, double lat, double lon, double radius_km,
+			 struct grid_walk *w);
+bool inventory_offer_walk_next(void *walk, struct match_cell *out);
 /* The youth grid's cells (waiting young people) that come within reach of
  * (lat, lon) — the largest max_distance_km of a waiting young person, put
  * in *reach_km — nearest first (see match_rank_youth_cells). Fills out (up

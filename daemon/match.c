@@ -1115,21 +1115,59 @@ static void youth_view(const struct match_params *p, const struct match_youth *y
 	v->chord2 = chord * chord;
 }
 
-/* Every rule but free places, on the packed offer; *d gets the distance
- * in 0.1 km when they pass. */
-static bool packed_rules(const struct match_params *p, const struct match_youth *y,
-			 const struct youth_view *v, const struct match_packed *o,
-			 const double *xyz, long long *d)
+/* The cheap rules on the packed offer (open on the start, gender,
+ * household, pets, wheelchair, capacity, age) and the grid's straight-line
+ * prefilter; *chord2 gets the squared chord to the offer. */
+static bool packed_cheap(const struct match_youth *y, const struct youth_view *v,
+			 const struct match_packed *o, const double *xyz, double *chord2)
 {
 	if (!open_between(o->open, o->available_from, o->available_until, v->start) ||
 	    (o->takes & v->need) != v->need || !o->has_capacity ||
 	    !age_in(y->rqth, o->min_age, o->max_age, v->age))
 		return false;
 	double dx = xyz[0] - v->pv[0], dy = xyz[1] - v->pv[1], dz = xyz[2] - v->pv[2];
-	if (dx * dx + dy * dy + dz * dz > v->chord2)
-		return false;
+	*chord2 = dx * dx + dy * dy + dz * dz;
+	return *chord2 <= v->chord2;
+}
+
+/* The rules after the cheap ones: the distance (*d gets it in 0.1 km),
+ * a recent refusal, a stale capacity. */
+static bool packed_far_rules(const struct match_params *p, const struct match_youth *y,
+			     const struct youth_view *v, const struct match_packed *o, long long *d)
+{
 	*d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
 	return *d <= v->maxt && !declined_id(p, y, o->id) && !stale_since(p, o->confirmed_on);
+}
+
+/* Every rule but free places, on the packed offer; *d gets the distance
+ * in 0.1 km when they pass. */
+static bool packed_rules(const struct match_params *p, const struct match_youth *y,
+			 const struct youth_view *v, const struct match_packed *o,
+			 const double *xyz, long long *d)
+{
+	double chord2;
+	return packed_cheap(y, v, o, xyz, &chord2) && packed_far_rules(p, y, v, o, d);
+}
+
+/* The distance points at d (0.1 km) for this young person's reach. */
+static int distance_points(const struct match_weights *w, const struct youth_view *v, long long d)
+{
+	return v->maxt == 0 ? at_least_zero(w->distance) : ratio_points(w->distance, v->maxt - d, v->maxt);
+}
+
+/* match_score's points but distance for a packed offer; *end gets the end
+ * of the period. */
+static int packed_rest(const struct match_params *p, const struct youth_view *v,
+		       const struct match_packed *o, sdate *end)
+{
+	const struct match_weights *w = &p->weights;
+	sdate e = v->wend;
+	if (o->max_stay_days > 0 && e - v->start > o->max_stay_days)
+		e = v->start + o->max_stay_days;
+	*end = e;
+	return ratio_points(w->duration, e - v->start, v->wend - v->start) +
+	       affordability_points(w->affordability, o->charge_cents, v->income) +
+	       support_points(w->support, v->need_rank, o->support_level) + v->avail;
 }
 
 /* match_score's total for a packed offer at distance d; *end gets the
@@ -1137,16 +1175,25 @@ static bool packed_rules(const struct match_params *p, const struct match_youth 
 static int packed_score(const struct match_params *p, const struct youth_view *v,
 			const struct match_packed *o, long long d, sdate *end)
 {
-	const struct match_weights *w = &p->weights;
-	sdate e = v->wend;
-	if (o->max_stay_days > 0 && e - v->start > o->max_stay_days)
-		e = v->start + o->max_stay_days;
-	*end = e;
-	int dist = v->maxt == 0 ? at_least_zero(w->distance)
-				: ratio_points(w->distance, v->maxt - d, v->maxt);
-	return dist + ratio_points(w->duration, e - v->start, v->wend - v->start) +
-	       affordability_points(w->affordability, o->charge_cents, v->income) +
-	       support_points(w->support, v->need_rank, o->support_level) + v->avail;
+	return distance_points(&p->weights, v, d) + packed_rest(p, v, o, end);
+}
+
+/* A lower bound of the distance in 0.1 km, from the straight-line (chord)
+ * distance between the unit vectors: an arc is never shorter than its
+ * chord. The margin (0.01 of a tenth) covers the rounding of the unit
+ * vectors and of the haversine many times over. */
+static long long tenths_at_least(double chord2)
+{
+	double t = sqrt(chord2) * EARTH_RADIUS_KM * 10 - 0.01;
+	return t > 0 ? (long long)t : 0;
+}
+
+/* Whether a candidate whose score is at most `best` and whose distance is
+ * at least `near` (0.1 km) cannot beat the k-th kept: a tie on the score
+ * wins only by a smaller distance (offer ids differ). */
+static bool cannot_beat(int best, long long near, const struct match_cand *kth)
+{
+	return best < kth->score || (best == kth->score && near > kth->t1);
 }
 
 static bool any_free(const struct match_params *p, const struct match_offer *o, sdate start, sdate end)
@@ -1156,6 +1203,21 @@ static bool any_free(const struct match_params *p, const struct match_offer *o, 
 	return !p->free_places || p->free_places(p->ctx, o, start, end) > 0;
 }
 
+/* Cells of an array, in order. */
+struct cell_array {
+	const struct match_cell *cells;
+	size_t n, at;
+};
+
+static bool cell_array_next(void *ctx, struct match_cell *out)
+{
+	struct cell_array *a = ctx;
+	if (a->at >= a->n)
+		return false;
+	*out = a->cells[a->at++];
+	return true;
+}
+
 int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 		     const struct match_cell cells[], size_t ncells,
 		     size_t k, struct match_result out[])
@@ -1163,7 +1225,16 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 	size_t total = 0;
 	for (size_t c = 0; c < ncells; c++)
 		total += cells[c].n;
-	struct match_cand *store = cand_storage(&k, total);
+	if (k > total)
+		k = total;
+	struct cell_array a = {cells, ncells, 0};
+	return match_rank_cells_from(p, y, cell_array_next, &a, k, out);
+}
+
+int match_rank_cells_from(const struct match_params *p, const struct match_youth *y,
+			  match_cell_next_fn next, void *ctx, size_t k, struct match_result out[])
+{
+	struct match_cand *store = cand_storage(&k, SIZE_MAX);
 	if (!store)
 		return -1;
 	struct match_heap heap;
@@ -1175,34 +1246,46 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 	int rest = at_least_zero(w->duration) + at_least_zero(w->affordability) +
 		   at_least_zero(w->support) + v.avail;
 	size_t seen = 0;
-	for (size_t ci = 0; ci < ncells && heap.cap > 0; ci++) {
-		const struct match_cell *cell = &cells[ci];
-		long long near = cell->min_km > 0 ? (long long)floor(cell->min_km * 10) : 0;
+	struct match_cell cell;
+	while (heap.cap > 0 && next(ctx, &cell)) {
+		long long near = cell.min_km > 0 ? (long long)floor(cell.min_km * 10) : 0;
 		if (near > v.maxt)
 			break;      /* this cell and every later one out of reach */
-		if (heap.len == heap.cap) {
-			/* Nothing in this cell (nor farther) is nearer than `near`:
-			 * its best score cannot beat the k-th kept. A tie on the
-			 * score wins only by a smaller distance. */
-			int best = rest + (v.maxt == 0 ? at_least_zero(w->distance)
-						     : ratio_points(w->distance, v.maxt - near, v.maxt));
-			const struct match_cand *kth = &heap.items[0];
-			if (best < kth->score || (best == kth->score && near > kth->t1))
-				break;
-		}
-		for (size_t i = 0; i < cell->n; i++, seen++) {
-			const struct match_packed *o = &cell->packed[i];
-			long long d;
-			if (!packed_rules(p, y, &v, o, &cell->xyz[3 * i], &d))
+		/* Nothing in this cell (nor farther) is nearer than `near`: once
+		 * the top k is full, its best score may not beat the k-th kept. */
+		if (heap.len == heap.cap && cannot_beat(rest + distance_points(w, &v, near), near, &heap.items[0]))
+			break;
+		for (size_t i = 0; i < cell.n; i++, seen++) {
+			const struct match_packed *o = &cell.packed[i];
+			double chord2;
+			if (!packed_cheap(y, &v, o, &cell.xyz[3 * i], &chord2))
 				continue;
+			/* The same bound offer by offer, from the straight line,
+			 * before the haversine: first with every other factor at
+			 * its best, then with the offer's own points. */
 			sdate end;
+			int others = -1;
+			if (heap.len == heap.cap) {
+				long long low = tenths_at_least(chord2);
+				int dist = distance_points(w, &v, low);
+				if (cannot_beat(rest + dist, low, &heap.items[0]))
+					continue;
+				others = packed_rest(p, &v, o, &end);
+				if (cannot_beat(others + dist, low, &heap.items[0]))
+					continue;
+			}
+			long long d;
+			if (!packed_far_rules(p, y, &v, o, &d))
+				continue;
+			if (others < 0)
+				others = packed_rest(p, &v, o, &end);
 			struct match_cand cand = {
-				.score = packed_score(p, &v, o, d, &end),
-				.t1 = d, .t2 = o->id, .index = seen, .item = cell->offers[i],
+				.score = distance_points(w, &v, d) + others,
+				.t1 = d, .t2 = o->id, .index = seen, .item = cell.offers[i],
 			};
 			if (heap.len == heap.cap && !better(&cand, &heap.items[0]))
 				continue;
-			if (any_free(p, cell->offers[i], v.start, end))
+			if (any_free(p, cell.offers[i], v.start, end))
 				match_heap_push(&heap, cand);
 		}
 	}

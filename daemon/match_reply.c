@@ -14,7 +14,7 @@
 void match_scratch_free(struct match_scratch *s)
 {
 	free(s->buf);
-	free(s->cells);
+	grid_walk_free(&s->walk);
 	free(s->ycells);
 	jsonw_free(&s->text);
 	*s = (struct match_scratch){0};
@@ -92,27 +92,6 @@ static void put_reasons(struct jsonw *w, const struct match_result *res)
 	jsonw_lit(w, "]");
 }
 
-/* The cells within the young person's reach, nearest first, in the
- * scratch buffer (grown when a search finds more than it holds). */
-static const struct match_cell *reach(const struct inventory *inv, const struct inv_youth *y,
-				      struct match_scratch *s, size_t *n)
-{
-	for (;;) {
-		size_t got = s->cells ? inventory_offer_cells(inv, y->m.lat, y->m.lon, y->m.max_distance_km,
-							      s->cells, s->ncells) : SIZE_MAX;
-		if (got <= s->ncells) {
-			*n = got;
-			return s->cells;
-		}
-		size_t want = got == SIZE_MAX ? 256 : 2 * got;
-		struct match_cell *grown = realloc(s->cells, want * sizeof *grown);
-		if (!grown)
-			return NULL;
-		s->cells = grown;
-		s->ncells = want;
-	}
-}
-
 const struct match_ycell *match_scratch_youth_cells(const struct inventory *inv, double lat,
 						    double lon, struct match_scratch *s, size_t *n,
 						    double *reach_km)
@@ -167,21 +146,21 @@ int match_reply_offers(const struct inventory *inv, const struct inv_youth *y,
 	/* explain counts every offer of the country under its first failed rule;
 	 * otherwise only the grid cells within reach are looked at, nearest
 	 * first. */
-	size_t n = 0, ncells = 0;
+	size_t n = 0;
 	const struct match_offer **cands = NULL;
-	const struct match_cell *cells = NULL;
+	bool ready;
 	if (explain)
-		cands = all_offers(inv, s, &n);
+		ready = (cands = all_offers(inv, s, &n)) != NULL;
 	else
-		cells = reach(inv, y, s, &ncells);
+		ready = inventory_offer_walk(inv, y->m.lat, y->m.lon, y->m.max_distance_km, &s->walk) == 0;
 	struct match_result *res = malloc(k * sizeof *res);
-	if ((!cands && !cells) || !res) {
+	if (!ready || !res) {
 		free(res);
 		return -1;
 	}
 	size_t excluded[MATCH_RULE_COUNT];
 	int got = explain ? match_rank_offers(&p, &y->m, cands, n, k, res, excluded)
-			  : match_rank_cells(&p, &y->m, cells, ncells, k, res);
+			  : match_rank_cells_from(&p, &y->m, inventory_offer_walk_next, &s->walk, k, res);
 	if (got < 0) {
 		free(res);
 		return -1;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "grid.h"
 #include "jsonw.h"
 #include "siaod/match.h"
 
@@ -24,8 +25,7 @@ struct evbuffer;
 struct match_scratch {
 	const void **buf;           /* offers of an explanation */
 	size_t cap;
-	struct match_cell *cells;   /* cells of a ranking */
-	size_t ncells;
+	struct grid_walk walk;      /* the offer cells of a ranking, nearest first */
 	struct jsonw text;          /* the reply being written */
 	struct match_ycell *ycells; /* cells of a ranking of young people */
 	size_t nycells;

@@ -469,6 +469,15 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 		     const struct match_cell cells[], size_t ncells,
 		     size_t k, struct match_result out[]);
 
+/* A source of cells nearest first (min_km never decreasing): fills *out
+ * and returns true, false when there is none left. */
+typedef bool (*match_cell_next_fn)(void *ctx, struct match_cell *out);
+/* match_rank_cells over the cells next(ctx) gives, asked for only while a
+ * farther cell could still make the top k (a spatial index then looks up
+ * only those). out[i].index is the offer's rank in the visit. */
+int match_rank_cells_from(const struct match_params *p, const struct match_youth *y,
+			  match_cell_next_fn next, void *ctx, size_t k, struct match_result out[]);
+
 /* A cell of young people (the youth grid's): n of them, xyz[3i..] the unit
  * vector of youth[i]'s wished place, min_km as in match_cell. */
 struct match_ycell {
