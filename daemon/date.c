@@ -4,7 +4,6 @@
  */
 #include "siaod/date.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static bool is_leap(int y)
@@ -78,7 +77,20 @@ void date_format(sdate day, char buf[static 11])
 {
 	int y, m, d;
 	date_to_ymd(day, &y, &m, &d);
-	snprintf(buf, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
+	/* "%04u-%02u-%02u" of y % 10000, m % 100, d % 100, without printf
+	 * (a reply formats two dates per offer) */
+	unsigned yy = (unsigned)y % 10000u, mm = (unsigned)m % 100u, dd = (unsigned)d % 100u;
+	buf[0] = (char)('0' + yy / 1000);
+	buf[1] = (char)('0' + yy / 100 % 10);
+	buf[2] = (char)('0' + yy / 10 % 10);
+	buf[3] = (char)('0' + yy % 10);
+	buf[4] = '-';
+	buf[5] = (char)('0' + mm / 10);
+	buf[6] = (char)('0' + mm % 10);
+	buf[7] = '-';
+	buf[8] = (char)('0' + dd / 10);
+	buf[9] = (char)('0' + dd % 10);
+	buf[10] = '\0';
 }
 
 sdate date_add_months(sdate day, int months)

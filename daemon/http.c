@@ -247,6 +247,64 @@ static const char *http_date(struct http_server *s)
 	return s->date;
 }
 
+/* Appends a piece to a head being built; false when it does not fit. */
+static bool head_put(char *buf, size_t size, size_t *len, const char *s, size_t n)
+{
+	if (n > size - *len)
+		return false;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	return true;
+}
+
+static bool head_str(char *buf, size_t size, size_t *len, const char *s)
+{
+	return head_put(buf, size, len, s, strlen(s));
+}
+
+static bool head_num(char *buf, size_t size, size_t *len, unsigned long long v)
+{
+	char tmp[24], *e = tmp + sizeof tmp, *q = e;
+	do
+		*--q = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return head_put(buf, size, len, q, (size_t)(e - q));
+}
+
+/* The status line, Date, Content-Type (when given), Content-Length (when
+ * not SIZE_MAX) and X-Request-Id, in one piece, without printf (a quarter
+ * of the printf calls of a request). */
+static void put_head(struct evbuffer *out, int status, const char *date, const char *content_type,
+		     size_t body_len, const char *id)
+{
+	char buf[512];
+	size_t len = 0, size = sizeof buf;
+	bool ok = status >= 100 && status <= 999 &&
+		  head_put(buf, size, &len, "HTTP/1.1 ", 9) && head_num(buf, size, &len, (unsigned)status) &&
+		  head_put(buf, size, &len, " ", 1) && head_str(buf, size, &len, http_status_text(status)) &&
+		  head_put(buf, size, &len, "\r\nDate: ", 8) && head_str(buf, size, &len, date) &&
+		  head_put(buf, size, &len, "\r\n", 2);
+	if (ok && content_type)
+		ok = head_put(buf, size, &len, "Content-Type: ", 14) && head_str(buf, size, &len, content_type) &&
+		     head_put(buf, size, &len, "\r\n", 2);
+	if (ok && body_len != SIZE_MAX)
+		ok = head_put(buf, size, &len, "Content-Length: ", 16) && head_num(buf, size, &len, body_len) &&
+		     head_put(buf, size, &len, "\r\n", 2);
+	ok = ok && head_put(buf, size, &len, "X-Request-Id: ", 14) && head_str(buf, size, &len, id) &&
+	     head_put(buf, size, &len, "\r\n", 2);
+	if (ok) {
+		evbuffer_add(out, buf, len);
+		return;
+	}
+	/* a head longer than the buffer (never with the application's types) */
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status), date);
+	if (content_type)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	if (body_len != SIZE_MAX)
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n", body_len);
+	evbuffer_add_printf(out, "X-Request-Id: %s\r\n", id);
+}
+
 /* Writes status line, headers and body; the connection then waits for the
  * write to finish (on_write). */
 static void conn_write_answer(struct http_conn *c, int status, const char *content_type,
@@ -258,13 +316,8 @@ static void conn_write_answer(struct http_conn *c, int status, const char *conte
 	/* after the client's last byte: answer what it sent, then close */
 	if (s->draining || (c->eof && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
 		c->keep_alive = false;
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status),
-			    http_date(s));
-	if (content_type)
-		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
-	if (status != 204 && status != 304)
-		evbuffer_add_printf(out, "Content-Length: %zu\r\n", body_len);
-	evbuffer_add_printf(out, "X-Request-Id: %s\r\n", c->req.id);
+	put_head(out, status, http_date(s), content_type,
+		 status != 204 && status != 304 ? body_len : SIZE_MAX, c->req.id);
 	evbuffer_add_buffer(out, c->out_headers);
 	if (!c->keep_alive)
 		evbuffer_add(out, "Connection: close\r\n", 19);

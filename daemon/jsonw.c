@@ -4,6 +4,7 @@
 #include "jsonw.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,18 +160,13 @@ void jsonw_int(struct jsonw *w, long long v)
 	jsonw_raw(w, p, (size_t)(e - p));
 }
 
-void jsonw_real(struct jsonw *w, double v)
+/* The general path: into buf (40 bytes), *len its length; false when
+ * snprintf fails. */
+static bool real_text(double v, char *buf, size_t *out_len)
 {
-	if (!isfinite(v)) {
-		jsonw_lit(w, "null");
-		return;
-	}
-	char buf[40];
-	int n = snprintf(buf, sizeof buf - 2, "%.17g", v);
-	if (n < 0 || (size_t)n >= sizeof buf - 2) {
-		w->failed = true;
-		return;
-	}
+	int n = snprintf(buf, 40 - 2, "%.17g", v);
+	if (n < 0 || (size_t)n >= 40 - 2)
+		return false;
 	size_t len = (size_t)n;
 	char *e = strchr(buf, 'e');
 	if (!e && !strchr(buf, '.')) {
@@ -189,6 +185,52 @@ void jsonw_real(struct jsonw *w, double v)
 			memmove(start, end, len - (size_t)(end - buf) + 1);
 			len -= (size_t)(end - start);
 		}
+	}
+	*out_len = len;
+	return true;
+}
+
+/* Distances are whole tenths of a km, (double)t / 10: the text of the
+ * first TENTHS_KEPT of them is worked out once, by the general path, and
+ * copied (printf's %.17g was a tenth of a reply's cost). */
+#define TENTHS_KEPT 4096
+static struct {
+	unsigned char len;
+	char s[39];
+} tenths_text[TENTHS_KEPT];
+static pthread_once_t tenths_once = PTHREAD_ONCE_INIT;
+
+static void tenths_fill(void)
+{
+	for (int t = 0; t < TENTHS_KEPT; t++) {
+		char buf[40];
+		size_t len;
+		if (!real_text((double)t / 10, buf, &len))
+			len = 0;    /* never: the general path will say it */
+		memcpy(tenths_text[t].s, buf, len);
+		tenths_text[t].len = (unsigned char)len;
+	}
+}
+
+void jsonw_real(struct jsonw *w, double v)
+{
+	if (!isfinite(v)) {
+		jsonw_lit(w, "null");
+		return;
+	}
+	if (v >= 0 && v < TENTHS_KEPT / 10.0 && !signbit(v)) {
+		long t = lround(v * 10);
+		if (t >= 0 && t < TENTHS_KEPT && (double)t / 10 == v &&
+		    pthread_once(&tenths_once, tenths_fill) == 0 && tenths_text[t].len) {
+			jsonw_raw(w, tenths_text[t].s, tenths_text[t].len);
+			return;
+		}
+	}
+	char buf[40];
+	size_t len;
+	if (!real_text(v, buf, &len)) {
+		w->failed = true;
+		return;
 	}
 	jsonw_raw(w, buf, len);
 }

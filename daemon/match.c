@@ -10,7 +10,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -551,27 +550,78 @@ static int ratio_points(int weight, long long num, long long den)
 	return (int)((2LL * weight * num + den) / (2 * den));
 }
 
-/* "12,4" from 124: French decimal comma. */
-static void format_tenths(char buf[32], long long tenths)
+/* The details are written piece by piece into their buffer, cut as
+ * snprintf would cut them (the same bytes: printf was most of the cost of
+ * a reply's reasons). */
+struct text {
+	char *at;
+	size_t left;                /* room, the final NUL included */
+};
+
+static struct text text_in(char *buf, size_t size)
 {
-	snprintf(buf, 32, "%lld,%lld", tenths / 10, tenths % 10);
+	if (size)
+		buf[0] = '\0';
+	return (struct text){buf, size};
+}
+
+static void put_s(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+	if (t->left == 0)
+		return;
+	if (n >= t->left)
+		n = t->left - 1;
+	memcpy(t->at, s, n);
+	t->at += n;
+	t->left -= n;
+	t->at[0] = '\0';
+}
+
+/* printf's %lld */
+static void put_ll(struct text *t, long long v)
+{
+	char tmp[24], *e = tmp + sizeof tmp, *q = e;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	*--q = '\0';
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	put_s(t, q);
+}
+
+/* "12,4" from 124: French decimal comma ("%lld,%lld" of tenths / 10 and
+ * tenths % 10). */
+static void put_tenths(struct text *t, long long tenths)
+{
+	put_ll(t, tenths / 10);
+	put_s(t, ",");
+	put_ll(t, tenths % 10);
 }
 
 /* Whole numbers without ",0", for limits the referent typed. */
-static void format_limit(char buf[32], long long tenths)
+static void put_limit(struct text *t, long long tenths)
 {
 	if (tenths % 10 == 0)
-		snprintf(buf, 32, "%lld", tenths / 10);
+		put_ll(t, tenths / 10);
 	else
-		format_tenths(buf, tenths);
+		put_tenths(t, tenths);
 }
 
-static void format_euros(char buf[32], long long cents)
+/* "%lld €", or "%lld,%02lld €" with cents */
+static void put_euros(struct text *t, long long cents)
 {
-	if (cents % 100 == 0)
-		snprintf(buf, 32, "%lld €", cents / 100);
-	else
-		snprintf(buf, 32, "%lld,%02lld €", cents / 100, cents % 100);
+	put_ll(t, cents / 100);
+	long long c = cents % 100;
+	if (c != 0) {
+		put_s(t, ",");
+		if (c >= 0 && c < 10)
+			put_s(t, "0");
+		put_ll(t, c);
+	}
+	put_s(t, " €");
 }
 
 static const char *days_word(long long n)
@@ -592,15 +642,16 @@ static int score_distance(int weight, const struct match_youth *y,
 	else
 		points = ratio_points(weight, max - d, max);
 	if (detail) {
-		char dist[32], lim[32];
-		format_limit(lim, max);
-		if (d == LLONG_MAX)
-			snprintf(detail, MATCH_DETAIL_MAX, "distance inconnue (max %s km)", lim);
-		else {
-			format_tenths(dist, d);
-			snprintf(detail, MATCH_DETAIL_MAX, "à %s km du lieu souhaité (max %s km)",
-				 dist, lim);
+		struct text t = text_in(detail, MATCH_DETAIL_MAX);
+		if (d == LLONG_MAX) {
+			put_s(&t, "distance inconnue (max ");
+		} else {
+			put_s(&t, "à ");
+			put_tenths(&t, d);
+			put_s(&t, " km du lieu souhaité (max ");
 		}
+		put_limit(&t, max);
+		put_s(&t, " km)");
 	}
 	return points;
 }
@@ -615,17 +666,22 @@ static int score_duration(int weight, const struct match_youth *y,
 	int points = ratio_points(weight, got, wanted);
 	if (!detail)
 		return points;
-	if (o->max_stay_days <= 0)
-		snprintf(detail, MATCH_DETAIL_MAX, "%d mois souhaités, sans durée maximale",
-			 months);
-	else if (got >= wanted)
-		snprintf(detail, MATCH_DETAIL_MAX,
-			 "%d mois souhaités, dans la limite de %d jours", months,
-			 o->max_stay_days);
-	else
-		snprintf(detail, MATCH_DETAIL_MAX,
-			 "%d mois souhaités (%lld jours), séjour limité à %lld %s",
-			 months, wanted, got, days_word(got));
+	struct text t = text_in(detail, MATCH_DETAIL_MAX);
+	put_ll(&t, months);
+	if (o->max_stay_days <= 0) {
+		put_s(&t, " mois souhaités, sans durée maximale");
+	} else if (got >= wanted) {
+		put_s(&t, " mois souhaités, dans la limite de ");
+		put_ll(&t, o->max_stay_days);
+		put_s(&t, " jours");
+	} else {
+		put_s(&t, " mois souhaités (");
+		put_ll(&t, wanted);
+		put_s(&t, " jours), séjour limité à ");
+		put_ll(&t, got);
+		put_s(&t, " ");
+		put_s(&t, days_word(got));
+	}
 	return points;
 }
 
@@ -657,17 +713,20 @@ static int score_affordability(int weight, const struct match_youth *y,
 	int points = affordability_points(weight, charge, income);
 	if (!detail)
 		return points;
-	char eur[32];
-	format_euros(eur, charge);
-	if (charge == 0)
-		snprintf(detail, MATCH_DETAIL_MAX, "sans charge mensuelle");
-	else if (income == 0)
-		snprintf(detail, MATCH_DETAIL_MAX,
-			 "charge de %s par mois sans ressources déclarées", eur);
-	else
-		snprintf(detail, MATCH_DETAIL_MAX,
-			 "charge de %s par mois, taux d'effort de %lld %%", eur,
-			 (100 * charge + income / 2) / income);
+	struct text t = text_in(detail, MATCH_DETAIL_MAX);
+	if (charge == 0) {
+		put_s(&t, "sans charge mensuelle");
+		return points;
+	}
+	put_s(&t, "charge de ");
+	put_euros(&t, charge);
+	if (income == 0) {
+		put_s(&t, " par mois sans ressources déclarées");
+	} else {
+		put_s(&t, " par mois, taux d'effort de ");
+		put_ll(&t, (100 * charge + income / 2) / income);
+		put_s(&t, " %");
+	}
 	return points;
 }
 
@@ -709,9 +768,13 @@ static int score_support(int weight, const struct match_youth *y,
 	int need = effective_need(y);
 	int level = support_rank(o->support_level);
 	int points = support_points(weight, need, level);
-	if (detail)
-		snprintf(detail, MATCH_DETAIL_MAX, "accompagnement %s pour un besoin %s",
-			 label[level], label[need]);
+	if (detail) {
+		struct text t = text_in(detail, MATCH_DETAIL_MAX);
+		put_s(&t, "accompagnement ");
+		put_s(&t, label[level]);
+		put_s(&t, " pour un besoin ");
+		put_s(&t, label[need]);
+	}
 	return points;
 }
 
@@ -724,11 +787,17 @@ static int score_availability(int weight, const struct match_params *p,
 				  AVAILABILITY_HORIZON_DAYS);
 	if (!detail)
 		return points;
-	if (gap == 0)
-		snprintf(detail, MATCH_DETAIL_MAX, "entrée possible à la date souhaitée");
-	else
-		snprintf(detail, MATCH_DETAIL_MAX, "entrée %lld %s %s la date souhaitée",
-			 gap, days_word(gap), start > wished ? "après" : "avant");
+	struct text t = text_in(detail, MATCH_DETAIL_MAX);
+	if (gap == 0) {
+		put_s(&t, "entrée possible à la date souhaitée");
+	} else {
+		put_s(&t, "entrée ");
+		put_ll(&t, gap);
+		put_s(&t, " ");
+		put_s(&t, days_word(gap));
+		put_s(&t, start > wished ? " après" : " avant");
+		put_s(&t, " la date souhaitée");
+	}
 	return points;
 }
 

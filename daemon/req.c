@@ -16,6 +16,15 @@
 #include "app.h"
 #include "http.h"
 #include "idempotency.h"
+#include "log.h"
+
+/* snprintf(dst, size, "%s", src) without printf: cut to size - 1 bytes. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 struct req *req_new(struct app *app, struct http_req *hr)
 {
@@ -34,9 +43,9 @@ struct req *req_new(struct app *app, struct http_req *hr)
 	r->start_ms = hr->start_ms;
 	r->query.tqh_first = NULL; /* TAILQ_INIT, which libevent does not export */
 	r->query.tqh_last = &r->query.tqh_first;
-	snprintf(r->id, sizeof r->id, "%s", hr->id);
-	snprintf(r->method, sizeof r->method, "%s", hr->method);
-	snprintf(r->client, sizeof r->client, "%s", hr->peer);
+	copy_cut(r->id, sizeof r->id, hr->id);
+	copy_cut(r->method, sizeof r->method, hr->method);
+	copy_cut(r->client, sizeof r->client, hr->peer);
 	return r;
 }
 
@@ -66,12 +75,15 @@ static void req_send(struct req *r, int status, const char *content_type, struct
 		http_add_header(hr, "Retry-After", ra);
 	}
 	hr->tag = r->route_index;
-	/* the line as it always was: route before status, role and token after */
-	snprintf(hr->log_fields, sizeof hr->log_fields, "route=%s", r->route_name);
-	snprintf(hr->log_extra, sizeof hr->log_extra, "role=%s token=%lld account=%lld",
-		 r->authenticated ? auth_role_name(r->who.role) : "-",
-		 (long long)(r->authenticated ? r->who.token_id : 0),
-		 (long long)(r->authenticated ? r->who.account_id : 0));
+	/* the line as it always was: route before status, role and token after
+	 * (only the request's log line reads them: not written when it is off) */
+	if (log_enabled(LOG_INFO)) {
+		snprintf(hr->log_fields, sizeof hr->log_fields, "route=%s", r->route_name);
+		snprintf(hr->log_extra, sizeof hr->log_extra, "role=%s token=%lld account=%lld",
+			 r->authenticated ? auth_role_name(r->who.role) : "-",
+			 (long long)(r->authenticated ? r->who.token_id : 0),
+			 (long long)(r->authenticated ? r->who.account_id : 0));
+	}
 	req_free(r);
 	http_reply(hr, status, content_type, NULL, 0, buf);
 }
