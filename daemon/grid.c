@@ -22,10 +22,27 @@ struct vec {
 	int n, cap;
 };
 
+/* A slot of the table: the key, its vector, and a copy of what a search
+ * reads of the vector (its arrays and count), kept in step by every change
+ * (cell_sync), so that a search's lookup reads one slot, not the slot and
+ * then the vector (two cache misses per cell were a tenth of a request). */
 struct cell {
 	int64_t key;                /* 0: empty slot */
 	struct vec *v;              /* NULL until an item is added */
+	void **items;
+	const double *xyz;
+	const unsigned char *payload;
+	int n;
 };
+
+static void cell_sync(struct cell *c)
+{
+	const struct vec *v = c->v;
+	c->items = v ? v->items : NULL;
+	c->xyz = v ? v->xyz : NULL;
+	c->payload = v ? v->payload : NULL;
+	c->n = v ? v->n : 0;
+}
 
 static size_t hash64(int64_t k)
 {
@@ -137,8 +154,12 @@ static struct vec *own_vec(struct grid *g, struct cell *c)
 			grid_free_vector(v);
 	}
 	c->v = n;
+	cell_sync(c);
 	return n;
 }
+
+static int64_t vec_add(struct grid *g, struct vec *c, int64_t key, double lat, double lon,
+		       void *item, const void *payload);
 
 int64_t grid_add(struct grid *g, double lat, double lon, void *item, const void *payload)
 {
@@ -147,6 +168,15 @@ int64_t grid_add(struct grid *g, double lat, double lon, void *item, const void 
 	struct vec *c = cell ? own_vec(g, cell) : NULL;
 	if (!c)
 		return 0;
+	int64_t rc = vec_add(g, c, key, lat, lon, item, payload);
+	cell_sync(cell);
+	return rc;
+}
+
+/* grid_add's append to the cell's own vector (grown as needed). */
+static int64_t vec_add(struct grid *g, struct vec *c, int64_t key, double lat, double lon,
+		       void *item, const void *payload)
+{
 	if (c->n == c->cap) {
 		int cap = c->cap ? c->cap * 2 : 8;
 		void **items = realloc(c->items, (size_t)cap * sizeof *items);
@@ -187,6 +217,7 @@ void grid_remove(struct grid *g, int64_t key, void *item)
 			if (g->payload_size)
 				memcpy(c->payload + (size_t)i * g->payload_size,
 				       c->payload + (size_t)c->n * g->payload_size, g->payload_size);
+			cell_sync(cell);
 			return;
 		}
 }
@@ -245,13 +276,22 @@ static struct span cells_around(const struct grid *g, double lat, double lon, do
 	};
 }
 
-static const struct vec *vec_at(const struct grid *g, int64_t r, int64_t c, int64_t ncols)
+/* The non-empty cell at row r, column c, or NULL. */
+static const struct cell *vec_at(const struct grid *g, int64_t r, int64_t c, int64_t ncols)
 {
 	/* wrap around the antimeridian */
 	int64_t cc = ((c % ncols) + ncols) % ncols;
 	/* a lookup (insert false) never changes the grid */
 	const struct cell *cell = grid_cell((struct grid *)g, key_of(r, cc), false);
-	return cell && cell->v && cell->v->n ? cell->v : NULL;
+	return cell && cell->n ? cell : NULL;
+}
+
+/* The slot where the lookup of row r, column c starts: read soon. */
+static void prefetch_cell(const struct grid *g, int64_t r, int64_t c, int64_t ncols)
+{
+	int64_t cc = ((c % ncols) + ncols) % ncols;
+	if (g->cap)
+		__builtin_prefetch(&g->cells[hash64(key_of(r, cc)) & (g->cap - 1)]);
 }
 
 /* The items of the cells that a circle of radius_km around (lat, lon)
@@ -270,7 +310,7 @@ size_t grid_near(const struct grid *g, double lat, double lon, double radius_km,
 	size_t n = 0;
 	for (int64_t r = sp.r0; r <= sp.r1; r++)
 		for (int64_t c = sp.c0; c <= sp.c1; c++) {
-			const struct vec *vec = vec_at(g, r, c, sp.ncols);
+			const struct cell *vec = vec_at(g, r, c, sp.ncols);
 			for (int i = 0; vec && i < vec->n; i++) {
 				const double *v = &vec->xyz[3 * (size_t)i];
 				double dx = v[0] - p[0], dy = v[1] - p[1], dz = v[2] - p[2];
@@ -362,7 +402,7 @@ size_t grid_cells_near(const struct grid *g, double lat, double lon, double radi
 	for (int64_t r = sp.r0; r <= sp.r1; r++) {
 		struct near_row row = near_row(lat, (double)r * cd - 90.0, cd);
 		for (int64_t c = sp.c0; c <= sp.c1; c++) {
-			const struct vec *vec = vec_at(g, r, c, sp.ncols);
+			const struct cell *vec = vec_at(g, r, c, sp.ncols);
 			if (!vec)
 				continue;
 			double s_lon = cached ? cols[c - sp.c0] : near_col(lon, (double)c * cd - 180.0, cd);
@@ -440,6 +480,8 @@ int grid_walk_begin(struct grid_walk *w, const struct grid *g, double lat, doubl
 	for (size_t i = n / 2; i-- > 0;)
 		walk_sift(w->pos, n, i);
 	w->n = n;
+	if (n)
+		prefetch_cell(g, w->pos[0].r, w->pos[0].c, w->ncols);
 	return 0;
 }
 
@@ -448,9 +490,12 @@ bool grid_walk_next(struct grid_walk *w, struct grid_cell_ref *out)
 	while (w->n > 0) {
 		struct grid_walk_pos top = w->pos[0];
 		w->pos[0] = w->pos[--w->n];
-		if (w->n)
+		if (w->n) {
 			walk_sift(w->pos, w->n, 0);
-		const struct vec *vec = vec_at(w->g, top.r, top.c, w->ncols);
+			/* the next cell's slot, on its way while this one is read */
+			prefetch_cell(w->g, w->pos[0].r, w->pos[0].c, w->ncols);
+		}
+		const struct cell *vec = vec_at(w->g, top.r, top.c, w->ncols);
 		if (!vec)
 			continue;
 		*out = (struct grid_cell_ref){

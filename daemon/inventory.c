@@ -12,6 +12,7 @@
 #include "inventory.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -932,6 +933,9 @@ int inventory_put_offer(struct inventory *inv, const struct inv_offer *f)
 	o->grid_cell = grid_add(&inv->offer_grid, o->m.lat, o->m.lon, o, &packed);
 	return o->grid_cell ? 0 : -1;
 }
+
+_Static_assert(offsetof(struct inv_offer, capplaces) + sizeof(int) <= 128,
+	       "what has_free reads stays within the first 128 bytes a ranking prefetches");
 
 /* o->free_from after a change of its places or spans (spans are kept
  * sorted: a place's last span ends last). */

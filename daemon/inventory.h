@@ -51,13 +51,8 @@ struct inv_place {
 
 struct inv_offer {
 	struct match_offer m;       /* first: a match_offer * is an inv_offer * */
-	char departement[4];
-	char commune_insee[6];
-	int version;
-	char *label;
-	char created_at[40], updated_at[40];  /* as PostgreSQL writes them in JSON */
-	char confirmed_at[40];
-	char *external_ref;         /* the porteur's own code, NULL when none */
+	/* Right after m, within the offer's first 128 bytes, which a ranking
+	 * prefetches before asking whether a place is free (match.c). */
 	/* From this day on an active place is free for good (the end of its
 	 * last span; DATE_NONE: one has none; INT32_MAX: no active place):
 	 * a ranking's "is a place free" answered without reading the places. */
@@ -69,6 +64,13 @@ struct inv_offer {
 	int nactive;
 	struct inv_place *places;
 	int nplaces, capplaces;
+	char departement[4];
+	char commune_insee[6];
+	int version;
+	char *label;
+	char created_at[40], updated_at[40];  /* as PostgreSQL writes them in JSON */
+	char confirmed_at[40];
+	char *external_ref;         /* the porteur's own code, NULL when none */
 	int64_t grid_cell;          /* key of its grid cell, 0 when not in the grid */
 	unsigned epoch;             /* made in (see above) */
 };

@@ -1315,8 +1315,18 @@ int match_rank_cells_from(const struct match_params *p, const struct match_youth
 	int rest = at_least_zero(w->duration) + at_least_zero(w->affordability) +
 		   at_least_zero(w->support) + v.avail;
 	size_t seen = 0;
-	struct match_cell cell;
-	while (heap.cap > 0 && next(ctx, &cell)) {
+	/* One cell ahead: its first offers are on their way while this one
+	 * is read (each cell is its own arrays, somewhere in memory). */
+	struct match_cell cell, ahead;
+	bool more = heap.cap > 0 && next(ctx, &ahead);
+	while (more) {
+		cell = ahead;
+		more = next(ctx, &ahead);
+		if (more && ahead.n) {
+			__builtin_prefetch(ahead.packed);
+			__builtin_prefetch((const char *)ahead.packed + 64);
+			__builtin_prefetch(ahead.xyz);
+		}
 		long long near = cell.min_km > 0 ? (long long)floor(cell.min_km * 10) : 0;
 		if (near > v.maxt)
 			break;      /* this cell and every later one out of reach */
@@ -1343,6 +1353,12 @@ int match_rank_cells_from(const struct match_params *p, const struct match_youth
 				if (cannot_beat(others + dist, low, &heap.items[0]))
 					continue;
 			}
+			/* the offer itself is read if it makes the top k (is a
+			 * place free?): on its way during the haversine */
+			const char *whole = (const char *)cell.offers[i];
+			__builtin_prefetch(whole);
+			__builtin_prefetch(whole + 64);
+			__builtin_prefetch(whole + 127);
 			long long d;
 			if (!packed_far_rules(p, y, &v, o, &d))
 				continue;

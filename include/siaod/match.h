@@ -473,8 +473,10 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
  * and returns true, false when there is none left. */
 typedef bool (*match_cell_next_fn)(void *ctx, struct match_cell *out);
 /* match_rank_cells over the cells next(ctx) gives, asked for only while a
- * farther cell could still make the top k (a spatial index then looks up
- * only those). out[i].index is the offer's rank in the visit. */
+ * farther cell could still make the top k (and one more: the next cell is
+ * asked for while the current one is read, so that its memory is on its
+ * way), so a spatial index looks up only those. out[i].index is the
+ * offer's rank in the visit. */
 int match_rank_cells_from(const struct match_params *p, const struct match_youth *y,
 			  match_cell_next_fn next, void *ctx, size_t k, struct match_result out[]);
 
