@@ -94,6 +94,7 @@ struct http_server {
 	int nconns;
 	int inflight;
 	bool draining;
+	bool in_written;                  /* conn_written is running */
 	unsigned long long nreq;
 	unsigned long accepted, evicted, refused, timed_out, accept_errors;
 	unsigned long accept_errors_logged;
@@ -105,6 +106,7 @@ struct http_server {
 
 static bool conn_close(struct http_conn *c);
 static void conn_parse(struct http_conn *c);
+static void conn_written(struct http_conn *c);
 
 static double now_ms(void)
 {
@@ -313,6 +315,15 @@ static void conn_write_answer(struct http_conn *c, int status, const char *conte
 	struct http_server *s = c->srv;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	size_t body_len = buf ? evbuffer_get_length(buf) : len;
+	/* Written at once, not on the loop's next turn (that cost two
+	 * epoll_ctl and a wake-up per answer): the bufferevent's writing is
+	 * off while the answer is put together, on again only for what the
+	 * socket does not take now. Not when an answer is being completed
+	 * already (a pipelined request answered from conn_written): no
+	 * recursion per request a client queued. */
+	bool direct = !s->in_written;
+	if (direct)
+		bufferevent_disable(c->bev, EV_WRITE);
 	/* after the client's last byte: answer what it sent, then close */
 	if (s->draining || (c->eof && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
 		c->keep_alive = false;
@@ -336,6 +347,22 @@ static void conn_write_answer(struct http_conn *c, int status, const char *conte
 	evtimer_del(c->timer);
 	/* A client that does not read its answer is dropped in time too. */
 	timer_set(c, s->opt.request_timeout_ms);
+	if (direct) {
+		/* as the bufferevent writes: the front of its output is frozen
+		 * for anyone else */
+		evutil_socket_t fd = bufferevent_getfd(c->bev);
+		evbuffer_unfreeze(out, 1);
+		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+			;
+		evbuffer_freeze(out, 1);
+		if (evbuffer_get_length(out) == 0) {
+			s->in_written = true;
+			conn_written(c);   /* may free c */
+			s->in_written = false;
+			return;
+		}
+	}
+	/* the rest (or an error: the bufferevent reports it, on_event) */
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
@@ -631,6 +658,7 @@ static int on_headers_complete(http_parser *p)
 	if (expect && strcasecmp(expect, "100-continue") == 0 && !c->continue_sent) {
 		c->continue_sent = true;
 		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		bufferevent_enable(c->bev, EV_WRITE);   /* off since the last answer */
 	}
 	return 0;
 }
@@ -787,10 +815,18 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
+	(void)bev;
 	struct http_conn *c = arg;
-	struct http_server *s = c->srv;
 	if (c->state != C_WRITING)
 		return;
+	conn_written(c);
+}
+
+/* The answer is written: the next request, or a lingering close. */
+static void conn_written(struct http_conn *c)
+{
+	struct http_server *s = c->srv;
+	struct bufferevent *bev = c->bev;
 	evtimer_del(c->timer);
 	if (c->keep_alive && !s->draining) {
 		conn_next_request(c);

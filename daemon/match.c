@@ -1303,7 +1303,9 @@ int match_rank_cells(const struct match_params *p, const struct match_youth *y,
 int match_rank_cells_from(const struct match_params *p, const struct match_youth *y,
 			  match_cell_next_fn next, void *ctx, size_t k, struct match_result out[])
 {
-	struct match_cand *store = cand_storage(&k, SIZE_MAX);
+	/* a usual limit's candidates on the stack, a larger one's allocated */
+	struct match_cand local[32];
+	struct match_cand *store = k <= 32 ? local : cand_storage(&k, SIZE_MAX);
 	if (!store)
 		return -1;
 	struct match_heap heap;
@@ -1384,7 +1386,8 @@ int match_rank_cells_from(const struct match_params *p, const struct match_youth
 		match_eligible(p, y, o, &res->check);
 		res->score = match_score(p, y, o, res->factors);
 	}
-	free(store);
+	if (store != local)
+		free(store);
 	return (int)m;
 }
 

@@ -15,6 +15,7 @@ void match_scratch_free(struct match_scratch *s)
 {
 	free(s->buf);
 	grid_walk_free(&s->walk);
+	free(s->res);
 	free(s->ycells);
 	jsonw_free(&s->text);
 	*s = (struct match_scratch){0};
@@ -153,18 +154,21 @@ int match_reply_offers(const struct inventory *inv, const struct inv_youth *y,
 		ready = (cands = all_offers(inv, s, &n)) != NULL;
 	else
 		ready = inventory_offer_walk(inv, y->m.lat, y->m.lon, y->m.max_distance_km, &s->walk) == 0;
-	struct match_result *res = malloc(k * sizeof *res);
-	if (!ready || !res) {
-		free(res);
-		return -1;
+	if (k > s->nres) {
+		struct match_result *grown = realloc(s->res, k * sizeof *grown);
+		if (!grown)
+			return -1;
+		s->res = grown;
+		s->nres = k;
 	}
+	struct match_result *res = s->res;
+	if (!ready)
+		return -1;
 	size_t excluded[MATCH_RULE_COUNT];
 	int got = explain ? match_rank_offers(&p, &y->m, cands, n, k, res, excluded)
 			  : match_rank_cells_from(&p, &y->m, inventory_offer_walk_next, &s->walk, k, res);
-	if (got < 0) {
-		free(res);
+	if (got < 0)
 		return -1;
-	}
 	/* the members in the order the API has always sent them */
 	struct jsonw *w = &s->text;
 	jsonw_reset(w);
@@ -219,7 +223,6 @@ int match_reply_offers(const struct inventory *inv, const struct inv_youth *y,
 		put_hints(w, &hints, cands);
 	}
 	jsonw_lit(w, "}");
-	free(res);
 	if (jsonw_failed(w))
 		return -1;
 	return evbuffer_add(out, w->buf, w->len) == 0 ? 0 : -1;

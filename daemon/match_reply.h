@@ -26,6 +26,8 @@ struct match_scratch {
 	const void **buf;           /* offers of an explanation */
 	size_t cap;
 	struct grid_walk walk;      /* the offer cells of a ranking, nearest first */
+	struct match_result *res;   /* a ranking's results */
+	size_t nres;
 	struct jsonw text;          /* the reply being written */
 	struct match_ycell *ycells; /* cells of a ranking of young people */
 	size_t nycells;
