@@ -90,6 +90,17 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Whether none of the eight bytes of x needs care: each is printable
+ * ASCII (0x20..0x7f) and neither '"' nor '\\'. */
+static bool plain8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t below = (x - ones * 0x20) & ~x;          /* a byte < 0x20 (or >= 0x80) */
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	uint64_t quote = (q - ones) & ~q, slash = (b - ones) & ~b;  /* a zero byte */
+	return ((below | quote | slash | x) & highs) == 0;
+}
+
 void jsonw_str(struct jsonw *w, const char *str)
 {
 	if (!str) {
@@ -104,6 +115,18 @@ void jsonw_str(struct jsonw *w, const char *str)
 	char *o = w->buf + w->len;
 	*o++ = '"';
 	for (size_t i = 0; i < n;) {
+		/* eight plain bytes at a time (most of a reply's text) */
+		while (i + 8 <= n) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			if (!plain8(x))
+				break;
+			memcpy(o, &x, 8);
+			o += 8;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		unsigned c = s[i];
 		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
 			*o++ = (char)c;

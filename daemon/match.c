@@ -1265,6 +1265,31 @@ static bool cannot_beat(int best, long long near, const struct match_cand *kth)
 	return best < kth->score || (best == kth->score && near > kth->t1);
 }
 
+/* The squared chord beyond which no offer can beat the k-th kept even
+ * with every other factor at its best (rest): tenths_at_least and
+ * cannot_beat worked out once per k-th, not per offer (a square root and
+ * a division for each of hundreds of offers). Conservative: an offer
+ * beyond it is at least the first distance that cannot beat, with a
+ * margin; HUGE_VAL when every distance in reach still could. */
+static double chord_cut(const struct match_weights *w, const struct youth_view *v, int rest,
+			const struct match_cand *kth)
+{
+	/* the first distance (0.1 km) that cannot beat: they all cannot
+	 * from there on (the points only fall with the distance) */
+	long long lo = 0, hi = v->maxt + 1;
+	if (!cannot_beat(rest + distance_points(w, v, hi), hi, kth))
+		return HUGE_VAL;
+	while (lo < hi) {
+		long long mid = lo + (hi - lo) / 2;
+		if (cannot_beat(rest + distance_points(w, v, mid), mid, kth))
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	double c = ((double)lo + 0.02) / (EARTH_RADIUS_KM * 10);
+	return c * c;
+}
+
 static bool any_free(const struct match_params *p, const struct match_offer *o, sdate start, sdate end)
 {
 	if (p->has_free)
@@ -1317,6 +1342,10 @@ int match_rank_cells_from(const struct match_params *p, const struct match_youth
 	int rest = at_least_zero(w->duration) + at_least_zero(w->affordability) +
 		   at_least_zero(w->support) + v.avail;
 	size_t seen = 0;
+	/* the straight-line cut for the k-th kept (offer id cut_for) */
+	double cut2 = HUGE_VAL;
+	int64_t cut_for = -1;
+	int cut_score = -1;
 	/* One cell ahead: its first offers are on their way while this one
 	 * is read (each cell is its own arrays, somewhere in memory). */
 	struct match_cell cell, ahead;
@@ -1347,6 +1376,13 @@ int match_rank_cells_from(const struct match_params *p, const struct match_youth
 			sdate end;
 			int others = -1;
 			if (heap.len == heap.cap) {
+				if (cut_for != heap.items[0].t2 || cut_score != heap.items[0].score) {
+					cut2 = chord_cut(w, &v, rest, &heap.items[0]);
+					cut_for = heap.items[0].t2;
+					cut_score = heap.items[0].score;
+				}
+				if (chord2 > cut2)
+					continue;
 				long long low = tenths_at_least(chord2);
 				int dist = distance_points(w, &v, low);
 				if (cannot_beat(rest + dist, low, &heap.items[0]))
