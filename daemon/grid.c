@@ -420,10 +420,28 @@ size_t grid_cells_near(const struct grid *g, double lat, double lon, double radi
 
 /* ---- walks: the cells of a search one at a time, nearest first ---- */
 
+struct grid_walk_row {
+	struct near_row row;
+	int32_t r;
+	bool reverse;               /* cos_lat * cos_la < 0 (beyond a pole): far columns first */
+};
+
+struct grid_walk_col {
+	double s;                   /* near_col's sine */
+	int32_t c;
+};
+
+/* A row's next cell: its bound, the row and the column's rank. */
 struct grid_walk_pos {
 	double a;                   /* cell_a: orders the cells as min_km does */
-	int32_t r, c;
+	int32_t row, rank;
 };
+
+static int cmp_walk_col(const void *x, const void *y)
+{
+	double a = fabs(((const struct grid_walk_col *)x)->s), b = fabs(((const struct grid_walk_col *)y)->s);
+	return a < b ? -1 : a > b;
+}
 
 /* The binary heap's sift-down: the smallest a at the root. */
 static void walk_sift(struct grid_walk_pos *h, size_t n, size_t i)
@@ -443,6 +461,25 @@ static void walk_sift(struct grid_walk_pos *h, size_t n, size_t i)
 	h[i] = v;
 }
 
+/* The column of rank k along row i (its order of growing bound). */
+static size_t walk_col(const struct grid_walk *w, int32_t i, int32_t k)
+{
+	return w->rows[i].reverse ? w->ncol - 1 - (size_t)k : (size_t)k;
+}
+
+static struct grid_walk_pos walk_pos(const struct grid_walk *w, int32_t i, int32_t k)
+{
+	const struct grid_walk_col *col = &w->cols[walk_col(w, i, k)];
+	return (struct grid_walk_pos){cell_a(w->cos_lat, w->rows[i].row, col->s), i, k};
+}
+
+static void walk_prefetch_top(const struct grid_walk *w)
+{
+	if (w->n)
+		prefetch_cell(w->g, w->rows[w->heap[0].row].r,
+			      w->cols[walk_col(w, w->heap[0].row, w->heap[0].rank)].c, w->ncols);
+}
+
 int grid_walk_begin(struct grid_walk *w, const struct grid *g, double lat, double lon,
 		    double radius_km)
 {
@@ -454,48 +491,61 @@ int grid_walk_begin(struct grid_walk *w, const struct grid *g, double lat, doubl
 	if (!g->cap || sp.r1 < sp.r0 || sp.c1 < sp.c0)
 		return 0;       /* no cell at all */
 	size_t nr = (size_t)(sp.r1 - sp.r0 + 1), nc = (size_t)(sp.c1 - sp.c0 + 1);
-	if (nc > SIZE_MAX / sizeof *w->pos / nr)
+	if (nr > INT32_MAX || nc > INT32_MAX)
 		return -1;
-	/* one buffer: the positions, then the column terms */
-	size_t need = nr * nc + (nc * sizeof(double) + sizeof *w->pos - 1) / sizeof *w->pos;
+	/* one buffer: rows, columns, heap (each part 8-byte aligned) */
+	size_t need = nr * sizeof(struct grid_walk_row) + nc * sizeof(struct grid_walk_col) +
+		      nr * sizeof(struct grid_walk_pos);
 	if (need > w->cap) {
-		struct grid_walk_pos *grown = realloc(w->pos, need * sizeof *grown);
+		void *grown = realloc(w->mem, need);
 		if (!grown)
 			return -1;
-		w->pos = grown;
+		w->mem = grown;
 		w->cap = need;
 	}
-	double *cols = (double *)(void *)(w->pos + nr * nc);
+	w->rows = w->mem;
+	w->cols = (struct grid_walk_col *)(void *)(w->rows + nr);
+	w->heap = (struct grid_walk_pos *)(void *)(w->cols + nc);
+	w->ncol = nc;
 	const double rad = M_PI / 180.0;
-	double cos_lat = cos(lat * rad);
+	w->cos_lat = cos(lat * rad);
 	for (int64_t c = sp.c0; c <= sp.c1; c++)
-		cols[c - sp.c0] = near_col(lon, (double)c * cd - 180.0, cd);
-	size_t n = 0;
+		w->cols[c - sp.c0] = (struct grid_walk_col){near_col(lon, (double)c * cd - 180.0, cd),
+							    (int32_t)c};
+	/* Along a row the bound grows with |sine| (a product of rounded
+	 * factors grows with each of them): columns nearest first. */
+	if (nc > 1)
+		qsort(w->cols, nc, sizeof *w->cols, cmp_walk_col);
 	for (int64_t r = sp.r0; r <= sp.r1; r++) {
 		struct near_row row = near_row(lat, (double)r * cd - 90.0, cd);
-		for (int64_t c = sp.c0; c <= sp.c1; c++)
-			w->pos[n++] = (struct grid_walk_pos){cell_a(cos_lat, row, cols[c - sp.c0]),
-							     (int32_t)r, (int32_t)c};
+		int32_t i = (int32_t)(r - sp.r0);
+		w->rows[i] = (struct grid_walk_row){row, (int32_t)r, w->cos_lat * row.cos_la < 0};
+		w->heap[i] = walk_pos(w, i, 0);
 	}
-	for (size_t i = n / 2; i-- > 0;)
-		walk_sift(w->pos, n, i);
-	w->n = n;
-	if (n)
-		prefetch_cell(g, w->pos[0].r, w->pos[0].c, w->ncols);
+	w->n = nr;
+	for (size_t i = nr / 2; i-- > 0;)
+		walk_sift(w->heap, nr, i);
+	walk_prefetch_top(w);
 	return 0;
 }
 
 bool grid_walk_next(struct grid_walk *w, struct grid_cell_ref *out)
 {
 	while (w->n > 0) {
-		struct grid_walk_pos top = w->pos[0];
-		w->pos[0] = w->pos[--w->n];
+		struct grid_walk_pos top = w->heap[0];
+		int32_t r = w->rows[top.row].r;
+		int32_t c = w->cols[walk_col(w, top.row, top.rank)].c;
+		/* the row's next column takes its place, or the row is done */
+		if ((size_t)top.rank + 1 < w->ncol)
+			w->heap[0] = walk_pos(w, top.row, top.rank + 1);
+		else
+			w->heap[0] = w->heap[--w->n];
 		if (w->n) {
-			walk_sift(w->pos, w->n, 0);
+			walk_sift(w->heap, w->n, 0);
 			/* the next cell's slot, on its way while this one is read */
-			prefetch_cell(w->g, w->pos[0].r, w->pos[0].c, w->ncols);
+			walk_prefetch_top(w);
 		}
-		const struct cell *vec = vec_at(w->g, top.r, top.c, w->ncols);
+		const struct cell *vec = vec_at(w->g, r, c, w->ncols);
 		if (!vec)
 			continue;
 		*out = (struct grid_cell_ref){
@@ -509,6 +559,6 @@ bool grid_walk_next(struct grid_walk *w, struct grid_cell_ref *out)
 
 void grid_walk_free(struct grid_walk *w)
 {
-	free(w->pos);
+	free(w->mem);
 	*w = (struct grid_walk){0};
 }

@@ -83,16 +83,27 @@ size_t grid_cells_near(const struct grid *g, double lat, double lon, double radi
  * ranking that stops after the nearest cells never pays for the others
  * (looking every cell up and sorting them was a fifth of a request).
  *
+ * The order costs little: along a row of cells the bound grows with the
+ * column's distance from the centre's column, the same for every row, so
+ * the columns are sorted once and the rows merged (a heap of rows).
+ *
  * Zero-initialised; grid_walk_begin may be called again and again on the
  * same walk (its buffer is kept and grown), grid_walk_free frees it. The
  * grid must not change during a walk (a snapshot never does).
  */
+struct grid_walk_row;
+struct grid_walk_col;
 struct grid_walk_pos;
 struct grid_walk {
 	const struct grid *g;
-	struct grid_walk_pos *pos;  /* a binary heap by lower bound */
-	size_t n, cap;
+	void *mem;                  /* rows, columns and heap, one buffer */
+	size_t cap;
+	struct grid_walk_row *rows;
+	struct grid_walk_col *cols;
+	struct grid_walk_pos *heap; /* a binary heap of rows, by lower bound */
+	size_t n, ncol;
 	int64_t ncols;              /* around the globe, for the antimeridian */
+	double cos_lat;
 };
 /* 0, or -1 when out of memory (the walk is then empty). */
 int grid_walk_begin(struct grid_walk *w, const struct grid *g, double lat, double lon,
