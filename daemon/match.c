@@ -1368,7 +1368,7 @@ int match_rank_cells_from(const struct match_params *p, const struct match_youth
 		for (size_t i = 0; i < cell.n; i++, seen++) {
 			const struct match_packed *o = &cell.packed[i];
 			double chord2;
-			if (!packed_cheap(y, &v, o, &cell.xyz[3 * i], &chord2))
+			if (!packed_cheap(y, &v, o, cell.xyz + 3 * i, &chord2))
 				continue;
 			/* The same bound offer by offer, from the straight line,
 			 * before the haversine: first with every other factor at
