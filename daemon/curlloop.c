@@ -116,6 +116,11 @@ struct curlloop *curlloop_new(struct event_base *base, curlloop_done_fn done, cu
 	return cl;
 }
 
+void curlloop_keep_connections(struct curlloop *cl, long n)
+{
+	curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, n);
+}
+
 void curlloop_free(struct curlloop *cl)
 {
 	if (!cl)

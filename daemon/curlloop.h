@@ -24,6 +24,10 @@ typedef void (*curlloop_batch_fn)(void *owner);
 struct curlloop *curlloop_new(struct event_base *base, curlloop_done_fn done, curlloop_batch_fn batch,
 			      void *owner);
 /* Transfers still added are removed (not cleaned up: they are the owner's). */
+/* Keeps up to n idle connections open for reuse (curl's default keeps 4 per
+ * transfer running, so a lull closes them and the next burst opens them
+ * again). */
+void curlloop_keep_connections(struct curlloop *cl, long n);
 void curlloop_free(struct curlloop *cl);
 int  curlloop_add(struct curlloop *cl, CURL *easy);
 void curlloop_remove(struct curlloop *cl, CURL *easy);

@@ -5,8 +5,8 @@
  * MAIL_CLAIM_BATCH due mails into a local queue ─▶ at most
  * MAIL_MAX_INFLIGHT SMTP transfers at a time on the shared curl loop
  * (curlloop.h), headers and a multipart/alternative body built with curl's
- * MIME API ─▶ mail_record(), a batch of outcomes per round trip (one in
- * flight; what finishes meanwhile waits for the next): sent, retry
+ * MIME API, on connections kept open ─▶ mail_record(), a batch of outcomes
+ * per round trip (one in flight, up to MAIL_RECORD_BATCH): sent, retry
  * (temporary failure: 4xx or network, on mail_retry_schedule) or failed
  * (5xx: permanent, shown on the account). A round trip per mail, claim and
  * record, each a commit, cost more than the mail itself.
@@ -35,6 +35,11 @@
 #define MAIL_POLL_MS 1000
 #define MAIL_MAX_INFLIGHT 8
 #define MAIL_CLAIM_BATCH 32     /* claimed at once into the local queue */
+/* outcomes recorded together: MAIL_RECORD_BATCH of them, or what waits
+ * MAIL_RECORD_DELAY_MS after the first, or at once when nothing else is
+ * being sent */
+#define MAIL_RECORD_BATCH 32
+#define MAIL_RECORD_DELAY_MS 50
 
 /* One claimed mail waiting for a transfer slot: mail_claim's row, copied. */
 struct queued {
@@ -52,7 +57,8 @@ struct mailer {
 	struct queued *head, *tail;     /* claimed, not started yet */
 	int running, queued;
 	json_t *outcomes;               /* waiting to be recorded */
-	bool claiming, recording, stopped;
+	bool claiming, recording, stopped, record_due;
+	struct event *record_timer;
 };
 
 struct sending {
@@ -113,12 +119,23 @@ static void recorded(void *arg, PGresult *res)
 	record_flush(m);
 }
 
-/* One round trip for every outcome waiting, one round trip at a time
- * (what finishes meanwhile waits for the next). */
+/* One round trip for the outcomes waiting, one round trip at a time (what
+ * finishes meanwhile waits for the next), MAIL_RECORD_BATCH at once: a
+ * record per transfer was a commit per mail. A crash loses at most
+ * MAIL_RECORD_DELAY_MS of outcomes: those mails are sent again after their
+ * lease, with the same Message-ID. */
 static void record_flush(struct mailer *m)
 {
 	if (m->recording || m->stopped || json_array_size(m->outcomes) == 0)
 		return;
+	if (json_array_size(m->outcomes) < MAIL_RECORD_BATCH && m->running + m->queued > 0 && !m->record_due) {
+		if (!evtimer_pending(m->record_timer, NULL)) {
+			struct timeval tv = {0, MAIL_RECORD_DELAY_MS * 1000L};
+			evtimer_add(m->record_timer, &tv);
+		}
+		return;
+	}
+	m->record_due = false;
 	char *text = json_dumps(m->outcomes, JSON_COMPACT);
 	if (!text)
 		return;   /* kept for the next flush */
@@ -395,6 +412,13 @@ static void claim(struct mailer *m)
 		    4, values, claimed, m);
 }
 
+static void record_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mailer *m = arg;
+	m->record_due = true;
+	record_flush(m);
+}
+
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mailer *m = arg;
@@ -424,12 +448,17 @@ int mail_start(struct app *app)
 	app->mail = m;
 	m->outcomes = json_array();
 	m->curl = curlloop_new(app->base, sent_done, sent_batch, m);
+	m->record_timer = evtimer_new(app->base, record_timer_cb, m);
 	m->poll = event_new(app->base, -1, EV_PERSIST, poll_cb, m);
 	m->kick = event_new(app->base, -1, 0, poll_cb, m);
-	if (!m->outcomes || !m->curl || !m->poll || !m->kick) {
+	if (!m->outcomes || !m->curl || !m->record_timer || !m->poll || !m->kick) {
 		mail_stop(app);
 		return -1;
 	}
+	/* the transfers' connections stay open between mails (curl keeps a few
+	 * per transfer running by default, so a lull closed them and every
+	 * few mails paid a new connection and EHLO) */
+	curlloop_keep_connections(m->curl, MAIL_MAX_INFLIGHT);
 	struct timeval tv = {0, MAIL_POLL_MS * 1000L};
 	event_add(m->poll, &tv);
 	poll_now(m);
@@ -465,6 +494,8 @@ void mail_stop(struct app *app)
 		event_free(m->poll);
 	if (m->kick)
 		event_free(m->kick);
+	if (m->record_timer)
+		event_free(m->record_timer);
 	free(m);
 	app->mail = NULL;
 }

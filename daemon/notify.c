@@ -21,7 +21,9 @@
 #define NOTIFY_TICK_MS 1000
 #define NOTIFY_BATCH 200        /* immediate notifications claimed at once */
 #define NOTIFY_LEASE_SECONDS 60
-#define DIGEST_BATCH 100        /* people whose digest is built at once */
+/* people whose digest is built at once: small enough that rendering a
+ * batch holds the loop (and the mails' transfers) a few milliseconds */
+#define DIGEST_BATCH 25
 /* A day's run is shared among DIGEST_LANES lanes (the people by account id
  * modulo), each going through its people in order; in each, the next batch
  * is read (and its mails made) while up to DIGEST_PIPELINE earlier ones are
@@ -54,6 +56,7 @@ struct notifier {
 	unsigned char key[KEY_MAX];
 	size_t keylen;                  /* 0: not known yet */
 	bool asking_key, claiming, scanning, stopped;
+	int digest_busy;        /* digest statements in flight, all lanes (see digest_room) */
 	struct lane lanes[DIGEST_LANES];
 };
 
@@ -259,11 +262,31 @@ static void claim(struct notifier *nt, const char *today)
 
 /* ------------------------------------------------------------ digests */
 
+/* The day's digests never hold more than all but two of the pool's
+ * connections: the mails they queue (claims and records) and people's
+ * requests keep two. Each lane's pipeline would otherwise take the whole
+ * pool (a read and a write per lane), and the mails of the first batches
+ * waited behind the next batches' statements. */
+static bool digest_room(const struct notifier *nt)
+{
+	int budget = nt->app->cfg.db_pool_size - 2;
+	return nt->digest_busy < (budget > 1 ? budget : 1);
+}
+
+static void digest_all(struct notifier *nt)
+{
+	char today[11];
+	clock_today(&nt->app->cfg, today);
+	for (int i = 0; i < DIGEST_LANES; i++)
+		digest(&nt->lanes[i], today);
+}
+
 static void digested(void *arg, PGresult *res)
 {
 	struct lane *ln = arg;
 	struct notifier *nt = ln->nt;
 	ln->recording--;
+	nt->digest_busy--;
 	if (store_result_failed(res)) {
 		log_warn("digest", "event=not_recorded");
 		return;
@@ -274,12 +297,9 @@ static void digested(void *arg, PGresult *res)
 		mail_kick(nt->app);
 	}
 	/* the run goes on at once (a day's digests are built back to back,
-	 * not one batch a tick) */
-	if (ln->run_more && !nt->stopped) {
-		char today[11];
-		clock_today(&nt->app->cfg, today);
-		digest(ln, today);
-	}
+	 * not one batch a tick), in whichever lane this room lets go on */
+	if (!nt->stopped)
+		digest_all(nt);
 }
 
 static void digest_due(void *arg, PGresult *res)
@@ -287,6 +307,7 @@ static void digest_due(void *arg, PGresult *res)
 	struct lane *ln = arg;
 	struct notifier *nt = ln->nt;
 	ln->asking = false;
+	nt->digest_busy--;
 	if (store_result_failed(res) || nt->stopped)
 		return;
 	int n = PQntuples(res);
@@ -333,14 +354,13 @@ static void digest_due(void *arg, PGresult *res)
 	if (text) {
 		const char *values[2] = {text, ln->day};
 		ln->recording++;
+		nt->digest_busy++;
 		store_query(nt->app->store, "SELECT notification_digested($1::jsonb, $2::date)", 2, values, digested,
 			    ln);
 		free(text);
 	}
 	/* the next people while this batch is written */
-	char today[11];
-	clock_today(&nt->app->cfg, today);
-	digest(ln, today);
+	digest_all(nt);
 }
 
 /* Reads the lane's next batch of the day's run, when none is being read
@@ -348,7 +368,7 @@ static void digest_due(void *arg, PGresult *res)
 static void digest(struct lane *ln, const char *today)
 {
 	struct notifier *nt = ln->nt;
-	if (ln->asking || ln->recording >= DIGEST_PIPELINE || nt->stopped ||
+	if (ln->asking || ln->recording >= DIGEST_PIPELINE || nt->stopped || !digest_room(nt) ||
 	    clock_hour(&nt->app->cfg) < nt->app->cfg.digest_hour)
 		return;
 	/* between runs: look again every DIGEST_RECHECK_SECONDS */
@@ -364,6 +384,7 @@ static void digest(struct lane *ln, const char *today)
 	snprintf(ln->day, sizeof ln->day, "%s", today);
 	const char *values[5] = {today, lim, after, lanes, lane};
 	ln->asking = true;
+	nt->digest_busy++;
 	store_query(nt->app->store,
 		    "SELECT * FROM notification_digest_due($1::date, $2::integer, $3::bigint, $4::integer, $5::integer)",
 		    5, values, digest_due, ln);

@@ -29,7 +29,8 @@
 #
 # Knobs: BENCH_SEED (20240601), BENCH_SCALE (1.0), BENCH_ACTIVE (100000),
 # BENCH_PEOPLE (1000), BENCH_RUNS (3), BENCH_REF (a commit with the same
-# migrations, e.g. main; none by default), BENCH_KEEP=1.
+# migrations, e.g. main; none by default), BENCH_KEEP=1, BENCH_HUGE_PAGES=0
+# (PostgreSQL without huge pages: see huge_pages_setup in lib.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init
@@ -48,7 +49,8 @@ bench_build
 bench_tmp
 SIAOD_WORKTREE=$SIAOD
 [[ -n $REF ]] && bench_build_ref "$REF"
-pg_cluster durable
+huge_pages_setup
+pg_cluster durable "huge_pages = $HUGE_PAGES"
 siaod_migrate
 
 # ------------------------------------------------------------------ data
@@ -135,9 +137,13 @@ measure() {
 	p0=$(pg_ticks)
 	s0=$(cpu_ticks "$SIAOD_PID" 14 15)
 	deadline=$(( $(date +%s) + 900 ))
+	# one session asks every 0.1 s (a psql and a backend started each time
+	# took more CPU than siaod's own mail records)
+	coproc POLL { psql_db -At -F ' '; }
 	while :; do
-		read -r built sent failed <<<"$(psql_db -At -F ' ' -c "SELECT (SELECT count(*) FROM notification_digests),
-			count(*) FILTER (WHERE sent_at IS NOT NULL), count(*) FILTER (WHERE failed_at IS NOT NULL) FROM mail_outbox")"
+		echo "SELECT (SELECT count(*) FROM notification_digests), count(*) FILTER (WHERE sent_at IS NOT NULL),
+			count(*) FILTER (WHERE failed_at IS NOT NULL) FROM mail_outbox;" >&"${POLL[1]}"
+		read -r built sent failed <&"${POLL[0]}"
 		[[ -z $t_built && $built -ge $N_WHO ]] && t_built=$(now)
 		(( sent + failed >= N_WHO && built >= N_WHO )) && break
 		(( $(date +%s) < deadline )) || die "not all digests sent within 900 s ($built built, $sent sent)"
@@ -146,6 +152,8 @@ measure() {
 	t_done=$(now)
 	s1=$(cpu_ticks "$SIAOD_PID" 14 15)
 	p1=$(pg_ticks)
+	exec {POLL[1]}>&-
+	wait "$POLL_PID" 2>/dev/null || true
 	siaod_stop
 	local siaod_s build_s siaod_rate files one_each plain_n plain_s plain_rate conns
 	siaod_s=$(elapsed "$t_ready" "$t_done")
@@ -191,6 +199,7 @@ OUT=$BENCH/results/digests-$(date +%Y%m%d-%H%M%S).txt
 {
 	echo "siaod digest benchmark, $(date -u +%FT%TZ), commit $COMMIT${REF:+; before: $REF ($REF_COMMIT)}"
 	echo "machine: $(bench_machine); niceness $(nice); load average at start $LOADAVG_START"
+	echo "PostgreSQL: durable (fsync, synchronous_commit), shared_buffers 1GB, huge pages $HUGE_PAGES"
 	echo "data: $N_STAYS stays, $N_ACTIVE active, $N_SOON ending within 30 days; $PEOPLE referent accounts"
 	echo "alerts_scan (with the notifications' trigger): $SCAN_EVENTS events, $SCAN_MS ms; $N_NOTES notifications for $N_WHO people"
 	echo "digests: $N_WHO a round (one per person, checked each round), $AVG_ITEMS items and $AVG_BYTES bytes on average"
