@@ -142,15 +142,16 @@ free_port() {   # first free TCP port (and PostgreSQL socket number) from $1
 # production server of this size runs with huge pages; BENCH_HUGE_PAGES=0
 # measures without.
 huge_pages_setup() {
-	local want=600 have
+	local need=600 total free   # 2 MiB pages: 1 GB of buffers and the rest of shared memory
 	HUGE_PAGES=off
 	if [[ ${BENCH_HUGE_PAGES:-1} != 0 && -w /proc/sys/vm/nr_hugepages ]]; then
-		have=$(cat /proc/sys/vm/nr_hugepages)
-		if (( have < want )); then
-			HUGE_PAGES_BEFORE=$have
-			echo "$want" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+		total=$(cat /proc/sys/vm/nr_hugepages)
+		free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+		if (( free < need )); then
+			HUGE_PAGES_BEFORE=$total
+			echo $(( total + need - free )) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
 		fi
-		(( $(cat /proc/sys/vm/nr_hugepages) >= want )) && HUGE_PAGES=on
+		(( $(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo) >= need )) && HUGE_PAGES=on
 	fi
 	return 0
 }
