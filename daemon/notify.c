@@ -21,9 +21,7 @@
 #define NOTIFY_TICK_MS 1000
 #define NOTIFY_BATCH 200        /* immediate notifications claimed at once */
 #define NOTIFY_LEASE_SECONDS 60
-/* people whose digest is built at once: small enough that rendering a
- * batch holds the loop (and the mails' transfers) a few milliseconds */
-#define DIGEST_BATCH 25
+#define DIGEST_BATCH 100        /* people whose digest is built at once */
 /* A day's run is shared among DIGEST_LANES lanes (the people by account id
  * modulo), each going through its people in order; in each, the next batch
  * is read (and its mails made) while up to DIGEST_PIPELINE earlier ones are

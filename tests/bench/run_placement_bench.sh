@@ -25,7 +25,8 @@
 # (150000, the spread list), BENCH_HOT_YOUTH (80000), BENCH_HOT_CAPACITY (40),
 # BENCH_HOT_DAYS (2500: the hot stays' horizon) and BENCH_HOT_STAY (14: their
 # days; see placement_data.sql),
-# BENCH_POOL (siaod's db_pool_size; unset: siaod's default), BENCH_FAST=0,
+# BENCH_POOL (siaod's db_pool_size; unset: siaod's default), BENCH_FAST=0, BENCH_HUGE_PAGES=0
+# (PostgreSQL without huge pages: huge_pages_setup in lib.sh),
 # BENCH_CASES (spread,hot,pgbench,tpcb), BENCH_TPCB_SCALE (10), BENCH_IDEM=1
 # (each POST with an Idempotency-Key, as a client that retries sends),
 # BENCH_PERF=1 (perf record -g on siaod
@@ -60,6 +61,8 @@ if [[ -n ${BENCH_PG_CONF:-} ]]; then
 	IFS=';' read -r -a more <<<"$BENCH_PG_CONF"
 	PG_EXTRA+=("${more[@]}")
 fi
+huge_pages_setup   # lib.sh: siaod's, pgbench's and the single INSERT's backends alike
+PG_EXTRA+=("huge_pages = $HUGE_PAGES")
 pg_cluster durable "${PG_EXTRA[@]}"
 
 siaod_migrate
@@ -357,7 +360,7 @@ RESULT=$BENCH/results/placements-$TAG.txt
 	echo "siaod placement benchmark, $(date -u '+%F %T') UTC"
 	echo "commit $(bench_commit), siaod $("$SIAOD" --version | awk '{print $2}'), $("$PG_BIN/postgres" --version), $(wrk --version 2>&1 | head -n1 | awk '{print $1, $2}')"
 	echo "machine: $(bench_machine); load average at the start: $LOADAVG_START, before the measures: $LOADAVG_MEASURE, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "wrk, siaod (one event-loop thread, db_pool_size ${POOL:-default 4}), PostgreSQL and pgbench share these cores"
+	echo "wrk, siaod (one event-loop thread, db_pool_size ${POOL:-default 4}), PostgreSQL and pgbench share these cores; PostgreSQL huge pages $HUGE_PAGES (BENCH_HUGE_PAGES)"
 	echo "data: $D_OFFERS offers ($N_OFFERS on $N_COMMUNES communes + 10 hot FJTs of $HOT_CAPACITY places), $D_PLACES places, $D_YOUTH youth, $D_HISTORY past stays (ended); each request a distinct young person, a 28-day stay starting in the next 700 days (hot: $HOT_STAY days in the next $HOT_DAYS)"
 	echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s${BENCH_IDEM:+ (BENCH_IDEM=$BENCH_IDEM: Idempotency-Key on each POST)}; pgbench -M prepared -c $CONNS -j $THREADS -T $DURATION; TPC-B scale $TPCB_SCALE; nice $(nice)"
 	echo
