@@ -25,8 +25,8 @@
 /* A day's run is shared among DIGEST_LANES lanes (the people by account id
  * modulo), each going through its people in order; in each, the next batch
  * is read (and its mails made) while up to DIGEST_PIPELINE earlier ones are
- * written. So several database connections work at once: a batch's
- * round trips are mostly PostgreSQL's CPU. */
+ * written, as far as digest_room allows. So several database connections
+ * work at once: a batch's round trips are mostly PostgreSQL's CPU. */
 #define DIGEST_LANES 2
 #define DIGEST_PIPELINE 1
 #define KEY_MAX 128
