@@ -18,11 +18,13 @@
  * proposed), then each pair is proposed in its own transaction from the
  * loop, one round trip at a time; the same wait, 202 and GET apply.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -83,7 +85,9 @@ struct plan_run {
 	int total;
 	int32_t n, m;
 	size_t pairs;
-	double build_ms, solve_ms;
+	int build_threads;
+	/* phases, for the log line: submitted → pairs → solved → JSON → stored */
+	double t_submit, queue_ms, collect_ms, build_ms, solve_ms, explain_ms, t_store;
 	struct plan_run *next;      /* runs in memory, for GET */
 };
 
@@ -166,13 +170,157 @@ static void pair_found(void *ctx, const struct match_offer *o, const struct matc
 		plan_weight(score, ps->prio, ps->ny, MAX_PRIORITY)};
 }
 
+/* Pairs are built in chunks of young people, chunk c by thread c % nt, so
+ * that the threads' shares stay even wherever the dense areas are; the
+ * chunks are then put back in order: the same edges in the same order as
+ * one thread would give, hence the same plan. */
+#define BUILD_CHUNK 64
+#define BUILD_THREADS_MAX 8
+
+struct pair_part {
+	struct pair_scan ps;        /* this share's edges and last_end */
+	struct match_cell *cells;
+	size_t ncells;
+	size_t *ends;               /* ps.ne after each of its chunks */
+	const struct inventory *inv;
+	const struct match_params *pp;
+	const struct inv_youth **ys;
+	int32_t n;
+	int t, nt;
+	struct plan_job *job;       /* progress: share 0 only */
+};
+
+static void *pair_part_run(void *arg)
+{
+	struct pair_part *pt = arg;
+	struct pair_scan *ps = &pt->ps;
+	int32_t nchunks = (pt->n + BUILD_CHUNK - 1) / BUILD_CHUNK;
+	size_t k = 0;
+	for (int32_t c = pt->t; c < nchunks && !ps->failed; c += pt->nt, k++) {
+		int32_t end = c * BUILD_CHUNK + BUILD_CHUNK < pt->n ? c * BUILD_CHUNK + BUILD_CHUNK : pt->n;
+		for (int32_t i = c * BUILD_CHUNK; i < end && !ps->failed; i++) {
+			const struct match_youth *y = &pt->ys[i]->m;
+			size_t nc;
+			while ((nc = inventory_offer_cells(pt->inv, y->lat, y->lon, y->max_distance_km, pt->cells,
+							   pt->ncells)) > pt->ncells) {
+				struct match_cell *grown = realloc(pt->cells, 2 * nc * sizeof *grown);
+				if (!grown) {
+					ps->failed = true;
+					break;
+				}
+				pt->cells = grown;
+				pt->ncells = 2 * nc;
+			}
+			if (ps->failed)
+				break;
+			ps->person = i;
+			ps->prio = match_priority(y, pt->pp->today);
+			match_scan_cells(pt->pp, y, pt->cells, nc, pair_wanted, pair_found, ps);
+		}
+		pt->ends[k] = ps->ne;
+		if (pt->t == 0)
+			atomic_store(&pt->job->progress, (int)(600LL * end / pt->n));
+	}
+	return NULL;
+}
+
+/* How many threads build the pairs: one a core (the worker's own one
+ * included), never more than the chunks. */
+static int build_threads(int32_t n)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int32_t nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK;
+	int nt = cores < 1 ? 1 : cores > BUILD_THREADS_MAX ? BUILD_THREADS_MAX : (int)cores;
+	if (nt > nchunks)
+		nt = nchunks > 0 ? (int)nchunks : 1;
+	return nt;
+}
+
+/* The eligible pairs of ys[0..n) and the offers' columns (see pair_scan):
+ * into *edges / *ne (the caller frees *edges), last_end[] raised to the
+ * longest stay asked of each column. -1 when out of memory. */
+static int build_pairs(struct plan_job *job, const struct inventory *inv, const struct match_params *pp,
+		       const char *dep, const struct inv_youth **ys, int32_t n, const struct column_of *col,
+		       int32_t m, sdate *last_end, int nt, struct plan_edge **edges, size_t *ne)
+{
+	int rc = -1;
+	int32_t nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK;
+	struct pair_part *parts = calloc((size_t)nt, sizeof *parts);
+	pthread_t *tids = calloc((size_t)nt, sizeof *tids);
+	bool *started = calloc((size_t)nt, sizeof *started);
+	*edges = NULL;
+	*ne = 0;
+	if (!parts || !tids || !started)
+		goto out;
+	for (int t = 0; t < nt; t++) {
+		struct pair_part *pt = &parts[t];
+		*pt = (struct pair_part){.inv = inv, .pp = pp, .ys = ys, .n = n, .t = t, .nt = nt, .job = job,
+					 .ncells = 256};
+		pt->ps = (struct pair_scan){.dep = dep, .col = col, .m = m, .ny = n, .ecap = 1024};
+		pt->ps.last_end = malloc(((size_t)m + 1) * sizeof *pt->ps.last_end);
+		pt->ps.edges = malloc(pt->ps.ecap * sizeof *pt->ps.edges);
+		pt->cells = malloc(pt->ncells * sizeof *pt->cells);
+		pt->ends = malloc(((size_t)nchunks / (size_t)nt + 1) * sizeof *pt->ends);
+		if (!pt->ps.last_end || !pt->ps.edges || !pt->cells || !pt->ends)
+			goto out;
+		memcpy(pt->ps.last_end, last_end, (size_t)m * sizeof *last_end);
+	}
+	/* share 0 on this thread; a share whose thread cannot start runs here too */
+	for (int t = 1; t < nt; t++)
+		started[t] = pthread_create(&tids[t], NULL, pair_part_run, &parts[t]) == 0;
+	pair_part_run(&parts[0]);
+	for (int t = 1; t < nt; t++)
+		if (started[t])
+			pthread_join(tids[t], NULL);
+		else
+			pair_part_run(&parts[t]);
+	size_t total = 0;
+	for (int t = 0; t < nt; t++) {
+		if (parts[t].ps.failed)
+			goto out;
+		total += parts[t].ps.ne;
+		for (int32_t j = 0; j < m; j++)
+			if (parts[t].ps.last_end[j] > last_end[j])
+				last_end[j] = parts[t].ps.last_end[j];
+	}
+	if (nt == 1) {
+		*edges = parts[0].ps.edges;
+		parts[0].ps.edges = NULL;
+	} else {
+		*edges = malloc((total ? total : 1) * sizeof **edges);
+		if (!*edges)
+			goto out;
+		size_t at = 0;
+		for (int32_t c = 0; c < nchunks; c++) {
+			const struct pair_part *pt = &parts[c % nt];
+			size_t k = (size_t)(c / nt), begin = k ? pt->ends[k - 1] : 0;
+			memcpy(*edges + at, pt->ps.edges + begin, (pt->ends[k] - begin) * sizeof **edges);
+			at += pt->ends[k] - begin;
+		}
+	}
+	*ne = total;
+	rc = 0;
+out:
+	for (int t = 0; parts && t < nt; t++) {
+		free(parts[t].ps.last_end);
+		free(parts[t].ps.edges);
+		free(parts[t].cells);
+		free(parts[t].ends);
+	}
+	free(parts);
+	free(tids);
+	free(started);
+	return rc;
+}
+
 /* In a worker thread: the plan as JSON text into run->plan (NULL when out
  * of memory). Reads only run->snap and run's inputs. Progress: pairs
  * built 0–600 ‰, solved 800 ‰, explained up to 1000 ‰. */
 static void plan_compute(struct plan_job *job)
 {
 	struct plan_run *run = (struct plan_run *)job;
-	double t_start = now_ms();
+	double t_run = now_ms();
+	run->queue_ms = t_run - run->t_submit;
 	const struct inventory *inv = run->snap;
 	const char *dep = run->dep;
 	sdate on = run->on;
@@ -185,14 +333,13 @@ static void plan_compute(struct plan_job *job)
 	int32_t *cap = malloc((no + 1) * sizeof *cap);
 	struct column_of *col = malloc((no + 1) * sizeof *col);
 	sdate *last_end = malloc((no + 1) * sizeof *last_end);
-	size_t ecap = 1024, ne = 0;
-	struct plan_edge *edges = malloc(ecap * sizeof *edges);
-	size_t ncells = 256;
-	struct match_cell *cells = malloc(ncells * sizeof *cells);
+	size_t ne = 0;
+	struct plan_edge *edges = NULL;
+	int32_t *eligible_of = NULL;     /* pairs of each young person */
 	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	json_t *plan = NULL;
 	struct plan_result res = {0};
-	if (!all_y || !all_o || !ys || !os || !cap || !col || !last_end || !edges || !cells || !pending)
+	if (!all_y || !all_o || !ys || !os || !cap || !col || !last_end || !pending)
 		goto out;
 	inventory_all_youth(inv, all_y, ny);
 	inventory_all_offers(inv, all_o, no);
@@ -217,34 +364,12 @@ static void plan_compute(struct plan_job *job)
 	}
 	qsort(col, (size_t)m, sizeof *col, cmp_column_of);
 	/* Eligible pairs, through the offer grid's cells around each young
-	 * person (offers packed by value: see match_scan_cells). */
-	struct pair_scan ps = {.dep = dep, .col = col, .m = m, .last_end = last_end,
-			       .edges = edges, .ecap = ecap, .ny = n};
-	for (int32_t i = 0; i < n; i++) {
-		const struct match_youth *y = &ys[i]->m;
-		size_t nc;
-		while ((nc = inventory_offer_cells(inv, y->lat, y->lon, y->max_distance_km, cells, ncells)) > ncells) {
-			struct match_cell *grown = realloc(cells, 2 * nc * sizeof *grown);
-			if (!grown) {
-				ps.failed = true;
-				break;
-			}
-			cells = grown;
-			ncells = 2 * nc;
-		}
-		if (ps.failed)
-			break;
-		ps.person = i;
-		ps.prio = match_priority(y, pp->today);
-		match_scan_cells(pp, y, cells, nc, pair_wanted, pair_found, &ps);
-		if (ps.failed)
-			break;
-		if ((i & 63) == 0)
-			atomic_store(&job->progress, (int)(600LL * i / n));
-	}
-	edges = ps.edges;   /* perhaps grown: its owner again, even on failure */
-	ne = ps.ne;
-	if (ps.failed)
+	 * person (offers packed by value: see match_scan_cells), on as many
+	 * threads as cores. */
+	double t_build = now_ms();
+	run->collect_ms = t_build - t_run;
+	run->build_threads = build_threads(n);
+	if (build_pairs(job, inv, pp, dep, ys, n, col, m, last_end, run->build_threads, &edges, &ne) != 0)
 		goto out;
 	atomic_store(&job->progress, 600);
 	/* An offer gives the plan the places free for the longest stay asked
@@ -256,9 +381,15 @@ static void plan_compute(struct plan_job *job)
 	double t_solve = now_ms();
 	if (plan_solve(&in, &res) != 0)
 		goto out;
-	run->build_ms = t_solve - t_start;
-	run->solve_ms = now_ms() - t_solve;
+	double t_explain = now_ms();
+	run->build_ms = t_solve - t_build;
+	run->solve_ms = t_explain - t_solve;
 	atomic_store(&job->progress, 800);
+	eligible_of = calloc((size_t)n + 1, sizeof *eligible_of);
+	if (!eligible_of)
+		goto out;
+	for (size_t e = 0; e < ne; e++)
+		eligible_of[edges[e].person]++;
 	json_t *assignments = json_array(), *unassigned = pending;
 	pending = NULL;
 	int total = 0;
@@ -285,9 +416,7 @@ static void plan_compute(struct plan_job *job)
 		/* Why not: no eligible offer with a free place (and which rules
 		 * excluded the département's offers), or the places went to
 		 * pairs that scored more. */
-		size_t eligible = 0;
-		for (size_t e = 0; e < ne; e++)
-			eligible += edges[e].person == i;
+		size_t eligible = (size_t)eligible_of[i];
 		json_t *item = json_pack("{s:I, s:s}", "youth_id", (json_int_t)y->id,
 					 "why", eligible ? "places_went_to_better_matches" : "no_eligible_free_place");
 		if (eligible) {
@@ -315,6 +444,7 @@ static void plan_compute(struct plan_job *job)
 	plan = json_pack("{s:o, s:o, s:i, s:i, s:i}", "assignments", assignments, "unassigned", unassigned,
 			 "waiting_youth", n, "offers_with_free_places", m, "eligible_pairs", (int)ne);
 	run->plan = plan ? json_dumps(plan, JSON_COMPACT) : NULL;
+	run->explain_ms = now_ms() - t_explain;
 out:
 	json_decref(pending);
 	json_decref(plan);
@@ -327,7 +457,7 @@ out:
 	free(col);
 	free(last_end);
 	free(edges);
-	free(cells);
+	free(eligible_of);
 	/* done reading: the snapshot may go as soon as the loop swaps it */
 	inventory_release(run->snap);
 	run->snap = NULL;
@@ -398,15 +528,19 @@ static void run_stored(void *arg, PGresult *res)
 				      (size_t)PQgetlength(res, 0, 0));
 	} else if (store_result_failed(res))
 		log_warn("plan", "id=%lld stored=failed", (long long)run->id);
+	double t_end = now_ms();
+	log_info("plan", "id=%lld departement=%s youth=%d offers=%d pairs=%zu threads=%d queue_ms=%.0f "
+		 "collect_ms=%.0f build_ms=%.0f solve_ms=%.0f explain_ms=%.0f store_ms=%.0f total_ms=%.0f result=%s",
+		 (long long)run->id, run->dep, run->n, run->m, run->pairs, run->build_threads, run->queue_ms,
+		 run->collect_ms, run->build_ms, run->solve_ms, run->explain_ms, t_end - run->t_store, t_end - run->t_submit,
+		 run->plan ? "done" : "failed");
 	run_free(run);
 }
 
 /* The row exists and the worker is done: store the result. */
 static void run_store(struct plan_run *run)
 {
-	log_info("plan", "id=%lld departement=%s youth=%d offers=%d pairs=%zu build_ms=%.0f solve_ms=%.0f result=%s",
-		 (long long)run->id, run->dep, run->n, run->m, run->pairs, run->build_ms, run->solve_ms,
-		 run->plan ? "done" : "failed");
+	run->t_store = now_ms();
 	char id[24], tot[16];
 	snprintf(id, sizeof id, "%lld", (long long)run->id);
 	snprintf(tot, sizeof tot, "%d", run->total);
@@ -484,6 +618,7 @@ void api_plans_create(struct req *r)
 	run->job.run = plan_compute;
 	run->job.done = run_done;
 	run->snap = inventory_refresh_acquire(app->refresh);
+	run->t_submit = now_ms();
 	if (plan_jobs_submit(app->plans, &run->job) != 0) {
 		run->r = NULL;
 		run_free(run);

@@ -402,6 +402,11 @@ say "    $C_RPS requests/s, p50 $C_P50 ms, p99 $C_P99 ms"
 PLAN_DEP=$(psql_db -At -c "SELECT departement FROM youth WHERE status = 'waiting' AND erased_at IS NULL
 	GROUP BY departement ORDER BY count(*) DESC LIMIT 1")
 say "(d) POST /v1/allocation-plans for département $PLAN_DEP"
+# siaod's own phases of the plan come from its log line (info): switched on
+# for this step only
+sed -i 's/^log_level = warn$/log_level = info/' "$CONF"
+kill -HUP "$SIAOD_PID"
+sleep 0.5
 # Plans run in a worker thread: a 202 with the plan "running" is polled
 # until it is done; the time is from the POST to the last answer.
 PLAN_T0=$(now)
@@ -420,6 +425,11 @@ print("%d waiting, %d offers with free places, %d eligible pairs, %d assigned, t
     d["waiting_youth"], d["offers_with_free_places"], d["eligible_pairs"], len(d["assignments"]), d["total_score"]))
 ' "$TMP/plan.json" 2>/dev/null || echo "no plan: $(head -c 300 "$TMP/plan.json")")
 say "    $PLAN_LINE in $PLAN_T s"
+sleep 0.2
+PLAN_PHASES=$(grep 'event=plan ' "$TMP/siaod.log" | grep -o 'threads=.*' | tail -1 || true)
+say "    phases: ${PLAN_PHASES:-none logged}"
+sed -i 's/^log_level = info$/log_level = warn/' "$CONF"
+kill -HUP "$SIAOD_PID"
 
 # ------------------------------------------------------------------ (e) several processes
 # N processes on one port (SO_REUSEPORT): the kernel spreads connections
@@ -541,6 +551,7 @@ RESULT=$BENCH/results/match-$(date +%F).txt
 	echo "siaod VmRSS after (a): $RSS_AFTER_MIB MiB; inventory loaded at +$INV_S s after start"
 	echo "inventory_load line: $INV_LINE"
 	echo "allocation plan of département $PLAN_DEP through the API: $PLAN_LINE in $PLAN_T s"
+	echo "the plan's phases (siaod log, ms): ${PLAN_PHASES:-none logged}"
 	echo "siaod non-2xx responses during (a) and (a16): $A_ERR; pgbench failed transactions: ${B_FAILED:-0}; SQL latency average $B_AVG ms"
 	echo "$CHECK_OUT"
 	if [[ -n $PROC_LINES ]]; then echo "$PROC_LINES"; fi
