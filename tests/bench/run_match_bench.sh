@@ -402,34 +402,38 @@ say "    $C_RPS requests/s, p50 $C_P50 ms, p99 $C_P99 ms"
 PLAN_DEP=$(psql_db -At -c "SELECT departement FROM youth WHERE status = 'waiting' AND erased_at IS NULL
 	GROUP BY departement ORDER BY count(*) DESC LIMIT 1")
 say "(d) POST /v1/allocation-plans for département $PLAN_DEP"
-# siaod's own phases of the plan come from its log line (info): switched on
-# for this step only
-sed -i 's/^log_level = warn$/log_level = info/' "$CONF"
-kill -HUP "$SIAOD_PID"
-sleep 0.5
 # Plans run in a worker thread: a 202 with the plan "running" is polled
-# until it is done; the time is from the POST to the last answer.
-PLAN_T0=$(now)
-curl -s -o "$TMP/plan.json" -H "Authorization: Bearer $TOKEN" \
-	-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans"
-PLAN_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$TMP/plan.json" 2>/dev/null || true)
-while [[ -n $PLAN_ID ]] && grep -q '"status": *"running"' "$TMP/plan.json"; do
-	sleep 0.1
-	curl -s -o "$TMP/plan.json" -H "Authorization: Bearer $TOKEN" "$BASE/v1/allocation-plans/$PLAN_ID"
-done
-PLAN_T=$(elapsed "$PLAN_T0" "$(now)")
-PLAN_LINE=$(python3 -c '
+# until it is done; the time is from the POST to the last answer. siaod's
+# own phases of the plan come from its log line (info): switched on for this
+# step only. plan_step OUT.json: PLAN_LINE, PLAN_T, PLAN_PHASES.
+plan_step() {
+	sed -i 's/^log_level = warn$/log_level = info/' "$CONF"
+	kill -HUP "$SIAOD_PID"
+	sleep 0.5
+	local t0
+	t0=$(now)
+	curl -s -o "$1" -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans"
+	PLAN_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$1" 2>/dev/null || true)
+	while [[ -n $PLAN_ID ]] && grep -q '"status": *"running"' "$1"; do
+		sleep 0.1
+		curl -s -o "$1" -H "Authorization: Bearer $TOKEN" "$BASE/v1/allocation-plans/$PLAN_ID"
+	done
+	PLAN_T=$(elapsed "$t0" "$(now)")
+	PLAN_LINE=$(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 print("%d waiting, %d offers with free places, %d eligible pairs, %d assigned, total score %d" % (
     d["waiting_youth"], d["offers_with_free_places"], d["eligible_pairs"], len(d["assignments"]), d["total_score"]))
-' "$TMP/plan.json" 2>/dev/null || echo "no plan: $(head -c 300 "$TMP/plan.json")")
+' "$1" 2>/dev/null || echo "no plan: $(head -c 300 "$1")")
+	sleep 0.2
+	PLAN_PHASES=$(grep 'event=plan ' "$TMP/siaod.log" | grep -o 'pairs=.*' | tail -1 || true)
+	sed -i 's/^log_level = info$/log_level = warn/' "$CONF"
+	kill -HUP "$SIAOD_PID"
+}
+plan_step "$TMP/plan.json"
 say "    $PLAN_LINE in $PLAN_T s"
-sleep 0.2
-PLAN_PHASES=$(grep 'event=plan ' "$TMP/siaod.log" | grep -o 'threads=.*' | tail -1 || true)
 say "    phases: ${PLAN_PHASES:-none logged}"
-sed -i 's/^log_level = info$/log_level = warn/' "$CONF"
-kill -HUP "$SIAOD_PID"
 
 # ------------------------------------------------------------------ (e) several processes
 # N processes on one port (SO_REUSEPORT): the kernel spreads connections
@@ -499,6 +503,19 @@ if [[ -n $REF ]]; then
 	R_RPS=$M_RPS R_P50=$M_P50 R_P99=$M_P99 R_CPU=$M_CPU
 	measure_a 16 "$TMP/wrk_ref16.txt"
 	R16_RPS=$M_RPS R16_P50=$M_P50 R16_P99=$M_P99 R16_CPU=$M_CPU
+	OUR_PLAN_LINE=$PLAN_LINE OUR_PLAN_T=$PLAN_T OUR_PLAN_PHASES=$PLAN_PHASES
+	say "(d) again with $REF"
+	plan_step "$TMP/plan-ref.json"
+	R_PLAN_LINE=$PLAN_LINE R_PLAN_T=$PLAN_T R_PLAN_PHASES=$PLAN_PHASES
+	PLAN_LINE=$OUR_PLAN_LINE PLAN_T=$OUR_PLAN_T PLAN_PHASES=$OUR_PLAN_PHASES
+	say "    $R_PLAN_LINE in $R_PLAN_T s; phases: ${R_PLAN_PHASES:-none logged}"
+	PLAN_SAME=$(python3 -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+pairs = lambda d: sorted((x["youth_id"], x["offer_id"]) for x in d["assignments"])
+print("same total score" if a["total_score"] == b["total_score"] else "DIFFERENT total scores",
+      "and same assignments" if pairs(a) == pairs(b) else "(assignments differ: ties)")
+' "$TMP/plan-ref.json" "$TMP/plan.json" 2>/dev/null || echo "plans not compared")
 	REF_LINES=$(
 		echo
 		echo "before/after, same database, same run: $REF ($REF_COMMIT) against this tree"
@@ -508,6 +525,8 @@ if [[ -n $REF ]]; then
 		printf '%-44s %12s %10s %10s %12s\n' "(a) $REF_COMMIT, 16 connections" "$R16_RPS" "$R16_P50" "$R16_P99" "$R16_CPU"
 		printf '%-44s %12s %10s %10s %12s\n' "(a) this tree, 16 connections" "$A16_RPS" "$A16_P50" "$A16_P99" "$A16_CPU"
 		echo "answers of both to the same $N_ANSWERS requests (150 limit=10, 50 explain=1): $SAME"
+		echo "(d) $REF_COMMIT: $R_PLAN_LINE in $R_PLAN_T s; phases (ms): ${R_PLAN_PHASES:-none logged}"
+		echo "(d) this tree: $PLAN_LINE in $PLAN_T s; plans: $PLAN_SAME"
 		echo "load average after this tree's (a): $LOADAVG_AFTER_A, after the reference's: $(cut -d' ' -f1-3 /proc/loadavg)"
 	)
 	[[ $SAME == identical ]] || CHECK_RC=1
