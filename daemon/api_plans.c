@@ -85,7 +85,7 @@ struct plan_run {
 	int total;
 	int32_t n, m;
 	size_t pairs;
-	int build_threads;
+	int build_threads;          /* asked (0: one a core), then the number used */
 	/* phases, for the log line: submitted → pairs → solved → JSON → stored */
 	double t_submit, queue_ms, collect_ms, build_ms, solve_ms, explain_ms, t_store;
 	struct plan_run *next;      /* runs in memory, for GET */
@@ -224,11 +224,11 @@ static void *pair_part_run(void *arg)
 	return NULL;
 }
 
-/* How many threads build the pairs: one a core (the worker's own one
- * included), never more than the chunks. */
-static int build_threads(int32_t n)
+/* How many threads build the pairs: plan_build_threads (0: one a core,
+ * the worker's own one included), never more than the chunks. */
+static int build_threads(int want, int32_t n)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long cores = want > 0 ? want : sysconf(_SC_NPROCESSORS_ONLN);
 	int32_t nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK;
 	int nt = cores < 1 ? 1 : cores > BUILD_THREADS_MAX ? BUILD_THREADS_MAX : (int)cores;
 	if (nt > nchunks)
@@ -368,7 +368,7 @@ static void plan_compute(struct plan_job *job)
 	 * threads as cores. */
 	double t_build = now_ms();
 	run->collect_ms = t_build - t_run;
-	run->build_threads = build_threads(n);
+	run->build_threads = build_threads(run->build_threads, n);
 	if (build_pairs(job, inv, pp, dep, ys, n, col, m, last_end, run->build_threads, &edges, &ne) != 0)
 		goto out;
 	atomic_store(&job->progress, 600);
@@ -544,9 +544,10 @@ static void run_store(struct plan_run *run)
 	char id[24], tot[16];
 	snprintf(id, sizeof id, "%lld", (long long)run->id);
 	snprintf(tot, sizeof tot, "%d", run->total);
-	const char *values[3] = {id, run->plan ? tot : NULL, run->plan};
-	store_query(run->app->store, "SELECT plan_finish($1::bigint, $2::integer, $3::jsonb)", 3, values,
-		    run_stored, run);
+	/* answered already (202): the plan is read later by GET, not now */
+	const char *values[4] = {id, run->plan ? tot : NULL, run->plan, run->r ? "true" : "false"};
+	store_query(run->app->store, "SELECT plan_finish($1::bigint, $2::integer, $3::jsonb, $4::boolean)", 4,
+		    values, run_stored, run);
 }
 
 /* On the loop, once the worker is done (or the pool stopped). */
@@ -619,6 +620,7 @@ void api_plans_create(struct req *r)
 	run->job.done = run_done;
 	run->snap = inventory_refresh_acquire(app->refresh);
 	run->t_submit = now_ms();
+	run->build_threads = app->cfg.plan_build_threads;   /* the worker resolves 0 */
 	if (plan_jobs_submit(app->plans, &run->job) != 0) {
 		run->r = NULL;
 		run_free(run);

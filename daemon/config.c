@@ -80,6 +80,7 @@ static const struct key keys[] = {
 	{"oidc_timeout_seconds",        I(oidc_timeout_seconds), "10", 1, 120, true},
 	{"password_login",              B(password_login), "true", 0, 0, true},
 	{"password_min_length",         I(password_min_length), "12", 8, 128, true},
+	{"plan_build_threads",          I(plan_build_threads), "0", 0, 64, true},
 	{"plan_queue_max",              I(plan_queue_max), "8", 0, 1000, false},
 	{"plan_sync_wait_ms",           I(plan_sync_wait_ms), "2000", 0, 60000, true},
 	{"plan_workers",                I(plan_workers), "2", 1, 64, false},

@@ -42,6 +42,7 @@ struct config {
 	int webhook_max_inflight;
 	int retention_months;
 	int reconcile_interval_seconds;
+	int plan_build_threads;         /* threads building a plan's pairs; 0: one a core */
 	int plan_queue_max;             /* plans and applies waiting for a worker */
 	int plan_sync_wait_ms;          /* how long a plan request waits before 202 */
 	int plan_workers;               /* worker threads, see plan_jobs.c */

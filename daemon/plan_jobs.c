@@ -17,7 +17,7 @@
  *   solving a plan, parsing a plan and checking the pairs of an apply. A
  *   worker reads only its job's snapshot and inputs (copied at submission)
  *   and writes only its job's result fields and `progress` (atomic). It
- *   runs at nice 10 (setpriority on its own thread id) so the loop keeps
+ *   runs 10 nicer than the process (setpriority on its own thread id) so the loop keeps
  *   the CPU when both want it.
  * - A finished job is handed back through a mutex-protected list and an
  *   eventfd the loop watches (no libevent call from a worker); the loop
@@ -63,9 +63,19 @@ struct plan_jobs {
 static void *worker_main(void *arg)
 {
 	struct plan_jobs *pj = arg;
-	/* Linux: a thread's nice value is its own, set through its thread id. */
-	if (pj->nice != 0 && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), pj->nice) != 0)
-		log_warn("plan_worker", "setpriority=failed errno=%d", errno);
+	/* Linux: a thread's nice value is its own, set through its thread id.
+	 * Relative to the one it inherited (the process's): below the loop,
+	 * whatever the process was started at (a daemon run at nice -10 runs
+	 * its plans at 0, not at 10 behind every other process). */
+	if (pj->nice != 0) {
+		id_t tid = (id_t)syscall(SYS_gettid);
+		errno = 0;
+		int inherited = getpriority(PRIO_PROCESS, tid);
+		if (errno != 0)
+			inherited = 0;
+		if (setpriority(PRIO_PROCESS, tid, inherited + pj->nice) != 0)
+			log_warn("plan_worker", "setpriority=failed errno=%d", errno);
+	}
 	pthread_mutex_lock(&pj->lock);
 	for (;;) {
 		while (!pj->queue && !pj->stopping)

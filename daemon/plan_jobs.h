@@ -35,8 +35,9 @@ struct plan_job {
 
 /* workers threads, at most queue_max jobs waiting for one. NULL on error. */
 struct plan_jobs *plan_jobs_new(struct event_base *base, int workers, int queue_max);
-/* The same, the threads at this nice value (plan_jobs_new: 10, background
- * work; 0 for work a request waits for, such as an import's parse). */
+/* The same, the threads this much nicer than the process (plan_jobs_new:
+ * +10, background work; 0 for work a request waits for, such as an
+ * import's parse). */
 struct plan_jobs *plan_jobs_new_nice(struct event_base *base, int workers, int queue_max, int nice);
 /* 0, or -1 when workers + queue_max jobs are already submitted and not
  * done (the caller answers 429). */

@@ -38,9 +38,12 @@ BEGIN
     RETURN plan_json(p);
 END $$;
 
--- The planner's result (p_plan NULL: it failed).
-CREATE FUNCTION plan_finish(p_id bigint, p_total integer, p_plan jsonb) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+-- The planner's result (p_plan NULL: it failed). p_answer false: the request
+-- was already answered (202), nobody reads the plan now (GET will): only its
+-- id and status back, not the whole plan with its refs (a large plan's
+-- plan_json costs as much as storing it).
+CREATE FUNCTION plan_finish(p_id bigint, p_total integer, p_plan jsonb, p_answer boolean DEFAULT true)
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE p allocation_plans;
 BEGIN
     UPDATE allocation_plans
@@ -50,6 +53,9 @@ BEGIN
     WHERE id = p_id RETURNING * INTO p;
     IF NOT FOUND THEN
         PERFORM siaod_fail(404, 'not-found', format('plan %s does not exist', p_id));
+    END IF;
+    IF NOT p_answer THEN
+        RETURN jsonb_build_object('id', p.id, 'status', p.status);
     END IF;
     RETURN plan_json(p);
 END $$;

@@ -102,6 +102,41 @@ def a_big_plan_is_accepted_then_polled_to_done_while_healthz_answers():
 
 
 @test
+def the_pairs_built_on_one_thread_or_three_give_the_same_plan():
+    """plan_build_threads: the pairs are built in chunks of 64 young people
+    (8 here) shared between threads, then put back in order; one thread,
+    three (uneven shares) and the main daemon's one a core give the same
+    pairs in the same order, hence the same plan, assignment by assignment."""
+    def pairs(p):
+        return [(a["youth_id"], a["offer_id"], a["score"], a["start_date"], a["end_date"]) for a in p["assignments"]]
+
+    def why(p):
+        return [(u["youth_id"], u["why"], u.get("eligible_offers")) for u in p["unassigned"]]
+
+    first = PLANS[0]
+    for threads in ("1", "3"):
+        other = Daemon(DB, name="threads" + threads,
+                       env={"SIAOD_PLAN_SYNC_WAIT_MS": "0", "SIAOD_PLAN_BUILD_THREADS": threads})
+        try:
+            r = other.call("POST", "/v1/allocation-plans", REF, {"departement": "34"})
+            expect(r, 202)
+            deadline = time.monotonic() + 300
+            while True:
+                p = expect(other.call("GET", "/v1/allocation-plans/%d" % r.json["id"], REF), 200).json
+                if p["status"] in ("done", "failed"):
+                    break
+                assert time.monotonic() < deadline, p["status"]
+                time.sleep(0.05)
+        finally:
+            other.stop()
+        assert p["status"] == "done", p["status"]
+        assert p["eligible_pairs"] == first["eligible_pairs"] == N_YOUTH * N_OFFERS, (threads, p["eligible_pairs"])
+        assert p["total_score"] == first["total_score"], (threads, p["total_score"], first["total_score"])
+        assert pairs(p) == pairs(first), (threads, pairs(p)[:3], pairs(first)[:3])
+        assert why(p) == why(first), (threads, why(p)[:3], why(first)[:3])
+
+
+@test
 def beyond_the_workers_and_the_queue_a_plan_gets_429():
     """plan_workers 1, plan_queue_max 1: a third plan while two are in is refused."""
     first = D.call("POST", "/v1/allocation-plans", REF, {"departement": "34"})
