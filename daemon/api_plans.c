@@ -103,30 +103,41 @@ static json_t *reasons_json(const struct match_factor *f)
 	return a;
 }
 
-/* Offer → column of the plan, by address (sorted, for bsearch). */
+/* Offer → column of the plan, by address: an open-addressing table (a
+ * power of two, at most half full), asked once for every offer a scan
+ * meets, so a lookup costs one or two probes, not a binary search. Only
+ * the plan's offers are in it (the département's, with a free place). */
 struct column_of {
-	const struct inv_offer *offer;
+	const struct inv_offer *offer;   /* NULL: an empty slot */
 	int32_t column;
 };
 
-static int cmp_column_of(const void *a, const void *b)
+static size_t column_slot(const struct inv_offer *o, size_t mask)
 {
-	uintptr_t x = (uintptr_t)((const struct column_of *)a)->offer;
-	uintptr_t y = (uintptr_t)((const struct column_of *)b)->offer;
-	return x < y ? -1 : x > y;
+	return (size_t)(((uint64_t)(uintptr_t)o >> 4) * 0x9E3779B97F4A7C15ull >> 32) & mask;
 }
 
-static int32_t column_of(const struct column_of *cols, int32_t m, const struct inv_offer *o)
+static void column_put(struct column_of *cols, size_t mask, const struct inv_offer *o, int32_t column)
 {
-	struct column_of key = {o, 0};
-	const struct column_of *c = bsearch(&key, cols, (size_t)m, sizeof *cols, cmp_column_of);
-	return c ? c->column : -1;
+	size_t h = column_slot(o, mask);
+	while (cols[h].offer)
+		h = (h + 1) & mask;
+	cols[h] = (struct column_of){o, column};
+}
+
+static int32_t column_of(const struct column_of *cols, size_t mask, const struct inv_offer *o)
+{
+	for (size_t h = column_slot(o, mask); cols[h].offer; h = (h + 1) & mask)
+		if (cols[h].offer == o)
+			return cols[h].column;
+	return -1;
 }
 
 /* The pairs of one young person, as match_scan_cells finds them. */
 struct pair_scan {
 	const char *dep;
 	const struct column_of *col;
+	size_t mask;                /* col's size - 1 */
 	int32_t m;
 	sdate *last_end;
 	struct plan_edge *edges;
@@ -142,9 +153,7 @@ struct pair_scan {
 static bool pair_wanted(void *ctx, const struct match_offer *o)
 {
 	struct pair_scan *ps = ctx;
-	if (strcmp(((const struct inv_offer *)o)->departement, ps->dep) != 0)
-		return false;
-	ps->column = column_of(ps->col, ps->m, (const struct inv_offer *)o);
+	ps->column = column_of(ps->col, ps->mask, (const struct inv_offer *)o);
 	return ps->column >= 0;
 }
 
@@ -241,7 +250,7 @@ static int build_threads(int want, int32_t n)
  * longest stay asked of each column. -1 when out of memory. */
 static int build_pairs(struct plan_job *job, const struct inventory *inv, const struct match_params *pp,
 		       const char *dep, const struct inv_youth **ys, int32_t n, const struct column_of *col,
-		       int32_t m, sdate *last_end, int nt, struct plan_edge **edges, size_t *ne)
+		       size_t mask, int32_t m, sdate *last_end, int nt, struct plan_edge **edges, size_t *ne)
 {
 	int rc = -1;
 	int32_t nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK;
@@ -256,7 +265,8 @@ static int build_pairs(struct plan_job *job, const struct inventory *inv, const 
 		struct pair_part *pt = &parts[t];
 		*pt = (struct pair_part){.inv = inv, .pp = pp, .ys = ys, .n = n, .t = t, .nt = nt, .job = job,
 					 .ncells = 256};
-		pt->ps = (struct pair_scan){.dep = dep, .col = col, .m = m, .ny = n, .ecap = 1024};
+		pt->ps = (struct pair_scan){.dep = dep, .col = col, .mask = mask, .m = m, .ny = n,
+					   .ecap = 1024};
 		pt->ps.last_end = malloc(((size_t)m + 1) * sizeof *pt->ps.last_end);
 		pt->ps.edges = malloc(pt->ps.ecap * sizeof *pt->ps.edges);
 		pt->cells = malloc(pt->ncells * sizeof *pt->cells);
@@ -331,7 +341,8 @@ static void plan_compute(struct plan_job *job)
 	const struct inv_youth **ys = malloc((ny + 1) * sizeof *ys);
 	const struct inv_offer **os = malloc((no + 1) * sizeof *os);
 	int32_t *cap = malloc((no + 1) * sizeof *cap);
-	struct column_of *col = malloc((no + 1) * sizeof *col);
+	struct column_of *col = NULL;
+	size_t mask = 1;
 	sdate *last_end = malloc((no + 1) * sizeof *last_end);
 	size_t ne = 0;
 	struct plan_edge *edges = NULL;
@@ -339,7 +350,7 @@ static void plan_compute(struct plan_job *job)
 	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	json_t *plan = NULL;
 	struct plan_result res = {0};
-	if (!all_y || !all_o || !ys || !os || !cap || !col || !last_end || !pending)
+	if (!all_y || !all_o || !ys || !os || !cap || !last_end || !pending)
 		goto out;
 	inventory_all_youth(inv, all_y, ny);
 	inventory_all_offers(inv, all_o, no);
@@ -358,18 +369,23 @@ static void plan_compute(struct plan_job *job)
 		const struct inv_offer *o = (const struct inv_offer *)all_o[j];
 		if (strcmp(o->departement, dep) == 0 && inventory_free_on(o, on) > 0) {
 			last_end[m] = on + 1;
-			col[m] = (struct column_of){o, m};
 			os[m++] = o;
 		}
 	}
-	qsort(col, (size_t)m, sizeof *col, cmp_column_of);
+	while (mask + 1 < 2 * (size_t)m)
+		mask = 2 * mask + 1;
+	col = calloc(mask + 1, sizeof *col);
+	if (!col)
+		goto out;
+	for (int32_t j = 0; j < m; j++)
+		column_put(col, mask, os[j], j);
 	/* Eligible pairs, through the offer grid's cells around each young
 	 * person (offers packed by value: see match_scan_cells), on as many
 	 * threads as cores. */
 	double t_build = now_ms();
 	run->collect_ms = t_build - t_run;
 	run->build_threads = build_threads(run->build_threads, n);
-	if (build_pairs(job, inv, pp, dep, ys, n, col, m, last_end, run->build_threads, &edges, &ne) != 0)
+	if (build_pairs(job, inv, pp, dep, ys, n, col, mask, m, last_end, run->build_threads, &edges, &ne) != 0)
 		goto out;
 	atomic_store(&job->progress, 600);
 	/* An offer gives the plan the places free for the longest stay asked
