@@ -18,7 +18,7 @@ static void local_now(const struct config *cfg, struct tm *tm)
 {
 	time_t now = time(NULL);
 #ifdef SIAOD_TEST_CLOCK
-	now += (time_t)cfg->test_clock_offset_hours * 3600;
+	now += (time_t)cfg->test_clock_offset_hours * 3600 + (time_t)cfg->test_clock_offset_minutes * 60;
 #endif
 	localtime_r(&now, tm);
 #ifdef SIAOD_TEST_CLOCK

@@ -106,6 +106,7 @@ static const struct key keys[] = {
 #ifdef SIAOD_TEST_CLOCK
 	{"test_clock_offset_days",      I(test_clock_offset_days), "0", -36500, 36500, true},
 	{"test_clock_offset_hours",     I(test_clock_offset_hours), "0", -876000, 876000, true},
+	{"test_clock_offset_minutes",   I(test_clock_offset_minutes), "0", -1440, 1440, true},
 #endif
 	{"timezone",                    S(timezone), "Europe/Paris", 0, 0, false},
 	{"trusted_proxies",             S(trusted_proxies), "", 0, 0, false},
@@ -188,7 +189,7 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 	const struct key *k = key_find(key);
 	if (!k) {
 #ifndef SIAOD_TEST_CLOCK
-		if (strcmp(key, "test_clock_offset_days") == 0 || strcmp(key, "test_clock_offset_hours") == 0) {
+		if (strncmp(key, "test_clock_offset_", 18) == 0) {
 			snprintf(err, errlen, "%s exists only in a test build", key);
 			return -1;
 		}
@@ -514,12 +515,13 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		}
 	}
 #ifndef SIAOD_TEST_CLOCK
-	if (getenv("SIAOD_TEST_CLOCK_OFFSET_DAYS") || getenv("SIAOD_TEST_CLOCK_OFFSET_HOURS")) {
-		snprintf(err, errlen, "%s: the test clock exists only in a test build",
-			 getenv("SIAOD_TEST_CLOCK_OFFSET_DAYS") ? "SIAOD_TEST_CLOCK_OFFSET_DAYS"
-								: "SIAOD_TEST_CLOCK_OFFSET_HOURS");
-		return -1;
-	}
+	static const char *const test_clock[] = {"SIAOD_TEST_CLOCK_OFFSET_DAYS", "SIAOD_TEST_CLOCK_OFFSET_HOURS",
+						 "SIAOD_TEST_CLOCK_OFFSET_MINUTES"};
+	for (size_t i = 0; i < sizeof test_clock / sizeof test_clock[0]; i++)
+		if (getenv(test_clock[i])) {
+			snprintf(err, errlen, "%s: the test clock exists only in a test build", test_clock[i]);
+			return -1;
+		}
 #endif
 	return config_validate(cfg, err, errlen);
 }

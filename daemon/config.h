@@ -58,6 +58,7 @@ struct config {
 	int shutdown_grace_seconds;
 	int test_clock_offset_days;    /* only settable in a SIAOD_TEST_CLOCK build */
 	int test_clock_offset_hours;   /* likewise: moves the hour (digests), and the day with it */
+	int test_clock_offset_minutes; /* likewise: lets a test start at a chosen minute */
 	int import_max_bytes;          /* body limit of POST /v1/imports only */
 	int import_statement_timeout_ms;   /* an import's one statement, a plan apply's
 						  load and record (the pool's: 15 s) */

@@ -1,7 +1,7 @@
 """
 People's notifications against a real SMTP server (python3-aiosmtpd,
 smtp_server.py) that the tests read, and the test clock moved by days and by
-hours (test_clock_offset_days, test_clock_offset_hours, SIGHUP):
+hours (test_clock_offset_days, _hours, _minutes; SIGHUP):
 
   - who hears what (the scope matrix): each event reaches exactly its people
     (the following referent or, for rows without one, every referent of the
@@ -44,9 +44,10 @@ ADMIN = None
 P = {}          # people: name -> (account, Session)
 PORTEUR = {}    # name -> porteur id
 OFFER = {}      # name -> offer id
-TODAY0 = None   # the daemon's first "today" (local date at 06:xx)
+TODAY0 = None   # the daemon's first "today" (local date at 06:00)
 CLOCK = {"days": 0, "hours": 0}
-BASE_HOURS = 0  # the hour offset that puts the daemon's clock at 06:xx
+BASE_MINUTES = 0  # the offset that puts the daemon's clock at 06:00 at setup:
+                  # the suite then has an hour before 07:00 whatever the real minute
 SEQ = [0]
 REFS = {}       # youth id -> ref
 
@@ -62,8 +63,8 @@ def env():
 def write_conf(path):
     with open(path, "w") as f:
         f.write("# written by test_notifications.py\ndigest_hour = 8\nproposal_reminder_days = 3\n"
-                "test_clock_offset_days = %d\ntest_clock_offset_hours = %d\n"
-                % (CLOCK["days"], BASE_HOURS + CLOCK["hours"]))
+                "test_clock_offset_days = %d\ntest_clock_offset_hours = %d\ntest_clock_offset_minutes = %d\n"
+                % (CLOCK["days"], CLOCK["hours"], BASE_MINUTES))
 
 
 def set_clock(days, hours):
@@ -81,10 +82,10 @@ def day(n=0):
 
 
 def setup():
-    global SMTP, D, CONF, ADMIN, TODAY0, BASE_HOURS
+    global SMTP, D, CONF, ADMIN, TODAY0, BASE_MINUTES
     SMTP = SmtpServer()
     now = datetime.datetime.now(ZoneInfo("Europe/Paris"))
-    BASE_HOURS = 6 - now.hour          # 06:xx local, the same date
+    BASE_MINUTES = 6 * 60 - (now.hour * 60 + now.minute)   # 06:00 local, the same date
     TODAY0 = now.date()
     D = Daemon(DB, env=env(), name="notify", start=False)
     D.extra_env.update(H.public_env(D.port))

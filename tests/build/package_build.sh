@@ -57,8 +57,8 @@ grep -q 'libevent-' <<<"$needed" || fail "siaod does not link libevent? $needed"
 ! grep -q pthreads <<<"$needed" || fail "siaod links libevent_pthreads: $needed"
 
 "$work/root/usr/bin/siaod" --version | grep -q '^siaod ' || fail "the installed siaod does not run"
-# a release build has no test clock: both of its keys are refused
-for key in DAYS HOURS; do
+# a release build has no test clock: each of its keys is refused
+for key in DAYS HOURS MINUTES; do
 	out=$(env "SIAOD_TEST_CLOCK_OFFSET_$key=1" "$work/root/usr/bin/siaod" --check-config 2>&1) &&
 		fail "the release siaod accepted SIAOD_TEST_CLOCK_OFFSET_$key"
 	grep -q "only in a test build" <<<"$out" || fail "SIAOD_TEST_CLOCK_OFFSET_$key refused, but: $out"
