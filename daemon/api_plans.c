@@ -393,7 +393,7 @@ static void plan_compute(struct plan_job *job)
 	 * the mix of stays. */
 	for (int32_t j = 0; j < m; j++)
 		cap[j] = inventory_free_places(os[j], on, last_end[j]);
-	struct plan_input in = {n, m, cap, edges, ne};
+	struct plan_input in = {n, m, cap, edges, ne, 0};
 	double t_solve = now_ms();
 	if (plan_solve(&in, &res) != 0)
 		goto out;

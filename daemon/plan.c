@@ -233,11 +233,6 @@ static int solver_init(struct solver *s, const struct plan_input *in)
 {
 	memset(s, 0, sizeof *s);
 	int32_t np = in->npersons, no = in->noffers;
-	for (size_t e = 0; e < in->nedges; e++) {
-		const struct plan_edge *pe = &in->edges[e];
-		if (pe->person < 0 || pe->person >= np || pe->offer < 0 || pe->offer >= no || pe->weight < 0)
-			return -1;
-	}
 	int64_t places = 0;
 	for (int32_t j = 0; j < no; j++) {
 		int32_t c = in->capacity[j] < 0 ? 0 : in->capacity[j] > np ? np : in->capacity[j];
@@ -329,40 +324,382 @@ static int solver_init(struct solver *s, const struct plan_input *in)
 	return 0;
 }
 
-int plan_solve(const struct plan_input *in, struct plan_result *out)
+/* Solves the flow of `in` (checked by the caller) into *s; the caller
+ * frees *s whatever this returns. 0, or -1 when out of memory. */
+static int solve_all(struct solver *s, const struct plan_input *in)
 {
-	memset(out, 0, sizeof *out);
-	if (!in || in->npersons < 0 || in->noffers < 0 || (in->nedges && !in->edges) ||
-	    (in->noffers && !in->capacity))
-		return -1;
-	struct solver s;
-	int rc = solver_init(&s, in);
-	for (int32_t i = 0; rc == 0 && i < s.n; i++)
-		for (int32_t k = 0; k < s.supply[i]; k++) {
-			rc = augment(&s, i);
+	int rc = solver_init(s, in);
+	for (int32_t i = 0; rc == 0 && i < s->n; i++)
+		for (int32_t k = 0; k < s->supply[i]; k++) {
+			rc = augment(s, i);
 			if (rc != 0) {
 				rc = rc > 0 ? 0 : -1;
 				break;
 			}
 		}
-	if (rc == 0) {
-		out->offer_of = malloc(((size_t)in->npersons + 1) * sizeof *out->offer_of);
-		if (!out->offer_of)
-			rc = -1;
+	return rc;
+}
+
+/* A kept pair of one young person: better = higher weight, then the
+ * earlier pair in the input (so the same input keeps the same pairs). */
+struct kept {
+	int64_t w;
+	int32_t e;
+};
+
+static bool kept_worse(struct kept a, struct kept b)
+{
+	return a.w < b.w || (a.w == b.w && a.e > b.e);
+}
+
+static void kept_sift_down(struct kept *h, int32_t len, int32_t i)
+{
+	struct kept x = h[i];
+	for (;;) {
+		int32_t c = 2 * i + 1;
+		if (c >= len)
+			break;
+		if (c + 1 < len && kept_worse(h[c + 1], h[c]))
+			c++;
+		if (!kept_worse(h[c], x))
+			break;
+		h[i] = h[c];
+		i = c;
 	}
-	if (rc == 0) {
-		for (int32_t i = 0; i < in->npersons; i++)
-			out->offer_of[i] = -1;
-		for (size_t e = 0; e < in->nedges; e++)
-			if (s.held[e]) {
-				const struct plan_edge *pe = &in->edges[s.edge_orig[e]];
-				out->offer_of[pe->person] = pe->offer;
-				out->total += pe->weight;
+	h[i] = x;
+}
+
+/* How much a left-out pair is wanted: first (s NULL) its weight; then,
+ * under the potentials Q of a solve (s->dist), minus its reduced cost, and
+ * only when that cost is negative (the pair could improve the flow). */
+static bool pair_wanted(const struct solver *s, const struct plan_edge *pe, int64_t *key)
+{
+	if (!s) {
+		*key = pe->weight;
+		return true;
+	}
+	int32_t row = s->transposed ? pe->offer : pe->person;
+	int32_t col = s->n + (s->transposed ? pe->person : pe->offer);
+	*key = pe->weight - s->dist[row] + s->dist[col];
+	return *key > 0;
+}
+
+/* The pairs being solved: each young person's `keep` best to start with,
+ * then, round after round, the `keep` most wanted (pair_wanted) of those
+ * left out, so that a young person whose pairs were not enough gets the
+ * next few, not all of them. A young person is looked at again only when
+ * the best weight they have left out could pass the check. */
+struct active_set {
+	const struct plan_input *in;
+	int32_t keep;
+	uint8_t *active;           /* nedges flags */
+	struct plan_edge *edges;   /* the active pairs, in the order they came */
+	int32_t *orig;             /* edges[k] is in->edges[orig[k]] */
+	size_t n, cap;
+	size_t *first;             /* npersons + 1: a young person's pairs are */
+	int32_t *order;            /* order[first[i]..first[i+1]), or those indices
+				    * themselves when order is NULL (input by person) */
+	int64_t *left_max;         /* the best weight a young person left out */
+	struct kept *heap;         /* keep entries: one young person at a time */
+};
+
+static void active_free(struct active_set *a)
+{
+	free(a->active);
+	free(a->edges);
+	free(a->orig);
+	free(a->first);
+	free(a->order);
+	free(a->left_max);
+	free(a->heap);
+}
+
+static int active_init(struct active_set *a, const struct plan_input *in, int32_t keep)
+{
+	memset(a, 0, sizeof *a);
+	a->in = in;
+	a->keep = keep;
+	int32_t np = in->npersons;
+	a->active = calloc(in->nedges + 1, 1);
+	a->first = calloc((size_t)np + 2, sizeof *a->first);
+	a->left_max = malloc(((size_t)np + 1) * sizeof *a->left_max);
+	if (!a->active || !a->first || !a->left_max)
+		return -1;
+	bool by_person = true;
+	for (size_t e = 0; e < in->nedges; e++) {
+		a->first[in->edges[e].person + 1]++;
+		if (e > 0 && in->edges[e].person < in->edges[e - 1].person)
+			by_person = false;
+	}
+	size_t most = 0;
+	for (int32_t i = 0; i < np; i++) {
+		if (a->first[i + 1] > most)
+			most = a->first[i + 1];
+		a->first[i + 1] += a->first[i];
+		a->left_max[i] = INT64_MAX;    /* not looked at yet */
+	}
+	a->heap = malloc(((size_t)keep < most ? (size_t)keep : most + 1) * sizeof *a->heap);
+	if (!a->heap)
+		return -1;
+	if (by_person)
+		return 0;
+	a->order = malloc((in->nedges + 1) * sizeof *a->order);
+	size_t *fill = malloc(((size_t)np + 1) * sizeof *fill);
+	if (!a->order || !fill) {
+		free(fill);
+		return -1;
+	}
+	memcpy(fill, a->first, (size_t)np * sizeof *fill);
+	for (size_t e = 0; e < in->nedges; e++)
+		a->order[fill[in->edges[e].person]++] = (int32_t)e;
+	free(fill);
+	return 0;
+}
+
+static bool active_grow(struct active_set *a, size_t more)
+{
+	if (a->n + more <= a->cap)
+		return true;
+	size_t cap = a->n + more > 2 * a->cap ? a->n + more : 2 * a->cap;
+	struct plan_edge *edges = realloc(a->edges, (cap + 1) * sizeof *edges);
+	if (edges)
+		a->edges = edges;
+	int32_t *orig = realloc(a->orig, (cap + 1) * sizeof *orig);
+	if (orig)
+		a->orig = orig;
+	if (!edges || !orig)
+		return false;
+	a->cap = cap;
+	return true;
+}
+
+/* What the check can ask of young person i's left-out pairs at most: the
+ * best weight left out, minus what i gains (all potentials of Q are <= 0
+ * on columns and >= 0 on rows, so nothing of the offer's side can add). */
+static int64_t left_bound(const struct active_set *a, const struct solver *s, int32_t i)
+{
+	if (!s || a->left_max[i] == INT64_MAX)
+		return INT64_MAX;
+	if (a->left_max[i] == INT64_MIN)
+		return INT64_MIN;
+	return a->left_max[i] - (s->transposed ? -s->dist[s->n + i] : s->dist[i]);
+}
+
+/* Young person i's `keep` most wanted left-out pairs join, best first. */
+static bool active_add_person(struct active_set *a, const struct solver *s, int32_t i, size_t *added)
+{
+	const struct plan_input *in = a->in;
+	int32_t len = 0;
+	int64_t key;
+	for (size_t k = a->first[i]; k < a->first[i + 1]; k++) {
+		int32_t e = a->order ? a->order[k] : (int32_t)k;
+		if (a->active[e] || !pair_wanted(s, &in->edges[e], &key))
+			continue;
+		struct kept c = {key, e};
+		if (len < a->keep) {
+			int32_t j = len++;
+			while (j > 0 && kept_worse(c, a->heap[(j - 1) / 2])) {
+				a->heap[j] = a->heap[(j - 1) / 2];
+				j = (j - 1) / 2;
 			}
-		out->augmentations = s.augmentations;
-		out->arcs_scanned = s.arcs;
+			a->heap[j] = c;
+		} else if (kept_worse(a->heap[0], c)) {
+			a->heap[0] = c;
+			kept_sift_down(a->heap, len, 0);
+		}
 	}
+	if (!active_grow(a, (size_t)len))
+		return false;
+	*added += (size_t)len;
+	/* best first, so that the order depends on the input alone */
+	size_t base = a->n;
+	a->n += (size_t)len;
+	for (int32_t l = len; l > 0; l--) {
+		struct kept top = a->heap[0];
+		a->heap[0] = a->heap[l - 1];
+		kept_sift_down(a->heap, l - 1, 0);
+		a->active[top.e] = 1;
+		a->edges[base + (size_t)l - 1] = in->edges[top.e];
+		a->orig[base + (size_t)l - 1] = top.e;
+	}
+	int64_t left = INT64_MIN;
+	for (size_t k = a->first[i]; k < a->first[i + 1]; k++) {
+		int32_t e = a->order ? a->order[k] : (int32_t)k;
+		if (!a->active[e] && in->edges[e].weight > left)
+			left = in->edges[e].weight;
+	}
+	a->left_max[i] = left;
+	return true;
+}
+
+/* One round's additions (s NULL: the first pairs). Returns how many, or -1
+ * when out of memory. */
+static long active_add(struct active_set *a, const struct solver *s)
+{
+	size_t added = 0;
+	for (int32_t i = 0; i < a->in->npersons; i++)
+		if (left_bound(a, s, i) > 0 && !active_add_person(a, s, i, &added))
+			return -1;
+	return (long)added;
+}
+
+/* Every pair left out joins. Returns how many, or -1 when out of memory. */
+static long active_add_all(struct active_set *a)
+{
+	const struct plan_input *in = a->in;
+	size_t added = in->nedges - a->n;
+	if (!active_grow(a, added))
+		return -1;
+	for (size_t e = 0; e < in->nedges; e++)
+		if (!a->active[e]) {
+			a->active[e] = 1;
+			a->edges[a->n] = in->edges[e];
+			a->orig[a->n++] = (int32_t)e;
+		}
+	return (long)added;
+}
+
+/*
+ * Potentials that let the most left-out pairs pass the check: the offers'
+ * lowest prices. Q(x) is the shortest distance to x from a source S with a
+ * 0-cost arc to every column and to every row with a unit at NOPLACE, over
+ * the residual arcs between rows and columns (row -> column, cost -w, a pair
+ * not held; column -> row, cost +w, a pair held). As the flow is optimal,
+ * Q is a feasible potential of the whole residual graph (Q = 0 on columns
+ * with room and on rows at NOPLACE, with T and NOPLACE at 0), and, in the
+ * dual's terms, -Q(column) is the lowest price an offer can have and Q(row)
+ * the most a row can be said to gain. One Dijkstra over the solved pairs,
+ * with the solver's potentials making every arc's cost non-negative (the
+ * arcs out of S included: pi(S) = the largest pi of their heads).
+ * Into s->dist; -1 when out of memory.
+ */
+static int potentials_from_sources(struct solver *s)
+{
+	s->iter++;
+	s->hlen = 0;
+	int32_t *at_noplace = calloc((size_t)s->n + 1, sizeof *at_noplace);
+	if (!at_noplace)
+		return -1;
+	for (int32_t r = 0; r < s->n; r++) {
+		int32_t sent = 0;
+		for (size_t e = s->row_start[r]; e < s->row_start[r + 1]; e++)
+			sent += s->held[e];
+		at_noplace[r] = s->supply[r] - sent;
+	}
+	int64_t pis = INT64_MIN;
+	for (int32_t j = 0; j < s->m; j++)
+		if (s->pi[s->n + j] > pis)
+			pis = s->pi[s->n + j];
+	for (int32_t r = 0; r < s->n; r++)
+		if (at_noplace[r] > 0 && s->pi[r] > pis)
+			pis = s->pi[r];
+	bool ok = true;
+	for (int32_t x = 0; ok && x < s->n + s->m; x++)
+		if (x >= s->n || at_noplace[x] > 0)
+			ok = relax(s, -1, x, pis - s->pi[x], -1);
+	free(at_noplace);
+	while (ok && s->hlen > 0) {
+		struct heap_item it = heap_pop(s);
+		int32_t u = it.node;
+		if (s->done[u] == s->iter || it.d > s->dist[u])
+			continue;
+		s->done[u] = s->iter;
+		int64_t d = it.d;
+		if (u < s->n) {
+			for (size_t e = s->row_start[u]; ok && e < s->row_start[u + 1]; e++) {
+				if (s->held[e])
+					continue;
+				int32_t v = s->n + s->row_col[e];
+				ok = relax(s, u, v, d - s->row_w[e] + s->pi[u] - s->pi[v], (int32_t)e);
+			}
+		} else {
+			int32_t col = u - s->n;
+			const int32_t *list = s->col_edges + s->col_start[col];
+			for (int32_t k = 0; ok && k < s->col_len[col]; k++) {
+				int32_t e = list[k], row = s->edge_row[e];
+				ok = relax(s, u, row, d + s->row_w[e] + s->pi[u] - s->pi[row], e);
+			}
+		}
+	}
+	if (!ok)
+		return -1;
+	/* every row and column is reached: S reaches every column, and every
+	 * row's units are held by a column or at NOPLACE */
+	for (int32_t x = 0; x < s->n + s->m; x++)
+		s->dist[x] = s->dist[x] - pis + s->pi[x];
+	return 0;
+}
+
+static bool input_valid(const struct plan_input *in)
+{
+	if (!in || in->npersons < 0 || in->noffers < 0 || (in->nedges && !in->edges) ||
+	    (in->noffers && !in->capacity) || in->nedges >= INT32_MAX)
+		return false;
+	for (size_t e = 0; e < in->nedges; e++) {
+		const struct plan_edge *pe = &in->edges[e];
+		if (pe->person < 0 || pe->person >= in->npersons || pe->offer < 0 || pe->offer >= in->noffers ||
+		    pe->weight < 0)
+			return false;
+	}
+	return true;
+}
+
+/* Rounds beyond which every pair is solved at once (never needed so far) */
+#define ROUNDS_MAX 12
+
+int plan_solve(const struct plan_input *in, struct plan_result *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!input_valid(in))
+		return -1;
+	int32_t keep = in->keep > 0 ? in->keep : PLAN_KEEP;
+	struct active_set a;
+	struct solver s;
+	memset(&s, 0, sizeof s);
+	int rc = -1;
+	if (active_init(&a, in, keep) != 0 || active_add(&a, NULL) < 0)
+		goto out;
+	for (;;) {
+		struct plan_input part = *in;
+		part.edges = a.edges;
+		part.nedges = a.n;
+		out->rounds++;
+		out->pairs_solved = a.n;
+		rc = solve_all(&s, &part);
+		out->augmentations += s.augmentations;
+		out->arcs_scanned += s.arcs;
+		if (rc != 0)
+			goto out;
+		rc = -1;
+		if (a.n == in->nedges)
+			break;
+		if (potentials_from_sources(&s) != 0)
+			goto out;
+		long added = out->rounds < ROUNDS_MAX ? active_add(&a, &s) : 0;
+		if (out->rounds >= ROUNDS_MAX)
+			added = active_add_all(&a);   /* a safety net only */
+		if (added < 0)
+			goto out;
+		if (added == 0)
+			break;
+		solver_free(&s);
+		memset(&s, 0, sizeof s);
+	}
+	out->offer_of = malloc(((size_t)in->npersons + 1) * sizeof *out->offer_of);
+	if (!out->offer_of)
+		goto out;
+	for (int32_t i = 0; i < in->npersons; i++)
+		out->offer_of[i] = -1;
+	for (size_t e = 0; e < out->pairs_solved; e++)
+		if (s.held[e]) {
+			const struct plan_edge *pe = &in->edges[a.orig[s.edge_orig[e]]];
+			out->offer_of[pe->person] = pe->offer;
+			out->total += pe->weight;
+		}
+	rc = 0;
+out:
 	solver_free(&s);
+	active_free(&a);
 	return rc;
 }
 

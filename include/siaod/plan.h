@@ -12,6 +12,13 @@
  * path only touches the part of the graph it needs, so most cost a few
  * dozen arcs.
  *
+ * A young person's best few pairs nearly always hold their place in the
+ * optimum, and a Dijkstra's cost is the arcs it scans: so the flow is first
+ * solved on each young person's `keep` best pairs only, then checked
+ * against every pair left out with the potentials it ends with (a pair whose
+ * reduced cost is negative could improve it); those are added and it is
+ * solved again, until none is left: the same optimum as on every pair.
+ *
  * Pure C: plain arrays in, plain arrays out, no I/O.
  */
 #ifndef SIAOD_PLAN_H
@@ -34,12 +41,19 @@ struct plan_input {
 	const int32_t *capacity;        /* noffers entries, >= 0 */
 	const struct plan_edge *edges;  /* any order; a pair at most once */
 	size_t nedges;
+	int32_t keep;                   /* pairs a young person starts with; 0: PLAN_KEEP */
 };
+
+/* Enough that the check finds nothing to add on siaod's plans (see
+ * tests/bench/README.md); more only slows every round. */
+#define PLAN_KEEP 24
 
 struct plan_result {
 	int32_t *offer_of;   /* npersons entries: the offer, or -1 for no place */
 	int64_t total;       /* sum of the weights of the chosen pairs */
 	size_t augmentations, arcs_scanned;  /* work done, for benchmarks */
+	int rounds;          /* solves: 1 when the kept pairs were enough */
+	size_t pairs_solved; /* pairs of the last solve */
 };
 
 /* Folds a score (0-100) and a priority (0..max_priority) into one weight so

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 		edges[e].weight = w;
 	}
 	fclose(f);
-	struct plan_input in = {n, m, cap, edges, (size_t)ne};
+	struct plan_input in = {n, m, cap, edges, (size_t)ne, 0};
 	double best = 1e18;
 	struct plan_result r = {0};
 	for (int k = 0; k < repeat; k++) {
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	int assigned = 0;
 	for (int i = 0; i < n; i++)
 		assigned += r.offer_of[i] >= 0;
-	printf("total=%lld assigned=%d best_ms=%.1f arcs=%zu\n", (long long)r.total, assigned, best,
+	printf("total=%lld assigned=%d best_ms=%.1f rounds=%d pairs_solved=%zu arcs=%zu\n", (long long)r.total, assigned, best, r.rounds, r.pairs_solved,
 	       r.arcs_scanned);
 	plan_result_free(&r);
 	free(cap);

@@ -1,7 +1,11 @@
 /*
  * The planner against brute force on hundreds of small random instances:
- * same optimum, capacities respected, only eligible pairs used; and the
- * folding of score and priority into one weight.
+ * same optimum, capacities respected, only eligible pairs used — starting
+ * from every pair, and from each young person's one or two best pairs
+ * only (keep), which makes the check of the pairs left out and the rounds
+ * after it do the work; on larger random instances, the optimum from a few
+ * kept pairs against the one from every pair; and the folding of score and
+ * priority into one weight.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +69,9 @@ static void random_instance(struct inst *in, unsigned *seed, int wmax)
 	}
 }
 
-static void check_instance(const struct inst *in)
+static void check_instance(const struct inst *in, int32_t keep)
 {
-	struct plan_input pi = {in->n, in->m, in->cap, in->edges, in->nedges};
+	struct plan_input pi = {in->n, in->m, in->cap, in->edges, in->nedges, keep};
 	struct plan_result r;
 	CHECK_INT(plan_solve(&pi, &r), 0);
 	int32_t left[MAXM];
@@ -98,8 +102,74 @@ static void test_against_brute_force(void)
 	struct inst in;
 	for (int k = 0; k < 400; k++) {
 		random_instance(&in, &seed, k % 2 ? 3 : 100);
-		check_instance(&in);
+		check_instance(&in, 0);
+		check_instance(&in, 1);
+		check_instance(&in, 2);
 	}
+}
+
+/* Larger instances, too large for brute force: the optimum solving a few
+ * pairs a young person first equals the one solving every pair at once
+ * (keep above any young person's count of pairs); on both sides of
+ * "fewer places than people" (the rows are then the offers). */
+static void test_kept_pairs_against_all(void)
+{
+	unsigned seed = 20261206;
+	int more_rounds = 0;        /* solves where the check added pairs */
+	for (int k = 0; k < 40; k++) {
+		int32_t n = 50 + rand_r(&seed) % 250, m = 10 + rand_r(&seed) % 60;
+		int32_t cap[70];
+		int64_t places = 0;
+		for (int32_t j = 0; j < m; j++)
+			places += cap[j] = rand_r(&seed) % (k % 2 ? 3 : 12);
+		struct plan_edge *e = malloc((size_t)n * (size_t)m * sizeof *e);
+		size_t ne = 0;
+		int density = 10 + rand_r(&seed) % 90;
+		for (int32_t i = 0; i < n; i++)
+			for (int32_t j = 0; j < m; j++)
+				if (rand_r(&seed) % 100 < density)
+					e[ne++] = (struct plan_edge){i, j, plan_weight(rand_r(&seed) % 101,
+						rand_r(&seed) % 801, n, 800)};
+		if (k % 3 == 0)     /* any order, not by young person */
+			for (size_t x = ne; x > 1; x--) {
+				size_t y = (size_t)rand_r(&seed) % x;
+				struct plan_edge t = e[x - 1];
+				e[x - 1] = e[y];
+				e[y] = t;
+			}
+		struct plan_input all = {n, m, cap, e, ne, INT32_MAX}, few = all;
+		struct plan_result ra, rf;
+		CHECK_INT(plan_solve(&all, &ra), 0);
+		CHECK_INT(ra.rounds, 1);
+		for (int32_t keep = 1; keep <= 4; keep *= 2) {
+			few.keep = keep;
+			CHECK_INT(plan_solve(&few, &rf), 0);
+			CHECK_INT(rf.total, ra.total);
+			CHECK(rf.pairs_solved <= ne);
+			more_rounds += rf.rounds > 1;
+			int32_t used[70] = {0};
+			int64_t sum = 0;
+			for (int32_t i = 0; i < n; i++)
+				if (rf.offer_of[i] >= 0) {
+					used[rf.offer_of[i]]++;
+					/* a pair that exists: its weight, found in the input */
+					int64_t w = -1;
+					for (size_t x = 0; x < ne; x++)
+						if (e[x].person == i && e[x].offer == rf.offer_of[i])
+							w = e[x].weight;
+					CHECK(w >= 0);
+					sum += w;
+				}
+			CHECK_INT(sum, rf.total);
+			for (int32_t j = 0; j < m; j++)
+				CHECK(used[j] <= cap[j]);
+			plan_result_free(&rf);
+		}
+		(void)places;
+		plan_result_free(&ra);
+		free(e);
+	}
+	CHECK(more_rounds >= 40);   /* the check did the work, not the first pairs */
 }
 
 static void test_priority_breaks_ties(void)
@@ -110,7 +180,7 @@ static void test_priority_breaks_ties(void)
 		{0, 0, plan_weight(80, 100, 2, 800)},
 		{1, 0, plan_weight(80, 700, 2, 800)},
 	};
-	struct plan_input in = {2, 1, cap, e, 2};
+	struct plan_input in = {2, 1, cap, e, 2, 0};
 	struct plan_result r;
 	CHECK_INT(plan_solve(&in, &r), 0);
 	CHECK_INT(r.offer_of[0], -1);
@@ -136,7 +206,7 @@ static void test_global_beats_greedy(void)
 	 * (who only fits offer 0) without a place: 90 + 0 < 85 + 80 */
 	int32_t cap[2] = {1, 1};
 	struct plan_edge e[3] = {{0, 0, 90}, {0, 1, 85}, {1, 0, 80}};
-	struct plan_input in = {2, 2, cap, e, 3};
+	struct plan_input in = {2, 2, cap, e, 3, 0};
 	struct plan_result r;
 	CHECK_INT(plan_solve(&in, &r), 0);
 	CHECK_INT(r.total, 165);
@@ -148,24 +218,25 @@ static void test_global_beats_greedy(void)
 static void test_edges_cases(void)
 {
 	struct plan_result r;
-	struct plan_input empty = {0, 0, NULL, NULL, 0};
+	struct plan_input empty = {0, 0, NULL, NULL, 0, 0};
 	CHECK_INT(plan_solve(&empty, &r), 0);
 	CHECK_INT(r.total, 0);
 	plan_result_free(&r);
 	int32_t cap[1] = {0};
 	struct plan_edge e[1] = {{0, 0, 50}};
-	struct plan_input none = {1, 1, cap, e, 1};
+	struct plan_input none = {1, 1, cap, e, 1, 0};
 	CHECK_INT(plan_solve(&none, &r), 0);            /* capacity 0: nobody placed */
 	CHECK_INT(r.offer_of[0], -1);
 	plan_result_free(&r);
 	struct plan_edge bad[1] = {{0, 3, 50}};
-	struct plan_input wrong = {1, 1, cap, bad, 1};
+	struct plan_input wrong = {1, 1, cap, bad, 1, 0};
 	CHECK_INT(plan_solve(&wrong, &r), -1);          /* an offer that does not exist */
 }
 
 int main(void)
 {
 	test_against_brute_force();
+	test_kept_pairs_against_all();
 	test_priority_breaks_ties();
 	test_global_beats_greedy();
 	test_edges_cases();
