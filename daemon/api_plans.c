@@ -30,6 +30,7 @@
 
 #include "api.h"
 #include "app.h"
+#include "bigmem.h"
 #include "inventory.h"
 #include "inventory_refresh.h"
 #include "log.h"
@@ -138,9 +139,12 @@ struct pair_scan {
 	const char *dep;
 	const struct column_of *col;
 	size_t mask;                /* col's size - 1 */
+	const sdate *free_until;    /* a column's inventory_free_until(on) */
+	sdate on;
 	int32_t m;
 	sdate *last_end;
-	struct plan_edge *edges;
+	struct plan_edge *edges;    /* in mem, room for ecap: a young person has */
+	struct bigmem mem;          /* at most m pairs, so it never fills up */
 	size_t ecap, ne;
 	int32_t person, ny;
 	int prio;
@@ -157,6 +161,17 @@ static bool pair_wanted(void *ctx, const struct match_offer *o)
 	return ps->column >= 0;
 }
 
+/* The scan's free places question (params.free_places, ctx the scan),
+ * asked right after pair_wanted for the same offer: every stay of a plan
+ * starts on its day, so the offer's free_until answers it (1: free). */
+static int pair_free(void *ctx, const struct match_offer *o, sdate start, sdate end)
+{
+	const struct pair_scan *ps = ctx;
+	if (start != ps->on)
+		return inventory_free_places((const struct inv_offer *)o, start, end);
+	return end <= ps->free_until[ps->column];
+}
+
 static void pair_found(void *ctx, const struct match_offer *o, const struct match_check *chk, int score)
 {
 	struct pair_scan *ps = ctx;
@@ -167,13 +182,8 @@ static void pair_found(void *ctx, const struct match_offer *o, const struct matc
 	if (chk->end > ps->last_end[j])
 		ps->last_end[j] = chk->end;
 	if (ps->ne == ps->ecap) {
-		struct plan_edge *grown = realloc(ps->edges, 2 * ps->ecap * sizeof *grown);
-		if (!grown) {
-			ps->failed = true;
-			return;
-		}
-		ps->edges = grown;
-		ps->ecap *= 2;
+		ps->failed = true;      /* cannot happen: see pair_scan.edges */
+		return;
 	}
 	ps->edges[ps->ne++] = (struct plan_edge){ps->person, j,
 		plan_weight(score, ps->prio, ps->ny, MAX_PRIORITY)};
@@ -188,6 +198,7 @@ static void pair_found(void *ctx, const struct match_offer *o, const struct matc
 
 struct pair_part {
 	struct pair_scan ps;        /* this share's edges and last_end */
+	struct match_params params; /* the plan's, free places by pair_free */
 	struct match_cell *cells;
 	size_t ncells;
 	size_t *ends;               /* ps.ne after each of its chunks */
@@ -224,7 +235,7 @@ static void *pair_part_run(void *arg)
 				break;
 			ps->person = i;
 			ps->prio = match_priority(y, pt->pp->today);
-			match_scan_cells(pt->pp, y, pt->cells, nc, pair_wanted, pair_found, ps);
+			match_scan_cells(&pt->params, y, pt->cells, nc, pair_wanted, pair_found, ps);
 		}
 		pt->ends[k] = ps->ne;
 		if (pt->t == 0)
@@ -246,11 +257,12 @@ static int build_threads(int want, int32_t n)
 }
 
 /* The eligible pairs of ys[0..n) and the offers' columns (see pair_scan):
- * into *edges / *ne (the caller frees *edges), last_end[] raised to the
+ * into *edges / *ne, in *mem (the caller releases it), last_end[] raised to the
  * longest stay asked of each column. -1 when out of memory. */
 static int build_pairs(struct plan_job *job, const struct inventory *inv, const struct match_params *pp,
 		       const char *dep, const struct inv_youth **ys, int32_t n, const struct column_of *col,
-		       size_t mask, int32_t m, sdate *last_end, int nt, struct plan_edge **edges, size_t *ne)
+		       size_t mask, int32_t m, const sdate *free_until, sdate *last_end, int nt,
+		       struct bigmem *mem, struct plan_edge **edges, size_t *ne)
 {
 	int rc = -1;
 	int32_t nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK;
@@ -259,19 +271,28 @@ static int build_pairs(struct plan_job *job, const struct inventory *inv, const 
 	bool *started = calloc((size_t)nt, sizeof *started);
 	*edges = NULL;
 	*ne = 0;
+	*mem = (struct bigmem){0};
 	if (!parts || !tids || !started)
 		goto out;
 	for (int t = 0; t < nt; t++) {
 		struct pair_part *pt = &parts[t];
 		*pt = (struct pair_part){.inv = inv, .pp = pp, .ys = ys, .n = n, .t = t, .nt = nt, .job = job,
 					 .ncells = 256};
-		pt->ps = (struct pair_scan){.dep = dep, .col = col, .mask = mask, .m = m, .ny = n,
-					   .ecap = 1024};
+		pt->ps = (struct pair_scan){.dep = dep, .col = col, .mask = mask, .free_until = free_until,
+					   .on = pp->on, .m = m, .ny = n};
+		pt->params = *pp;
+		pt->params.free_places = pair_free;
+		pt->params.ctx = &pt->ps;
 		pt->ps.last_end = malloc(((size_t)m + 1) * sizeof *pt->ps.last_end);
-		pt->ps.edges = malloc(pt->ps.ecap * sizeof *pt->ps.edges);
+		/* its share: every nt-th chunk, each of its young people with
+		 * at most m pairs */
+		pt->ps.ecap = ((size_t)nchunks / (size_t)nt + 1) * BUILD_CHUNK * (size_t)m;
+		if (bigmem_reserve(&pt->ps.mem, pt->ps.ecap * sizeof *pt->ps.edges) != 0)
+			goto out;
+		pt->ps.edges = pt->ps.mem.base;
 		pt->cells = malloc(pt->ncells * sizeof *pt->cells);
 		pt->ends = malloc(((size_t)nchunks / (size_t)nt + 1) * sizeof *pt->ends);
-		if (!pt->ps.last_end || !pt->ps.edges || !pt->cells || !pt->ends)
+		if (!pt->ps.last_end || !pt->cells || !pt->ends)
 			goto out;
 		memcpy(pt->ps.last_end, last_end, (size_t)m * sizeof *last_end);
 	}
@@ -294,12 +315,13 @@ static int build_pairs(struct plan_job *job, const struct inventory *inv, const 
 				last_end[j] = parts[t].ps.last_end[j];
 	}
 	if (nt == 1) {
-		*edges = parts[0].ps.edges;
-		parts[0].ps.edges = NULL;
+		*mem = parts[0].ps.mem;
+		parts[0].ps.mem = (struct bigmem){0};
+		*edges = mem->base;
 	} else {
-		*edges = malloc((total ? total : 1) * sizeof **edges);
-		if (!*edges)
+		if (bigmem_reserve(mem, total * sizeof **edges) != 0)
 			goto out;
+		*edges = mem->base;
 		size_t at = 0;
 		for (int32_t c = 0; c < nchunks; c++) {
 			const struct pair_part *pt = &parts[c % nt];
@@ -313,7 +335,7 @@ static int build_pairs(struct plan_job *job, const struct inventory *inv, const 
 out:
 	for (int t = 0; parts && t < nt; t++) {
 		free(parts[t].ps.last_end);
-		free(parts[t].ps.edges);
+		bigmem_release(&parts[t].ps.mem);
 		free(parts[t].cells);
 		free(parts[t].ends);
 	}
@@ -344,13 +366,15 @@ static void plan_compute(struct plan_job *job)
 	struct column_of *col = NULL;
 	size_t mask = 1;
 	sdate *last_end = malloc((no + 1) * sizeof *last_end);
+	sdate *free_until = malloc((no + 1) * sizeof *free_until);
 	size_t ne = 0;
-	struct plan_edge *edges = NULL;
+	struct plan_edge *edges = NULL;  /* in edges_mem */
+	struct bigmem edges_mem = {0};
 	int32_t *eligible_of = NULL;     /* pairs of each young person */
 	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	json_t *plan = NULL;
 	struct plan_result res = {0};
-	if (!all_y || !all_o || !ys || !os || !cap || !last_end || !pending)
+	if (!all_y || !all_o || !ys || !os || !cap || !last_end || !free_until || !pending)
 		goto out;
 	inventory_all_youth(inv, all_y, ny);
 	inventory_all_offers(inv, all_o, no);
@@ -369,6 +393,7 @@ static void plan_compute(struct plan_job *job)
 		const struct inv_offer *o = (const struct inv_offer *)all_o[j];
 		if (strcmp(o->departement, dep) == 0 && inventory_free_on(o, on) > 0) {
 			last_end[m] = on + 1;
+			free_until[m] = inventory_free_until(o, on);
 			os[m++] = o;
 		}
 	}
@@ -385,7 +410,8 @@ static void plan_compute(struct plan_job *job)
 	double t_build = now_ms();
 	run->collect_ms = t_build - t_run;
 	run->build_threads = build_threads(run->build_threads, n);
-	if (build_pairs(job, inv, pp, dep, ys, n, col, mask, m, last_end, run->build_threads, &edges, &ne) != 0)
+	if (build_pairs(job, inv, pp, dep, ys, n, col, mask, m, free_until, last_end, run->build_threads, &edges_mem,
+			&edges, &ne) != 0)
 		goto out;
 	atomic_store(&job->progress, 600);
 	/* An offer gives the plan the places free for the longest stay asked
@@ -472,7 +498,8 @@ out:
 	free(cap);
 	free(col);
 	free(last_end);
-	free(edges);
+	free(free_until);
+	bigmem_release(&edges_mem);
 	free(eligible_of);
 	/* done reading: the snapshot may go as soon as the loop swaps it */
 	inventory_release(run->snap);

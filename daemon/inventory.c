@@ -548,6 +548,32 @@ int inventory_free_places(const struct inv_offer *o, sdate start, sdate end)
 	return n;
 }
 
+sdate inventory_free_until(const struct inv_offer *o, sdate start)
+{
+	if (o->nactive > 0 && start >= o->all_free_from)
+		return INT32_MAX;
+	sdate best = start;
+	for (int i = 0; i < o->nplaces; i++) {
+		const struct inv_place *p = &o->places[i];
+		if (!p->active)
+			continue;
+		/* the first span ending after start: it holds the place on start,
+		 * or the place is free from start up to where it begins */
+		int lo = 0, hi = p->nspans;
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+			if (p->spans[mid].end <= start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		sdate until = lo == p->nspans ? INT32_MAX : p->spans[lo].start > start ? p->spans[lo].start : start;
+		if (until > best)
+			best = until;
+	}
+	return best;
+}
+
 int64_t inventory_first_free_place(const struct inv_offer *o, sdate start, sdate end)
 {
 	for (int i = 0; i < o->nplaces; i++)

@@ -122,6 +122,12 @@ size_t inventory_place_count(const struct inventory *inv);
 /* Places of o free on every day of [start, end): active places no span
  * overlaps. A binary search per place, never a scan of every stay. */
 int inventory_free_places(const struct inv_offer *o, sdate start, sdate end);
+/* The latest end such that a place of o is free on every day of
+ * [start, end) (start itself: none is free on start; INT32_MAX: one is free
+ * for good). For a fixed start, inventory_free_places(o, start, end) > 0
+ * exactly when end <= this: the planner asks it once an offer, not once a
+ * pair. */
+sdate inventory_free_until(const struct inv_offer *o, sdate start);
 /* Free places on day d as the API reports them: 0 unless the offer is open
  * and d within its availability window. */
 int inventory_free_on(const struct inv_offer *o, sdate d);

@@ -63,14 +63,19 @@ static bool has(const struct match_offer **v, size_t n, int64_t id)
 	return false;
 }
 
-/* has_free (its shortcut from free_from, then the places) says what
- * free_places > 0 says, for every period over the spans' days. */
+/* has_free (its shortcut from free_from, then the places), and an end
+ * within free_until (the planner's), say what free_places > 0 says, for
+ * every period over the spans' days. */
 static void has_free_agrees(const struct inv_offer *o)
 {
-	for (int a = -2; a < 45; a++)
-		for (int b = a + 1; b < 50; b++)
+	for (int a = -2; a < 45; a++) {
+		sdate until = inventory_free_until(o, D(a));
+		for (int b = a + 1; b < 50; b++) {
 			CHECK_INT(inventory_has_free_cb(NULL, &o->m, D(a), D(b)),
 				  inventory_free_places(o, D(a), D(b)) > 0);
+			CHECK_INT(D(b) <= until, inventory_free_places(o, D(a), D(b)) > 0);
+		}
+	}
 }
 
 static void model(void)
