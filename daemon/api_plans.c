@@ -143,9 +143,8 @@ struct pair_scan {
 	sdate on;
 	int32_t m;
 	sdate *last_end;
-	struct plan_edge *edges;    /* in mem, room for ecap: a young person has */
-	struct bigmem mem;          /* at most m pairs, so it never fills up */
-	size_t ecap, ne;
+	struct plan_edge *edges;    /* one chunk's: room for BUILD_CHUNK young */
+	size_t ecap, ne;            /* people of at most m pairs each */
 	int32_t person, ny;
 	int prio;
 	int32_t column;             /* of the offer pair_wanted accepted last */
@@ -182,42 +181,51 @@ static void pair_found(void *ctx, const struct match_offer *o, const struct matc
 	if (chk->end > ps->last_end[j])
 		ps->last_end[j] = chk->end;
 	if (ps->ne == ps->ecap) {
-		ps->failed = true;      /* cannot happen: see pair_scan.edges */
+		ps->failed = true;      /* cannot happen: see pair_scan.ecap */
 		return;
 	}
 	ps->edges[ps->ne++] = (struct plan_edge){ps->person, j,
 		plan_weight(score, ps->prio, ps->ny, MAX_PRIORITY)};
 }
 
-/* Pairs are built in chunks of young people, chunk c by thread c % nt, so
- * that the threads' shares stay even wherever the dense areas are; the
- * chunks are then put back in order: the same edges in the same order as
- * one thread would give, hence the same plan. */
+/* Pairs are built in chunks of young people, taken in turn by as many
+ * threads as cores (so the shares stay even wherever the dense areas
+ * are), each chunk's pairs copied at once to the next free room of one
+ * array: the chunks in the order they finish, each young person's pairs
+ * together and in the order of the scan, which is all the planner's
+ * answer depends on (see plan.h), hence the same plan whatever the
+ * threads. */
 #define BUILD_CHUNK 64
 #define BUILD_THREADS_MAX 8
 
+struct pair_shared {
+	struct plan_edge *out;      /* room for every young person's m pairs */
+	_Atomic size_t used;
+	atomic_int next, done;      /* chunks taken, chunks finished */
+	int32_t nchunks;
+};
+
 struct pair_part {
-	struct pair_scan ps;        /* this share's edges and last_end */
+	struct pair_scan ps;        /* this thread's chunk and last_end */
 	struct match_params params; /* the plan's, free places by pair_free */
 	struct match_cell *cells;
 	size_t ncells;
-	size_t *ends;               /* ps.ne after each of its chunks */
+	struct pair_shared *sh;
 	const struct inventory *inv;
 	const struct match_params *pp;
 	const struct inv_youth **ys;
 	int32_t n;
-	int t, nt;
-	struct plan_job *job;       /* progress: share 0 only */
+	struct plan_job *job;
 };
 
 static void *pair_part_run(void *arg)
 {
 	struct pair_part *pt = arg;
 	struct pair_scan *ps = &pt->ps;
-	int32_t nchunks = (pt->n + BUILD_CHUNK - 1) / BUILD_CHUNK;
-	size_t k = 0;
-	for (int32_t c = pt->t; c < nchunks && !ps->failed; c += pt->nt, k++) {
+	struct pair_shared *sh = pt->sh;
+	for (int32_t c; !ps->failed && (c = atomic_fetch_add(&sh->next, 1)) < sh->nchunks;) {
 		int32_t end = c * BUILD_CHUNK + BUILD_CHUNK < pt->n ? c * BUILD_CHUNK + BUILD_CHUNK : pt->n;
+		ps->ne = 0;
 		for (int32_t i = c * BUILD_CHUNK; i < end && !ps->failed; i++) {
 			const struct match_youth *y = &pt->ys[i]->m;
 			size_t nc;
@@ -237,9 +245,10 @@ static void *pair_part_run(void *arg)
 			ps->prio = match_priority(y, pt->pp->today);
 			match_scan_cells(&pt->params, y, pt->cells, nc, pair_wanted, pair_found, ps);
 		}
-		pt->ends[k] = ps->ne;
-		if (pt->t == 0)
-			atomic_store(&pt->job->progress, (int)(600LL * end / pt->n));
+		size_t at = atomic_fetch_add(&sh->used, ps->ne);
+		memcpy(sh->out + at, ps->edges, ps->ne * sizeof *ps->edges);
+		int done = atomic_fetch_add(&sh->done, 1) + 1;
+		atomic_store(&pt->job->progress, (int)(600LL * done / sh->nchunks));
 	}
 	return NULL;
 }
@@ -257,87 +266,66 @@ static int build_threads(int want, int32_t n)
 }
 
 /* The eligible pairs of ys[0..n) and the offers' columns (see pair_scan):
- * into *edges / *ne, in *mem (the caller releases it), last_end[] raised to the
- * longest stay asked of each column. -1 when out of memory. */
+ * into *edges / *ne, in *mem (the caller releases it), last_end[] raised to
+ * the longest stay asked of each column. -1 when out of memory. */
 static int build_pairs(struct plan_job *job, const struct inventory *inv, const struct match_params *pp,
 		       const char *dep, const struct inv_youth **ys, int32_t n, const struct column_of *col,
 		       size_t mask, int32_t m, const sdate *free_until, sdate *last_end, int nt,
 		       struct bigmem *mem, struct plan_edge **edges, size_t *ne)
 {
 	int rc = -1;
-	int32_t nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK;
+	struct pair_shared sh = {.nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK};
+	atomic_init(&sh.used, 0);
+	atomic_init(&sh.next, 0);
+	atomic_init(&sh.done, 0);
 	struct pair_part *parts = calloc((size_t)nt, sizeof *parts);
 	pthread_t *tids = calloc((size_t)nt, sizeof *tids);
 	bool *started = calloc((size_t)nt, sizeof *started);
 	*edges = NULL;
 	*ne = 0;
-	*mem = (struct bigmem){0};
-	if (!parts || !tids || !started)
+	if (!parts || !tids || !started || bigmem_reserve(mem, (size_t)n * (size_t)m * sizeof **edges) != 0)
 		goto out;
+	sh.out = mem->base;
 	for (int t = 0; t < nt; t++) {
 		struct pair_part *pt = &parts[t];
-		*pt = (struct pair_part){.inv = inv, .pp = pp, .ys = ys, .n = n, .t = t, .nt = nt, .job = job,
+		*pt = (struct pair_part){.sh = &sh, .inv = inv, .pp = pp, .ys = ys, .n = n, .job = job,
 					 .ncells = 256};
 		pt->ps = (struct pair_scan){.dep = dep, .col = col, .mask = mask, .free_until = free_until,
-					   .on = pp->on, .m = m, .ny = n};
+					   .on = pp->on, .m = m, .ny = n,
+					   .ecap = (size_t)BUILD_CHUNK * (size_t)m};
 		pt->params = *pp;
 		pt->params.free_places = pair_free;
 		pt->params.ctx = &pt->ps;
 		pt->ps.last_end = malloc(((size_t)m + 1) * sizeof *pt->ps.last_end);
-		/* its share: every nt-th chunk, each of its young people with
-		 * at most m pairs */
-		pt->ps.ecap = ((size_t)nchunks / (size_t)nt + 1) * BUILD_CHUNK * (size_t)m;
-		if (bigmem_reserve(&pt->ps.mem, pt->ps.ecap * sizeof *pt->ps.edges) != 0)
-			goto out;
-		pt->ps.edges = pt->ps.mem.base;
+		pt->ps.edges = malloc((pt->ps.ecap + 1) * sizeof *pt->ps.edges);
 		pt->cells = malloc(pt->ncells * sizeof *pt->cells);
-		pt->ends = malloc(((size_t)nchunks / (size_t)nt + 1) * sizeof *pt->ends);
-		if (!pt->ps.last_end || !pt->cells || !pt->ends)
+		if (!pt->ps.last_end || !pt->ps.edges || !pt->cells)
 			goto out;
 		memcpy(pt->ps.last_end, last_end, (size_t)m * sizeof *last_end);
 	}
-	/* share 0 on this thread; a share whose thread cannot start runs here too */
+	/* one share on this thread; a thread that cannot start leaves its
+	 * chunks to the others */
 	for (int t = 1; t < nt; t++)
 		started[t] = pthread_create(&tids[t], NULL, pair_part_run, &parts[t]) == 0;
 	pair_part_run(&parts[0]);
 	for (int t = 1; t < nt; t++)
 		if (started[t])
 			pthread_join(tids[t], NULL);
-		else
-			pair_part_run(&parts[t]);
-	size_t total = 0;
 	for (int t = 0; t < nt; t++) {
 		if (parts[t].ps.failed)
 			goto out;
-		total += parts[t].ps.ne;
 		for (int32_t j = 0; j < m; j++)
 			if (parts[t].ps.last_end[j] > last_end[j])
 				last_end[j] = parts[t].ps.last_end[j];
 	}
-	if (nt == 1) {
-		*mem = parts[0].ps.mem;
-		parts[0].ps.mem = (struct bigmem){0};
-		*edges = mem->base;
-	} else {
-		if (bigmem_reserve(mem, total * sizeof **edges) != 0)
-			goto out;
-		*edges = mem->base;
-		size_t at = 0;
-		for (int32_t c = 0; c < nchunks; c++) {
-			const struct pair_part *pt = &parts[c % nt];
-			size_t k = (size_t)(c / nt), begin = k ? pt->ends[k - 1] : 0;
-			memcpy(*edges + at, pt->ps.edges + begin, (pt->ends[k] - begin) * sizeof **edges);
-			at += pt->ends[k] - begin;
-		}
-	}
-	*ne = total;
+	*edges = sh.out;
+	*ne = atomic_load(&sh.used);
 	rc = 0;
 out:
 	for (int t = 0; parts && t < nt; t++) {
 		free(parts[t].ps.last_end);
-		bigmem_release(&parts[t].ps.mem);
+		free(parts[t].ps.edges);
 		free(parts[t].cells);
-		free(parts[t].ends);
 	}
 	free(parts);
 	free(tids);

@@ -340,16 +340,31 @@ static int solve_all(struct solver *s, const struct plan_input *in)
 	return rc;
 }
 
-/* A kept pair of one young person: better = higher weight, then the
- * earlier pair in the input (so the same input keeps the same pairs). */
+/* A kept pair of one young person: better = higher weight, then a hash of
+ * the pair, then the earlier pair in the input. The hash spreads the
+ * young people with many equal pairs (identical offers side by side) over
+ * all of them: by input order alone they would all keep the same few and
+ * take a round each for the next few. Nothing here depends on where a
+ * young person's pairs are among the others'. */
 struct kept {
 	int64_t w;
+	uint32_t tie;
 	int32_t e;
 };
 
+static uint32_t pair_hash(const struct plan_edge *pe)
+{
+	uint64_t x = ((uint64_t)(uint32_t)pe->person << 32 | (uint32_t)pe->offer) * 0x9E3779B97F4A7C15ull;
+	return (uint32_t)(x >> 32) ^ (uint32_t)x;
+}
+
 static bool kept_worse(struct kept a, struct kept b)
 {
-	return a.w < b.w || (a.w == b.w && a.e > b.e);
+	if (a.w != b.w)
+		return a.w < b.w;
+	if (a.tie != b.tie)
+		return a.tie > b.tie;
+	return a.e > b.e;
 }
 
 static void kept_sift_down(struct kept *h, int32_t len, int32_t i)
@@ -396,9 +411,12 @@ struct active_set {
 	struct plan_edge *edges;   /* the active pairs, in the order they came */
 	int32_t *orig;             /* edges[k] is in->edges[orig[k]] */
 	size_t n, cap;
-	size_t *first;             /* npersons + 1: a young person's pairs are */
-	int32_t *order;            /* order[first[i]..first[i+1]), or those indices
-				    * themselves when order is NULL (input by person) */
+	/* Young person i's pairs: the count[i] from start[i] on, of the input
+	 * when each one's pairs come together (order NULL: whatever the order
+	 * of the young people), else of `order`, the input's indices by young
+	 * person. Either way each one's pairs in the input's order. */
+	size_t *start;
+	int32_t *count, *order;
 	int64_t *left_max;         /* the best weight a young person left out */
 	struct kept *heap;         /* keep entries: one young person at a time */
 };
@@ -408,7 +426,8 @@ static void active_free(struct active_set *a)
 	free(a->active);
 	free(a->edges);
 	free(a->orig);
-	free(a->first);
+	free(a->start);
+	free(a->count);
 	free(a->order);
 	free(a->left_max);
 	free(a->heap);
@@ -421,38 +440,51 @@ static int active_init(struct active_set *a, const struct plan_input *in, int32_
 	a->keep = keep;
 	int32_t np = in->npersons;
 	a->active = calloc(in->nedges + 1, 1);
-	a->first = calloc((size_t)np + 2, sizeof *a->first);
+	a->start = calloc((size_t)np + 1, sizeof *a->start);
+	a->count = calloc((size_t)np + 1, sizeof *a->count);
 	a->left_max = malloc(((size_t)np + 1) * sizeof *a->left_max);
-	if (!a->active || !a->first || !a->left_max)
+	if (!a->active || !a->start || !a->count || !a->left_max)
 		return -1;
-	bool by_person = true;
+	bool together = true;
+	int32_t prev = -1;
 	for (size_t e = 0; e < in->nedges; e++) {
-		a->first[in->edges[e].person + 1]++;
-		if (e > 0 && in->edges[e].person < in->edges[e - 1].person)
-			by_person = false;
+		int32_t i = in->edges[e].person;
+		if (i != prev) {
+			if (a->count[i] > 0)
+				together = false;    /* i's pairs come in two runs */
+			else
+				a->start[i] = e;
+			prev = i;
+		}
+		a->count[i]++;
 	}
-	size_t most = 0;
+	int32_t most = 0;
 	for (int32_t i = 0; i < np; i++) {
-		if (a->first[i + 1] > most)
-			most = a->first[i + 1];
-		a->first[i + 1] += a->first[i];
+		if (a->count[i] > most)
+			most = a->count[i];
 		a->left_max[i] = INT64_MAX;    /* not looked at yet */
 	}
-	a->heap = malloc(((size_t)keep < most ? (size_t)keep : most + 1) * sizeof *a->heap);
+	a->heap = malloc(((size_t)(keep < most ? keep : most) + 1) * sizeof *a->heap);
 	if (!a->heap)
 		return -1;
-	if (by_person)
+	if (together)
 		return 0;
 	a->order = malloc((in->nedges + 1) * sizeof *a->order);
-	size_t *fill = malloc(((size_t)np + 1) * sizeof *fill);
-	if (!a->order || !fill) {
-		free(fill);
+	int32_t *filled = calloc((size_t)np + 1, sizeof *filled);
+	if (!a->order || !filled) {
+		free(filled);
 		return -1;
 	}
-	memcpy(fill, a->first, (size_t)np * sizeof *fill);
-	for (size_t e = 0; e < in->nedges; e++)
-		a->order[fill[in->edges[e].person]++] = (int32_t)e;
-	free(fill);
+	size_t at = 0;
+	for (int32_t i = 0; i < np; i++) {
+		a->start[i] = at;
+		at += (size_t)a->count[i];
+	}
+	for (size_t e = 0; e < in->nedges; e++) {
+		int32_t i = in->edges[e].person;
+		a->order[a->start[i] + (size_t)filled[i]++] = (int32_t)e;
+	}
+	free(filled);
 	return 0;
 }
 
@@ -491,11 +523,11 @@ static bool active_add_person(struct active_set *a, const struct solver *s, int3
 	const struct plan_input *in = a->in;
 	int32_t len = 0;
 	int64_t key;
-	for (size_t k = a->first[i]; k < a->first[i + 1]; k++) {
+	for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
 		int32_t e = a->order ? a->order[k] : (int32_t)k;
 		if (a->active[e] || !pair_wanted(s, &in->edges[e], &key))
 			continue;
-		struct kept c = {key, e};
+		struct kept c = {key, pair_hash(&in->edges[e]), e};
 		if (len < a->keep) {
 			int32_t j = len++;
 			while (j > 0 && kept_worse(c, a->heap[(j - 1) / 2])) {
@@ -523,7 +555,7 @@ static bool active_add_person(struct active_set *a, const struct solver *s, int3
 		a->orig[base + (size_t)l - 1] = top.e;
 	}
 	int64_t left = INT64_MIN;
-	for (size_t k = a->first[i]; k < a->first[i + 1]; k++) {
+	for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
 		int32_t e = a->order ? a->order[k] : (int32_t)k;
 		if (!a->active[e] && in->edges[e].weight > left)
 			left = in->edges[e].weight;
@@ -543,18 +575,22 @@ static long active_add(struct active_set *a, const struct solver *s)
 	return (long)added;
 }
 
-/* Every pair left out joins. Returns how many, or -1 when out of memory. */
+/* Every pair left out joins, young person by young person. Returns how
+ * many, or -1 when out of memory. */
 static long active_add_all(struct active_set *a)
 {
 	const struct plan_input *in = a->in;
 	size_t added = in->nedges - a->n;
 	if (!active_grow(a, added))
 		return -1;
-	for (size_t e = 0; e < in->nedges; e++)
-		if (!a->active[e]) {
-			a->active[e] = 1;
-			a->edges[a->n] = in->edges[e];
-			a->orig[a->n++] = (int32_t)e;
+	for (int32_t i = 0; i < in->npersons; i++)
+		for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
+			int32_t e = a->order ? a->order[k] : (int32_t)k;
+			if (!a->active[e]) {
+				a->active[e] = 1;
+				a->edges[a->n] = in->edges[e];
+				a->orig[a->n++] = e;
+			}
 		}
 	return (long)added;
 }

@@ -39,7 +39,10 @@ struct plan_edge {
 struct plan_input {
 	int32_t npersons, noffers;
 	const int32_t *capacity;        /* noffers entries, >= 0 */
-	const struct plan_edge *edges;  /* any order; a pair at most once */
+	const struct plan_edge *edges;  /* any order; a pair at most once. The
+					 * plan depends only on each young person's
+					 * pairs in their order here, not on where
+					 * they are among the others' */
 	size_t nedges;
 	int32_t keep;                   /* pairs a young person starts with; 0: PLAN_KEEP */
 };
