@@ -350,6 +350,7 @@ static void plan_compute(struct plan_job *job)
 	const struct match_offer **all_o = malloc((no + 1) * sizeof *all_o);
 	const struct inv_youth **ys = malloc((ny + 1) * sizeof *ys);
 	const struct inv_offer **os = malloc((no + 1) * sizeof *os);
+	const struct inv_offer **dep_os = malloc((no + 1) * sizeof *dep_os);  /* free or not */
 	int32_t *cap = malloc((no + 1) * sizeof *cap);
 	struct column_of *col = NULL;
 	size_t mask = 1;
@@ -362,11 +363,12 @@ static void plan_compute(struct plan_job *job)
 	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	json_t *plan = NULL;
 	struct plan_result res = {0};
-	if (!all_y || !all_o || !ys || !os || !cap || !last_end || !free_until || !pending)
+	if (!all_y || !all_o || !ys || !os || !dep_os || !cap || !last_end || !free_until || !pending)
 		goto out;
 	inventory_all_youth(inv, all_y, ny);
 	inventory_all_offers(inv, all_o, no);
 	int32_t n = 0, m = 0;
+	size_t ndep = 0;
 	for (size_t i = 0; i < ny; i++) {
 		const struct inv_youth *y = all_y[i];
 		if (!y->located || strcmp(y->departement, dep) != 0)
@@ -379,7 +381,10 @@ static void plan_compute(struct plan_job *job)
 	}
 	for (size_t j = 0; j < no; j++) {
 		const struct inv_offer *o = (const struct inv_offer *)all_o[j];
-		if (strcmp(o->departement, dep) == 0 && inventory_free_on(o, on) > 0) {
+		if (strcmp(o->departement, dep) != 0)
+			continue;
+		dep_os[ndep++] = o;
+		if (inventory_free_on(o, on) > 0) {
 			last_end[m] = on + 1;
 			free_until[m] = inventory_free_until(o, on);
 			os[m++] = o;
@@ -453,11 +458,8 @@ static void plan_compute(struct plan_job *job)
 			json_object_set_new(item, "eligible_offers", json_integer((json_int_t)eligible));
 		} else {
 			size_t excluded[MATCH_RULE_COUNT] = {0};
-			for (size_t c = 0; c < no; c++) {
-				const struct inv_offer *o = (const struct inv_offer *)all_o[c];
-				if (strcmp(o->departement, dep) != 0)
-					continue;
-				enum match_rule rule = match_eligible(pp, y, &o->m, NULL);
+			for (size_t c = 0; c < ndep; c++) {
+				enum match_rule rule = match_eligible(pp, y, &dep_os[c]->m, NULL);
 				excluded[rule == MATCH_OK ? MATCH_RULE_NO_FREE_PLACE : rule]++;
 			}
 			json_t *ex = json_object();
@@ -483,6 +485,7 @@ out:
 	free(all_o);
 	free(ys);
 	free(os);
+	free(dep_os);
 	free(cap);
 	free(col);
 	free(last_end);

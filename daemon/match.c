@@ -221,18 +221,23 @@ struct match_weights match_weights_default(void)
 
 /* The distance rules and points work on 0.1 km steps, as integers, so the
  * comparison with max_distance_km cannot be spoilt by a last binary digit. */
-static long long distance_tenths(double lat1, double lon1, double lat2, double lon2)
+static long long distance_tenths_from(double lat1, double lon1, double cos_lat1, double lat2, double lon2)
 {
 	const double rad = PI / 180.0;
 	double s_lat = sin((lat2 - lat1) * rad / 2);
 	double s_lon = sin((lon2 - lon1) * rad / 2);
-	double a = s_lat * s_lat + cos(lat1 * rad) * cos(lat2 * rad) * s_lon * s_lon;
+	double a = s_lat * s_lat + cos_lat1 * cos(lat2 * rad) * s_lon * s_lon;
 	if (a > 1)
 		a = 1;
 	double km = 2 * EARTH_RADIUS_KM * asin(sqrt(a));
 	if (!isfinite(km))
 		return LLONG_MAX;   /* missing coordinates: out of anyone's reach */
 	return llround(km * 10);
+}
+
+static long long distance_tenths(double lat1, double lon1, double lat2, double lon2)
+{
+	return distance_tenths_from(lat1, lon1, cos(lat1 * (PI / 180.0)), lat2, lon2);
 }
 
 static long long max_tenths(double km)
@@ -1162,6 +1167,7 @@ struct youth_view {
 	int need_rank;
 	long long income;           /* cents */
 	double pv[3], chord2;       /* the grid's straight-line prefilter, same margin */
+	double cos_lat;             /* the haversine's cos(lat) of the young person */
 };
 
 static void youth_view(const struct match_params *p, const struct match_youth *y,
@@ -1179,6 +1185,7 @@ static void youth_view(const struct match_params *p, const struct match_youth *y
 	v->pv[0] = cos(y->lat * rad) * cos(y->lon * rad);
 	v->pv[1] = cos(y->lat * rad) * sin(y->lon * rad);
 	v->pv[2] = sin(y->lat * rad);
+	v->cos_lat = cos(y->lat * (PI / 180.0));
 	double theta = (y->max_distance_km + 0.2) * (1 + 1e-6) / EARTH_RADIUS_KM;
 	double chord = theta >= PI || isnan(theta) ? 2.0 : 2 * sin(theta / 2);
 	v->chord2 = chord * chord;
@@ -1204,7 +1211,7 @@ static bool packed_cheap(const struct match_youth *y, const struct youth_view *v
 static bool packed_far_rules(const struct match_params *p, const struct match_youth *y,
 			     const struct youth_view *v, const struct match_packed *o, long long *d)
 {
-	*d = distance_tenths(y->lat, y->lon, o->lat, o->lon);
+	*d = distance_tenths_from(y->lat, y->lon, v->cos_lat, o->lat, o->lon);
 	return *d <= v->maxt && !declined_id(p, y, o->id) && !stale_since(p, o->confirmed_on);
 }
 
