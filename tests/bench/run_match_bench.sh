@@ -414,8 +414,13 @@ plan_step() {
 	t0=$(now)
 	curl -s -o "$1" -H "Authorization: Bearer $TOKEN" \
 		-H 'Content-Type: application/json' -d "{\"departement\": \"$PLAN_DEP\"}" "$BASE/v1/allocation-plans"
-	PLAN_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$1" 2>/dev/null || true)
-	while [[ -n $PLAN_ID ]] && grep -q '"status": *"running"' "$1"; do
+	# only a 202 (a few bytes) is read for its id: parsing a done plan of
+	# several MB here would be the client's time, not siaod's
+	PLAN_ID=""
+	if grep -q '"status": *"\(running\|queued\)"' "$1"; then
+		PLAN_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$1" 2>/dev/null || true)
+	fi
+	while [[ -n $PLAN_ID ]] && grep -q '"status": *"\(running\|queued\)"' "$1"; do
 		sleep 0.1
 		curl -s -o "$1" -H "Authorization: Bearer $TOKEN" "$BASE/v1/allocation-plans/$PLAN_ID"
 	done
