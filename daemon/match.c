@@ -1206,12 +1206,34 @@ static bool packed_cheap(const struct match_youth *y, const struct youth_view *v
 	return *chord2 <= v->chord2;
 }
 
-/* The rules after the cheap ones: the distance (*d gets it in 0.1 km),
- * a recent refusal, a stale capacity. */
-static bool packed_far_rules(const struct match_params *p, const struct match_youth *y,
-			     const struct youth_view *v, const struct match_packed *o, long long *d)
+/*
+ * The haversine's distance in 0.1 km, from the squared chord between the
+ * unit vectors the grid keeps (one sqrt and one asin instead of three sines
+ * and cosines): the same great-circle arc, both within 1e-9 km of it at
+ * these distances, so both round to the same tenth unless the arc is within
+ * 1e-7 km of a half tenth; there, the haversine itself decides. Every
+ * answer stays the haversine's, bit for bit.
+ */
+static long long distance_tenths_chord(double chord2, const struct match_youth *y, const struct youth_view *v,
+				       const struct match_packed *o)
 {
-	*d = distance_tenths_from(y->lat, y->lon, v->cos_lat, o->lat, o->lon);
+	double half = sqrt(chord2) / 2;
+	if (half < 0.5) {           /* under 1/3 of the way round: asin well-conditioned */
+		double t = 2 * EARTH_RADIUS_KM * asin(half) * 10;
+		double f = t - floor(t);
+		if (f < 0.5 - 1e-6 || f > 0.5 + 1e-6)
+			return llround(t);
+	}
+	return distance_tenths_from(y->lat, y->lon, v->cos_lat, o->lat, o->lon);
+}
+
+/* The rules after the cheap ones: the distance (*d gets it in 0.1 km, from
+ * chord2, packed_cheap's), a recent refusal, a stale capacity. */
+static bool packed_far_rules(const struct match_params *p, const struct match_youth *y,
+			     const struct youth_view *v, const struct match_packed *o, double chord2,
+			     long long *d)
+{
+	*d = distance_tenths_chord(chord2, y, v, o);
 	return *d <= v->maxt && !declined_id(p, y, o->id) && !stale_since(p, o->confirmed_on);
 }
 
@@ -1222,7 +1244,7 @@ static bool packed_rules(const struct match_params *p, const struct match_youth 
 			 const double *xyz, long long *d)
 {
 	double chord2;
-	return packed_cheap(y, v, o, xyz, &chord2) && packed_far_rules(p, y, v, o, d);
+	return packed_cheap(y, v, o, xyz, &chord2) && packed_far_rules(p, y, v, o, chord2, d);
 }
 
 /* The distance points at d (0.1 km) for this young person's reach. */
@@ -1405,7 +1427,7 @@ int match_rank_cells_from(const struct match_params *p, const struct match_youth
 			__builtin_prefetch(whole + 64);
 			__builtin_prefetch(whole + 127);
 			long long d;
-			if (!packed_far_rules(p, y, &v, o, &d))
+			if (!packed_far_rules(p, y, &v, o, chord2, &d))
 				continue;
 			if (others < 0)
 				others = packed_rest(p, &v, o, &end);
