@@ -143,10 +143,8 @@ struct pair_scan {
 	sdate on;
 	int32_t m;
 	sdate *last_end;
-	struct plan_edge *edges;    /* one chunk's: room for BUILD_CHUNK young */
-	size_t ecap, ne;            /* people of at most m pairs each */
-	int32_t person, ny;
-	int prio;
+	uint32_t *pairs;            /* one chunk's (PLAN_PAIR): room for BUILD_CHUNK */
+	size_t ecap, ne;            /* young people of at most m pairs each */
 	int32_t column;             /* of the offer pair_wanted accepted last */
 	bool failed;                /* out of memory */
 };
@@ -184,8 +182,7 @@ static void pair_found(void *ctx, const struct match_offer *o, const struct matc
 		ps->failed = true;      /* cannot happen: see pair_scan.ecap */
 		return;
 	}
-	ps->edges[ps->ne++] = (struct plan_edge){ps->person, j,
-		plan_weight(score, ps->prio, ps->ny, MAX_PRIORITY)};
+	ps->pairs[ps->ne++] = PLAN_PAIR(j, score);
 }
 
 /* Pairs are built in chunks of young people, taken in turn by as many
@@ -199,7 +196,9 @@ static void pair_found(void *ctx, const struct match_offer *o, const struct matc
 #define BUILD_THREADS_MAX 8
 
 struct pair_shared {
-	struct plan_edge *out;      /* room for every young person's m pairs */
+	uint32_t *out;              /* room for every young person's m pairs */
+	size_t *start;              /* where each young person's pairs went */
+	int32_t *count, *prio;
 	_Atomic size_t used;
 	atomic_int next, done;      /* chunks taken, chunks finished */
 	int32_t nchunks;
@@ -226,6 +225,7 @@ static void *pair_part_run(void *arg)
 	for (int32_t c; !ps->failed && (c = atomic_fetch_add(&sh->next, 1)) < sh->nchunks;) {
 		int32_t end = c * BUILD_CHUNK + BUILD_CHUNK < pt->n ? c * BUILD_CHUNK + BUILD_CHUNK : pt->n;
 		ps->ne = 0;
+		size_t from[BUILD_CHUNK];
 		for (int32_t i = c * BUILD_CHUNK; i < end && !ps->failed; i++) {
 			const struct match_youth *y = &pt->ys[i]->m;
 			size_t nc;
@@ -241,12 +241,17 @@ static void *pair_part_run(void *arg)
 			}
 			if (ps->failed)
 				break;
-			ps->person = i;
-			ps->prio = match_priority(y, pt->pp->today);
+			from[i - c * BUILD_CHUNK] = ps->ne;
+			sh->prio[i] = match_priority(y, pt->pp->today);
 			match_scan_cells(&pt->params, y, pt->cells, nc, pair_wanted, pair_found, ps);
+			sh->count[i] = (int32_t)(ps->ne - from[i - c * BUILD_CHUNK]);
 		}
+		if (ps->failed)
+			break;
 		size_t at = atomic_fetch_add(&sh->used, ps->ne);
-		memcpy(sh->out + at, ps->edges, ps->ne * sizeof *ps->edges);
+		memcpy(sh->out + at, ps->pairs, ps->ne * sizeof *ps->pairs);
+		for (int32_t i = c * BUILD_CHUNK; i < end; i++)
+			sh->start[i] = at + from[i - c * BUILD_CHUNK];
 		int done = atomic_fetch_add(&sh->done, 1) + 1;
 		atomic_store(&pt->job->progress, (int)(600LL * done / sh->nchunks));
 	}
@@ -266,24 +271,26 @@ static int build_threads(int want, int32_t n)
 }
 
 /* The eligible pairs of ys[0..n) and the offers' columns (see pair_scan):
- * into *edges / *ne, in *mem (the caller releases it), last_end[] raised to
- * the longest stay asked of each column. -1 when out of memory. */
+ * into *out (its arrays: pairs in *mem, which the caller releases; start,
+ * count and priority the caller's, n entries each), *ne of them;
+ * last_end[] raised to the longest stay asked of each column. -1 when out
+ * of memory. */
 static int build_pairs(struct plan_job *job, const struct inventory *inv, const struct match_params *pp,
 		       const char *dep, const struct inv_youth **ys, int32_t n, const struct column_of *col,
 		       size_t mask, int32_t m, const sdate *free_until, sdate *last_end, int nt,
-		       struct bigmem *mem, struct plan_edge **edges, size_t *ne)
+		       struct bigmem *mem, struct plan_pairs *out, size_t *ne)
 {
 	int rc = -1;
-	struct pair_shared sh = {.nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK};
+	struct pair_shared sh = {.nchunks = (n + BUILD_CHUNK - 1) / BUILD_CHUNK, .start = (size_t *)out->start,
+				 .count = (int32_t *)out->count, .prio = (int32_t *)out->priority};
 	atomic_init(&sh.used, 0);
 	atomic_init(&sh.next, 0);
 	atomic_init(&sh.done, 0);
 	struct pair_part *parts = calloc((size_t)nt, sizeof *parts);
 	pthread_t *tids = calloc((size_t)nt, sizeof *tids);
 	bool *started = calloc((size_t)nt, sizeof *started);
-	*edges = NULL;
 	*ne = 0;
-	if (!parts || !tids || !started || bigmem_reserve(mem, (size_t)n * (size_t)m * sizeof **edges) != 0)
+	if (!parts || !tids || !started || bigmem_reserve(mem, (size_t)n * (size_t)m * sizeof *sh.out) != 0)
 		goto out;
 	sh.out = mem->base;
 	for (int t = 0; t < nt; t++) {
@@ -291,15 +298,14 @@ static int build_pairs(struct plan_job *job, const struct inventory *inv, const 
 		*pt = (struct pair_part){.sh = &sh, .inv = inv, .pp = pp, .ys = ys, .n = n, .job = job,
 					 .ncells = 256};
 		pt->ps = (struct pair_scan){.dep = dep, .col = col, .mask = mask, .free_until = free_until,
-					   .on = pp->on, .m = m, .ny = n,
-					   .ecap = (size_t)BUILD_CHUNK * (size_t)m};
+					   .on = pp->on, .m = m, .ecap = (size_t)BUILD_CHUNK * (size_t)m};
 		pt->params = *pp;
 		pt->params.free_places = pair_free;
 		pt->params.ctx = &pt->ps;
 		pt->ps.last_end = malloc(((size_t)m + 1) * sizeof *pt->ps.last_end);
-		pt->ps.edges = malloc((pt->ps.ecap + 1) * sizeof *pt->ps.edges);
+		pt->ps.pairs = malloc((pt->ps.ecap + 1) * sizeof *pt->ps.pairs);
 		pt->cells = malloc(pt->ncells * sizeof *pt->cells);
-		if (!pt->ps.last_end || !pt->ps.edges || !pt->cells)
+		if (!pt->ps.last_end || !pt->ps.pairs || !pt->cells)
 			goto out;
 		memcpy(pt->ps.last_end, last_end, (size_t)m * sizeof *last_end);
 	}
@@ -318,13 +324,13 @@ static int build_pairs(struct plan_job *job, const struct inventory *inv, const 
 			if (parts[t].ps.last_end[j] > last_end[j])
 				last_end[j] = parts[t].ps.last_end[j];
 	}
-	*edges = sh.out;
+	out->pairs = sh.out;
 	*ne = atomic_load(&sh.used);
 	rc = 0;
 out:
 	for (int t = 0; parts && t < nt; t++) {
 		free(parts[t].ps.last_end);
-		free(parts[t].ps.edges);
+		free(parts[t].ps.pairs);
 		free(parts[t].cells);
 	}
 	free(parts);
@@ -357,9 +363,12 @@ static void plan_compute(struct plan_job *job)
 	sdate *last_end = malloc((no + 1) * sizeof *last_end);
 	sdate *free_until = malloc((no + 1) * sizeof *free_until);
 	size_t ne = 0;
-	struct plan_edge *edges = NULL;  /* in edges_mem */
-	struct bigmem edges_mem = {0};
-	int32_t *eligible_of = NULL;     /* pairs of each young person */
+	struct bigmem pairs_mem = {0};   /* pairs.pairs */
+	size_t *pair_start = malloc((ny + 1) * sizeof *pair_start);
+	int32_t *pair_count = calloc(ny + 1, sizeof *pair_count);
+	int32_t *prio = malloc((ny + 1) * sizeof *prio);
+	struct plan_pairs pairs = {.start = pair_start, .count = pair_count, .priority = prio,
+				   .max_priority = MAX_PRIORITY};
 	json_t *pending = json_array();  /* waiting, but already with a proposal */
 	json_t *plan = NULL;
 	struct plan_result res = {0};
@@ -403,8 +412,9 @@ static void plan_compute(struct plan_job *job)
 	double t_build = now_ms();
 	run->collect_ms = t_build - t_run;
 	run->build_threads = build_threads(run->build_threads, n);
-	if (build_pairs(job, inv, pp, dep, ys, n, col, mask, m, free_until, last_end, run->build_threads, &edges_mem,
-			&edges, &ne) != 0)
+	if (!pair_start || !pair_count || !prio ||
+	    build_pairs(job, inv, pp, dep, ys, n, col, mask, m, free_until, last_end, run->build_threads, &pairs_mem,
+			&pairs, &ne) != 0)
 		goto out;
 	atomic_store(&job->progress, 600);
 	/* An offer gives the plan the places free for the longest stay asked
@@ -412,7 +422,7 @@ static void plan_compute(struct plan_job *job)
 	 * the mix of stays. */
 	for (int32_t j = 0; j < m; j++)
 		cap[j] = inventory_free_places(os[j], on, last_end[j]);
-	struct plan_input in = {n, m, cap, edges, ne, 0};
+	struct plan_input in = {n, m, cap, NULL, ne, 0, &pairs};
 	double t_solve = now_ms();
 	if (plan_solve(&in, &res) != 0)
 		goto out;
@@ -420,11 +430,6 @@ static void plan_compute(struct plan_job *job)
 	run->build_ms = t_solve - t_build;
 	run->solve_ms = t_explain - t_solve;
 	atomic_store(&job->progress, 800);
-	eligible_of = calloc((size_t)n + 1, sizeof *eligible_of);
-	if (!eligible_of)
-		goto out;
-	for (size_t e = 0; e < ne; e++)
-		eligible_of[edges[e].person]++;
 	json_t *assignments = json_array(), *unassigned = pending;
 	pending = NULL;
 	int total = 0;
@@ -451,7 +456,7 @@ static void plan_compute(struct plan_job *job)
 		/* Why not: no eligible offer with a free place (and which rules
 		 * excluded the département's offers), or the places went to
 		 * pairs that scored more. */
-		size_t eligible = (size_t)eligible_of[i];
+		size_t eligible = (size_t)pair_count[i];     /* eligible pairs */
 		json_t *item = json_pack("{s:I, s:s}", "youth_id", (json_int_t)y->id,
 					 "why", eligible ? "places_went_to_better_matches" : "no_eligible_free_place");
 		if (eligible) {
@@ -490,8 +495,10 @@ out:
 	free(col);
 	free(last_end);
 	free(free_until);
-	bigmem_release(&edges_mem);
-	free(eligible_of);
+	bigmem_release(&pairs_mem);
+	free(pair_start);
+	free(prio);
+	free(pair_count);
 	/* done reading: the snapshot may go as soon as the loop swaps it */
 	inventory_release(run->snap);
 	run->snap = NULL;

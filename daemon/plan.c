@@ -352,6 +352,17 @@ struct kept {
 	int32_t e;
 };
 
+/* Pair e of young person i, whichever form the input has. */
+static struct plan_edge pair_at(const struct plan_input *in, int32_t i, size_t e)
+{
+	if (!in->pairs)
+		return in->edges[e];
+	const struct plan_pairs *c = in->pairs;
+	uint32_t v = c->pairs[e];
+	return (struct plan_edge){i, (int32_t)(v >> 7),
+				  plan_weight((int)(v & 127), c->priority[i], in->npersons, c->max_priority)};
+}
+
 static uint32_t pair_hash(const struct plan_edge *pe)
 {
 	uint64_t x = ((uint64_t)(uint32_t)pe->person << 32 | (uint32_t)pe->offer) * 0x9E3779B97F4A7C15ull;
@@ -409,7 +420,6 @@ struct active_set {
 	int32_t keep;
 	uint8_t *active;           /* nedges flags */
 	struct plan_edge *edges;   /* the active pairs, in the order they came */
-	int32_t *orig;             /* edges[k] is in->edges[orig[k]] */
 	size_t n, cap;
 	/* Young person i's pairs: the count[i] from start[i] on, of the input
 	 * when each one's pairs come together (order NULL: whatever the order
@@ -425,7 +435,6 @@ static void active_free(struct active_set *a)
 {
 	free(a->active);
 	free(a->edges);
-	free(a->orig);
 	free(a->start);
 	free(a->count);
 	free(a->order);
@@ -445,9 +454,13 @@ static int active_init(struct active_set *a, const struct plan_input *in, int32_
 	a->left_max = malloc(((size_t)np + 1) * sizeof *a->left_max);
 	if (!a->active || !a->start || !a->count || !a->left_max)
 		return -1;
+	if (in->pairs) {
+		memcpy(a->start, in->pairs->start, (size_t)np * sizeof *a->start);
+		memcpy(a->count, in->pairs->count, (size_t)np * sizeof *a->count);
+	}
 	bool together = true;
 	int32_t prev = -1;
-	for (size_t e = 0; e < in->nedges; e++) {
+	for (size_t e = 0; !in->pairs && e < in->nedges; e++) {
 		int32_t i = in->edges[e].person;
 		if (i != prev) {
 			if (a->count[i] > 0)
@@ -494,13 +507,9 @@ static bool active_grow(struct active_set *a, size_t more)
 		return true;
 	size_t cap = a->n + more > 2 * a->cap ? a->n + more : 2 * a->cap;
 	struct plan_edge *edges = realloc(a->edges, (cap + 1) * sizeof *edges);
-	if (edges)
-		a->edges = edges;
-	int32_t *orig = realloc(a->orig, (cap + 1) * sizeof *orig);
-	if (orig)
-		a->orig = orig;
-	if (!edges || !orig)
+	if (!edges)
 		return false;
+	a->edges = edges;
 	a->cap = cap;
 	return true;
 }
@@ -525,9 +534,12 @@ static bool active_add_person(struct active_set *a, const struct solver *s, int3
 	int64_t key;
 	for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
 		int32_t e = a->order ? a->order[k] : (int32_t)k;
-		if (a->active[e] || !pair_wanted(s, &in->edges[e], &key))
+		if (a->active[e])
 			continue;
-		struct kept c = {key, pair_hash(&in->edges[e]), e};
+		struct plan_edge pe = pair_at(in, i, (size_t)e);
+		if (!pair_wanted(s, &pe, &key))
+			continue;
+		struct kept c = {key, pair_hash(&pe), e};
 		if (len < a->keep) {
 			int32_t j = len++;
 			while (j > 0 && kept_worse(c, a->heap[(j - 1) / 2])) {
@@ -551,14 +563,16 @@ static bool active_add_person(struct active_set *a, const struct solver *s, int3
 		a->heap[0] = a->heap[l - 1];
 		kept_sift_down(a->heap, l - 1, 0);
 		a->active[top.e] = 1;
-		a->edges[base + (size_t)l - 1] = in->edges[top.e];
-		a->orig[base + (size_t)l - 1] = top.e;
+		a->edges[base + (size_t)l - 1] = pair_at(in, i, (size_t)top.e);
 	}
 	int64_t left = INT64_MIN;
 	for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
 		int32_t e = a->order ? a->order[k] : (int32_t)k;
-		if (!a->active[e] && in->edges[e].weight > left)
-			left = in->edges[e].weight;
+		if (!a->active[e]) {
+			int64_t w = pair_at(in, i, (size_t)e).weight;
+			if (w > left)
+				left = w;
+		}
 	}
 	a->left_max[i] = left;
 	return true;
@@ -588,8 +602,7 @@ static long active_add_all(struct active_set *a)
 			int32_t e = a->order ? a->order[k] : (int32_t)k;
 			if (!a->active[e]) {
 				a->active[e] = 1;
-				a->edges[a->n] = in->edges[e];
-				a->orig[a->n++] = e;
+				a->edges[a->n++] = pair_at(in, i, (size_t)e);
 			}
 		}
 	return (long)added;
@@ -668,9 +681,23 @@ static int potentials_from_sources(struct solver *s)
 
 static bool input_valid(const struct plan_input *in)
 {
-	if (!in || in->npersons < 0 || in->noffers < 0 || (in->nedges && !in->edges) ||
+	if (!in || in->npersons < 0 || in->noffers < 0 || (in->nedges && !in->edges && !in->pairs) ||
 	    (in->noffers && !in->capacity) || in->nedges >= INT32_MAX)
 		return false;
+	if (in->pairs) {
+		const struct plan_pairs *c = in->pairs;
+		size_t total = 0;
+		for (int32_t i = 0; i < in->npersons; i++) {
+			if (c->count[i] < 0 || c->start[i] > in->nedges || (size_t)c->count[i] > in->nedges - c->start[i] ||
+			    c->priority[i] < 0 || c->priority[i] > c->max_priority)
+				return false;
+			total += (size_t)c->count[i];
+			for (size_t e = c->start[i]; e < c->start[i] + (size_t)c->count[i]; e++)
+				if ((int64_t)(c->pairs[e] >> 7) >= in->noffers || (c->pairs[e] & 127) > 100)
+					return false;
+		}
+		return total == in->nedges;
+	}
 	for (size_t e = 0; e < in->nedges; e++) {
 		const struct plan_edge *pe = &in->edges[e];
 		if (pe->person < 0 || pe->person >= in->npersons || pe->offer < 0 || pe->offer >= in->noffers ||
@@ -728,7 +755,7 @@ int plan_solve(const struct plan_input *in, struct plan_result *out)
 		out->offer_of[i] = -1;
 	for (size_t e = 0; e < out->pairs_solved; e++)
 		if (s.held[e]) {
-			const struct plan_edge *pe = &in->edges[a.orig[s.edge_orig[e]]];
+			const struct plan_edge *pe = &a.edges[s.edge_orig[e]];
 			out->offer_of[pe->person] = pe->offer;
 			out->total += pe->weight;
 		}

@@ -36,6 +36,19 @@ struct plan_edge {
 	int64_t weight;
 };
 
+/* The pairs as a builder of many millions keeps them: 4 bytes a pair, the
+ * weight made here (plan_weight), young person i's pairs at
+ * pairs[start[i] .. start[i] + count[i]), each offer << 7 | score (score
+ * 0..100). Positions 0..nedges-1 of pairs all belong to someone. */
+struct plan_pairs {
+	const uint32_t *pairs;
+	const size_t *start;            /* npersons entries */
+	const int32_t *count;           /* npersons entries */
+	const int32_t *priority;        /* npersons entries, 0..max_priority */
+	int max_priority;
+};
+#define PLAN_PAIR(offer, score) ((uint32_t)(offer) << 7 | (uint32_t)(score))
+
 struct plan_input {
 	int32_t npersons, noffers;
 	const int32_t *capacity;        /* noffers entries, >= 0 */
@@ -45,6 +58,7 @@ struct plan_input {
 					 * they are among the others' */
 	size_t nedges;
 	int32_t keep;                   /* pairs a young person starts with; 0: PLAN_KEEP */
+	const struct plan_pairs *pairs; /* instead of edges (then NULL), nedges of them */
 };
 
 /* Enough that the check finds nothing to add on siaod's plans (see

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 		edges[e].weight = w;
 	}
 	fclose(f);
-	struct plan_input in = {n, m, cap, edges, (size_t)ne, 0};
+	struct plan_input in = {n, m, cap, edges, (size_t)ne, 0, NULL};
 	double best = 1e18;
 	struct plan_result r = {0};
 	for (int k = 0; k < repeat; k++) {

@@ -71,7 +71,7 @@ static void random_instance(struct inst *in, unsigned *seed, int wmax)
 
 static void check_instance(const struct inst *in, int32_t keep)
 {
-	struct plan_input pi = {in->n, in->m, in->cap, in->edges, in->nedges, keep};
+	struct plan_input pi = {in->n, in->m, in->cap, in->edges, in->nedges, keep, NULL};
 	struct plan_result r;
 	CHECK_INT(plan_solve(&pi, &r), 0);
 	int32_t left[MAXM];
@@ -137,7 +137,7 @@ static void test_kept_pairs_against_all(void)
 				e[x - 1] = e[y];
 				e[y] = t;
 			}
-		struct plan_input all = {n, m, cap, e, ne, INT32_MAX}, few = all;
+		struct plan_input all = {n, m, cap, e, ne, INT32_MAX, NULL}, few = all;
 		if (k % 3 == 1) {
 			/* the young people's runs of pairs in another order (the
 			 * builder's threads finish their chunks in any order): the
@@ -193,6 +193,56 @@ static void test_kept_pairs_against_all(void)
 	CHECK(more_rounds >= 40);   /* the check did the work, not the first pairs */
 }
 
+/* The builder's compact pairs (4 bytes a pair, the weight made by the
+ * planner from score and priority) give the same plan as the same pairs as
+ * edges; runs of young people in any order; bad ones refused. */
+static void test_compact_pairs(void)
+{
+	unsigned seed = 20261207;
+	for (int k = 0; k < 30; k++) {
+		int32_t n = 20 + rand_r(&seed) % 200, m = 5 + rand_r(&seed) % 50;
+		int32_t cap[60], prio[220], count[220];
+		size_t start[220];
+		for (int32_t j = 0; j < m; j++)
+			cap[j] = rand_r(&seed) % (k % 2 ? 3 : 9);
+		for (int32_t i = 0; i < n; i++)
+			prio[i] = rand_r(&seed) % 801;
+		uint32_t *pairs = malloc((size_t)n * (size_t)m * sizeof *pairs);
+		struct plan_edge *e = malloc((size_t)n * (size_t)m * sizeof *e);
+		size_t ne = 0;
+		/* young people from the last to the first: runs not in order */
+		for (int32_t i = n - 1; i >= 0; i--) {
+			start[i] = ne;
+			for (int32_t j = 0; j < m; j++)
+				if (rand_r(&seed) % 100 < 40) {
+					int score = rand_r(&seed) % 101;
+					pairs[ne] = PLAN_PAIR(j, score);
+					e[ne++] = (struct plan_edge){i, j, plan_weight(score, prio[i], n, 800)};
+				}
+			count[i] = (int32_t)(ne - start[i]);
+		}
+		struct plan_pairs c = {pairs, start, count, prio, 800};
+		struct plan_input as_edges = {n, m, cap, e, ne, 3, NULL}, compact = {n, m, cap, NULL, ne, 3, &c};
+		struct plan_result re, rc;
+		CHECK_INT(plan_solve(&as_edges, &re), 0);
+		CHECK_INT(plan_solve(&compact, &rc), 0);
+		CHECK_INT(rc.total, re.total);
+		CHECK(memcmp(rc.offer_of, re.offer_of, (size_t)n * sizeof *rc.offer_of) == 0);
+		plan_result_free(&re);
+		plan_result_free(&rc);
+		if (k == 0) {
+			prio[0] = 801;                  /* above max_priority */
+			CHECK_INT(plan_solve(&compact, &rc), -1);
+			prio[0] = 0;
+			count[0] += 1;                  /* more pairs than there are */
+			CHECK_INT(plan_solve(&compact, &rc), -1);
+			count[0] -= 1;
+		}
+		free(pairs);
+		free(e);
+	}
+}
+
 static void test_priority_breaks_ties(void)
 {
 	/* two young people with the same score, one place: the higher priority wins */
@@ -201,7 +251,7 @@ static void test_priority_breaks_ties(void)
 		{0, 0, plan_weight(80, 100, 2, 800)},
 		{1, 0, plan_weight(80, 700, 2, 800)},
 	};
-	struct plan_input in = {2, 1, cap, e, 2, 0};
+	struct plan_input in = {2, 1, cap, e, 2, 0, NULL};
 	struct plan_result r;
 	CHECK_INT(plan_solve(&in, &r), 0);
 	CHECK_INT(r.offer_of[0], -1);
@@ -227,7 +277,7 @@ static void test_global_beats_greedy(void)
 	 * (who only fits offer 0) without a place: 90 + 0 < 85 + 80 */
 	int32_t cap[2] = {1, 1};
 	struct plan_edge e[3] = {{0, 0, 90}, {0, 1, 85}, {1, 0, 80}};
-	struct plan_input in = {2, 2, cap, e, 3, 0};
+	struct plan_input in = {2, 2, cap, e, 3, 0, NULL};
 	struct plan_result r;
 	CHECK_INT(plan_solve(&in, &r), 0);
 	CHECK_INT(r.total, 165);
@@ -239,18 +289,18 @@ static void test_global_beats_greedy(void)
 static void test_edges_cases(void)
 {
 	struct plan_result r;
-	struct plan_input empty = {0, 0, NULL, NULL, 0, 0};
+	struct plan_input empty = {0, 0, NULL, NULL, 0, 0, NULL};
 	CHECK_INT(plan_solve(&empty, &r), 0);
 	CHECK_INT(r.total, 0);
 	plan_result_free(&r);
 	int32_t cap[1] = {0};
 	struct plan_edge e[1] = {{0, 0, 50}};
-	struct plan_input none = {1, 1, cap, e, 1, 0};
+	struct plan_input none = {1, 1, cap, e, 1, 0, NULL};
 	CHECK_INT(plan_solve(&none, &r), 0);            /* capacity 0: nobody placed */
 	CHECK_INT(r.offer_of[0], -1);
 	plan_result_free(&r);
 	struct plan_edge bad[1] = {{0, 3, 50}};
-	struct plan_input wrong = {1, 1, cap, bad, 1, 0};
+	struct plan_input wrong = {1, 1, cap, bad, 1, 0, NULL};
 	CHECK_INT(plan_solve(&wrong, &r), -1);          /* an offer that does not exist */
 }
 
@@ -258,6 +308,7 @@ int main(void)
 {
 	test_against_brute_force();
 	test_kept_pairs_against_all();
+	test_compact_pairs();
 	test_priority_breaks_ties();
 	test_global_beats_greedy();
 	test_edges_cases();
