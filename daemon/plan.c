@@ -340,6 +340,147 @@ static int solve_all(struct solver *s, const struct plan_input *in)
 	return rc;
 }
 
+/*
+ * A few pairs added to a solved flow without solving again. t is built on
+ * part, whose first n_old pairs are s's; s's flow is carried over, and the
+ * potentials Q of the check (s->dist, feasible on the whole residual graph,
+ * T and NOPLACE at 0) become t's. Then each new pair (r, c) whose reduced
+ * cost rc is negative may close a cycle of negative cost: a Dijkstra from
+ * c looks for the way back to r over the residual graph as it is (T and
+ * NOPLACE arcs included, the new pairs not yet taken in left out), never
+ * farther than -rc; found, the flow goes round the cycle. Either way the
+ * potentials are moved by the distances found (capped at where the search
+ * stopped), which keeps every reduced cost non-negative, the new pair's
+ * included: the flow is optimal again, as a solve from nothing would give
+ * (with another choice among equal ones, maybe). -1 when out of memory.
+ */
+static int solve_insert(struct solver *t, const struct plan_input *part, struct solver *s, size_t n_old)
+{
+	if (solver_init(t, part) != 0)
+		return -1;
+	uint8_t *held = calloc(n_old + 1, 1);       /* by pair of part */
+	int32_t *spare = calloc((size_t)t->n + 1, sizeof *spare);   /* units at NOPLACE */
+	int32_t *where = malloc((part->nedges - n_old + 1) * sizeof *where);   /* new pair -> arc */
+	int rc = -1;
+	if (!held || !spare || !where)
+		goto out;
+	for (size_t p = 0; p < n_old; p++)
+		if (s->held[p])
+			held[s->edge_orig[p]] = 1;
+	for (int32_t r = 0; r < t->n; r++) {
+		spare[r] = t->supply[r];
+		for (size_t p = t->row_start[r]; p < t->row_start[r + 1]; p++) {
+			size_t k = (size_t)t->edge_orig[p];
+			if (k < n_old && held[k]) {
+				column_add(t, t->row_col[p], (int32_t)p);
+				spare[r]--;
+			} else if (k >= n_old) {
+				where[k - n_old] = (int32_t)p;
+			}
+		}
+	}
+	memcpy(t->pi, s->dist, (size_t)(t->n + t->m) * sizeof *t->pi);
+	t->pi[t->noplace] = 0;
+	t->pi[t->sink] = 0;
+	size_t at_noplace = 0;
+	for (int32_t r = 0; r < t->n; r++)
+		at_noplace += (size_t)spare[r];
+	for (size_t k = n_old; k < part->nedges; k++) {
+		int32_t pn = where[k - n_old], r = t->edge_row[pn], c = t->n + t->row_col[pn];
+		int64_t cost = -t->row_w[pn] + t->pi[r] - t->pi[c];
+		if (cost >= 0)
+			continue;
+		/* the way back from c to r, shorter than -cost */
+		int64_t bound = -cost, reach = bound;
+		t->iter++;
+		t->hlen = 0;
+		t->nfinal = 0;
+		t->seen[c] = t->iter;
+		t->dist[c] = 0;
+		t->pred[c] = -1;
+		bool ok = heap_push(t, 0, c), found = false;
+		while (ok && t->hlen > 0) {
+			struct heap_item it = heap_pop(t);
+			int32_t u = it.node;
+			if (t->done[u] == t->iter || it.d > t->dist[u])
+				continue;
+			if (it.d >= bound)
+				break;
+			t->done[u] = t->iter;
+			t->finalised[t->nfinal++] = u;
+			int64_t d = it.d;
+			if (u == r) {
+				found = true;
+				reach = d;
+				break;
+			}
+			if (u < t->n) {
+				ok = relax(t, u, t->noplace, d + t->pi[u] - t->pi[t->noplace], -1);
+				for (size_t p = t->row_start[u]; ok && p < t->row_start[u + 1]; p++) {
+					size_t kp = (size_t)t->edge_orig[p];
+					if (t->held[p] || kp >= k)      /* held, or not in yet */
+						continue;
+					int32_t v = t->n + t->row_col[p];
+					ok = relax(t, u, v, d - t->row_w[p] + t->pi[u] - t->pi[v], (int32_t)p);
+				}
+			} else if (u == t->sink) {
+				for (int32_t j = 0; ok && j < t->m; j++)
+					if (t->col_len[j] > 0)
+						ok = relax(t, u, t->n + j, d + t->pi[u] - t->pi[t->n + j], -1);
+				if (ok && at_noplace > 0)
+					ok = relax(t, u, t->noplace, d + t->pi[u] - t->pi[t->noplace], -1);
+			} else if (u == t->noplace) {
+				ok = relax(t, u, t->sink, d + t->pi[u] - t->pi[t->sink], -1);
+				for (int32_t x = 0; ok && x < t->n; x++)
+					if (spare[x] > 0)
+						ok = relax(t, u, x, d + t->pi[u] - t->pi[x], -1);
+			} else {
+				int32_t col = u - t->n;
+				if (t->col_len[col] < t->cap[col])
+					ok = relax(t, u, t->sink, d + t->pi[u] - t->pi[t->sink], -1);
+				const int32_t *list = t->col_edges + t->col_start[col];
+				for (int32_t q = 0; ok && q < t->col_len[col]; q++) {
+					int32_t e = list[q], row = t->edge_row[e];
+					ok = relax(t, u, row, d + t->row_w[e] + t->pi[u] - t->pi[row], e);
+				}
+			}
+		}
+		if (!ok)
+			goto out;
+		for (int32_t q = 0; q < t->nfinal; q++) {
+			int32_t v = t->finalised[q];
+			if (t->dist[v] < reach)
+				t->pi[v] += t->dist[v] - reach;
+		}
+		if (!found)
+			continue;
+		/* round the cycle: back from r to c, then the new pair */
+		for (int32_t v = r; v != c;) {
+			int32_t u = t->pred[v], e = t->pred_edge[v];
+			if (u >= t->n && u < t->n + t->m && v < t->n) {
+				column_remove(t, u - t->n, e);      /* v lets go of u */
+				spare[v]++;
+			} else if (u < t->n && v >= t->n && v < t->n + t->m) {
+				column_add(t, v - t->n, e);         /* u takes v */
+				spare[u]--;
+			}
+			/* T and NOPLACE: their flows follow the columns' and rows' */
+			v = u;
+		}
+		column_add(t, t->row_col[pn], pn);
+		spare[r]--;
+		at_noplace = 0;
+		for (int32_t x = 0; x < t->n; x++)
+			at_noplace += (size_t)spare[x];
+	}
+	rc = 0;
+out:
+	free(held);
+	free(spare);
+	free(where);
+	return rc;
+}
+
 /* A kept pair of one young person: better = higher weight, then a hash of
  * the pair, then the earlier pair in the input. The hash spreads the
  * young people with many equal pairs (identical offers side by side) over
@@ -532,12 +673,28 @@ static bool active_add_person(struct active_set *a, const struct solver *s, int3
 	const struct plan_input *in = a->in;
 	int32_t len = 0;
 	int64_t key;
+	/* The first pairs of the compact form: a young person's weights go
+	 * with the scores (one priority), so those below the keep-th best
+	 * score are passed over without a weight or a heap: one histogram. */
+	unsigned floor_score = 0;
+	if (!s && in->pairs && a->count[i] > a->keep) {
+		int32_t hist[128] = {0}, above = 0;
+		for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++)
+			hist[in->pairs->pairs[k] & 127]++;
+		floor_score = 127;
+		while (floor_score > 0 && above + hist[floor_score] < a->keep)
+			above += hist[floor_score--];
+	}
 	for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
 		int32_t e = a->order ? a->order[k] : (int32_t)k;
-		if (a->active[e])
+		if (a->active[e] || (floor_score && (in->pairs->pairs[e] & 127) < floor_score))
 			continue;
 		struct plan_edge pe = pair_at(in, i, (size_t)e);
 		if (!pair_wanted(s, &pe, &key))
+			continue;
+		/* most pairs lose to the worst kept on the weight alone: the
+		 * hash only for the others */
+		if (len == a->keep && key < a->heap[0].w)
 			continue;
 		struct kept c = {key, pair_hash(&pe), e};
 		if (len < a->keep) {
@@ -566,12 +723,18 @@ static bool active_add_person(struct active_set *a, const struct solver *s, int3
 		a->edges[base + (size_t)l - 1] = pair_at(in, i, (size_t)top.e);
 	}
 	int64_t left = INT64_MIN;
-	for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
-		int32_t e = a->order ? a->order[k] : (int32_t)k;
-		if (!a->active[e]) {
-			int64_t w = pair_at(in, i, (size_t)e).weight;
-			if (w > left)
-				left = w;
+	if (in->pairs) {
+		int best = -1;     /* the weight goes with the score */
+		for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++)
+			if (!a->active[k] && (int)(in->pairs->pairs[k] & 127) > best)
+				best = (int)(in->pairs->pairs[k] & 127);
+		if (best >= 0)
+			left = plan_weight(best, in->pairs->priority[i], in->npersons, in->pairs->max_priority);
+	} else {
+		for (size_t k = a->start[i]; k < a->start[i] + (size_t)a->count[i]; k++) {
+			int32_t e = a->order ? a->order[k] : (int32_t)k;
+			if (!a->active[e] && in->edges[e].weight > left)
+				left = in->edges[e].weight;
 		}
 	}
 	a->left_max[i] = left;
@@ -722,13 +885,13 @@ int plan_solve(const struct plan_input *in, struct plan_result *out)
 	int rc = -1;
 	if (active_init(&a, in, keep) != 0 || active_add(&a, NULL) < 0)
 		goto out;
+	struct plan_input part = *in;
+	part.edges = a.edges;
+	part.nedges = a.n;
+	rc = solve_all(&s, &part);
 	for (;;) {
-		struct plan_input part = *in;
-		part.edges = a.edges;
-		part.nedges = a.n;
 		out->rounds++;
 		out->pairs_solved = a.n;
-		rc = solve_all(&s, &part);
 		out->augmentations += s.augmentations;
 		out->arcs_scanned += s.arcs;
 		if (rc != 0)
@@ -745,8 +908,18 @@ int plan_solve(const struct plan_input *in, struct plan_result *out)
 			goto out;
 		if (added == 0)
 			break;
+		/* a few pairs more (a search each): into the flow; more: solved again */
+		size_t n_old = part.nedges;
+		part.edges = a.edges;
+		part.nedges = a.n;
+		struct solver t;
+		memset(&t, 0, sizeof t);
+		if ((size_t)added * 16 <= (size_t)in->npersons + 64)
+			rc = solve_insert(&t, &part, &s, n_old);
+		else
+			rc = solve_all(&t, &part);
 		solver_free(&s);
-		memset(&s, 0, sizeof s);
+		s = t;
 	}
 	out->offer_of = malloc(((size_t)in->npersons + 1) * sizeof *out->offer_of);
 	if (!out->offer_of)
