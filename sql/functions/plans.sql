@@ -1,22 +1,53 @@
 -- plans.sql (schema api, see sql/README.md): Allocation plans: the stored result of a
 -- département's optimal allocation.
 
--- assignments or unassigned of a plan, each with the young person's ref
-CREATE FUNCTION plan_with_refs(items jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT coalesce(jsonb_agg(e.item || jsonb_build_object('ref', y.ref) ORDER BY e.n), '[]'::jsonb)
-    FROM jsonb_array_elements(coalesce(items, '[]'::jsonb)) WITH ORDINALITY AS e(item, n)
-    LEFT JOIN youth y ON y.id = (e.item->>'youth_id')::bigint;
-$$;
-
-CREATE FUNCTION plan_json(p allocation_plans) RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT coalesce(p.plan, '{}'::jsonb) || jsonb_build_object('id', p.id, 'departement', p.departement,
+-- A plan is stored as the JSON text the daemon wrote (migration 027), and
+-- read back as text: a plan of 7,000 assignments is 4.5 MB, which PostgreSQL
+-- is slow to take apart into values (each JSON function that returns parts
+-- of it copies them; json_each of such a plan alone takes ~100 ms). So the
+-- reader relies on how the plan text is written, which only the daemon
+-- (plan_finish) and 027 do: every item of assignments and unassigned is an
+-- object whose text starts with {"youth_id":<digits>, and that text occurs
+-- nowhere else (a quote inside a JSON string is escaped; reasons and
+-- exclusions have no youth_id). Cut there, the plan is a head
+-- ({"assignments":[) then one piece per item, each starting with the
+-- item's youth id.
+--
+-- The plan row as the API shows it: the row's own fields (extra: more of
+-- them, the running apply of GET), then the plan's, each item with its
+-- young person's ref first, looked up now, never stored: an erased young
+-- person has none (null). The plan has none of the row's keys: no key is
+-- there twice. The refs come from the young people of the plan's
+-- département (one index scan, ~7,000 rows), by id for the few who are no
+-- longer there (erased, or moved). The pieces are aggregated in the order
+-- the split gives them (a set-returning function in a select list: one
+-- pass, no sort, no copy into a tuple store). A generic plan always: a
+-- custom one would split the plan while planning (p is then a constant).
+CREATE FUNCTION plan_json(p allocation_plans, extra jsonb DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    own text := (jsonb_build_object('id', p.id, 'departement', p.departement,
         'on', p.on_date, 'status', p.status, 'progress', p.progress, 'total_score', p.total_score,
         'created_at', p.created_at, 'finished_at', p.finished_at, 'applied_at', p.applied_at,
-        'applied', p.applied)
-        || CASE WHEN p.plan IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
-            'assignments', plan_with_refs(p.plan->'assignments'),
-            'unassigned', plan_with_refs(p.plan->'unassigned')) END;
-$$;
+        'applied', p.applied) || coalesce(extra, '{}'::jsonb))::text;
+    out text;
+BEGIN
+    IF p.plan IS NULL THEN
+        RETURN own;
+    END IF;
+    SELECT string_agg(CASE
+               WHEN left(s.piece, 1) = '{' THEN      -- the head; {} has no key to follow the row's
+                   left(own, -1) || CASE WHEN s.piece ~ '^\{\s*\}$' THEN '}' ELSE ',' || right(s.piece, -1) END
+               ELSE '{"ref":' || coalesce((m.refs -> s.id)::text,
+                                          to_json((SELECT y.ref FROM youth y WHERE y.id = s.id::bigint))::text, 'null')
+                    || ',"youth_id":' || s.piece END, '')
+    INTO out
+    FROM (SELECT jsonb_object_agg(y.id, y.ref) AS refs FROM youth y
+          WHERE y.departement = p.departement AND y.erased_at IS NULL) m,
+         (SELECT piece, substring(left(piece, 24) FROM '^[0-9]+') AS id
+          FROM (SELECT unnest(string_to_array(p.plan::text, '{"youth_id":')) AS piece) cut) s;
+    RETURN out;
+END $$;
 
 CREATE FUNCTION plan_check_scope(dep text, actor jsonb) RETURNS void LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -26,7 +57,7 @@ BEGIN
 END $$;
 
 -- The plan is asked for: a queued row, checked for scope and audited.
-CREATE FUNCTION plan_enqueue(p_dep text, p_on date, actor jsonb) RETURNS jsonb
+CREATE FUNCTION plan_enqueue(p_dep text, p_on date, actor jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE p allocation_plans;
 BEGIN
@@ -40,10 +71,10 @@ END $$;
 
 -- The planner's result (p_plan NULL: it failed). p_answer false: the request
 -- was already answered (202), nobody reads the plan now (GET will): only its
--- id and status back, not the whole plan with its refs (a large plan's
--- plan_json costs as much as storing it).
-CREATE FUNCTION plan_finish(p_id bigint, p_total integer, p_plan jsonb, p_answer boolean DEFAULT true)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+-- id and status back, not the whole plan with its refs (4.5 MB for a large
+-- plan, sent for nothing).
+CREATE FUNCTION plan_finish(p_id bigint, p_total integer, p_plan json, p_answer boolean DEFAULT true)
+RETURNS text LANGUAGE plpgsql AS $$
 DECLARE p allocation_plans;
 BEGIN
     UPDATE allocation_plans
@@ -55,12 +86,14 @@ BEGIN
         PERFORM siaod_fail(404, 'not-found', format('plan %s does not exist', p_id));
     END IF;
     IF NOT p_answer THEN
-        RETURN jsonb_build_object('id', p.id, 'status', p.status);
+        RETURN jsonb_build_object('id', p.id, 'status', p.status)::text;
     END IF;
     RETURN plan_json(p);
 END $$;
 
-CREATE FUNCTION plan_get(p_id bigint, actor jsonb) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+-- extra: fields added to the row's (GET adds the running apply).
+CREATE FUNCTION plan_get(p_id bigint, actor jsonb, extra jsonb DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
 DECLARE p allocation_plans;
 BEGIN
     SELECT * INTO p FROM allocation_plans WHERE id = p_id;
@@ -68,7 +101,7 @@ BEGIN
         PERFORM siaod_fail(404, 'not-found', format('plan %s does not exist', p_id));
     END IF;
     PERFORM plan_check_scope(p.departement, actor);
-    RETURN plan_json(p);
+    RETURN plan_json(p, extra);
 END $$;
 
 CREATE FUNCTION plan_record_applied(p_id bigint, p_outcome jsonb, actor jsonb) RETURNS jsonb
