@@ -11,6 +11,7 @@ files, the functions the daemon's C code calls), never from siaod itself.
 """
 import glob
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -269,6 +270,55 @@ def migration_018_names_duplicate_refs_instead_of_failing_blindly():
                           "registered_at) VALUES ('DUP-SECRET-7', '34', '2005-01-01', 'female', 'street', "
                           "'2026-01-01', '2026-01-01')"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "youth_ref_uq" in bad.stderr, bad.stderr
+
+
+@test
+def migration_027_keeps_stored_plans_readable_as_text():
+    """027 turns allocation_plans.plan from jsonb into json (the daemon's text,
+    in lz4) and rewrites each plan stored before with its arrays first and
+    each item's text starting with {"youth_id": (where the readers cut it);
+    applied stays jsonb. Such a plan reads back through the API as it was,
+    each item with its young person's ref of now (none once erased), even
+    with a label that holds the very text the readers cut at."""
+    db = Database("mig_plans")
+    as_previous_release(db, last=26)
+
+    def young(ref):
+        return int(db.sql("INSERT INTO youth (ref, departement, birth_date, gender, situation, wanted_from, "
+                          "registered_at) VALUES ('%s', '30', '2005-01-01', 'female', 'street', "
+                          "'2026-01-01', '2026-01-01') RETURNING id" % ref)[0])
+    a, b, gone = young("MIG-A"), young("MIG-B"), young("MIG-GONE")
+    db.sql("UPDATE youth SET erased_at = now(), ref = NULL, birth_date = NULL, status = 'closed' WHERE id = %d" % gone)
+    tricky = 'Nîmes "centre" {"youth_id":%d,"x":1} \\ é' % b
+    plan = {"assignments": [{"youth_id": a, "offer_id": 5, "label": tricky, "score": 80, "priority": 100,
+                             "start_date": "2026-01-02", "end_date": "2026-04-02",
+                             "reasons": [{"factor": "distance", "points": 30, "detail": "à 1 km"}]}],
+            "unassigned": [{"youth_id": b, "why": "no_eligible_free_place", "excluded": {"age": 1, "pets": 0}},
+                           {"youth_id": gone, "why": "places_went_to_better_matches", "eligible_offers": 2}],
+            "waiting_youth": 3, "offers_with_free_places": 1, "eligible_pairs": 3}
+    applied = [{"youth_id": a, "offer_id": 5, "status": 201, "placement_id": 9}]
+    pid = int(db.sql("INSERT INTO allocation_plans (departement, on_date, total_score, plan, applied, applied_at, "
+                     "status, progress, finished_at) VALUES ('30', '2026-01-02', 80, $j$%s$j$, $j$%s$j$, now(), "
+                     "'done', 1, now()) RETURNING id" % (json.dumps(plan), json.dumps(applied)))[0])
+    migrate(db)
+    assert db.sql("SELECT column_name || ' ' || data_type FROM information_schema.columns "
+                  "WHERE table_name = 'allocation_plans' AND column_name IN ('plan', 'applied') ORDER BY 1") \
+        == ["applied jsonb", "plan json"]
+    assert db.sql("SELECT attcompression FROM pg_attribute WHERE attrelid = 'allocation_plans'::regclass "
+                  "AND attname = 'plan'") == ["l"]
+    text = db.sql("SELECT plan::text FROM allocation_plans WHERE id = %d" % pid)[0]
+    assert text.startswith('{"assignments":[{"youth_id":%d,' % a), text
+    assert json.loads(text) == plan, text
+    d = Daemon(db, name="plans027")
+    try:
+        got = expect(d.call("GET", "/v1/allocation-plans/%d" % pid, d.token("admin")), 200).json
+    finally:
+        d.stop()
+    want = json.loads(json.dumps(plan))
+    for item, ref in zip(want["assignments"] + want["unassigned"], ("MIG-A", "MIG-B", None)):
+        item["ref"] = ref
+    assert {k: got[k] for k in want} == want, got
+    assert got["applied"] == applied and got["id"] == pid and got["status"] == "done", got
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ answers 202 at once, whatever the machine's speed.
 
 Tests run in order and share one database and one daemon.
 """
+import json
 import os
 import sys
 import time
@@ -95,10 +96,34 @@ def a_big_plan_is_accepted_then_polled_to_done_while_healthz_answers():
     assert len(p["assignments"]) == min(N_YOUTH, N_OFFERS), len(p["assignments"])
     assert p["eligible_pairs"] == N_YOUTH * N_OFFERS, p["eligible_pairs"]
     assert p["total_score"] == sum(a["score"] for a in p["assignments"]), p["total_score"]
-    # the referent sees the file references
-    assert all(a["ref"] and a["ref"].startswith("PJ-") for a in p["assignments"]), p["assignments"][:3]
-    assert all(u["ref"] and u["ref"].startswith("PJ-") for u in p["unassigned"]), p["unassigned"][:3]
+    # the referent sees the file references: each item's own (read from the
+    # database, not from the plan), the same in the GET and in the 201/202 path
+    assert refs_are_right(p), p["assignments"][:3]
+    assert get_plan(p["id"], REF) == p
     PLANS.append(p)
+
+
+def get_plan(plan_id, token):
+    """GET of a plan, parsed refusing any key written twice in an object (the
+    answer is assembled as text: a key twice would be taken silently)."""
+    def once(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), "a key twice: %r" % keys
+        return dict(pairs)
+    r = expect(D.call("GET", "/v1/allocation-plans/%d" % plan_id, token), 200)
+    return json.loads(r.text, object_pairs_hook=once)
+
+
+def refs_are_right(p):
+    """Each item of the plan carries its young person's ref as the database
+    has it now (null once erased), and each item has its keys once."""
+    refs = dict(row.split("|", 1) for row in DB.sql("SELECT id, coalesce(ref, '<null>') FROM youth"))
+    items = p["assignments"] + p["unassigned"]
+    assert len(items) == N_YOUTH, len(items)
+    for it in items:
+        want = refs[str(it["youth_id"])]
+        assert it["ref"] == (None if want == "<null>" else want), (it["youth_id"], it["ref"], want)
+    return True
 
 
 @test
@@ -169,7 +194,16 @@ def a_long_apply_is_accepted_then_its_outcome_lands_in_the_plan():
     again = D.call("POST", "/v1/allocation-plans/%d/apply" % p["id"], REF)
     if again.status != 200:
         expect_problem(again, 409)
-    g, _, health = poll(p["id"], lambda g: "apply" not in g and g["applied_at"] is not None)
+    running = []
+
+    def applied(g):
+        if "apply" in g:
+            running.append(g["apply"])
+        return "apply" not in g and g["applied_at"] is not None
+    g, _, health = poll(p["id"], applied)
+    # while it ran, GET showed the plan with the apply's status beside it
+    assert all(a["status"] == "running" and 0 <= a["progress"] <= 1 for a in running), running
+    print("GETs while the apply ran: %d" % len(running))
     got = sorted((x["youth_id"], x["offer_id"], x["status"]) for x in g["applied"])
     assert got == sorted((a["youth_id"], a["offer_id"], 201) for a in some), got[:5]
 
@@ -185,6 +219,34 @@ def a_pair_not_in_the_plan_is_refused_whole():
     assert [e["pointer"] for e in bad["errors"]] == ["/pairs/1"], bad
     mine = expect(D.call("GET", "/v1/placements?youth_id=%d" % a["youth_id"], ADMIN), 200).json["items"]
     assert mine == [], mine
+
+
+@test
+def a_plan_read_after_an_erasure_shows_no_ref_for_that_young_person():
+    """The refs are joined when the plan is read, never stored in it: once a
+    young person of the plan is erased (ref emptied), GET shows null for
+    them, the others' refs unchanged; the stored plan text never had a ref."""
+    p = PLANS[0]
+    gone, moved = p["unassigned"][0]["youth_id"], p["unassigned"][1]["youth_id"]
+    before = get_plan(p["id"], REF)
+    assert refs_are_right(before)
+    ref_of = {u["youth_id"]: u["ref"] for u in before["unassigned"]}
+    assert ref_of[gone].startswith("PJ-") and ref_of[moved].startswith("PJ-"), ref_of
+    expect(D.call("DELETE", "/v1/youth/%d" % gone, REF), 200)
+    # one moved to another département keeps their ref in the plan
+    expect(D.call("PATCH", "/v1/youth/%d" % moved, ADMIN, {"departement": "30", "commune_insee": "30189"}), 200)
+    after = get_plan(p["id"], ADMIN)
+    ref_of = {u["youth_id"]: u["ref"] for u in after["unassigned"]}
+    assert ref_of[gone] is None and ref_of[moved] == before_ref(before, moved), ref_of
+    assert refs_are_right(after)
+    # the rest of the plan is as it was
+    strip = lambda plan: [{k: v for k, v in it.items() if k != "ref"} for it in plan["assignments"] + plan["unassigned"]]
+    assert strip(after) == strip(before)
+    assert DB.sql("SELECT count(*) FROM allocation_plans WHERE plan::text LIKE '%\"ref\"%'") == ["0"]
+
+
+def before_ref(plan, youth_id):
+    return [u["ref"] for u in plan["unassigned"] if u["youth_id"] == youth_id][0]
 
 
 if __name__ == "__main__":
