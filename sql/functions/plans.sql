@@ -73,8 +73,10 @@ END $$;
 -- was already answered (202), nobody reads the plan now (GET will): only its
 -- id and status back, not the whole plan with its refs (4.5 MB for a large
 -- plan, sent for nothing).
+-- A generic plan always: a custom one would copy the 4.5 MB plan into the
+-- UPDATE's plan as a constant, several times.
 CREATE FUNCTION plan_finish(p_id bigint, p_total integer, p_plan json, p_answer boolean DEFAULT true)
-RETURNS text LANGUAGE plpgsql AS $$
+RETURNS text LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE p allocation_plans;
 BEGIN
     UPDATE allocation_plans
