@@ -40,7 +40,10 @@ def setup():
         INSERT INTO porteurs (name, departement, target_youth) VALUES ('Habitat Sète', '34', 0);
         INSERT INTO offers (porteur_id, kind, label, commune_insee, departement, lat, lon, capacity,
                             available_from, status)
-        SELECT (SELECT min(id) FROM porteurs), 'iml', 'Offre ' || g, '%(c)s', '34', c.lat, c.lon, 1,
+        SELECT (SELECT min(id) FROM porteurs), 'iml',
+               -- a few labels hold the text a stored plan is cut at (escaped in JSON)
+               CASE WHEN g %% 50 = 1 THEN 'Offre {"youth_id":' || g || ',"ref":"PJ-1"} \\' ELSE 'Offre ' || g END,
+               '%(c)s', '34', c.lat, c.lon, 1,
                current_date - 1, 'open'
         FROM generate_series(1, %(no)d) g, communes c WHERE c.insee = '%(c)s';
         INSERT INTO places (offer_id, number, active) SELECT id, 1, true FROM offers;
@@ -99,6 +102,7 @@ def a_big_plan_is_accepted_then_polled_to_done_while_healthz_answers():
     # the referent sees the file references: each item's own (read from the
     # database, not from the plan), the same in the GET and in the 201/202 path
     assert refs_are_right(p), p["assignments"][:3]
+    assert sum(a["label"].startswith('Offre {"youth_id":') for a in p["assignments"]) == 6, p["assignments"][:3]
     assert get_plan(p["id"], REF) == p
     PLANS.append(p)
 
