@@ -364,6 +364,8 @@ static int solve_insert(struct solver *t, const struct plan_input *part, struct 
 	int rc = -1;
 	if (!held || !spare || !where)
 		goto out;
+	for (size_t k = n_old; k < part->nedges; k++)
+		where[k - n_old] = -1;
 	for (size_t p = 0; p < n_old; p++)
 		if (s->held[p])
 			held[s->edge_orig[p]] = 1;
@@ -386,7 +388,10 @@ static int solve_insert(struct solver *t, const struct plan_input *part, struct 
 	for (int32_t r = 0; r < t->n; r++)
 		at_noplace += (size_t)spare[r];
 	for (size_t k = n_old; k < part->nedges; k++) {
-		int32_t pn = where[k - n_old], r = t->edge_row[pn], c = t->n + t->row_col[pn];
+		int32_t pn = where[k - n_old];
+		if (pn < 0)
+			continue;     /* cannot happen: each new pair has its arc */
+		int32_t r = t->edge_row[pn], c = t->n + t->row_col[pn];
 		int64_t cost = -t->row_w[pn] + t->pi[r] - t->pi[c];
 		if (cost >= 0)
 			continue;
