@@ -229,7 +229,8 @@ static void pair_found(void *ctx, const struct match_offer *o, const struct matc
 #define BUILD_THREADS_MAX 8
 
 struct pair_shared {
-	uint32_t *out;              /* room for every young person's m pairs */
+	uint32_t *out;              /* room for cap pairs: every young person's m */
+	size_t cap;                 /* when the address space allows, see build_pairs */
 	size_t *start;              /* where each young person's pairs went */
 	int32_t *count, *prio;
 	_Atomic size_t used;
@@ -282,6 +283,10 @@ static void *pair_part_run(void *arg)
 		if (ps->failed)
 			break;
 		size_t at = atomic_fetch_add(&sh->used, ps->ne);
+		if (at + ps->ne > sh->cap) {
+			ps->failed = true;      /* beyond the room that could be had */
+			break;
+		}
 		memcpy(sh->out + at, ps->pairs, ps->ne * sizeof *ps->pairs);
 		for (int32_t i = c * BUILD_CHUNK; i < end; i++)
 			sh->start[i] = at + from[i - c * BUILD_CHUNK];
@@ -323,8 +328,21 @@ static int build_pairs(struct plan_job *job, const struct inventory *inv, const 
 	pthread_t *tids = calloc((size_t)nt, sizeof *tids);
 	bool *started = calloc((size_t)nt, sizeof *started);
 	*ne = 0;
-	if (!parts || !tids || !started || bigmem_reserve(mem, (size_t)n * (size_t)m * sizeof *sh.out) != 0)
+	if (!parts || !tids || !started)
 		goto out;
+	/* Room for the most pairs there can be (reserved, not taken: see
+	 * bigmem.h); where the system counts reserved memory against its
+	 * limit (vm.overcommit_memory = 2) and refuses that much, room for
+	 * 256 M pairs, then 32 M, far more than a département has (dép. 59:
+	 * 9 M): a plan beyond fails as out of memory. */
+	static const size_t fallback[] = {(size_t)256 << 20, (size_t)32 << 20};
+	sh.cap = (size_t)n * (size_t)m;
+	for (size_t f = 0; bigmem_reserve(mem, sh.cap * sizeof *sh.out) != 0; f++) {
+		if (f == sizeof fallback / sizeof *fallback)
+			goto out;
+		if (fallback[f] < sh.cap)
+			sh.cap = fallback[f];
+	}
 	sh.out = mem->base;
 	for (int t = 0; t < nt; t++) {
 		struct pair_part *pt = &parts[t];
