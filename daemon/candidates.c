@@ -26,6 +26,13 @@
  * instance, or whose write's round was missed), so that no event is ranked
  * on the inventory from before the write that enqueued it. */
 #define SETTLE "2 seconds"
+/* A capacity event says a place is free: an inventory that has not the
+ * offer yet, or no place free on the event's day, has not seen the write
+ * that enqueued it (a round that another write's refresh started, whose
+ * query ran once this write had committed but before its refresh). Such an
+ * event waits for a later round, until this age: a place taken again at
+ * once is no free place for anyone, and the event goes with none. */
+#define STALE_WAIT_MS 10000
 
 struct candidates {
 	struct app *app;
@@ -61,17 +68,20 @@ static void made_ready(void *arg, PGresult *res)
 	release(c);
 }
 
-/* The best waiting young people for the freed place, as ids and scores. */
-static json_t *best_for(struct app *app, int64_t offer_id, sdate on)
+/* The best waiting young people for the freed place, as ids and scores
+ * (none when *stale: the inventory has not the offer, or no place of it
+ * free on the day, see STALE_WAIT_MS). NULL when out of memory. */
+static json_t *best_for(struct app *app, int64_t offer_id, sdate on, bool *stale)
 {
-	json_t *out = json_array();
 	const struct inv_offer *o = inventory_offer(app->inv, offer_id);
-	if (!out || !o)
-		return out;
 	char today[11];
 	clock_today(&app->cfg, today);
 	struct match_params p = inventory_match_params(&app->cfg, today, DATE_NONE);
 	p.on = on != DATE_NONE && on > p.today ? on : p.today;
+	*stale = !o || inventory_free_on(o, p.on) <= 0;
+	json_t *out = json_array();
+	if (!out || *stale)
+		return out;
 	double reach;
 	size_t nc;
 	const struct match_ycell *cells = match_scratch_youth_cells(app->inv, o->m.lat, o->m.lon,
@@ -93,8 +103,8 @@ static void unready_done(void *arg, PGresult *res)
 	int n = store_result_failed(res) ? 0 : PQntuples(res);
 	/* outbox_unready's columns, by name (sql/functions/webhooks.sql) */
 	int f_outbox = PQfnumber(res, "outbox_id"), f_offer = PQfnumber(res, "offer_id"),
-	    f_on = PQfnumber(res, "on_day");
-	if (n == 0 || c->stopped || f_outbox < 0 || f_offer < 0 || f_on < 0) {
+	    f_on = PQfnumber(res, "on_day"), f_age = PQfnumber(res, "age_ms");
+	if (n == 0 || c->stopped || f_outbox < 0 || f_offer < 0 || f_on < 0 || f_age < 0) {
 		c->running = false;
 		return;
 	}
@@ -102,7 +112,13 @@ static void unready_done(void *arg, PGresult *res)
 	for (int i = 0; i < n; i++) {
 		sdate on = PQgetisnull(res, i, f_on) ? DATE_NONE
 			   : (sdate)strtol(PQgetvalue(res, i, f_on), NULL, 10);
-		json_t *best = best_for(c->app, strtoll(PQgetvalue(res, i, f_offer), NULL, 10), on);
+		bool stale;
+		json_t *best = best_for(c->app, strtoll(PQgetvalue(res, i, f_offer), NULL, 10), on, &stale);
+		if (stale && strtoll(PQgetvalue(res, i, f_age), NULL, 10) < STALE_WAIT_MS) {
+			json_decref(best);
+			release(c);     /* stays unready: a later round, on a newer inventory */
+			continue;
+		}
 		char *text = best ? json_dumps(best, JSON_COMPACT) : NULL;
 		json_decref(best);
 		if (!text) {

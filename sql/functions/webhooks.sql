@@ -18,9 +18,10 @@ END $$;
 -- periodic poll leaves a fresh event to the kick that follows its write's
 -- inventory refresh, so the candidates are ranked on the refreshed inventory).
 CREATE FUNCTION outbox_unready(p_limit integer, p_settled interval)
-RETURNS TABLE (outbox_id bigint, offer_id bigint, on_day integer)
+RETURNS TABLE (outbox_id bigint, offer_id bigint, on_day integer, age_ms bigint)
 LANGUAGE sql STABLE AS $$
-    SELECT id, (data->>'offer_id')::bigint, (data->>'on')::date - date '1970-01-01'
+    SELECT id, (data->>'offer_id')::bigint, (data->>'on')::date - date '1970-01-01',
+           (extract(epoch FROM now() - occurred_at) * 1000)::bigint
     FROM outbox WHERE NOT ready AND occurred_at <= now() - p_settled ORDER BY id LIMIT p_limit;
 $$;
 
