@@ -125,6 +125,36 @@ static void column_add(struct solver *s, int32_t col, int32_t e)
 	s->held[e] = 1;
 }
 
+/* The arcs out of row u, at distance d: to NOPLACE (when to_noplace), and
+ * to the column of each pair it does not hold, among the first `below` of
+ * the input (a search may leave the newest out). */
+static bool relax_row(struct solver *s, int32_t u, int64_t d, bool to_noplace, size_t below)
+{
+	bool ok = !to_noplace || relax(s, u, s->noplace, d + s->pi[u] - s->pi[s->noplace], -1);
+	for (size_t e = s->row_start[u]; ok && e < s->row_start[u + 1]; e++) {
+		if (s->held[e] || (below != SIZE_MAX && (size_t)s->edge_orig[e] >= below))
+			continue;
+		int32_t v = s->n + s->row_col[e];
+		ok = relax(s, u, v, d - s->row_w[e] + s->pi[u] - s->pi[v], (int32_t)e);
+	}
+	return ok;
+}
+
+/* The arcs out of column node u, at distance d: to T when it has room
+ * (when to_sink), back to each row it holds. */
+static bool relax_column(struct solver *s, int32_t u, int64_t d, bool to_sink)
+{
+	int32_t col = u - s->n;
+	bool ok = !to_sink || s->col_len[col] >= s->cap[col] ||
+		  relax(s, u, s->sink, d + s->pi[u] - s->pi[s->sink], -1);
+	const int32_t *list = s->col_edges + s->col_start[col];
+	for (int32_t k = 0; ok && k < s->col_len[col]; k++) {
+		int32_t e = list[k], row = s->edge_row[e];
+		ok = relax(s, u, row, d + s->row_w[e] + s->pi[u] - s->pi[row], e);
+	}
+	return ok;
+}
+
 /* One unit from row r along a shortest path. Returns 1 if it went straight
  * to NOPLACE (then every further unit of r would too), 0 otherwise, -1 on error. */
 static int augment(struct solver *s, int32_t r)
@@ -151,27 +181,13 @@ static int augment(struct solver *s, int32_t r)
 			dstar = d;
 			break;
 		}
-		bool ok = true;
-		if (u < s->n) {
-			ok = relax(s, u, s->noplace, d + s->pi[u] - s->pi[s->noplace], -1);
-			for (size_t e = s->row_start[u]; ok && e < s->row_start[u + 1]; e++) {
-				if (s->held[e])
-					continue;
-				int32_t v = s->n + s->row_col[e];
-				ok = relax(s, u, v, d - s->row_w[e] + s->pi[u] - s->pi[v], (int32_t)e);
-			}
-		} else if (u == s->noplace) {
+		bool ok;
+		if (u < s->n)
+			ok = relax_row(s, u, d, true, SIZE_MAX);
+		else if (u == s->noplace)
 			ok = relax(s, u, s->sink, d + s->pi[u] - s->pi[s->sink], -1);
-		} else {
-			int32_t col = u - s->n;
-			if (s->col_len[col] < s->cap[col])
-				ok = relax(s, u, s->sink, d + s->pi[u] - s->pi[s->sink], -1);
-			const int32_t *list = s->col_edges + s->col_start[col];
-			for (int32_t k = 0; ok && k < s->col_len[col]; k++) {
-				int32_t e = list[k], row = s->edge_row[e];
-				ok = relax(s, u, row, d + s->row_w[e] + s->pi[u] - s->pi[row], e);
-			}
-		}
+		else
+			ok = relax_column(s, u, d, true);
 		if (!ok)
 			return -1;
 	}
@@ -420,14 +436,7 @@ static int solve_insert(struct solver *t, const struct plan_input *part, struct 
 				break;
 			}
 			if (u < t->n) {
-				ok = relax(t, u, t->noplace, d + t->pi[u] - t->pi[t->noplace], -1);
-				for (size_t p = t->row_start[u]; ok && p < t->row_start[u + 1]; p++) {
-					size_t kp = (size_t)t->edge_orig[p];
-					if (t->held[p] || kp >= k)      /* held, or not in yet */
-						continue;
-					int32_t v = t->n + t->row_col[p];
-					ok = relax(t, u, v, d - t->row_w[p] + t->pi[u] - t->pi[v], (int32_t)p);
-				}
+				ok = relax_row(t, u, d, true, k);     /* the pairs not in yet left out */
 			} else if (u == t->sink) {
 				for (int32_t j = 0; ok && j < t->m; j++)
 					if (t->col_len[j] > 0)
@@ -440,14 +449,7 @@ static int solve_insert(struct solver *t, const struct plan_input *part, struct 
 					if (spare[x] > 0)
 						ok = relax(t, u, x, d + t->pi[u] - t->pi[x], -1);
 			} else {
-				int32_t col = u - t->n;
-				if (t->col_len[col] < t->cap[col])
-					ok = relax(t, u, t->sink, d + t->pi[u] - t->pi[t->sink], -1);
-				const int32_t *list = t->col_edges + t->col_start[col];
-				for (int32_t q = 0; ok && q < t->col_len[col]; q++) {
-					int32_t e = list[q], row = t->edge_row[e];
-					ok = relax(t, u, row, d + t->row_w[e] + t->pi[u] - t->pi[row], e);
-				}
+				ok = relax_column(t, u, d, true);
 			}
 		}
 		if (!ok)
@@ -822,21 +824,7 @@ static int potentials_from_sources(struct solver *s)
 			continue;
 		s->done[u] = s->iter;
 		int64_t d = it.d;
-		if (u < s->n) {
-			for (size_t e = s->row_start[u]; ok && e < s->row_start[u + 1]; e++) {
-				if (s->held[e])
-					continue;
-				int32_t v = s->n + s->row_col[e];
-				ok = relax(s, u, v, d - s->row_w[e] + s->pi[u] - s->pi[v], (int32_t)e);
-			}
-		} else {
-			int32_t col = u - s->n;
-			const int32_t *list = s->col_edges + s->col_start[col];
-			for (int32_t k = 0; ok && k < s->col_len[col]; k++) {
-				int32_t e = list[k], row = s->edge_row[e];
-				ok = relax(s, u, row, d + s->row_w[e] + s->pi[u] - s->pi[row], e);
-			}
-		}
+		ok = u < s->n ? relax_row(s, u, d, false, SIZE_MAX) : relax_column(s, u, d, false);
 	}
 	if (!ok)
 		return -1;
