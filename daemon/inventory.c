@@ -521,6 +521,21 @@ size_t inventory_place_count(const struct inventory *inv)
 	return inv->nplaces;
 }
 
+/* The first of a place's spans that ends after day t (nspans: none); the
+ * spans are sorted and never overlap, so they end in the same order. */
+static int place_span_after(const struct inv_place *p, sdate t)
+{
+	int lo = 0, hi = p->nspans;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (p->spans[mid].end <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static bool place_free(const struct inv_place *p, sdate start, sdate end)
 {
 	/* Spans of one place never overlap, so sorted by start they are sorted
@@ -559,14 +574,7 @@ sdate inventory_free_until(const struct inv_offer *o, sdate start)
 			continue;
 		/* the first span ending after start: it holds the place on start,
 		 * or the place is free from start up to where it begins */
-		int lo = 0, hi = p->nspans;
-		while (lo < hi) {
-			int mid = (lo + hi) / 2;
-			if (p->spans[mid].end <= start)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		int lo = place_span_after(p, start);
 		sdate until = lo == p->nspans ? INT32_MAX : p->spans[lo].start > start ? p->spans[lo].start : start;
 		if (until > best)
 			best = until;
@@ -613,14 +621,7 @@ bool inventory_has_free_cb(void *ctx, const struct match_offer *m, sdate start, 
  * `from`, moving the candidate past each span that reaches into it. */
 static sdate place_next_free(const struct inv_place *p, sdate from, int days)
 {
-	int lo = 0, hi = p->nspans;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		if (p->spans[mid].end <= from)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	int lo = place_span_after(p, from);
 	sdate d = from;
 	for (int i = lo; i < p->nspans && p->spans[i].start < d + days; i++)
 		if (p->spans[i].end > d)
