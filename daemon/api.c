@@ -23,8 +23,8 @@ struct sql_call {
 	struct req *r;
 	int ok_status;
 	int flags;
-	PGresult *res;     /* kept while the inventory refreshes */
-	int column;        /* of the answer in res */
+	char *text;        /* the answer, kept (owned) while the inventory refreshes */
+	size_t len;
 };
 
 char *api_json_param(struct req *r, const json_t *j)
@@ -35,10 +35,8 @@ char *api_json_param(struct req *r, const json_t *j)
 	return text;
 }
 
-void api_sql_problem(struct req *r, const PGresult *res)
+static void answer_problem(struct req *r, struct problem p)
 {
-	struct problem p;
-	problem_from_result(res, &p);
 	if (p.retry_after)
 		r->retry_after = p.retry_after;
 	if (p.denied)
@@ -50,10 +48,26 @@ void api_sql_problem(struct req *r, const PGresult *res)
 	req_problem_full(r, p.status, p.slug, p.detail[0] ? p.detail : NULL, errors, extra);
 }
 
+void api_sql_problem(struct req *r, const PGresult *res)
+{
+	struct problem p;
+	problem_from_result(res, &p);
+	answer_problem(r, p);
+}
+
+void api_sql_problem_fields(struct req *r, const char *sqlstate, const char *message, const char *detail,
+			    const char *hint, const char *constraint)
+{
+	struct problem p;
+	problem_from_fields(sqlstate, message, detail, hint, constraint, &p);
+	r->idem_stored = false;   /* nothing of it committed */
+	answer_problem(r, p);
+}
+
 static void sql_reply_send(struct sql_call *c)
 {
 	struct req *r = c->r;
-	const char *text = PQgetvalue(c->res, 0, c->column);
+	const char *text = c->text;
 	if (c->flags & (API_ETAG | API_ETAG_OFFER)) {
 		json_t *j = json_loads(text, 0, NULL);
 		json_t *v = json_object_get(j, "version");
@@ -65,8 +79,8 @@ static void sql_reply_send(struct sql_call *c)
 			snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)json_integer_value(v));
 		json_decref(j);
 	}
-	req_reply_raw(r, c->ok_status, "application/json", text, (size_t)PQgetlength(c->res, 0, c->column));
-	PQclear(c->res);
+	req_reply_raw(r, c->ok_status, "application/json", text, c->len);
+	free(c->text);
 	free(c);
 }
 
@@ -75,20 +89,22 @@ static void sql_effects_done(void *arg)
 	sql_reply_send(arg);
 }
 
-/* A write's answer (column `column` of res) is committed: the store clears
- * res after its callback, so a copy is kept while the write's effects run,
- * then sql_reply_send answers with it. Takes c. */
-static void sql_keep_and_affect(struct sql_call *c, const PGresult *res, int column)
+/* A write's answer (text, len bytes) is committed: the store clears its
+ * result after the callback, so a copy is kept while the write's effects
+ * run, then sql_reply_send answers with it. Takes c. */
+static void sql_keep_and_affect(struct sql_call *c, const char *text, size_t len)
 {
 	struct req *r = c->r;
-	c->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
-	if (!c->res) {
+	c->text = malloc(len + 1);
+	if (!c->text) {
 		free(c);
 		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	c->column = column;
-	effects_after_commit(r->app, r->effects, PQgetvalue(c->res, 0, column), sql_effects_done, c);
+	memcpy(c->text, text, len);
+	c->text[len] = '\0';
+	c->len = len;
+	effects_after_commit(r->app, r->effects, c->text, sql_effects_done, c);
 }
 
 static void sql_reply_done(void *arg, PGresult *res)
@@ -106,7 +122,7 @@ static void sql_reply_done(void *arg, PGresult *res)
 		req_problem(r, 404, "not-found", "no such resource");
 		return;
 	}
-	sql_keep_and_affect(c, res, 0);
+	sql_keep_and_affect(c, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
 void api_sql_reply(struct req *r, const char *sql, int nparams, const char *const *values,
@@ -146,6 +162,35 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
 	store_query(r->app->store, wrapped, nparams + 3, all, sql_reply_done, c);
 }
 
+/* One row (state, status, response) of a statement that claims the
+ * Idempotency-Key itself: the write's answer ('new'), or another request's. Takes c. */
+static void idem_row(struct sql_call *c, const char *state, const char *status, const char *response,
+		     size_t len)
+{
+	struct req *r = c->r;
+	if (strcmp(state, "new") != 0) {
+		/* not this request's answer: none is kept for it */
+		free(c);
+		r->idem_key[0] = '\0';
+		r->idem_stored = false;
+		if (strcmp(state, "replay") == 0) {
+			int code = (int)strtol(status, NULL, 10);
+			req_add_header(r, "Idempotent-Replayed", "true");
+			req_reply_raw(r, code, code >= 400 ? "application/problem+json" : "application/json",
+				      response, len);
+		} else if (strcmp(state, "running") == 0) {
+			req_problem(r, 409, "idempotency-in-progress",
+				    "a request with this Idempotency-Key is still running; retry later");
+		} else {
+			req_problem(r, 422, "idempotency-key-reused",
+				    "this Idempotency-Key was used for another request");
+		}
+		return;
+	}
+	/* the write, its answer (when keyed) committed */
+	sql_keep_and_affect(c, response, len);
+}
+
 /* api_sql_reply_idem: the statement's row is (state, status, response). */
 static void sql_idem_done(void *arg, PGresult *res)
 {
@@ -165,28 +210,33 @@ static void sql_idem_done(void *arg, PGresult *res)
 		req_problem(r, 500, "internal", "unexpected answer of the database");
 		return;
 	}
-	const char *state = PQgetvalue(res, 0, f_state);
-	if (strcmp(state, "new") != 0) {
-		/* not this request's answer: none is kept for it */
-		free(c);
-		r->idem_key[0] = '\0';
+	idem_row(c, PQgetvalue(res, 0, f_state), PQgetvalue(res, 0, f_status), PQgetvalue(res, 0, f_response),
+		 (size_t)PQgetlength(res, 0, f_response));
+}
+
+bool api_idem_params(struct req *r, char token[24], char hash[AUTH_HASH_PARAM_LEN])
+{
+	if (!r->idem_key[0])
+		return false;
+	snprintf(token, 24, "%lld", (long long)auth_principal_key(&r->who));
+	auth_hash_param(r->body_hash, hash);
+	r->idem_stored = true; /* by the statement, unless it fails */
+	return true;
+}
+
+void api_idem_row_reply(struct req *r, const char *state, const char *status, const char *response,
+			size_t len, int ok_status, int flags)
+{
+	struct sql_call *c = calloc(1, sizeof *c);
+	if (!c) {
 		r->idem_stored = false;
-		if (strcmp(state, "replay") == 0) {
-			int status = (int)strtol(PQgetvalue(res, 0, f_status), NULL, 10);
-			req_add_header(r, "Idempotent-Replayed", "true");
-			req_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json",
-				      PQgetvalue(res, 0, f_response), (size_t)PQgetlength(res, 0, f_response));
-		} else if (strcmp(state, "running") == 0) {
-			req_problem(r, 409, "idempotency-in-progress",
-				    "a request with this Idempotency-Key is still running; retry later");
-		} else {
-			req_problem(r, 422, "idempotency-key-reused",
-				    "this Idempotency-Key was used for another request");
-		}
+		req_problem(r, 503, "out-of-memory", "try again");
 		return;
 	}
-	/* the write, its answer (when keyed) committed: only one column is kept */
-	sql_keep_and_affect(c, res, f_response);
+	c->r = r;
+	c->ok_status = ok_status;
+	c->flags = flags;
+	idem_row(c, state, status, response, len);
 }
 
 void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char *const *values,
@@ -206,13 +256,10 @@ void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char 
 	for (int i = 0; i < nparams; i++)
 		all[i] = values[i];
 	all[nparams] = all[nparams + 1] = all[nparams + 2] = NULL;
-	if (r->idem_key[0]) {
-		snprintf(token, sizeof token, "%lld", (long long)auth_principal_key(&r->who));
-		auth_hash_param(r->body_hash, hash);
+	if (api_idem_params(r, token, hash)) {
 		all[nparams] = token;
 		all[nparams + 1] = r->idem_key;
 		all[nparams + 2] = hash;
-		r->idem_stored = true; /* by the statement, unless it fails */
 	}
 	store_query(r->app->store, sql, nparams + 3, all, sql_idem_done, c);
 }

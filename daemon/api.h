@@ -34,6 +34,16 @@ void api_sql_reply(struct req *r, const char *sql, int nparams, const char *cons
 #define API_SQL_IDEM_MAX_PARAMS 8
 void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char *const *values,
 			int ok_status, int flags);
+/* For a caller that runs such a statement for several requests at once
+ * (proposals.c): the key's token and hash as api_sql_reply_idem passes
+ * them, false without a key; then one row of the statement answered as
+ * api_sql_reply_idem answers it, or an error caught in SQL and returned as
+ * its fields (problem_from_fields) answered as a failed statement is. */
+bool api_idem_params(struct req *r, char token[24], char hash[AUTH_HASH_PARAM_LEN]);
+void api_idem_row_reply(struct req *r, const char *state, const char *status, const char *response,
+			size_t len, int ok_status, int flags);
+void api_sql_problem_fields(struct req *r, const char *sqlstate, const char *message, const char *detail,
+			    const char *hint, const char *constraint);
 /* Runs sql (creating a resource) and answers 201 with the resource plus
  * `member`: `secret`, which is shown this once (see idem_redact). */
 void api_sql_create_with_secret(struct req *r, const char *sql, int nparams, const char *const *values,

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "inventory.h"
 #include "metrics.h"
+#include "proposals.h"
 #include "routes.h"
 #include "store.h"
 
@@ -59,6 +60,18 @@ static void render(struct req *r, const PGresult *res)
 			    store_connections_up(app->store));
 	evbuffer_add_printf(b, "# HELP siaod_db_queue Statements waiting for a connection.\n"
 			    "# TYPE siaod_db_queue gauge\nsiaod_db_queue %d\n", store_pending(app->store));
+	struct proposals_counts pc;
+	proposals_counts(app->proposals, &pc);
+	evbuffer_add_printf(b, "# HELP siaod_proposal_statements_total Placement proposals' statements: "
+			    "one proposal alone, or several in one transaction (proposals.h).\n"
+			    "# TYPE siaod_proposal_statements_total counter\n"
+			    "siaod_proposal_statements_total{kind=\"alone\"} %llu\n"
+			    "siaod_proposal_statements_total{kind=\"batch\"} %llu\n"
+			    "# HELP siaod_proposals_batched_total Proposals sent in a batch.\n"
+			    "# TYPE siaod_proposals_batched_total counter\nsiaod_proposals_batched_total %llu\n"
+			    "# HELP siaod_proposals_waiting Proposals waiting for a statement in flight to end.\n"
+			    "# TYPE siaod_proposals_waiting gauge\nsiaod_proposals_waiting %d\n",
+			    pc.alone, pc.batches, pc.batched, pc.waiting);
 	int f_backlog = res ? PQfnumber(res, "backlog") : -1, f_oldest = res ? PQfnumber(res, "oldest_pending") : -1,
 	    f_unready = res ? PQfnumber(res, "unready") : -1;
 	if (res && !store_result_failed(res) && PQntuples(res) == 1 && f_backlog >= 0 && f_oldest >= 0 &&

@@ -11,6 +11,7 @@
 #include "api.h"
 #include "app.h"
 #include "inventory.h"
+#include "proposals.h"
 #include "routes.h"
 #include "siaod/date.h"
 #include "siaod/match.h"
@@ -82,15 +83,12 @@ void api_placements_create(struct req *r)
 		if (place)
 			snprintf(hint, sizeof hint, "%lld", (long long)place);
 	}
-	char hold[16];
-	snprintf(hold, sizeof hold, "%d", r->app->cfg.hold_days);
 	char *body = api_json_param(r, r->body);
-	const char *values[5] = {body, r->actor, r->today, hold, hint[0] ? hint : NULL};
-	/* one round trip: with an Idempotency-Key, its claim and stored answer
-	 * are in the same statement (placement_propose) */
+	/* one round trip, alone or with the proposals waiting with it: with
+	 * an Idempotency-Key, its claim and stored answer are in the same
+	 * statement (placement_propose) */
 	if (body)
-		api_sql_reply_idem(r, "SELECT * FROM placement_propose($1::jsonb, $2::jsonb, $3::date, $4::integer, "
-				   "$5::bigint, $6::bigint, $7, $8::bytea)", 5, values, 201, API_ETAG);
+		proposals_submit(r->app->proposals, r, body, hint[0] ? hint : NULL);
 	free(body);
 }
 

@@ -17,6 +17,7 @@ struct http_server;
 struct audit;
 struct proxies;
 struct store;
+struct proposals;
 struct auth;
 struct inventory;
 struct inventory_refresh;
@@ -47,6 +48,7 @@ struct app {
 	struct audit *audit;              /* refused attempts, see audit.h */
 	struct proxies *proxies;          /* trusted_proxies, see proxies.h */
 	struct store *store;
+	struct proposals *proposals;      /* POST /v1/placements, together under load (proposals.h) */
 	struct auth *auth;
 	struct inventory *inv;            /* the published snapshot every handler reads,
 					     swapped by the refresher (inventory_refresh.h) */

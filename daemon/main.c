@@ -37,6 +37,7 @@
 #include "migrate.h"
 #include "ratelimit.h"
 #include "scheduler.h"
+#include "proposals.h"
 #include "store.h"
 #include "webhooks.h"
 
@@ -374,6 +375,8 @@ static int cmd_serve(struct app *app)
 	if (app->store)
 		store_prepare_statements(app->store, app->cfg.db_prepared_statements);
 	app->auth = auth_new(app->store);
+	/* half the pool for proposals in flight: the rest serves the other routes */
+	app->proposals = proposals_new(app, app->cfg.db_pool_size / 2);
 	if (app->store)
 		inventory_refresh_start(app->refresh, app->base, app->store);
 	/* Jansson's hash seed, before any other thread builds JSON */
@@ -395,7 +398,7 @@ static int cmd_serve(struct app *app)
 
 	char err[256];
 	int rc = 0;
-	bool made = app->store && app->auth && app->audit && app->plans && app->sessions && app->password;
+	bool made = app->store && app->proposals && app->auth && app->audit && app->plans && app->sessions && app->password;
 	if (!signals || !made || gate_start(app, err, sizeof err) != 0 ||
 	    notify_start(app) != 0 || scheduler_start(app) != 0 || webhooks_start(app) != 0 ||
 	    mail_start(app) != 0 || oidc_start(app) != 0 || changes_start(app, since) != 0) {
@@ -421,6 +424,7 @@ static int cmd_serve(struct app *app)
 	plan_jobs_free(app->plans);
 	plan_jobs_free(app->imports);
 	store_free(app->store);
+	proposals_free(app->proposals);   /* after the store: it answers what the batches ran */
 	changes_free(app);
 	webhooks_stop(app);
 	mail_stop(app);

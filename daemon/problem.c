@@ -35,20 +35,27 @@ static void check_violation(struct problem *p, const char *constraint)
 
 void problem_from_result(const PGresult *res, struct problem *p)
 {
-	memset(p, 0, sizeof *p);
 	if (!res) {
+		memset(p, 0, sizeof *p);
 		set(p, 503, "database-unavailable", "the database cannot be reached; try again");
 		p->retry_after = 2;
 		return;
 	}
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-	snprintf(p->sqlstate, sizeof p->sqlstate, "%s", state ? state : "XX000");
+	problem_from_fields(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+			    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+			    PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+			    PQresultErrorField(res, PG_DIAG_MESSAGE_HINT),
+			    PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), p);
+}
+
+void problem_from_fields(const char *state, const char *msg, const char *detail, const char *hint,
+			 const char *constraint, struct problem *p)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->sqlstate, sizeof p->sqlstate, "%s", state && *state ? state : "XX000");
 	state = p->sqlstate;
 	if (strncmp(state, "SI", 2) == 0) {
 		int status = (int)strtol(state + 2, NULL, 10);
-		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 		set(p, status >= 400 && status < 600 ? status : 500, msg ? msg : "error", detail);
 		p->extra = hint && *hint ? json_loads(hint, 0, NULL) : NULL;
 		if (p->extra && !json_is_object(p->extra)) {
@@ -62,7 +69,7 @@ void problem_from_result(const PGresult *res, struct problem *p)
 		return;
 	}
 	if (strcmp(state, "23514") == 0) {
-		check_violation(p, PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME));
+		check_violation(p, constraint);
 		return;
 	}
 	if (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 || strcmp(state, "40001") == 0) {

@@ -26,6 +26,10 @@ struct problem {
 /* res NULL: the database could not be reached. Fills p; free with
  * problem_clear. */
 void problem_from_result(const PGresult *res, struct problem *p);
+/* The same from an error's fields, for an error caught in SQL and returned
+ * as columns (placement_propose_many); any of them may be NULL. */
+void problem_from_fields(const char *sqlstate, const char *message, const char *detail, const char *hint,
+			 const char *constraint, struct problem *p);
 void problem_clear(struct problem *p);
 
 #endif

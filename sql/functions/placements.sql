@@ -209,6 +209,49 @@ BEGIN
     RETURN QUERY SELECT 'new'::text, 201, v;
 END $$;
 
+-- Several POST /v1/placements in one transaction (daemon/proposals.c): the
+-- requests that arrived while others were in flight, so that one commit,
+-- one flush of the log and one round trip serve them all (issue 13: under
+-- 64 clients the commit, not the proposal, was most of a placement's cost).
+-- items: [{"b": body, "a": actor, "d": today, "h": hint, "t": token,
+--          "k": key, "x": hash as hex}, ...] as placement_propose takes
+-- them; one row per item, n from 0 in their order: placement_propose's
+-- (state, status, response), or state 'error' with the error's fields,
+-- which the daemon turns into the same problem as a lone request's. Each
+-- item runs in its own subtransaction: one refused (no free place, not
+-- waiting...) undoes only its own writes. The young people, then the
+-- offers, are locked first, in id order: the items of two batches cannot
+-- then wait on each other in a cycle (a lone proposal and a transition
+-- also lock the young person before the offer).
+CREATE FUNCTION placement_propose_many(items jsonb, hold_days integer)
+RETURNS TABLE (n integer, state text, status integer, response text, err_state text,
+               err_message text, err_detail text, err_hint text, err_constraint text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    e jsonb;
+BEGIN
+    PERFORM 1 FROM youth WHERE id IN (SELECT (x->'b'->>'youth_id')::bigint FROM jsonb_array_elements(items) x)
+    ORDER BY id FOR UPDATE;
+    PERFORM 1 FROM offers WHERE id IN (SELECT (x->'b'->>'offer_id')::bigint FROM jsonb_array_elements(items) x)
+    ORDER BY id FOR UPDATE;
+    n := -1;
+    FOR e IN SELECT x FROM jsonb_array_elements(items) x LOOP
+        n := n + 1;
+        err_state := NULL; err_message := NULL; err_detail := NULL; err_hint := NULL; err_constraint := NULL;
+        BEGIN
+            SELECT p.state, p.status, p.response INTO state, status, response
+            FROM placement_propose(e->'b', e->'a', (e->>'d')::date, hold_days, (e->>'h')::bigint,
+                                   (e->>'t')::bigint, e->>'k', decode(e->>'x', 'hex')) p;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT,
+                err_constraint = CONSTRAINT_NAME;
+            state := 'error'; status := NULL; response := NULL;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
 CREATE FUNCTION placement_get(p_id bigint, actor jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE p placements;
 BEGIN

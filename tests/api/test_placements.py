@@ -1279,6 +1279,130 @@ def race_64_clients_for_3_places_200_rounds():
     assert per_place == [str(CAP)], per_place
 
 
+# ---------------------------------------------------------------- proposals together
+
+def proposal_metrics():
+    out = {}
+    for line in expect(D.call("GET", "/metrics"), 200).text.splitlines():
+        for name in ('siaod_proposal_statements_total{kind="alone"}', 'siaod_proposal_statements_total{kind="batch"}',
+                     "siaod_proposals_batched_total", "siaod_proposals_waiting"):
+            if line.startswith(name + " "):
+                out[name] = int(line.split()[-1])
+    assert len(out) == 4, out
+    return out
+
+
+@test
+def proposals_waiting_together_are_answered_each_as_alone():
+    """Proposals that arrive while the statements in flight are held go to the
+    database in one transaction (daemon/proposals.c); each is answered as it
+    would be alone: a refusal undoes only its own writes, keys still replay."""
+    held = offer(label="Tenue", capacity=5)
+    two = offer(label="Deux places", capacity=2)
+    many = offer(label="Large", capacity=20)
+    flat = offer(kind="shared_flat", label="Colocation plafonnée", capacity=3)
+    busy = youth()
+    first = propose(busy, many)
+    race = [youth() for _ in range(3)]
+    keyed, reused_a, reused_b, capped = youth(), youth(), youth(), youth()
+    cases = [("race", {"youth_id": y["id"], "offer_id": two["id"], "start_date": days(0)}, None) for y in race]
+    cases += [
+        ("open", {"youth_id": busy["id"], "offer_id": two["id"], "start_date": days(40)}, None),
+        ("capped", {"youth_id": capped["id"], "offer_id": flat["id"], "start_date": days(0),
+                    "planned_end_date": days(91)}, None),
+        ("unknown", {"youth_id": 987654, "offer_id": many["id"], "start_date": days(0)}, None),
+        ("keyed", {"youth_id": keyed["id"], "offer_id": many["id"], "start_date": days(0)}, "twice-%d" % keyed["id"]),
+        ("keyed", {"youth_id": keyed["id"], "offer_id": many["id"], "start_date": days(0)}, "twice-%d" % keyed["id"]),
+        ("reused", {"youth_id": reused_a["id"], "offer_id": many["id"], "start_date": days(0)}, "one-%d" % reused_a["id"]),
+        ("reused", {"youth_id": reused_b["id"], "offer_id": many["id"], "start_date": days(0)}, "one-%d" % reused_a["id"]),
+    ]
+    before = proposal_metrics()
+    locker = pg_background("BEGIN; SELECT id FROM offers WHERE id = %d FOR UPDATE; SELECT pg_sleep(60); COMMIT;"
+                           % held["id"])
+    answers = [None] * len(cases)
+    lone = {}
+    try:
+        eventually(lambda: DB.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND query LIKE '%%pg_sleep(60)%%' AND state = 'active' "
+                                  "AND pid <> pg_backend_pid()") == ["1"], timeout=5, msg="the offer row locked")
+        # two proposals on the locked offer fill the statements in flight (half the pool of 4)
+        blockers = [youth(), youth()]
+
+        def lone_call(i):
+            lone[i] = D.call("POST", "/v1/placements", REF34, {"youth_id": blockers[i]["id"], "offer_id": held["id"],
+                                                               "start_date": days(0)}, timeout=60)
+        threads = [threading.Thread(target=lone_call, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        eventually(lambda: DB.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock'") == ["2"], timeout=5, msg="two proposals held")
+
+        def call(i):
+            label, body, key = cases[i]
+            answers[i] = D.call("POST", "/v1/placements", REF34, body,
+                                headers={"Idempotency-Key": key} if key else None, timeout=60)
+        waiting = [threading.Thread(target=call, args=(i,)) for i in range(len(cases))]
+        for t in waiting:
+            t.start()
+        eventually(lambda: proposal_metrics()["siaod_proposals_waiting"] == len(cases), timeout=10,
+                   msg="every proposal waiting")
+        assert all(a is None for a in answers), answers
+    finally:
+        DB.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(60)%%' "
+               "AND pid <> pg_backend_pid()")
+        locker.wait(30)
+    for t in threads + waiting:
+        t.join(30)
+    for i in range(2):
+        expect(lone[i], 201)
+    after = proposal_metrics()
+    assert after["siaod_proposals_batched_total"] - before["siaod_proposals_batched_total"] == len(cases), (before, after)
+    assert after['siaod_proposal_statements_total{kind="batch"}'] - \
+        before['siaod_proposal_statements_total{kind="batch"}'] == 1, (before, after)
+    assert after["siaod_proposals_waiting"] == 0, after
+    # ... and none of them sent again alone (what a batch that failed as a whole would do)
+    assert after['siaod_proposal_statements_total{kind="alone"}'] - \
+        before['siaod_proposal_statements_total{kind="alone"}'] == 2, (before, after)
+    got = {}
+    for (label, body, key), r in zip(cases, answers):
+        got.setdefault(label, []).append(r)
+    # two places for three: two proposals, one refused, and no place twice
+    statuses = sorted(r.status for r in got["race"])
+    assert statuses == [201, 201, 409], [(r.status, r.json) for r in got["race"]]
+    assert [r.json["type"] for r in got["race"] if r.status == 409] == ["/problems/no-free-place"]
+    won = [r.json for r in got["race"] if r.status == 201]
+    assert len({p["place_id"] for p in won}) == 2, won
+    for p in won:
+        assert get_p(p) == p and p["status"] == "proposed" and p["offer_id"] == two["id"], p
+    pb = expect_problem(got["open"][0], 409)
+    assert pb["type"] == "/problems/open-placement-exists" and pb.get("placement_id") == first["id"], pb
+    pb = expect_problem(got["capped"][0], 422, "/planned_end_date")
+    assert pb["type"] == "/problems/beyond-cap" and pb.get("max_end_date") == days(90), pb
+    expect_problem(got["unknown"][0], 422, "/youth_id", "unknown_value")
+    # one key twice in one transaction: one placement, the second answer its replay
+    k1, k2 = got["keyed"]
+    expect(k1, 201)
+    expect(k2, 201)
+    assert k1.json == k2.json, (k1.json, k2.json)
+    assert {k1.headers.get("Idempotent-Replayed"), k2.headers.get("Idempotent-Replayed")} == {"true", None}, \
+        (k1.headers, k2.headers)
+    # one key for two bodies: the first one's placement, the other refused
+    ra, rb = got["reused"]
+    assert sorted([ra.status, rb.status]) == [201, 422], (ra.status, rb.status)
+    refused = ra if ra.status == 422 else rb
+    assert refused.json["type"] == "/problems/idempotency-key-reused", refused.json
+    # the refusals wrote nothing; the others are all there, once
+    assert DB.sql("SELECT count(*) FROM placements WHERE youth_id IN (%d, %d, %d)"
+                  % (keyed["id"], reused_a["id"], reused_b["id"])) == ["2"]
+    assert DB.sql("SELECT count(*) FROM placements WHERE youth_id = %d" % capped["id"]) == ["0"]
+    assert DB.sql("SELECT count(*) FROM placements WHERE youth_id = %d" % busy["id"]) == ["1"]
+    assert DB.sql("SELECT count(*) FROM placements WHERE offer_id = %d" % two["id"]) == ["2"]
+    # and the answers stored for the keys are the ones given
+    wait_stored("twice-%d" % keyed["id"])
+    again = D.call("POST", "/v1/placements", REF34, cases[6][1], headers={"Idempotency-Key": cases[6][2]})
+    assert again.status == 201 and again.json == k1.json and again.headers.get("Idempotent-Replayed") == "true", again
+
+
 # ---------------------------------------------------------------- SIGKILL
 
 @test

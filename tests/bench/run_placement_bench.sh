@@ -51,7 +51,7 @@ HOT_STAY=${BENCH_HOT_STAY:-14}
 POOL=${BENCH_POOL:-}
 FAST=${BENCH_FAST:-1}
 
-bench_packages wrk time
+bench_packages wrk time curl
 bench_build
 bench_tmp
 PG_EXTRA=()
@@ -168,6 +168,10 @@ siaod_measure() {
 	wait "$SAMPLER_PID" || true
 	M_WAITS=$(wait_summary "$TMP/waits_$label")
 	sleep 1   # requests cut by wrk's stop may still commit
+	# how the proposals went to the database: alone, or together (proposals.h)
+	M_BATCH=$(curl -s "$BASE/metrics" | awk '/^siaod_proposal_statements_total\{kind="alone"\}/ { a = $2 }
+		/^siaod_proposal_statements_total\{kind="batch"\}/ { b = $2 } /^siaod_proposals_batched_total/ { n = $2 }
+		END { printf "%d statements alone, %d batches carrying %d proposals (%.1f a batch)", a, b, n, (b ? n / b : 0) }')
 	siaod_stop
 	if [[ ${BENCH_PGSS:-} == 1 ]]; then
 		psql_db -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
@@ -218,6 +222,7 @@ siaod_measure() {
 	if (( M_X > 0 )); then echo "warning: the request list ran out ($M_X GET /healthz): raise BENCH_YOUTH / BENCH_HOT_YOUTH" >&2; CHECK_RC=1; fi
 	say "    $M_RATE placements/s (201), $M_REQRATE requests/s, p50 $M_P50 ms, p99 $M_P99 ms; 201 $M_201, 409 $M_409, other $M_OTHER; CPU per request: siaod $M_SIAOD_CPU ms, PostgreSQL $M_PG_CPU ms, wrk $M_WRK_CPU ms; PostgreSQL CPU per placement (201) $M_PG_CPU_OK ms; cores busy $M_BUSY (ours $M_OURS)"
 	say "    siaod's backends (state:wait event, share of samples): $M_WAITS"
+	say "    proposals: $M_BATCH"
 	say "    check: $M_DOUBLE overlapping pairs on one place, $M_MISSING acknowledged 201s not in the table, $M_ROWS rows ($M_UNACKED committed but cut by wrk's stop), $M_TWICE young people with two: $M_CHECK"
 	eval "R_${label}=\"\$M_RATE \$M_REQRATE \$M_P50 \$M_P99 \$M_201 \$M_409 \$M_OTHER \$M_SIAOD_CPU \$M_PG_CPU \$M_BUSY \$M_OURS \$M_DOUBLE \$M_MISSING \$M_UNACKED \$M_CHECK \$M_PG_CPU_OK\""
 	eval "S_${label}=\"\$M_SLUGS\""
