@@ -70,8 +70,14 @@ static void render(struct req *r, const PGresult *res)
 			    "# HELP siaod_proposals_batched_total Proposals sent in a batch.\n"
 			    "# TYPE siaod_proposals_batched_total counter\nsiaod_proposals_batched_total %llu\n"
 			    "# HELP siaod_proposals_waiting Proposals waiting for a statement in flight to end.\n"
-			    "# TYPE siaod_proposals_waiting gauge\nsiaod_proposals_waiting %d\n",
-			    pc.alone, pc.batches, pc.batched, pc.waiting);
+			    "# TYPE siaod_proposals_waiting gauge\nsiaod_proposals_waiting %d\n"
+			    "# HELP siaod_proposal_statements_in_flight Proposals' statements running.\n"
+			    "# TYPE siaod_proposal_statements_in_flight gauge\n"
+			    "siaod_proposal_statements_in_flight %d\n"
+			    "# HELP siaod_proposal_statements_in_flight_max Statements of proposals run at once at most.\n"
+			    "# TYPE siaod_proposal_statements_in_flight_max gauge\n"
+			    "siaod_proposal_statements_in_flight_max %d\n",
+			    pc.alone, pc.batches, pc.batched, pc.waiting, pc.inflight, pc.inflight_max);
 	int f_backlog = res ? PQfnumber(res, "backlog") : -1, f_oldest = res ? PQfnumber(res, "oldest_pending") : -1,
 	    f_unready = res ? PQfnumber(res, "unready") : -1;
 	if (res && !store_result_failed(res) && PQntuples(res) == 1 && f_backlog >= 0 && f_oldest >= 0 &&

@@ -375,8 +375,9 @@ static int cmd_serve(struct app *app)
 	if (app->store)
 		store_prepare_statements(app->store, app->cfg.db_prepared_statements);
 	app->auth = auth_new(app->store);
-	/* half the pool for proposals in flight: the rest serves the other routes */
-	app->proposals = proposals_new(app, app->cfg.db_pool_size / 2);
+	/* proposals in flight on all connections but one, kept for the other
+	 * routes (tests/bench/README.md: 3 of 4 against 2 or 4) */
+	app->proposals = proposals_new(app, app->cfg.db_pool_size - 1);
 	if (app->store)
 		inventory_refresh_start(app->refresh, app->base, app->store);
 	/* Jansson's hash seed, before any other thread builds JSON */

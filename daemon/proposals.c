@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "api.h"
 #include "app.h"
 #include "jsonw.h"
@@ -40,6 +42,7 @@ struct proposals {
 	struct item *head, *tail;
 	int queued;
 	struct jsonw w;      /* a batch's items, the room reused */
+	struct event *kick;  /* pump at the end of the loop's turn */
 	struct proposals_counts counts;
 };
 
@@ -257,6 +260,16 @@ static void pump(struct proposals *p)
 
 /* ---------------------------------------------------------------- the module */
 
+/* The requests a turn of the loop read (one wake-up, many sockets) go
+ * together: sent from here, not as each arrives, which would send the
+ * first alone on a free connection and make the others wait for it. */
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pump(arg);
+}
+
 struct proposals *proposals_new(struct app *app, int inflight_max)
 {
 	struct proposals *p = calloc(1, sizeof *p);
@@ -264,6 +277,11 @@ struct proposals *proposals_new(struct app *app, int inflight_max)
 		return NULL;
 	p->app = app;
 	p->inflight_max = inflight_max > 0 ? inflight_max : 1;
+	p->kick = event_new(app->base, -1, 0, kick_cb, p);
+	if (!p->kick) {
+		free(p);
+		return NULL;
+	}
 	return p;
 }
 
@@ -278,6 +296,7 @@ void proposals_free(struct proposals *p)
 		item_free(it);
 	}
 	jsonw_free(&p->w);
+	event_free(p->kick);
 	free(p);
 }
 
@@ -301,11 +320,14 @@ void proposals_submit(struct proposals *p, struct req *r, const char *body, cons
 		p->head = it;
 	p->tail = it;
 	p->queued++;
-	pump(p);
+	if (p->inflight < p->inflight_max)
+		event_active(p->kick, EV_TIMEOUT, 0);
 }
 
 void proposals_counts(const struct proposals *p, struct proposals_counts *out)
 {
 	*out = p ? p->counts : (struct proposals_counts){0};
 	out->waiting = p ? p->queued : 0;
+	out->inflight = p ? p->inflight : 0;
+	out->inflight_max = p ? p->inflight_max : 0;
 }

@@ -26,18 +26,19 @@ struct proposals;
 
 /* At most 64 proposals a statement. NULL when out of memory. */
 #define PROPOSALS_BATCH_MAX 64
-struct proposals *proposals_new(struct app *app, int inflight_max);
+struct proposals *proposals_new(struct app *app, int inflight_max);  /* < 1: 1 */
 /* After store_free: the store answers what it still runs (unavailable). */
 void proposals_free(struct proposals *p);
 /* Proposes r's placement and answers r. body: the request's JSON text
- * (copied); hint: the place the inventory saw free first, or NULL. */
+ * (copied); hint: the place the inventory saw free first, or NULL. It
+ * goes at the end of the loop's turn, with the others read in that turn. */
 void proposals_submit(struct proposals *p, struct req *r, const char *body, const char *hint);
 
 /* For /metrics: statements sent alone, in batches, the proposals those
- * carried, and the proposals waiting now. */
+ * carried; the proposals waiting now, the statements in flight and their cap. */
 struct proposals_counts {
 	unsigned long long alone, batches, batched;
-	int waiting;
+	int waiting, inflight, inflight_max;
 };
 void proposals_counts(const struct proposals *p, struct proposals_counts *out);
 

@@ -239,9 +239,17 @@ BEGIN
         n := n + 1;
         err_state := NULL; err_message := NULL; err_detail := NULL; err_hint := NULL; err_constraint := NULL;
         BEGIN
-            SELECT p.state, p.status, p.response INTO state, status, response
-            FROM placement_propose(e->'b', e->'a', (e->>'d')::date, hold_days, (e->>'h')::bigint,
-                                   (e->>'t')::bigint, e->>'k', decode(e->>'x', 'hex')) p;
+            IF e->>'k' IS NULL THEN
+                -- without a key, placement_propose would only wrap this
+                -- (an assignment: no statement of its own to run)
+                response := placement_create(e->'b', e->'a', (e->>'d')::date, hold_days, (e->>'h')::bigint)::text;
+                state := 'new';
+                status := 201;
+            ELSE
+                SELECT p.state, p.status, p.response INTO state, status, response
+                FROM placement_propose(e->'b', e->'a', (e->>'d')::date, hold_days, (e->>'h')::bigint,
+                                       (e->>'t')::bigint, e->>'k', decode(e->>'x', 'hex')) p;
+            END IF;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                 err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT,

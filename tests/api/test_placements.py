@@ -1285,10 +1285,11 @@ def proposal_metrics():
     out = {}
     for line in expect(D.call("GET", "/metrics"), 200).text.splitlines():
         for name in ('siaod_proposal_statements_total{kind="alone"}', 'siaod_proposal_statements_total{kind="batch"}',
-                     "siaod_proposals_batched_total", "siaod_proposals_waiting"):
+                     "siaod_proposals_batched_total", "siaod_proposals_waiting",
+                     "siaod_proposal_statements_in_flight", "siaod_proposal_statements_in_flight_max"):
             if line.startswith(name + " "):
                 out[name] = int(line.split()[-1])
-    assert len(out) == 4, out
+    assert len(out) == 6, out
     return out
 
 
@@ -1325,17 +1326,21 @@ def proposals_waiting_together_are_answered_each_as_alone():
         eventually(lambda: DB.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                                   "AND query LIKE '%%pg_sleep(60)%%' AND state = 'active' "
                                   "AND pid <> pg_backend_pid()") == ["1"], timeout=5, msg="the offer row locked")
-        # two proposals on the locked offer fill the statements in flight (half the pool of 4)
-        blockers = [youth(), youth()]
+        # proposals on the locked offer, one at a time (each alone), fill the statements in flight
+        inflight_max = before["siaod_proposal_statements_in_flight_max"]
+        assert inflight_max >= 1, before
+        blockers = [youth() for _ in range(inflight_max)]
 
         def lone_call(i):
             lone[i] = D.call("POST", "/v1/placements", REF34, {"youth_id": blockers[i]["id"], "offer_id": held["id"],
                                                                "start_date": days(0)}, timeout=60)
-        threads = [threading.Thread(target=lone_call, args=(i,)) for i in range(2)]
-        for t in threads:
+        threads = [threading.Thread(target=lone_call, args=(i,)) for i in range(inflight_max)]
+        for i, t in enumerate(threads):
             t.start()
-        eventually(lambda: DB.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                  "AND wait_event_type = 'Lock'") == ["2"], timeout=5, msg="two proposals held")
+            eventually(lambda: DB.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                      "AND wait_event_type = 'Lock'") == [str(i + 1)], timeout=5,
+                       msg="%d proposals held" % (i + 1))
+        assert proposal_metrics()["siaod_proposal_statements_in_flight"] == inflight_max
 
         def call(i):
             label, body, key = cases[i]
@@ -1353,7 +1358,7 @@ def proposals_waiting_together_are_answered_each_as_alone():
         locker.wait(30)
     for t in threads + waiting:
         t.join(30)
-    for i in range(2):
+    for i in range(inflight_max):
         expect(lone[i], 201)
     after = proposal_metrics()
     assert after["siaod_proposals_batched_total"] - before["siaod_proposals_batched_total"] == len(cases), (before, after)
@@ -1362,7 +1367,7 @@ def proposals_waiting_together_are_answered_each_as_alone():
     assert after["siaod_proposals_waiting"] == 0, after
     # ... and none of them sent again alone (what a batch that failed as a whole would do)
     assert after['siaod_proposal_statements_total{kind="alone"}'] - \
-        before['siaod_proposal_statements_total{kind="alone"}'] == 2, (before, after)
+        before['siaod_proposal_statements_total{kind="alone"}'] == inflight_max, (before, after)
     got = {}
     for (label, body, key), r in zip(cases, answers):
         got.setdefault(label, []).append(r)
