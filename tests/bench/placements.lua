@@ -42,7 +42,9 @@ function request()
    local y, o, s, e = l:match("^(%d+),(%d+),([%d-]+),([%d-]+)$")
    local headers = nil
    if idem then
+      -- wrk.format sends the headers given instead of wrk.headers, not with them
       headers = {["Idempotency-Key"] = "bench-" .. y}
+      for k, v in pairs(wrk.headers) do headers[k] = v end
    end
    return wrk.format("POST", "/v1/placements", headers, string.format(
       '{"youth_id":%s,"offer_id":%s,"start_date":"%s","planned_end_date":"%s"}', y, o, s, e))
