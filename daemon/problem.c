@@ -69,7 +69,7 @@ void problem_from_fields(const char *state, const char *msg, const char *detail,
 		return;
 	}
 	if (strcmp(state, "23514") == 0) {
-		check_violation(p, constraint);
+		check_violation(p, constraint && *constraint ? constraint : NULL);
 		return;
 	}
 	if (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 || strcmp(state, "40001") == 0) {
