@@ -191,10 +191,9 @@ static void idem_row(struct sql_call *c, const char *state, const char *status, 
 	sql_keep_and_affect(c, response, len);
 }
 
-/* api_sql_reply_idem: the statement's row is (state, status, response). */
-static void sql_idem_done(void *arg, PGresult *res)
+/* api_sql_reply_idem: the statement's row is (state, status, response). Takes c. */
+static void idem_result(struct sql_call *c, const PGresult *res)
 {
-	struct sql_call *c = arg;
 	struct req *r = c->r;
 	int f_state = PQfnumber(res, "state"), f_status = PQfnumber(res, "status"),
 	    f_response = PQfnumber(res, "response");
@@ -214,6 +213,11 @@ static void sql_idem_done(void *arg, PGresult *res)
 		 (size_t)PQgetlength(res, 0, f_response));
 }
 
+static void sql_idem_done(void *arg, PGresult *res)
+{
+	idem_result(arg, res);
+}
+
 bool api_idem_params(struct req *r, char token[24], char hash[AUTH_HASH_PARAM_LEN])
 {
 	if (!r->idem_key[0])
@@ -224,19 +228,33 @@ bool api_idem_params(struct req *r, char token[24], char hash[AUTH_HASH_PARAM_LE
 	return true;
 }
 
-void api_idem_row_reply(struct req *r, const char *state, const char *status, const char *response,
-			size_t len, int ok_status, int flags)
+static struct sql_call *call_new(struct req *r, int ok_status, int flags)
 {
 	struct sql_call *c = calloc(1, sizeof *c);
 	if (!c) {
 		r->idem_stored = false;
 		req_problem(r, 503, "out-of-memory", "try again");
-		return;
+		return NULL;
 	}
 	c->r = r;
 	c->ok_status = ok_status;
 	c->flags = flags;
-	idem_row(c, state, status, response, len);
+	return c;
+}
+
+void api_idem_row_reply(struct req *r, const char *state, const char *status, const char *response,
+			size_t len, int ok_status, int flags)
+{
+	struct sql_call *c = call_new(r, ok_status, flags);
+	if (c)
+		idem_row(c, state, status, response, len);
+}
+
+void api_idem_result_reply(struct req *r, const PGresult *res, int ok_status, int flags)
+{
+	struct sql_call *c = call_new(r, ok_status, flags);
+	if (c)
+		idem_result(c, res);
 }
 
 void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char *const *values,

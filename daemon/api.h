@@ -42,6 +42,8 @@ void api_sql_reply_idem(struct req *r, const char *sql, int nparams, const char 
 bool api_idem_params(struct req *r, char token[24], char hash[AUTH_HASH_PARAM_LEN]);
 void api_idem_row_reply(struct req *r, const char *state, const char *status, const char *response,
 			size_t len, int ok_status, int flags);
+/* The same for a whole result of one row (or a failed one), as api_sql_reply_idem's. */
+void api_idem_result_reply(struct req *r, const PGresult *res, int ok_status, int flags);
 void api_sql_problem_fields(struct req *r, const char *sqlstate, const char *message, const char *detail,
 			    const char *hint, const char *constraint);
 /* Runs sql (creating a resource) and answers 201 with the resource plus

@@ -65,20 +65,7 @@ static void alone_done(void *arg, PGresult *res)
 {
 	struct item *it = arg;
 	struct proposals *p = it->p;
-	struct req *r = it->r;
-	int f_state = PQfnumber(res, "state"), f_status = PQfnumber(res, "status"),
-	    f_response = PQfnumber(res, "response");
-	if (store_result_failed(res)) {
-		r->idem_stored = false;  /* nothing committed: req_finish keeps the problem */
-		api_sql_problem(r, res);
-	} else if (PQntuples(res) != 1 || f_state < 0 || f_status < 0 || f_response < 0) {
-		r->idem_stored = false;
-		req_problem(r, 500, "internal", "unexpected answer of the database");
-	} else {
-		api_idem_row_reply(r, PQgetvalue(res, 0, f_state), PQgetvalue(res, 0, f_status),
-				   PQgetvalue(res, 0, f_response), (size_t)PQgetlength(res, 0, f_response),
-				   201, API_ETAG);
-	}
+	api_idem_result_reply(it->r, res, 201, API_ETAG);
 	bool counted = it->counted;
 	item_free(it);
 	if (counted) {
