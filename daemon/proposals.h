@@ -2,15 +2,16 @@
  * proposals: POST /v1/placements sent to the database together (group
  * commit done by the daemon).
  *
- * A proposal that arrives while fewer than `inflight_max` statements of
- * this module are running goes at once, alone (placement_propose), as any
- * other write. One that arrives while they all run waits; when one comes
- * back, every proposal waiting goes in one statement (placement_propose_many,
- * sql/functions/placements.sql): one transaction, one commit, one flush of
- * the log, one round trip for them all, each in its own subtransaction. A
- * referent alone sees no wait; under a crowd, a commit carries many
- * proposals instead of each waiting for its own flush (issue 13: with 64
- * clients the commits, not the proposals, were most of the cost).
+ * Proposals wait in a queue that goes to the database while fewer than
+ * `inflight_max` statements of this module run: at the end of the loop's
+ * turn that read them (one alone goes as placement_propose, as any other
+ * write), and whenever a statement comes back. Several go in one statement
+ * (placement_propose_many, sql/functions/placements.sql): one transaction,
+ * one commit, one flush of the log, one round trip for them all, each in
+ * its own subtransaction. A referent alone sees no wait; under a crowd, a
+ * commit carries many proposals instead of each waiting for its own flush
+ * (issue 13: with 64 clients the commits, not the proposals, were most of
+ * the cost).
  *
  * Each request is answered as a lone one would be, problem for problem
  * (api_idem_row_reply, api_sql_problem_fields). When the batch statement
